@@ -1,0 +1,93 @@
+// The shared region: one file (hugetlbfs or /dev/shm) mapped by every process
+// of a group over a 2 MiB aligned window inside its own Wasm memory. Each
+// process sees the window at a different Wasm address, so everything stored
+// in the region is an offset from the window's start ("region-relative"),
+// never a Wasm or virtual address. Device (DMA) addresses are IOVA_BASE +
+// region offset.
+//
+//   region
+//   0x00000 +----------------------------+
+//           | header (HDR_*)             |  magic, versions, allocator state
+//   0x01000 +----------------------------+
+//           | process table (PROC_*)     |  PROC_SLOTS x PROC_ENTRY_SIZE
+//   0x02000 +----------------------------+
+//           | controller block (CTRL_*)  |  cached registers, admin queue,
+//           |                            |  free-QID bitmap
+//   0x04000 +----------------------------+
+//           | page map                   |  u32 per heap page (PM_*)
+//           +----------------------------+  aligned to HEAP_ALIGN
+//           | heap, 4 KiB pages          |  queues, PRP lists, slot tables,
+//           |                            |  identify pages, data buffers
+//   size    +----------------------------+
+
+export const REGION_MAGIC: u32 = 0x574d564e; // "NVMW" little-endian
+export const REGION_LAYOUT_VERSION: u32 = 1;
+export const REGION_ALIGN: u32 = 0x200000; // 2 MiB: hugetlbfs mapping granule
+export const REGION_MIN_SIZE: u32 = 0x400000; // 4 MiB
+export const REGION_MAX_SIZE: u32 = 0x7fe00000; // < 2 GiB: offsets stay positive i32
+
+// Header
+export const HDR_MAGIC: u32 = 0;
+export const HDR_LAYOUT_VERSION: u32 = 4;
+export const HDR_CORE_HASH: u32 = 8; // hash of the Wasm core build
+export const HDR_REGION_SIZE: u32 = 12;
+export const HDR_STATE: u32 = 16; // RegionState
+export const HDR_HEAP_OFF: u32 = 20;
+export const HDR_HEAP_PAGES: u32 = 24;
+export const HDR_PAGEMAP_OFF: u32 = 28;
+export const HDR_ALLOC_LOCK: u32 = 32; // 0 free, else holder's process slot + 1
+export const HDR_ALLOC_HINT: u32 = 36; // heap page where the next search starts
+export const HDR_FREE_PAGES: u32 = 40;
+export const HDR_ADMIN_LOCK: u32 = 44; // 0 free, else holder's process slot + 1
+export const HDR_IOVA_LO: u32 = 48;
+export const HDR_IOVA_HI: u32 = 52;
+export const HDR_GENERATION: u32 = 56; // bumped by every primary initialisation
+export const HDR_SIZE: u32 = 0x1000;
+
+export enum RegionState {
+  Empty = 0,
+  Initialising = 1,
+  Ready = 2,
+  Failed = 3,
+}
+
+// Process table (filled in by the multi-process work)
+export const PROC_TABLE_OFF: u32 = 0x1000;
+export const PROC_SLOTS: u32 = 64;
+export const PROC_ENTRY_SIZE: u32 = 64;
+
+// Controller block
+export const CTRL_OFF: u32 = 0x2000;
+export const CTRL_CAP_LO: u32 = CTRL_OFF + 0;
+export const CTRL_CAP_HI: u32 = CTRL_OFF + 4;
+export const CTRL_VS: u32 = CTRL_OFF + 8;
+export const CTRL_MAX_XFER: u32 = CTRL_OFF + 12; // bytes, MDTS and driver cap applied
+export const CTRL_NSQA: u32 = CTRL_OFF + 16; // I/O SQs allocated (1's based)
+export const CTRL_NCQA: u32 = CTRL_OFF + 20; // I/O CQs allocated (1's based)
+export const CTRL_ADMIN_QP: u32 = CTRL_OFF + 24; // region offset of the admin queue pair
+export const CTRL_IDCTRL: u32 = CTRL_OFF + 28; // region offset of Identify Controller data
+export const CTRL_QID_BITMAP: u32 = CTRL_OFF + 64; // 1 bit per I/O QID, set = in use
+export const CTRL_QID_BITMAP_BYTES: u32 = 128; // QIDs 0..1023
+export const CTRL_MAX_QID: u32 = 1023;
+export const CTRL_SIZE: u32 = 0x2000;
+
+export const PAGEMAP_OFF: u32 = 0x4000;
+export const HEAP_ALIGN: u32 = 0x10000;
+export const HEAP_PAGE_SHIFT: u32 = 12;
+export const HEAP_PAGE_SIZE: u32 = 4096;
+
+// Page map entry, one u32 per heap page:
+//   bit 31     used
+//   bit 30     head of an allocation run
+//   bits 29:24 owner process slot
+//   bits 23:0  run length in pages (head only)
+export const PM_USED: u32 = 0x80000000;
+export const PM_HEAD: u32 = 0x40000000;
+export const PM_OWNER_SHIFT: u32 = 24;
+export const PM_OWNER_MASK: u32 = 0x3f;
+export const PM_PAGES_MASK: u32 = 0xffffff;
+
+// Where the window sits in each process's Wasm memory: the core's own data
+// lives below CORE_LOW_RESERVED, then the 2 MiB aligned window, then BAR
+// windows. These are Wasm addresses, private to one process.
+export const CORE_LOW_RESERVED: u32 = 0x100000; // 1 MiB

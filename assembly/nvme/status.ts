@@ -1,0 +1,94 @@
+// Completion status, NVM Express Base Specification 1.4, 4.6.1
+// ("Status Field Definition"). The simulated controller posts these, the
+// host turns them into NvmeStatusError, the tests compare against them.
+
+// Status Code Type (4.6.1.1)
+export enum Sct {
+  Generic = 0x0,
+  CommandSpecific = 0x1,
+  MediaError = 0x2,
+  PathRelated = 0x3,
+  VendorSpecific = 0x7,
+}
+
+// Generic Command Status (4.6.1.2.1, NVM command set values from 0x80)
+export enum GenericSc {
+  Success = 0x00,
+  InvalidOpcode = 0x01,
+  InvalidField = 0x02,
+  CommandIdConflict = 0x03,
+  DataTransferError = 0x04,
+  AbortedPowerLoss = 0x05,
+  InternalError = 0x06,
+  AbortRequested = 0x07,
+  AbortedSqDeletion = 0x08,
+  AbortedFailedFused = 0x09,
+  AbortedMissingFused = 0x0a,
+  InvalidNamespaceOrFormat = 0x0b,
+  CommandSequenceError = 0x0c,
+  InvalidSglSegmentDescriptor = 0x0d,
+  InvalidSglDescriptorCount = 0x0e,
+  DataSglLengthInvalid = 0x0f,
+  MetadataSglLengthInvalid = 0x10,
+  SglDescriptorTypeInvalid = 0x11,
+  InvalidUseOfCmb = 0x12,
+  PrpOffsetInvalid = 0x13,
+  AtomicWriteUnitExceeded = 0x14,
+  OperationDenied = 0x15,
+  SglOffsetInvalid = 0x16,
+  HostIdInconsistentFormat = 0x18,
+  KeepAliveExpired = 0x19,
+  KeepAliveTimeoutInvalid = 0x1a,
+  AbortedPreemptAbort = 0x1b,
+  SanitizeFailed = 0x1c,
+  SanitizeInProgress = 0x1d,
+  SglDataBlockGranularityInvalid = 0x1e,
+  CommandNotSupportedForQueueInCmb = 0x1f,
+  NamespaceWriteProtected = 0x20,
+  CommandInterrupted = 0x21,
+  TransientTransportError = 0x22,
+  LbaOutOfRange = 0x80,
+  CapacityExceeded = 0x81,
+  NamespaceNotReady = 0x82,
+  ReservationConflict = 0x83,
+  FormatInProgress = 0x84,
+}
+
+// Command Specific Status (4.6.1.2.2)
+export enum CommandSpecificSc {
+  CompletionQueueInvalid = 0x00,
+  InvalidQueueId = 0x01,
+  InvalidQueueSize = 0x02,
+  AbortCommandLimitExceeded = 0x03,
+  AsyncEventRequestLimitExceeded = 0x05,
+  InvalidFirmwareSlot = 0x06,
+  InvalidFirmwareImage = 0x07,
+  InvalidInterruptVector = 0x08,
+  InvalidLogPage = 0x09,
+  InvalidFormat = 0x0a,
+  FirmwareActivationRequiresReset = 0x0b,
+  InvalidQueueDeletion = 0x0c,
+  FeatureNotSaveable = 0x0d,
+  FeatureNotChangeable = 0x0e,
+  FeatureNotNamespaceSpecific = 0x0f,
+  ConflictingAttributes = 0x80,
+  InvalidProtectionInformation = 0x81,
+  WriteToReadOnlyRange = 0x82,
+}
+
+// Media and Data Integrity Errors (4.6.1.2.3)
+export enum MediaSc {
+  WriteFault = 0x80,
+  UnrecoveredReadError = 0x81,
+  GuardCheckError = 0x82,
+  ApplicationTagCheckError = 0x83,
+  ReferenceTagCheckError = 0x84,
+  CompareFailure = 0x85,
+  AccessDenied = 0x86,
+  DeallocatedOrUnwrittenBlock = 0x87,
+}
+
+/** A status field value (as in cmd.ts SF_*) from its parts. */
+export function statusField(sct: u32, sc: u32, dnr: bool): u32 {
+  return ((dnr ? 1 : 0) << 14) | ((sct & 0x7) << 8) | (sc & 0xff);
+}

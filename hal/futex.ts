@@ -1,0 +1,38 @@
+// The futex half of the cross-process lock. Atomics.wait/notify are
+// process-local in V8, the kernel futex is not: a waiter in one process is
+// woken by a wake on the same shared mapping from another. No
+// FUTEX_PRIVATE_FLAG, precisely because the word is shared between processes.
+import { c, errno } from './libc.js';
+import { HalError } from './errors.js';
+
+const SYS_futex = 202; // x86-64
+const FUTEX_WAIT = 0;
+const FUTEX_WAKE = 1;
+const EAGAIN = 11;
+const ETIMEDOUT = 110;
+const EINTR = 4;
+
+const timespec = Buffer.alloc(16);
+
+/**
+ * Sleep while the u32 at `addr` equals `expected`, at most `timeoutMs`.
+ * Returns 'woken', 'changed' (the value differed already) or 'timeout'.
+ */
+export function futexWait(addr: bigint, expected: number, timeoutMs: number): 'woken' | 'changed' | 'timeout' {
+  timespec.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
+  timespec.writeBigInt64LE(BigInt(Math.floor((timeoutMs % 1000) * 1e6)), 8);
+  const r = Number(c.futexWait(SYS_futex, addr, FUTEX_WAIT, expected >>> 0, timespec));
+  if (r === 0) return 'woken';
+  const e = errno();
+  if (e === EAGAIN) return 'changed';
+  if (e === ETIMEDOUT) return 'timeout';
+  if (e === EINTR) return 'woken';
+  throw new HalError('futex', e, 'FUTEX_WAIT');
+}
+
+/** Wake up to `count` waiters on `addr`; returns how many were woken. */
+export function futexWake(addr: bigint, count = 0x7fffffff): number {
+  const r = Number(c.futexWake(SYS_futex, addr, FUTEX_WAKE, count));
+  if (r < 0) throw new HalError('futex', errno(), 'FUTEX_WAKE');
+  return r;
+}

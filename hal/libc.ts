@@ -1,0 +1,30 @@
+// koffi bindings to the few libc entry points the HAL needs. Nothing else in
+// the project calls native code.
+import koffi from 'koffi';
+import { HalError } from './errors.js';
+
+const lib = koffi.load('libc.so.6');
+
+export const c = {
+  open: lib.func('int open(const char *path, int flags, uint32_t mode)'),
+  close: lib.func('int close(int fd)'),
+  ftruncate: lib.func('int ftruncate(int fd, int64_t length)'),
+  mmap: lib.func('uintptr_t mmap(uintptr_t addr, size_t len, int prot, int flags, int fd, int64_t off)'),
+  munmap: lib.func('int munmap(uintptr_t addr, size_t len)'),
+  // memmove(p, p, 0) returns p: the way to learn a typed array's address.
+  memmoveAddr: lib.func('uintptr_t memmove(void *dst, void *src, size_t n)'),
+  // syscall(2) is variadic; glibc's implementation reads its arguments from
+  // registers without va_start, so fixed prototypes are safe on x86-64.
+  futexWait: lib.func('long syscall(long nr, uintptr_t uaddr, int op, uint32_t val, void *timeout)'),
+  futexWake: lib.func('long syscall(long nr, uintptr_t uaddr, int op, int count)'),
+  getpid: lib.func('int getpid()'),
+};
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** Throw a HalError for a failed call (a -1 return), reading errno at once. */
+export function fail(syscall: string, detail?: string): never {
+  throw new HalError(syscall, koffi.errno(), detail);
+}

@@ -1,0 +1,105 @@
+// Typed errors of the public API. Every failure a caller can meet is one of
+// these (or a HalError from the system-call layer), never a bare string.
+import { Sct, GenericSc, CommandSpecificSc, MediaSc } from '../assembly/nvme/status.js';
+import { AdminOpc, NvmOpc } from '../assembly/nvme/cmd.js';
+export { HalError } from '../hal/errors.js';
+
+export class NvmeError extends Error {}
+
+/** An argument was rejected before anything was sent to the device. */
+export class InvalidArgumentError extends NvmeError {
+  override readonly name = 'InvalidArgumentError';
+  constructor(
+    readonly argument: string,
+    readonly expected: string,
+    readonly value?: unknown,
+  ) {
+    super(`invalid ${argument}: expected ${expected}${value === undefined ? '' : `, got ${fmt(value)}`}`);
+  }
+}
+
+function fmt(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof Uint8Array) return `${v.constructor.name}(${v.length})`;
+  try {
+    return String(v);
+  } catch {
+    return typeof v;
+  }
+}
+
+export function statusName(sct: number, sc: number): string {
+  const table: Record<number, Record<number, string>> = {
+    [Sct.Generic]: GenericSc as unknown as Record<number, string>,
+    [Sct.CommandSpecific]: CommandSpecificSc as unknown as Record<number, string>,
+    [Sct.MediaError]: MediaSc as unknown as Record<number, string>,
+  };
+  return table[sct]?.[sc] ?? `sct ${sct} sc 0x${sc.toString(16).padStart(2, '0')}`;
+}
+
+export function opcodeName(admin: boolean, opcode: number): string {
+  const n = (admin ? (AdminOpc as unknown as Record<number, string>) : (NvmOpc as unknown as Record<number, string>))[opcode];
+  return n ?? `opcode 0x${opcode.toString(16).padStart(2, '0')}`;
+}
+
+/** The controller completed a command with a non-zero status (4.6.1). */
+export class NvmeStatusError extends NvmeError {
+  override readonly name = 'NvmeStatusError';
+  readonly statusName: string;
+  constructor(
+    /** Status Code Type */
+    readonly sct: number,
+    /** Status Code */
+    readonly sc: number,
+    /** Do Not Retry */
+    readonly dnr: boolean,
+    readonly opcode: number,
+    readonly cid: number,
+    readonly qid: number,
+    /** More: the Error Information log has details. */
+    readonly more = false,
+    /** Command Retry Delay index. */
+    readonly crd = 0,
+  ) {
+    const sn = statusName(sct, sc);
+    super(`${opcodeName(qid === 0, opcode)} failed: ${sn} (sct ${sct}, sc 0x${sc.toString(16).padStart(2, '0')}${dnr ? ', dnr' : ''}) on qid ${qid} cid ${cid}`);
+    this.statusName = sn;
+  }
+}
+
+/** A command or a controller state change did not complete in time. */
+export class NvmeTimeoutError extends NvmeError {
+  override readonly name = 'NvmeTimeoutError';
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+    readonly opcode?: number,
+    readonly cid?: number,
+    readonly qid?: number,
+  ) {
+    super(`${what} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** The controller is unusable: CSTS.CFS, removed, or not initialised. */
+export class ControllerError extends NvmeError {
+  override readonly name = 'ControllerError';
+  constructor(
+    message: string,
+    readonly reason: 'fatal' | 'removed' | 'closed' | 'unsupported' | 'state',
+  ) {
+    super(message);
+  }
+}
+
+/** The driver ran out of a resource: queue ids, DMA memory, command slots. */
+export class ResourceError extends NvmeError {
+  override readonly name = 'ResourceError';
+  constructor(
+    message: string,
+    readonly resource: 'qid' | 'dma' | 'slot',
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,136 @@
+// Configuration of the simulated controller. Every field has a default, so
+// `{}` gives a working device; parseSimConfig rejects bad values by name.
+import { InvalidArgumentError } from '../errors.js';
+
+export interface SimNamespaceConfig {
+  /** Logical block size in bytes: 512 or 4096. */
+  lbaSize: 512 | 4096;
+  /** Capacity in logical blocks. */
+  blocks: number;
+  /** 'ram' (default) or 'file': a file keeps its data across restarts. */
+  backing: 'ram' | 'file';
+  /** Backing file for backing 'file' (created if missing, sized to the namespace). */
+  path?: string;
+}
+
+export interface SimLatencyConfig {
+  /** 'none': complete as soon as processed; 'fixed': after `us`; 'random': uniform in [minUs, maxUs]. */
+  mode: 'none' | 'fixed' | 'random';
+  us: number;
+  minUs: number;
+  maxUs: number;
+}
+
+export interface SimConfig {
+  /** Device name: names its BAR0 and control files, and `trtype:sim name:NAME`. */
+  name: string;
+  namespaces: SimNamespaceConfig[];
+  /** Identify Controller MDTS: max transfer is 2^mdts * 4 KiB; 0 = no limit. */
+  mdts: number;
+  /** I/O queue pairs the controller grants through Number of Queues. */
+  maxIoQueuePairs: number;
+  /** CAP.MQES, 0's based: queues may have up to mqes + 1 entries. */
+  mqes: number;
+  /** CAP.DSTRD: doorbell stride 4 << dstrd bytes. */
+  dstrd: number;
+  /** CAP.TO in 500 ms units. */
+  timeout: number;
+  /** Time from CC.EN = 1 to CSTS.RDY = 1. */
+  readyDelayMs: number;
+  serial: string;
+  model: string;
+  firmware: string;
+  vendorId: number;
+  /** Abort Command Limit (0's based, Identify ACL). */
+  acl: number;
+  /** Asynchronous Event Request Limit (0's based, Identify AERL). */
+  aerl: number;
+  /** Advertise a volatile write cache (Flush then matters for file-backed namespaces). */
+  volatileWriteCache: boolean;
+  latency: SimLatencyConfig;
+  /** Complete reads and writes without touching data (benchmarks). */
+  nullIo: boolean;
+  /** Directory for the BAR0 and control files (default /dev/shm). */
+  directory: string;
+}
+
+export const SIM_DEFAULTS: SimConfig = {
+  name: 'sim0',
+  namespaces: [{ lbaSize: 512, blocks: 262144, backing: 'ram' }],
+  mdts: 5,
+  maxIoQueuePairs: 16,
+  mqes: 1023,
+  dstrd: 0,
+  timeout: 20,
+  readyDelayMs: 0,
+  serial: 'NVMW00000001',
+  model: 'nvme-wasm simulated controller',
+  firmware: '0.1.0',
+  vendorId: 0x1b36,
+  acl: 3,
+  aerl: 3,
+  volatileWriteCache: true,
+  latency: { mode: 'none', us: 0, minUs: 0, maxUs: 0 },
+  nullIo: false,
+  directory: '/dev/shm',
+};
+
+export type SimConfigInput = Partial<Omit<SimConfig, 'namespaces' | 'latency'>> & {
+  namespaces?: Array<Partial<SimNamespaceConfig>>;
+  latency?: Partial<SimLatencyConfig>;
+};
+
+function intIn(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new InvalidArgumentError(name, `an integer from ${min} to ${max}`, v);
+  }
+  return v;
+}
+
+/** Fill defaults and validate; throws InvalidArgumentError naming the field. */
+export function parseSimConfig(input: SimConfigInput = {}): SimConfig {
+  const d = SIM_DEFAULTS;
+  const cfg: SimConfig = {
+    ...d,
+    ...input,
+    namespaces: (input.namespaces ?? d.namespaces).map((ns) => ({ ...d.namespaces[0]!, ...ns }) as SimNamespaceConfig),
+    latency: { ...d.latency, ...(input.latency ?? {}) },
+  };
+  if (typeof cfg.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(cfg.name)) {
+    throw new InvalidArgumentError('sim.name', 'letters, digits, _ . - (1 to 64)', cfg.name);
+  }
+  if (cfg.namespaces.length < 1 || cfg.namespaces.length > 1024) {
+    throw new InvalidArgumentError('sim.namespaces', 'from 1 to 1024 namespaces', cfg.namespaces.length);
+  }
+  cfg.namespaces.forEach((ns, i) => {
+    if (ns.lbaSize !== 512 && ns.lbaSize !== 4096) throw new InvalidArgumentError(`sim.namespaces[${i}].lbaSize`, '512 or 4096', ns.lbaSize);
+    intIn(`sim.namespaces[${i}].blocks`, ns.blocks, 1, 2 ** 40);
+    if (ns.backing !== 'ram' && ns.backing !== 'file') throw new InvalidArgumentError(`sim.namespaces[${i}].backing`, "'ram' or 'file'", ns.backing);
+    if (ns.backing === 'file' && (typeof ns.path !== 'string' || ns.path.length === 0)) {
+      throw new InvalidArgumentError(`sim.namespaces[${i}].path`, 'a file path for a file-backed namespace', ns.path);
+    }
+  });
+  intIn('sim.mdts', cfg.mdts, 0, 12);
+  intIn('sim.maxIoQueuePairs', cfg.maxIoQueuePairs, 1, 1023);
+  intIn('sim.mqes', cfg.mqes, 1, 65535);
+  intIn('sim.dstrd', cfg.dstrd, 0, 4);
+  intIn('sim.timeout', cfg.timeout, 1, 255);
+  intIn('sim.readyDelayMs', cfg.readyDelayMs, 0, 127500);
+  intIn('sim.vendorId', cfg.vendorId, 0, 0xffff);
+  intIn('sim.acl', cfg.acl, 0, 255);
+  intIn('sim.aerl', cfg.aerl, 0, 255);
+  for (const [k, max] of [['serial', 20], ['model', 40], ['firmware', 8]] as const) {
+    const v = cfg[k];
+    if (typeof v !== 'string' || v.length === 0 || v.length > max || !/^[\x20-\x7e]*$/.test(v)) {
+      throw new InvalidArgumentError(`sim.${k}`, `printable ASCII, 1 to ${max} characters`, v);
+    }
+  }
+  const lat = cfg.latency;
+  if (!['none', 'fixed', 'random'].includes(lat.mode)) throw new InvalidArgumentError('sim.latency.mode', "'none', 'fixed' or 'random'", lat.mode);
+  intIn('sim.latency.us', lat.us, 0, 10_000_000);
+  intIn('sim.latency.minUs', lat.minUs, 0, 10_000_000);
+  intIn('sim.latency.maxUs', lat.maxUs, lat.minUs, 10_000_000);
+  if (typeof cfg.nullIo !== 'boolean') throw new InvalidArgumentError('sim.nullIo', 'true or false', cfg.nullIo);
+  if (typeof cfg.volatileWriteCache !== 'boolean') throw new InvalidArgumentError('sim.volatileWriteCache', 'true or false', cfg.volatileWriteCache);
+  return cfg;
+}

@@ -1,0 +1,89 @@
+// The simulated controller's two files, both in SimConfig.directory:
+//
+//   nvme-wasm-sim-NAME.bar   BAR0: registers (regs.ts) then doorbells
+//   nvme-wasm-sim-NAME.ctl   this sideband page, which real hardware does not
+//                            have: it plays the IOMMU (which file backs the
+//                            DMA window), carries fault-injection requests,
+//                            and says whether the device is alive.
+//
+//   ctl page (all u32 unless noted)
+//   0x000 +---------------------------+
+//         | MAGIC .. BAR_SIZE          |  identity, liveness, DMA mapping
+//   0x040 | DMA_PATH (256 bytes)       |  file backing IOVA [DMA_IOVA, +DMA_LEN)
+//   0x200 | FAULTS, FAULT_COUNT x 32 B |  per-command fault rules
+//   0x400 | FLAGS                      |  device-wide faults
+//   0x800 | CONFIG (JSON, 2 KiB)       |  the effective SimConfig
+//   0x1000+---------------------------+
+
+export const CTL_SIZE = 0x1000;
+export const CTL_MAGIC_VALUE = 0x4d53564e; // "NVSM"
+
+export const CTL_MAGIC = 0x00;
+export const CTL_SIM_PID = 0x04;
+export const CTL_HEARTBEAT = 0x08; // bumped by the sim's loop at least every 10 ms
+export const CTL_STATE = 0x0c; // SimState
+export const CTL_STOP = 0x10; // set to 1 to ask the sim to exit
+export const CTL_DMA_SEQ = 0x14; // a driver bumps this after writing DMA_IOVA/LEN/PATH
+export const CTL_DMA_ACK = 0x18; // the sim copies DMA_SEQ here once it has (un)mapped
+export const CTL_DMA_RESULT = 0x1c; // 0, or the errno of the failed mapping
+export const CTL_DMA_IOVA_LO = 0x20;
+export const CTL_DMA_IOVA_HI = 0x24;
+export const CTL_DMA_LEN = 0x28;
+export const CTL_FAULT_SEQ = 0x2c; // bumped after the fault table changes
+export const CTL_BAR_SIZE = 0x30;
+export const CTL_CONFIG_LEN = 0x34;
+export const CTL_DMA_PATH = 0x40;
+export const CTL_DMA_PATH_LEN = 256;
+
+export enum SimState {
+  Starting = 0,
+  Running = 1,
+  Stopping = 2,
+  Stopped = 3,
+}
+
+// Fault rules: the first active rule matching a fetched command applies.
+export const CTL_FAULTS = 0x200;
+export const CTL_FAULT_COUNT = 16;
+export const CTL_FAULT_SIZE = 32;
+export const FAULT_KIND = 0; // FaultKind
+export const FAULT_QID = 4; // FAULT_ANY or a queue id
+export const FAULT_OPCODE = 8; // FAULT_ANY or an opcode
+export const FAULT_REMAINING = 12; // commands still to hit; FAULT_ANY = forever
+export const FAULT_STATUS = 16; // status field to complete with (status.ts statusField)
+export const FAULT_PARAM = 20; // FaultKind.Delay: microseconds
+export const FAULT_NSID = 24; // 0 = any
+export const FAULT_ANY = 0xffffffff;
+
+export enum FaultKind {
+  None = 0,
+  /** Complete the command with FAULT_STATUS instead of executing it. */
+  Status = 1,
+  /** Execute the command but never post its completion. */
+  DropCompletion = 2,
+  /** Execute, then hold the completion FAULT_PARAM microseconds. */
+  Delay = 3,
+}
+
+// Device-wide faults
+export const CTL_FLAGS = 0x400;
+export const FLAG_FATAL = CTL_FLAGS + 0; // 1: set CSTS.CFS and stop processing
+export const FLAG_NEVER_READY = CTL_FLAGS + 4; // 1: ignore CC.EN = 1 (CSTS.RDY stays 0)
+export const AEN_SEQ = CTL_FLAGS + 8; // bumped to post an asynchronous event
+export const AEN_DW0 = CTL_FLAGS + 12; // its completion dword 0 (cmd.ts AER_*)
+
+export const CTL_CONFIG = 0x800;
+export const CTL_CONFIG_MAX = 0x800;
+
+export function simBarPath(directory: string, name: string): string {
+  return `${directory}/nvme-wasm-sim-${name}.bar`;
+}
+export function simCtlPath(directory: string, name: string): string {
+  return `${directory}/nvme-wasm-sim-${name}.ctl`;
+}
+
+/** Bytes of BAR0: registers, then a doorbell pair per queue (admin + I/O). */
+export function simBarSize(maxIoQueuePairs: number, dstrd: number): number {
+  const dbBytes = (maxIoQueuePairs + 1) * 2 * (4 << dstrd);
+  return Math.ceil((0x1000 + dbBytes) / 4096) * 4096;
+}

@@ -41,6 +41,10 @@ export const QP_BOGUS_DW3: u32 = 88; // and dword 3
 export const QP_OWNER_PROC: u32 = 92; // process slot owning an I/O queue pair
 export const QP_FLAGS: u32 = 96;
 export const QP_SQ_FULL_SEEN: u32 = 100; // times a submission found the SQ full
+export const QP_SQ_DB_WRITES: u32 = 104; // SQ tail doorbell writes (batching shows as fewer than commands)
+export const QP_CQ_DB_WRITES: u32 = 108; // CQ head doorbell writes
+export const QP_SUBMITTED: u32 = 112; // commands posted
+export const QP_COMPLETED: u32 = 116; // completions reported
 export const QP_HDR_SIZE: u32 = 128;
 
 export const QP_SLOT_SIZE: u32 = 8;

@@ -12,4 +12,5 @@ export enum CoreStatus {
   BadFree = -7, // free of an offset that is not the head of an allocation
   BadArgument = -8,
   NotReady = -9, // region not initialised, or core not configured
+  Busy = -10, // a cross-process lock is held by another process
 }

@@ -1,0 +1,236 @@
+// Queue pairs: one SQ ring and one CQ ring (NVMe 1.4, 4.1), command slots
+// and command identifiers. One small function per step: take a slot, post
+// an entry, ring the SQ tail doorbell, take completions, ring the CQ head
+// doorbell. State is in the descriptor (abi/qpair.ts) in the region.
+//
+//   SQ ring, qsize entries of 64 B          CQ ring, qsize entries of 16 B
+//   +---+---+---+---+---+---+               +---+---+---+---+---+---+
+//   |   | x | x | x |   |   |               | p | p | p |!p |!p |!p |
+//   +---+---+---+---+---+---+               +---+---+---+---+---+---+
+//         ^head       ^tail                               ^head: first entry whose
+//   head: from CQE.SQHD; full when          phase tag != QP_CQ_PHASE is not yet
+//   (tail + 1) % qsize == head (4.1.2)      posted; the expected phase flips
+//                                           on every wrap (4.6)
+import { SQE_SIZE, CQE_SIZE, CQE_DW0, CQE_DW2, CQE_DW3, CQE_DW3_CID_MASK, CQE_DW3_P_SHIFT, cqeStatusField } from '../nvme/cmd';
+import { doorbellOffset } from '../nvme/regs';
+import {
+  QP_QID, QP_QSIZE, QP_SQ, QP_CQ, QP_SQ_DB, QP_CQ_DB, QP_SQ_TAIL, QP_SQ_TAIL_DB, QP_SQ_HEAD, QP_CQ_HEAD,
+  QP_CQ_PHASE, QP_CQ_HEAD_DB, QP_SLOT_BITS, QP_NSLOTS, QP_OUTSTANDING, QP_FREE_SLOT, QP_PRP, QP_PRP_PAGES,
+  QP_MAX_XFER, QP_OWNER_BITS, QP_BOGUS, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_OWNER_PROC, QP_SQ_FULL_SEEN,
+  QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_SUBMITTED, QP_COMPLETED, QP_HDR_SIZE, QP_SLOT_SIZE, SLOT_CID, SLOT_STATE, SLOT_NEXT, SLOT_NONE, SlotState,
+  OUT_SLOT, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX,
+} from '../abi/qpair';
+import { CoreStatus } from '../abi/status';
+import { r32, w32, r16, w16, rAddr, ringDoorbell } from './mem';
+
+// Completion records for the host, in this process's private memory.
+const OUT: usize = memory.data(<i32>(OUT_MAX * OUT_STRIDE * 4), 16);
+
+export function outPtr(): usize {
+  return OUT;
+}
+
+// @ts-ignore: decorator
+@inline function slotOff(qp: u32, slot: u32): u32 {
+  return qp + QP_HDR_SIZE + slot * QP_SLOT_SIZE;
+}
+
+function bitsFor(n: u32): u32 {
+  // Bits to hold values 0 .. n - 1, at least 1.
+  return n <= 2 ? 1 : 32 - clz<u32>(n - 1);
+}
+
+/**
+ * Lay out a queue pair descriptor at region offset `qp` for queue `qid` with
+ * `qsize` entries per ring (rings at region offsets `sq` and `cq`, already
+ * allocated), `nslots` command slots (at most qsize - 1: a full SQ holds
+ * qsize - 1 entries), `ownerBits` cid bits for the submitting process,
+ * PRP list pages at `prp` (`prpPages` per slot) and at most `maxXfer` bytes
+ * per command. Zeroes both rings: a zero phase tag marks the CQ empty for the
+ * first lap, where the host expects phase 1.
+ */
+export function qpInit(
+  qp: u32, qid: u32, qsize: u32, sq: u32, cq: u32, dstrd: u32, nslots: u32, ownerBits: u32,
+  prp: u32, prpPages: u32, maxXfer: u32, ownerProc: u32,
+): i32 {
+  if (qsize < 2 || qsize > 65536 || nslots == 0 || nslots > qsize - 1) return CoreStatus.BadArgument;
+  const slotBits = bitsFor(nslots);
+  if (slotBits + ownerBits > 16) return CoreStatus.BadArgument;
+  memory.fill(rAddr(qp), 0, <usize>(QP_HDR_SIZE + nslots * QP_SLOT_SIZE));
+  memory.fill(rAddr(sq), 0, <usize>qsize * SQE_SIZE);
+  memory.fill(rAddr(cq), 0, <usize>qsize * CQE_SIZE);
+  w32(qp + QP_QID, qid);
+  w32(qp + QP_QSIZE, qsize);
+  w32(qp + QP_SQ, sq);
+  w32(qp + QP_CQ, cq);
+  w32(qp + QP_SQ_DB, doorbellOffset(qid, false, dstrd));
+  w32(qp + QP_CQ_DB, doorbellOffset(qid, true, dstrd));
+  w32(qp + QP_CQ_PHASE, 1);
+  w32(qp + QP_SLOT_BITS, slotBits);
+  w32(qp + QP_NSLOTS, nslots);
+  w32(qp + QP_PRP, prp);
+  w32(qp + QP_PRP_PAGES, prpPages);
+  w32(qp + QP_MAX_XFER, maxXfer);
+  w32(qp + QP_OWNER_BITS, ownerBits);
+  w32(qp + QP_OWNER_PROC, ownerProc);
+  for (let s: u32 = 0; s < nslots; s++) {
+    const so = slotOff(qp, s);
+    // Start each slot's generation so the first cid of slot s is s.
+    w16(so + SLOT_CID, s);
+    w16(so + SLOT_STATE, SlotState.Free);
+    w32(so + SLOT_NEXT, s + 1 < nslots ? s + 1 : SLOT_NONE);
+  }
+  w32(qp + QP_FREE_SLOT, 0);
+  return CoreStatus.Ok;
+}
+
+/** Is the SQ full? (4.1.2: full when tail + 1 == head, modulo the size.) */
+export function sqFull(qp: u32): bool {
+  let next = r32(qp + QP_SQ_TAIL) + 1;
+  if (next == r32(qp + QP_QSIZE)) next = 0;
+  return next == r32(qp + QP_SQ_HEAD);
+}
+
+/**
+ * Take a free command slot and give it a fresh cid: same slot index, the
+ * submitter in the owner field, the generation bumped so a late or
+ * duplicated completion of the slot's previous command cannot match.
+ * Returns the slot, or NoSlot.
+ */
+export function slotTake(qp: u32, owner: u32): i32 {
+  const slot = r32(qp + QP_FREE_SLOT);
+  if (slot == SLOT_NONE) return CoreStatus.NoSlot;
+  const so = slotOff(qp, slot);
+  w32(qp + QP_FREE_SLOT, r32(so + SLOT_NEXT));
+  const slotBits = r32(qp + QP_SLOT_BITS);
+  const ownerBits = r32(qp + QP_OWNER_BITS);
+  const genShift = slotBits + ownerBits;
+  const gen = genShift >= 16 ? 0 : ((r16(so + SLOT_CID) >> genShift) + 1) & ((1 << (16 - genShift)) - 1);
+  const ownerField = ownerBits == 0 ? 0 : (owner & ((1 << ownerBits) - 1)) << slotBits;
+  w16(so + SLOT_CID, (gen << genShift) | ownerField | slot);
+  w16(so + SLOT_STATE, SlotState.Outstanding);
+  w32(qp + QP_OUTSTANDING, r32(qp + QP_OUTSTANDING) + 1);
+  return <i32>slot;
+}
+
+/** Return a slot to the free list (its command completed, or was never posted). */
+export function slotGive(qp: u32, slot: u32): void {
+  const so = slotOff(qp, slot);
+  w16(so + SLOT_STATE, SlotState.Free);
+  w32(so + SLOT_NEXT, r32(qp + QP_FREE_SLOT));
+  w32(qp + QP_FREE_SLOT, slot);
+  w32(qp + QP_OUTSTANDING, r32(qp + QP_OUTSTANDING) - 1);
+}
+
+export function slotCid(qp: u32, slot: u32): u32 {
+  return r16(slotOff(qp, slot) + SLOT_CID);
+}
+
+/** Region offset of the SQ entry at the tail (where the next command goes). */
+export function sqTailEntry(qp: u32): u32 {
+  return r32(qp + QP_SQ) + r32(qp + QP_SQ_TAIL) * SQE_SIZE;
+}
+
+/** Advance the SQ tail past the entry just written. The doorbell waits for qpRing. */
+export function sqAdvance(qp: u32): void {
+  let t = r32(qp + QP_SQ_TAIL) + 1;
+  if (t == r32(qp + QP_QSIZE)) t = 0;
+  w32(qp + QP_SQ_TAIL, t);
+  w32(qp + QP_SUBMITTED, r32(qp + QP_SUBMITTED) + 1);
+}
+
+/** Ring the SQ tail doorbell once for everything posted since the last ring. Returns 1 if it rang. */
+export function qpRing(qp: u32): u32 {
+  const tail = r32(qp + QP_SQ_TAIL);
+  if (tail == r32(qp + QP_SQ_TAIL_DB)) return 0;
+  ringDoorbell(r32(qp + QP_SQ_DB), tail);
+  w32(qp + QP_SQ_TAIL_DB, tail);
+  w32(qp + QP_SQ_DB_WRITES, r32(qp + QP_SQ_DB_WRITES) + 1);
+  return 1;
+}
+
+function bogus(qp: u32, dw2: u32, dw3: u32): void {
+  w32(qp + QP_BOGUS, r32(qp + QP_BOGUS) + 1);
+  w32(qp + QP_BOGUS_DW2, dw2);
+  w32(qp + QP_BOGUS_DW3, dw3);
+}
+
+/**
+ * Take up to `max` new completions (at most OUT_MAX), write one OUT record
+ * each, free their slots, and ring the CQ head doorbell once for the batch.
+ * A completion naming an unknown or idle cid, another SQ, or an SQ head
+ * beyond the ring is consumed, counted in QP_BOGUS and not reported (the
+ * command it may belong to stays outstanding until its timeout). Returns the
+ * number of records.
+ */
+export function qpPoll(qp: u32, max: u32): i32 {
+  if (max > OUT_MAX) max = OUT_MAX;
+  const qsize = r32(qp + QP_QSIZE);
+  const cq = r32(qp + QP_CQ);
+  const qid = r32(qp + QP_QID);
+  const nslots = r32(qp + QP_NSLOTS);
+  const slotMask: u32 = (1 << r32(qp + QP_SLOT_BITS)) - 1;
+  let head = r32(qp + QP_CQ_HEAD);
+  let phase = r32(qp + QP_CQ_PHASE);
+  let n: u32 = 0;
+  let consumed: u32 = 0;
+  // consumed < qsize: even a controller posting garbage cannot keep us here.
+  while (n < max && consumed < qsize) {
+    const e = cq + head * CQE_SIZE;
+    // Acquire load of the dword holding the phase tag: the rest of the entry
+    // is read only after we know the controller finished writing it.
+    const dw3 = atomic.load<u32>(rAddr(e + CQE_DW3));
+    if (((dw3 >> CQE_DW3_P_SHIFT) & 1) != phase) break;
+    const dw2 = r32(e + CQE_DW2);
+    const cid = dw3 & CQE_DW3_CID_MASK;
+    const slot = cid & slotMask;
+    const sqhd = dw2 & 0xffff;
+    if ((dw2 >>> 16) != qid || sqhd >= qsize || slot >= nslots ||
+        r16(slotOff(qp, slot) + SLOT_STATE) != SlotState.Outstanding ||
+        r16(slotOff(qp, slot) + SLOT_CID) != cid) {
+      bogus(qp, dw2, dw3);
+    } else {
+      const o = OUT + <usize>(n * OUT_STRIDE * 4);
+      store<u32>(o + OUT_SLOT * 4, slot);
+      store<u32>(o + OUT_STATUS * 4, cqeStatusField(dw3));
+      store<u32>(o + OUT_DW0 * 4, r32(e + CQE_DW0));
+      store<u32>(o + OUT_CID * 4, cid);
+      w32(qp + QP_SQ_HEAD, sqhd);
+      slotGive(qp, slot);
+      n++;
+    }
+    consumed++;
+    head++;
+    if (head == qsize) {
+      head = 0;
+      phase ^= 1;
+    }
+  }
+  if (consumed > 0) {
+    w32(qp + QP_CQ_HEAD, head);
+    w32(qp + QP_CQ_PHASE, phase);
+    // One CQ head doorbell per batch: it releases the entries to the controller.
+    ringDoorbell(r32(qp + QP_CQ_DB), head);
+    w32(qp + QP_CQ_HEAD_DB, head);
+    w32(qp + QP_CQ_DB_WRITES, r32(qp + QP_CQ_DB_WRITES) + 1);
+    w32(qp + QP_COMPLETED, r32(qp + QP_COMPLETED) + n);
+  }
+  return <i32>n;
+}
+
+/** Commands posted and not yet completed. */
+export function qpOutstanding(qp: u32): u32 {
+  return r32(qp + QP_OUTSTANDING);
+}
+
+export function qpSqFullSeen(qp: u32): u32 {
+  return r32(qp + QP_SQ_FULL_SEEN);
+}
+
+export function noteSqFull(qp: u32): void {
+  w32(qp + QP_SQ_FULL_SEEN, r32(qp + QP_SQ_FULL_SEEN) + 1);
+}
+
+export function qpMaxXfer(qp: u32): u32 {
+  return r32(qp + QP_MAX_XFER);
+}

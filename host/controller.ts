@@ -1,0 +1,548 @@
+// The controller: opening a device, the spec's initialisation and shutdown
+// sequences, admin commands, I/O queue pairs, namespaces.
+import {
+  REG_CAP, REG_CAP_HI, REG_VS, REG_CC, REG_CSTS, REG_AQA, REG_ASQ, REG_ASQ_HI, REG_ACQ, REG_ACQ_HI,
+  CAP_MQES_SHIFT, CAP_MQES_MASK, CAP_TO_SHIFT, CAP_TO_MASK, CAP_TO_UNIT_MS, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK,
+  CAP_CSS_SHIFT, CAP_CSS_MASK, CAP_CSS_NVM, CAP_MPSMIN_SHIFT, CAP_MPSMIN_MASK, CAP_CQR_SHIFT, CAP_CQR_MASK,
+  CC_EN_SHIFT, CC_CSS_SHIFT, CC_CSS_NVM, CC_MPS_SHIFT, CC_AMS_SHIFT, CC_AMS_RR, CC_SHN_SHIFT, CC_SHN_MASK,
+  CC_SHN_NORMAL, CC_IOSQES_SHIFT, CC_IOCQES_SHIFT, CSTS_RDY_SHIFT, CSTS_RDY_MASK, CSTS_CFS_SHIFT, CSTS_CFS_MASK,
+  CSTS_SHST_SHIFT, CSTS_SHST_MASK, CSTS_SHST_COMPLETE, AQA_ACQS_SHIFT, AQA_ASQS_SHIFT, AQ_MAX_ENTRIES,
+  SQES_LOG2, CQES_LOG2, PAGE_SIZE, PAGE_SHIFT, regField,
+} from '../assembly/nvme/regs.js';
+import {
+  SQE_SIZE, CQE_SIZE, AdminOpc, Cns, FeatureId, LogId, NQ_MASK, NQ_NCQ_SHIFT, NQ_NSQ_SHIFT, IDENTIFY_DATA_SIZE,
+  ABORT_NOT_ABORTED,
+} from '../assembly/nvme/cmd.js';
+import { ERRLOG_ENTRY_SIZE, SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../assembly/nvme/identify.js';
+import { qpDescriptorSize, QP_ADMIN_OWNER_BITS } from '../assembly/abi/qpair.js';
+import { RegionState, HDR_STATE } from '../assembly/abi/region.js';
+import { CoreStatus } from '../assembly/abi/status.js';
+import { Mmio } from '../hal/index.js';
+import { instantiateCore, coreHash, type CoreExports } from './core.js';
+import { layoutMemory } from './memory.js';
+import { Region, createRegionFile, checkRegionSize, type HugepagePolicy } from './region.js';
+import { openTransport, IOVA_BASE, type Transport } from './transport.js';
+import { parseTransportId, type TransportId } from './trid.js';
+import type { SimConfigInput } from './sim/config.js';
+import { QueuePair } from './qpair.js';
+import { IoQueuePair } from './io-qpair.js';
+import { AdminQueue } from './admin.js';
+import { Namespace } from './namespace.js';
+import type { DmaBuffer } from './dma.js';
+import {
+  parseControllerData, parseNamespaceData, parseNamespaceList, parseSmartLog, parseErrorLog, parseFirmwareSlotLog,
+  versionString, type ControllerData, type SmartLog, type ErrorLogEntry, type FirmwareSlotLog,
+} from './identify.js';
+import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
+import { checkInt } from './validate.js';
+
+export interface ControllerOptions {
+  /** Transport ID ('trtype:sim name:X', 'trtype:PCIe traddr:...'); default: an embedded simulated controller. */
+  transport?: string | TransportId;
+  /** Configuration of the embedded simulated controller. */
+  sim?: SimConfigInput;
+  /** Bytes of shared region (queues and DMA buffers), rounded up to 2 MiB. Default 64 MiB. */
+  regionSize?: number;
+  /** Use hugetlbfs for the region: 'auto' (default, when mounted with free pages), 'never', 'require'. */
+  hugepages?: HugepagePolicy;
+  /** Admin queue entries (2..4096). Default 32. */
+  adminQueueDepth?: number;
+  /** Default I/O queue entries (2..CAP.MQES+1). Default 256. */
+  ioQueueDepth?: number;
+  /** I/O queue pairs to ask for with Set Features Number of Queues. Default 64. */
+  requestedQueuePairs?: number;
+  /** Default command timeout in ms (0 = none). Default 30000. */
+  commandTimeoutMs?: number;
+  /** Largest transfer per command the driver builds, before MDTS. Default 4 MiB. */
+  maxTransferBytes?: number;
+  /** Load the debug build of the Wasm core. */
+  debugCore?: boolean;
+}
+
+export interface Registers {
+  cap: bigint;
+  vs: number;
+  cc: number;
+  csts: number;
+}
+
+const ADMIN_MAX_XFER = 64 * 1024;
+const DEFAULT_REGION = 64 * 1024 * 1024;
+
+/** Wait until `cond()` holds, polling every `stepMs`, at most `timeoutMs`. */
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string, fail?: () => void): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    if (cond()) return;
+    fail?.();
+    if (performance.now() > end) throw new NvmeTimeoutError(what, timeoutMs);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+export class Controller {
+  readonly transport: Transport;
+  readonly region: Region;
+  readonly core: CoreExports;
+  readonly mmio: Mmio;
+  readonly admin: AdminQueue;
+  /** Identify Controller data. */
+  data!: ControllerData;
+  /** CAP.MQES + 1: the most entries an I/O queue may have. */
+  readonly maxQueueEntries: number;
+  /** CAP.DSTRD */
+  readonly doorbellStride: number;
+  /** CAP.TO in ms: the bound on every enable/disable wait. */
+  readonly readyTimeoutMs: number;
+  /** Bytes one command may transfer (MDTS and maxTransferBytes applied). */
+  maxTransfer = 0;
+  /** I/O queue pairs the controller granted (Number of Queues). */
+  maxQueuePairs = 0;
+  readonly namespaces = new Map<number, Namespace>();
+  readonly options: Required<Omit<ControllerOptions, 'transport' | 'sim'>>;
+  private readonly queuePairs = new Set<IoQueuePair>();
+  private readonly usedQids = new Set<number>();
+  private defaultQp: Promise<IoQueuePair> | undefined;
+  private closed: Promise<void> | undefined;
+
+  private constructor(transport: Transport, region: Region, core: CoreExports, mmio: Mmio, options: Controller['options']) {
+    this.transport = transport;
+    this.region = region;
+    this.core = core;
+    this.mmio = mmio;
+    this.options = options;
+    const capLo = mmio.read32(REG_CAP);
+    const capHi = mmio.read32(REG_CAP_HI);
+    this.maxQueueEntries = regField(capLo, CAP_MQES_SHIFT, CAP_MQES_MASK) + 1;
+    this.doorbellStride = regField(capHi, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK);
+    this.readyTimeoutMs = Math.max(1, regField(capLo, CAP_TO_SHIFT, CAP_TO_MASK)) * CAP_TO_UNIT_MS;
+    this.admin = this.createAdminQueue();
+  }
+
+  /** Open a controller and initialise it (NVMe 1.4, 7.6.1). */
+  static async open(opts: ControllerOptions = {}): Promise<Controller> {
+    const id = typeof opts.transport === 'object' ? opts.transport : parseTransportId(opts.transport);
+    const options: Controller['options'] = {
+      regionSize: checkRegionSize(opts.regionSize ?? DEFAULT_REGION),
+      hugepages: opts.hugepages ?? 'auto',
+      adminQueueDepth: checkInt('adminQueueDepth', opts.adminQueueDepth ?? 32, 2, AQ_MAX_ENTRIES),
+      ioQueueDepth: checkInt('ioQueueDepth', opts.ioQueueDepth ?? 256, 2, 65536),
+      requestedQueuePairs: checkInt('requestedQueuePairs', opts.requestedQueuePairs ?? 64, 1, 65535),
+      commandTimeoutMs: checkInt('commandTimeoutMs', opts.commandTimeoutMs ?? 30000, 0, 3_600_000),
+      maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
+      debugCore: opts.debugCore ?? false,
+    };
+    if (!['auto', 'never', 'require'].includes(options.hugepages)) {
+      throw new InvalidArgumentError('hugepages', "'auto', 'never' or 'require'", options.hugepages);
+    }
+    const transport = await openTransport(id, opts.sim);
+    let region: Region | undefined;
+    try {
+      const layout = layoutMemory(options.regionSize, transport.barSize);
+      const core = instantiateCore(layout.memory, options.debugCore);
+      const file = createRegionFile(`nvme-wasm-${process.pid}-${Date.now().toString(36)}.region`, options.regionSize, options.hugepages);
+      region = new Region(file, layout, core, 0);
+      const hash = coreHash(options.debugCore);
+      region.format(hash, IOVA_BASE);
+      core.setIovaBase(Number(IOVA_BASE & 0xffffffffn), Number(IOVA_BASE >> 32n));
+      core.setSelf(0);
+      await transport.mapDma(file.path, IOVA_BASE, file.size);
+      // Both this process and the device hold the mapping now: the name is
+      // no longer needed, and an unlinked file cannot be left behind by a crash.
+      region.close(true);
+      transport.mapBar(layout.base, layout.barOff);
+      core.setBarWindow(layout.barOff);
+      const mmio = new Mmio(layout.memory.buffer, layout.barOff, layout.barSize);
+      const ctrl = new Controller(transport, region, core, mmio, options);
+      try {
+        await ctrl.initialise();
+      } catch (e) {
+        await ctrl.transport.close().catch(() => {});
+        throw e;
+      }
+      region.dv.setUint32(HDR_STATE, RegionState.Ready, true);
+      return ctrl;
+    } catch (e) {
+      region?.close(true);
+      if (!(e instanceof ControllerError) || e.reason !== 'closed') await transport.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  // ---- registers ----
+
+  readRegisters(): Registers {
+    const m = this.mmio;
+    return {
+      cap: BigInt(m.read32(REG_CAP)) | (BigInt(m.read32(REG_CAP_HI)) << 32n),
+      vs: m.read32(REG_VS),
+      cc: m.read32(REG_CC),
+      csts: m.read32(REG_CSTS),
+    };
+  }
+
+  /** Throw if the controller reports a fatal status or reads as removed. */
+  checkAlive(): void {
+    const csts = this.mmio.read32(REG_CSTS);
+    if (csts === 0xffffffff) throw new ControllerError(`${this.transport.description}: registers read all ones (device removed?)`, 'removed');
+    if (regField(csts, CSTS_CFS_SHIFT, CSTS_CFS_MASK)) throw new ControllerError(`${this.transport.description}: controller fatal status (CSTS.CFS)`, 'fatal');
+  }
+
+  private createAdminQueue(): AdminQueue {
+    const depth = this.options.adminQueueDepth;
+    const nslots = depth - 1;
+    const prpPages = this.core.prpPagesFor(ADMIN_MAX_XFER);
+    const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true });
+    const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true });
+    const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true });
+    const prp = this.region.allocDma(nslots * prpPages * PAGE_SIZE);
+    const st = this.core.qpInit(desc.regionOffset, 0, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots,
+      QP_ADMIN_OWNER_BITS, prp.regionOffset, prpPages, ADMIN_MAX_XFER, 0);
+    if (st !== CoreStatus.Ok) throw new Error(`qpInit(admin) failed: ${CoreStatus[st]}`);
+    return new AdminQueue(this, {
+      core: this.core, memory: this.region.layout.memory, qid: 0, depth, nslots, desc: desc.regionOffset,
+      maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: () => this.checkAlive(),
+    }, sq, cq);
+  }
+
+  /**
+   * Controller initialisation, NVMe 1.4 section 7.6.1:
+   * 1. wait for CSTS.RDY = 0 after clearing CC.EN (reset), 2. set up the
+   * admin queue (AQA, ASQ, ACQ), 3. configure and enable (CC), 4. wait for
+   * CSTS.RDY = 1, 5. Identify Controller, 6. Number of Queues, 7. Identify
+   * the active namespaces. Skipped: interrupts (we poll), Keep Alive (not
+   * needed on PCIe), Asynchronous Event Requests (armed by the
+   * multi-process work, where events go to every process).
+   */
+  private async initialise(): Promise<void> {
+    const m = this.mmio;
+    const capLo = m.read32(REG_CAP);
+    const capHi = m.read32(REG_CAP_HI);
+    if (capLo === 0xffffffff && capHi === 0xffffffff) throw new ControllerError('registers read all ones: no device', 'removed');
+    if (!(regField(capHi, CAP_CSS_SHIFT, CAP_CSS_MASK) & CAP_CSS_NVM)) throw new ControllerError('controller lacks the NVM command set (CAP.CSS)', 'unsupported');
+    if (regField(capHi, CAP_MPSMIN_SHIFT, CAP_MPSMIN_MASK) !== 0) {
+      throw new ControllerError(`controller needs pages of ${2 ** (12 + regField(capHi, CAP_MPSMIN_SHIFT, CAP_MPSMIN_MASK))} bytes; this driver uses 4 KiB (CAP.MPSMIN)`, 'unsupported');
+    }
+    if (!regField(capLo, CAP_CQR_SHIFT, CAP_CQR_MASK)) { /* contiguous queues are all we make anyway */ }
+
+    // 7.6.1 step 1: reset. The controller may still be enabled from a previous user.
+    await this.disable();
+
+    // Step 2: admin queue attributes and bases (3.1.8 - 3.1.10). Writing the
+    // low dword of ASQ/ACQ first then the high dword, as 32-bit accesses.
+    const depth = this.admin.depth;
+    m.write32(REG_AQA, ((depth - 1) << AQA_ACQS_SHIFT) | ((depth - 1) << AQA_ASQS_SHIFT));
+    const asq = IOVA_BASE + BigInt(this.admin.sqMem.regionOffset);
+    const acq = IOVA_BASE + BigInt(this.admin.cqMem.regionOffset);
+    m.write32(REG_ASQ, Number(asq & 0xffffffffn));
+    m.write32(REG_ASQ_HI, Number(asq >> 32n));
+    m.write32(REG_ACQ, Number(acq & 0xffffffffn));
+    m.write32(REG_ACQ_HI, Number(acq >> 32n));
+
+    // Step 3: NVM command set, 4 KiB pages, round robin, 64/16-byte entries, enable.
+    const cc = (CC_CSS_NVM << CC_CSS_SHIFT) | (0 << CC_MPS_SHIFT) | (CC_AMS_RR << CC_AMS_SHIFT) |
+      (SQES_LOG2 << CC_IOSQES_SHIFT) | (CQES_LOG2 << CC_IOCQES_SHIFT) | (1 << CC_EN_SHIFT);
+    m.write32(REG_CC, cc);
+
+    // Step 4: CSTS.RDY within CAP.TO (3.1.1), failing early on CSTS.CFS.
+    await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 1, this.readyTimeoutMs,
+      `${this.transport.description}: waiting for CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)`, () => this.checkAlive());
+
+    // Step 5: Identify Controller (5.15.2.2).
+    this.data = parseControllerData(await this.identifyRaw(Cns.Controller, 0));
+    const mdtsBytes = this.data.mdts === 0 ? Infinity : 2 ** this.data.mdts * PAGE_SIZE;
+    this.maxTransfer = Math.min(mdtsBytes, this.options.maxTransferBytes);
+
+    // Step 6: Number of Queues (5.21.1.7), 0's based both ways.
+    const want = Math.min(this.options.requestedQueuePairs, 0xfffe);
+    const dw0 = await this.setFeature(FeatureId.NumberOfQueues, ((want - 1) << NQ_NCQ_SHIFT) | ((want - 1) << NQ_NSQ_SHIFT));
+    const nsqa = ((dw0 >>> NQ_NSQ_SHIFT) & NQ_MASK) + 1;
+    const ncqa = ((dw0 >>> NQ_NCQ_SHIFT) & NQ_MASK) + 1;
+    this.maxQueuePairs = Math.min(nsqa, ncqa, want);
+
+    // Step 7: active namespaces (CNS 02h), then each one's data (CNS 00h).
+    await this.rescanNamespaces();
+  }
+
+  /** Clear CC.EN and wait for CSTS.RDY = 0 (a controller reset, 3.1.5 / 7.3.2). */
+  private async disable(): Promise<void> {
+    const m = this.mmio;
+    const cc = m.read32(REG_CC);
+    if (cc & (1 << CC_EN_SHIFT)) m.write32(REG_CC, cc & ~(1 << CC_EN_SHIFT));
+    await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 0, this.readyTimeoutMs,
+      `${this.transport.description}: waiting for CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)`);
+  }
+
+  async rescanNamespaces(): Promise<Namespace[]> {
+    const ids = parseNamespaceList(await this.identifyRaw(Cns.ActiveNamespaceList, 0));
+    const seen = new Set<number>();
+    for (const nsid of ids) {
+      seen.add(nsid);
+      const data = parseNamespaceData(await this.identifyRaw(Cns.Namespace, nsid));
+      const existing = this.namespaces.get(nsid);
+      if (existing) existing.update(data);
+      else this.namespaces.set(nsid, new Namespace(this, nsid, data));
+    }
+    for (const nsid of [...this.namespaces.keys()]) if (!seen.has(nsid)) this.namespaces.delete(nsid);
+    return [...this.namespaces.values()];
+  }
+
+  /** The namespace `nsid`, or an InvalidArgumentError listing the active ones. */
+  namespace(nsid = 1): Namespace {
+    const ns = this.namespaces.get(nsid);
+    if (!ns) throw new InvalidArgumentError('nsid', `an active namespace (${[...this.namespaces.keys()].join(', ') || 'none'})`, nsid);
+    return ns;
+  }
+
+  // ---- admin commands ----
+
+  /** Identify (5.15) into a fresh Buffer. */
+  async identifyRaw(cns: number, nsid: number, cntid = 0): Promise<Buffer> {
+    return this.admin.withData(IDENTIFY_DATA_SIZE, AdminOpc.Identify, `Identify CNS ${cns}`, (buf) =>
+      this.core.submitIdentify(this.admin.desc, cns, nsid, cntid, buf.regionOffset));
+  }
+
+  async identifyController(): Promise<ControllerData> {
+    this.data = parseControllerData(await this.identifyRaw(Cns.Controller, 0));
+    return this.data;
+  }
+
+  /** Get Features (5.13): the completion's dword 0. */
+  async getFeature(fid: number, opts: { sel?: number; nsid?: number; cdw11?: number } = {}): Promise<number> {
+    checkInt('fid', fid, 0, 255);
+    const sel = checkInt('sel', opts.sel ?? 0, 0, 3);
+    return this.admin.run(AdminOpc.GetFeatures, `Get Features 0x${fid.toString(16)}`, () =>
+      this.core.submitGetFeatures(this.admin.desc, fid, sel, opts.nsid ?? 0, opts.cdw11 ?? 0, 0, 0));
+  }
+
+  /** Set Features (5.21): the completion's dword 0. */
+  async setFeature(fid: number, cdw11: number, opts: { save?: boolean; nsid?: number; cdw12?: number } = {}): Promise<number> {
+    checkInt('fid', fid, 0, 255);
+    checkInt('cdw11', cdw11, 0, 0xffffffff);
+    return this.admin.run(AdminOpc.SetFeatures, `Set Features 0x${fid.toString(16)}`, () =>
+      this.core.submitSetFeatures(this.admin.desc, fid, opts.save ? 1 : 0, opts.nsid ?? 0, cdw11 >>> 0, opts.cdw12 ?? 0, 0, 0));
+  }
+
+  /** Get Log Page (5.14): `length` bytes from byte `offset`, split by the transfer limit. */
+  async getLogPage(lid: number, length: number, opts: { nsid?: number; offset?: number; lsp?: number; rae?: boolean } = {}): Promise<Buffer> {
+    checkInt('lid', lid, 0, 255);
+    checkInt('length', length, 4, 16 * 1024 * 1024);
+    if (length % 4) throw new InvalidArgumentError('length', 'a multiple of 4 bytes', length);
+    const offset = checkInt('offset', opts.offset ?? 0, 0, Number.MAX_SAFE_INTEGER);
+    if (offset % 4) throw new InvalidArgumentError('offset', 'a multiple of 4 bytes', offset);
+    const chunk = Math.min(this.admin.maxTransfer, this.maxTransfer || ADMIN_MAX_XFER);
+    const parts: Buffer[] = [];
+    for (let done = 0; done < length; done += chunk) {
+      const n = Math.min(chunk, length - done);
+      parts.push(await this.admin.withData(n, AdminOpc.GetLogPage, `Get Log Page 0x${lid.toString(16)}`, (buf) =>
+        this.core.submitGetLogPage(this.admin.desc, lid, opts.nsid ?? 0xffffffff, opts.lsp ?? 0, opts.rae ? 1 : 0, offset + done, buf.regionOffset, n)));
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  async smartLog(nsid = 0xffffffff): Promise<SmartLog> {
+    return parseSmartLog(await this.getLogPage(LogId.SmartHealth, SMART_LOG_SIZE, { nsid }));
+  }
+
+  async errorLog(entries = this.data.errorLogPageEntries): Promise<ErrorLogEntry[]> {
+    checkInt('entries', entries, 1, 256);
+    return parseErrorLog(await this.getLogPage(LogId.ErrorInformation, entries * ERRLOG_ENTRY_SIZE));
+  }
+
+  async firmwareSlotLog(): Promise<FirmwareSlotLog> {
+    return parseFirmwareSlotLog(await this.getLogPage(LogId.FirmwareSlot, FWSLOT_LOG_SIZE));
+  }
+
+  /** Abort (5.1) command `cid` of queue `sqid`. Resolves true if the controller aborted it. */
+  async abort(sqid: number, cid: number): Promise<boolean> {
+    checkInt('sqid', sqid, 0, 65535);
+    checkInt('cid', cid, 0, 65535);
+    const dw0 = await this.admin.run(AdminOpc.Abort, 'Abort', () => this.core.submitAbort(this.admin.desc, sqid, cid));
+    return (dw0 & ABORT_NOT_ABORTED) === 0;
+  }
+
+  /** Asynchronous Event Request (5.2): resolves with dword 0 when the controller reports an event. */
+  asyncEventRequest(): Promise<number> {
+    return this.admin.run(AdminOpc.AsyncEventRequest, 'Asynchronous Event Request', () =>
+      this.core.submitAsyncEventRequest(this.admin.desc), undefined, { timeoutMs: 0, background: true });
+  }
+
+  /**
+   * An admin command with the given fields (passthrough, like nvme-cli's
+   * admin-passthru). `data` (if any) is copied to and from a DMA buffer.
+   */
+  async adminCommand(cmd: { opcode: number; nsid?: number; cdw10?: number; cdw11?: number; cdw12?: number; cdw13?: number; cdw14?: number; cdw15?: number; data?: Uint8Array; timeoutMs?: number }): Promise<{ dw0: number; data?: Uint8Array }> {
+    checkInt('opcode', cmd.opcode, 0, 255);
+    const c = (k: string, v: number | undefined) => checkInt(k, v ?? 0, 0, 0xffffffff) >>> 0;
+    const fields = [c('cdw10', cmd.cdw10), c('cdw11', cmd.cdw11), c('cdw12', cmd.cdw12), c('cdw13', cmd.cdw13), c('cdw14', cmd.cdw14), c('cdw15', cmd.cdw15)] as const;
+    const nsid = c('nsid', cmd.nsid);
+    const data = cmd.data;
+    if (!data || data.length === 0) {
+      const dw0 = await this.admin.run(cmd.opcode, `admin opcode 0x${cmd.opcode.toString(16)}`, () =>
+        this.core.submitRaw(this.admin.desc, cmd.opcode, nsid, 0, 0, ...fields), undefined, { timeoutMs: cmd.timeoutMs });
+      return { dw0 };
+    }
+    const buf = this.region.allocDma(data.length);
+    buf.bytes.set(data);
+    const dw0 = await this.admin.run(cmd.opcode, `admin opcode 0x${cmd.opcode.toString(16)}`, () =>
+      this.core.submitRaw(this.admin.desc, cmd.opcode, nsid, buf.regionOffset, data.length, ...fields), undefined, { timeoutMs: cmd.timeoutMs })
+      .finally(() => data.set(buf.bytes));
+    buf.free();
+    return { dw0, data };
+  }
+
+  // ---- DMA memory ----
+
+  /** A buffer in the shared region: I/O on it is zero copy. */
+  allocDma(bytes: number, opts: { align?: number; zero?: boolean } = {}): DmaBuffer {
+    return this.region.allocDma(bytes, opts);
+  }
+
+  // ---- I/O queue pairs ----
+
+  /**
+   * Create an I/O queue pair (Create I/O Completion Queue 5.3, then Create
+   * I/O Submission Queue 5.4) with `depth` entries per ring.
+   */
+  async createQueuePair(opts: { depth?: number; timeoutMs?: number } = {}): Promise<IoQueuePair> {
+    this.assertOpen();
+    const depth = checkInt('depth', opts.depth ?? Math.min(this.options.ioQueueDepth, this.maxQueueEntries), 2, this.maxQueueEntries);
+    let qid = 0;
+    for (let q = 1; q <= this.maxQueuePairs; q++) {
+      if (!this.usedQids.has(q)) {
+        qid = q;
+        break;
+      }
+    }
+    if (qid === 0) throw new ResourceError(`no I/O queue pair left: the controller granted ${this.maxQueuePairs} and all are in use`, 'qid');
+    this.usedQids.add(qid);
+    const nslots = depth - 1;
+    const prpPages = this.core.prpPagesFor(this.maxTransfer);
+    const bufs: DmaBuffer[] = [];
+    try {
+      const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true });
+      bufs.push(sq);
+      const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true });
+      bufs.push(cq);
+      const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true });
+      bufs.push(desc);
+      const prp = prpPages > 0 ? this.region.allocDma(nslots * prpPages * PAGE_SIZE) : undefined;
+      if (prp) bufs.push(prp);
+      const st = this.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots, 0,
+        prp?.regionOffset ?? 0, prpPages, this.maxTransfer, 0);
+      if (st !== CoreStatus.Ok) throw new Error(`qpInit(qid ${qid}) failed: ${CoreStatus[st]}`);
+      await this.admin.run(AdminOpc.CreateIoCq, `Create I/O CQ ${qid}`, () =>
+        this.core.submitCreateIoCq(this.admin.desc, qid, depth, cq.regionOffset, 0, 0));
+      try {
+        await this.admin.run(AdminOpc.CreateIoSq, `Create I/O SQ ${qid}`, () =>
+          this.core.submitCreateIoSq(this.admin.desc, qid, depth, sq.regionOffset, qid, 0));
+      } catch (e) {
+        await this.admin.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.admin.desc, qid)).catch(() => {});
+        throw e;
+      }
+      const qp = new IoQueuePair(this, {
+        core: this.core, memory: this.region.layout.memory, qid, depth, nslots, desc: desc.regionOffset,
+        maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: () => this.checkAlive(),
+      }, bufs);
+      this.queuePairs.add(qp);
+      return qp;
+    } catch (e) {
+      for (const b of bufs) b.free();
+      this.usedQids.delete(qid);
+      throw e;
+    }
+  }
+
+  /**
+   * Delete an I/O queue pair: wait (bounded) for its commands, Delete I/O SQ
+   * (5.6) then Delete I/O CQ (5.5) (the SQ must go first), free its memory.
+   */
+  async deleteQueuePair(qp: IoQueuePair, drainMs = 5000): Promise<void> {
+    if (!this.queuePairs.has(qp)) return;
+    this.queuePairs.delete(qp);
+    const end = performance.now() + drainMs;
+    while (qp.outstanding > 0 && performance.now() < end && !qp.isClosed) {
+      qp.processCompletions();
+      await new Promise((r) => setImmediate(r));
+    }
+    const live = this.admin.isClosed ? false : true;
+    if (live) {
+      await this.admin.run(AdminOpc.DeleteIoSq, `Delete I/O SQ ${qp.qid}`, () => this.core.submitDeleteIoSq(this.admin.desc, qp.qid));
+      // Commands the SQ deletion aborted complete on the CQ: reap them.
+      qp.processCompletions();
+      await this.admin.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qp.qid}`, () => this.core.submitDeleteIoCq(this.admin.desc, qp.qid));
+    }
+    qp.failAll(new ControllerError(`queue pair ${qp.qid} was deleted`, 'closed'));
+    qp.releaseMemory();
+    this.usedQids.delete(qp.qid);
+    if (this.defaultQp && (await this.defaultQp.catch(() => undefined)) === qp) this.defaultQp = undefined;
+  }
+
+  /** The queue pair Namespace methods use when none is given (created on first use). */
+  defaultQueuePair(): Promise<IoQueuePair> {
+    this.assertOpen();
+    if (!this.defaultQp) {
+      this.defaultQp = this.createQueuePair();
+      this.defaultQp.catch(() => {
+        this.defaultQp = undefined;
+      });
+    }
+    return this.defaultQp;
+  }
+
+  get ioQueuePairs(): IoQueuePair[] {
+    return [...this.queuePairs];
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ControllerError(`${this.transport.description} is closed`, 'closed');
+  }
+
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
+  get version(): string {
+    return versionString(this.mmio.read32(REG_VS));
+  }
+
+  /**
+   * Shut down (7.6.2): delete every I/O queue pair, set CC.SHN = 01b, wait
+   * for CSTS.SHST = 10b, then detach from the device.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    let firstError: unknown;
+    try {
+      for (const qp of [...this.queuePairs]) {
+        await this.deleteQueuePair(qp).catch((e) => {
+          firstError ??= e;
+        });
+      }
+      const m = this.mmio;
+      let alive = true;
+      try {
+        this.checkAlive();
+      } catch {
+        alive = false;
+      }
+      if (alive) {
+        const cc = m.read32(REG_CC);
+        m.write32(REG_CC, (cc & ~(CC_SHN_MASK << CC_SHN_SHIFT)) | (CC_SHN_NORMAL << CC_SHN_SHIFT));
+        await waitFor(() => regField(m.read32(REG_CSTS), CSTS_SHST_SHIFT, CSTS_SHST_MASK) === CSTS_SHST_COMPLETE,
+          Math.max(this.readyTimeoutMs, 5000), `${this.transport.description}: waiting for CSTS.SHST = complete after CC.SHN`);
+      }
+    } catch (e) {
+      firstError ??= e;
+    } finally {
+      this.admin.failAll(new ControllerError(`${this.transport.description} is closed`, 'closed'));
+      this.region.close(true);
+      await this.transport.close();
+    }
+    if (firstError) throw firstError;
+  }
+}

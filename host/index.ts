@@ -1,0 +1,15 @@
+// nvme-wasm: the public API.
+export { Controller, type ControllerOptions, type Registers } from './controller.js';
+export { Namespace, type IoOptions, type BlockRange } from './namespace.js';
+export { QueuePair, type IoCallback } from './qpair.js';
+export { IoQueuePair } from './io-qpair.js';
+export { DmaBuffer } from './dma.js';
+export {
+  NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ResourceError, HalError,
+  statusName, opcodeName,
+} from './errors.js';
+export { parseTransportId, type TransportId } from './trid.js';
+export type { ControllerData, NamespaceData, LbaFormat, SmartLog, ErrorLogEntry, FirmwareSlotLog } from './identify.js';
+export type { SimConfigInput, SimConfig } from './sim/config.js';
+export { Sct, GenericSc, CommandSpecificSc, MediaSc } from '../assembly/nvme/status.js';
+export { AdminOpc, NvmOpc, FeatureId, LogId, Cns } from '../assembly/nvme/cmd.js';

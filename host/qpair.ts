@@ -1,0 +1,365 @@
+// A queue pair as the host drives it: the core posts entries and reaps
+// completions; this class keeps what only JavaScript can hold (callbacks,
+// promises, deadlines) per command slot.
+//
+// Two ways in:
+// - low overhead: submit with a callback, then processCompletions(max) from
+//   your own loop; nothing is allocated per command by the driver, and the
+//   SQ doorbell is rung once per processCompletions call (or ring()).
+// - Promise: every method returns a Promise; a poller driven by
+//   setImmediate reaps completions while any are pending, yielding to the
+//   event loop between polls, and the doorbell is rung once per tick.
+import { OUT_SLOT, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX } from '../assembly/abi/qpair.js';
+import { CoreStatus } from '../assembly/abi/status.js';
+import {
+  SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK, SF_M_SHIFT, SF_M_MASK,
+  SF_CRD_SHIFT, SF_CRD_MASK,
+} from '../assembly/nvme/cmd.js';
+import type { CoreExports } from './core.js';
+import { NvmeStatusError, NvmeTimeoutError, ResourceError, InvalidArgumentError, ControllerError } from './errors.js';
+
+/** A command finished: `err` is null on success (an NvmeStatusError, or the reason the queue pair died). */
+export type IoCallback = (err: Error | null, dw0: number) => void;
+
+export interface QueuePairInit {
+  core: CoreExports;
+  memory: WebAssembly.Memory;
+  qid: number;
+  depth: number;
+  nslots: number;
+  desc: number;
+  maxTransfer: number;
+  timeoutMs: number;
+  /** Called every few ms while commands wait; throws a ControllerError when the controller is dead. */
+  checkAlive?: () => void;
+}
+
+const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
+
+export function statusError(sf: number, opcode: number, cid: number, qid: number): NvmeStatusError {
+  return new NvmeStatusError(
+    (sf >>> SF_SCT_SHIFT) & SF_SCT_MASK,
+    (sf >>> SF_SC_SHIFT) & SF_SC_MASK,
+    ((sf >>> SF_DNR_SHIFT) & SF_DNR_MASK) === 1,
+    opcode,
+    cid,
+    qid,
+    ((sf >>> SF_M_SHIFT) & SF_M_MASK) === 1,
+    (sf >>> SF_CRD_SHIFT) & SF_CRD_MASK,
+  );
+}
+
+/** A CoreStatus from a submission, as the typed error a caller should see. */
+export function coreError(st: number, what: string): Error {
+  switch (st) {
+    case CoreStatus.Misaligned:
+      return new InvalidArgumentError(`${what} buffer`, 'a dword (4-byte) aligned DMA buffer');
+    case CoreStatus.BadLength:
+      return new InvalidArgumentError(`${what} length`, 'a non-zero length within the maximum transfer size');
+    case CoreStatus.OutOfRegion:
+      return new InvalidArgumentError(`${what} buffer`, "a DMA buffer inside this controller's region");
+    case CoreStatus.BadArgument:
+      return new InvalidArgumentError(what, 'valid command fields');
+    case CoreStatus.SqFull:
+    case CoreStatus.NoSlot:
+      return new ResourceError(`${what}: queue pair is full`, 'slot');
+    default:
+      return new Error(`${what}: core status ${CoreStatus[st] ?? st}`);
+  }
+}
+
+export class QueuePair {
+  readonly qid: number;
+  /** Entries in each ring. */
+  readonly depth: number;
+  /** Commands that can be outstanding at once. */
+  readonly slots: number;
+  /** Bytes one command can move (MDTS and the driver's cap applied). */
+  readonly maxTransfer: number;
+  /** Region offset of the core's descriptor. */
+  readonly desc: number;
+  /** Default timeout of Promise-path commands, in ms (0 = none). */
+  timeoutMs: number;
+
+  protected readonly core: CoreExports;
+  private readonly out: Uint32Array;
+  private readonly cbs: Array<IoCallback | undefined>;
+  private readonly opcodes: Uint8Array;
+  private readonly deadlines: Float64Array;
+  private readonly onTimeout: Array<(() => void) | undefined>;
+  private readonly bSlot = new Uint32Array(OUT_MAX);
+  private readonly bStatus = new Uint32Array(OUT_MAX);
+  private readonly bDw0 = new Uint32Array(OUT_MAX);
+  private readonly bCid = new Uint32Array(OUT_MAX);
+  private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
+  private readonly checkAlive: (() => void) | undefined;
+  private inPoll = false;
+  private pending = 0; // Promise-path commands keeping the poller hot
+  private background = 0; // Promise-path commands that may wait forever (AER)
+  private pollScheduled = false;
+  private ringScheduled = false;
+  private waiters: Array<() => boolean> = [];
+  private lastTimeoutScan = 0;
+  private closedError: Error | undefined;
+
+  constructor(init: QueuePairInit) {
+    this.core = init.core;
+    this.qid = init.qid;
+    this.depth = init.depth;
+    this.slots = init.nslots;
+    this.desc = init.desc;
+    this.maxTransfer = init.maxTransfer;
+    this.timeoutMs = init.timeoutMs;
+    this.checkAlive = init.checkAlive;
+    this.out = new Uint32Array(init.memory.buffer, init.core.outPtr(), OUT_MAX * OUT_STRIDE);
+    this.cbs = new Array(init.nslots).fill(undefined);
+    this.opcodes = new Uint8Array(init.nslots);
+    this.deadlines = new Float64Array(init.nslots);
+    this.onTimeout = new Array(init.nslots).fill(undefined);
+  }
+
+  /** Commands submitted and not completed (timed-out ones included until they complete). */
+  get outstanding(): number {
+    return this.core.qpOutstanding(this.desc);
+  }
+
+  /** Times a submission found the SQ full (CQE.SQHD had not moved past it). */
+  get sqFullCount(): number {
+    return this.core.qpSqFullSeen(this.desc);
+  }
+
+  /**
+   * Record a submitted command (`r` is what the core returned). Returns
+   * false when the queue is full, throws for a rejected submission.
+   */
+  protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
+    if (r >= 0) {
+      this.cbs[r] = cb;
+      this.opcodes[r] = opcode;
+      return true;
+    }
+    if (FULL.has(r)) return false;
+    throw coreError(r, what);
+  }
+
+  /** Ring the SQ tail doorbell for everything submitted since the last ring. */
+  ring(): void {
+    this.core.qpRing(this.desc);
+  }
+
+  /**
+   * Ring the SQ doorbell, then reap up to `max` completions (0 = all there
+   * are) and call their callbacks. Returns the number reaped.
+   */
+  processCompletions(max = 0): number {
+    if (this.inPoll) return 0; // a callback polling its own queue pair: the outer loop goes on
+    const core = this.core;
+    const desc = this.desc;
+    core.qpRing(desc);
+    this.inPoll = true;
+    let total = 0;
+    let firstThrow: unknown;
+    try {
+      for (;;) {
+        const want = max > 0 ? Math.min(OUT_MAX, max - total) : OUT_MAX;
+        if (want <= 0) break;
+        const n = core.qpPoll(desc, want);
+        if (n === 0) break;
+        // Pass 1: copy the records and detach the callbacks, so a callback
+        // that submits (and reuses a slot of this batch) cannot be confused.
+        const out = this.out;
+        for (let i = 0; i < n; i++) {
+          const o = i * OUT_STRIDE;
+          const slot = out[o + OUT_SLOT]!;
+          this.bSlot[i] = slot;
+          this.bStatus[i] = out[o + OUT_STATUS]!;
+          this.bDw0[i] = out[o + OUT_DW0]!;
+          this.bCid[i] = out[o + OUT_CID]!;
+          this.bCb[i] = this.cbs[slot];
+          this.cbs[slot] = undefined;
+          this.onTimeout[slot] = undefined;
+        }
+        // Pass 2: call them.
+        for (let i = 0; i < n; i++) {
+          const cb = this.bCb[i];
+          this.bCb[i] = undefined;
+          if (!cb) continue;
+          const sf = this.bStatus[i]!;
+          try {
+            cb(sf === 0 ? null : statusError(sf, this.opcodes[this.bSlot[i]!]!, this.bCid[i]!, this.qid), this.bDw0[i]!);
+          } catch (e) {
+            firstThrow ??= e;
+          }
+        }
+        total += n;
+        if (n < want) break;
+      }
+    } finally {
+      this.inPoll = false;
+    }
+    core.qpRing(desc); // what the callbacks submitted
+    if (this.waiters.length > 0) this.drainWaiters();
+    if (firstThrow !== undefined) throw firstThrow;
+    return total;
+  }
+
+  // ---- Promise path ----
+
+  /**
+   * Submit through `submit` (which calls the core and returns its result)
+   * and resolve with the completion's dword 0. A full queue parks the
+   * submission until slots free up. `cleanup` runs when the command is done
+   * with its buffers: on completion, never on timeout (the device may still
+   * write them).
+   */
+  run(opcode: number, what: string, submit: () => number, cleanup?: (err: Error | null) => void, opts: { timeoutMs?: number; background?: boolean } = {}): Promise<number> {
+    if (this.closedError) {
+      cleanup?.(this.closedError);
+      return Promise.reject(this.closedError);
+    }
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const bg = opts.background === true;
+    return new Promise<number>((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        if (bg) this.background--;
+        else this.pending--;
+        return true;
+      };
+      const cb: IoCallback = (err, dw0) => {
+        cleanup?.(err);
+        if (!settle()) return;
+        if (err) reject(err);
+        else resolve(dw0);
+      };
+      const attempt = (): boolean => {
+        if (this.closedError) {
+          cleanup?.(this.closedError);
+          if (settle()) reject(this.closedError);
+          return true;
+        }
+        let r: number;
+        try {
+          r = submit();
+          if (!this.track(r, opcode, cb, what)) return false;
+        } catch (e) {
+          cleanup?.(e as Error);
+          if (settle()) reject(e);
+          return true;
+        }
+        if (timeoutMs > 0) {
+          const cid = this.core.slotCid(this.desc, r);
+          this.deadlines[r] = performance.now() + timeoutMs;
+          this.onTimeout[r] = () => {
+            if (settle()) reject(new NvmeTimeoutError(`${what} (qid ${this.qid} cid ${cid})`, timeoutMs, opcode, cid, this.qid));
+          };
+        }
+        this.scheduleRing();
+        return true;
+      };
+      if (bg) this.background++;
+      else this.pending++;
+      if (this.waiters.length > 0 || !attempt()) this.waiters.push(attempt);
+      this.ensurePolling();
+    });
+  }
+
+  private drainWaiters(): void {
+    while (this.waiters.length > 0) {
+      if (!this.waiters[0]!()) break;
+      this.waiters.shift();
+    }
+  }
+
+  private scheduleRing(): void {
+    if (this.ringScheduled) return;
+    this.ringScheduled = true;
+    queueMicrotask(() => {
+      this.ringScheduled = false;
+      this.core.qpRing(this.desc);
+    });
+  }
+
+  private ensurePolling(): void {
+    if (this.pollScheduled || this.closedError) return;
+    if (this.pending > 0 || this.waiters.length > 0) {
+      this.pollScheduled = true;
+      setImmediate(this.tick);
+    } else if (this.background > 0) {
+      // Only long waits (asynchronous events) outstanding: poll lazily.
+      this.pollScheduled = true;
+      setTimeout(this.tick, 10).unref();
+    }
+  }
+
+  private readonly tick = (): void => {
+    this.pollScheduled = false;
+    if (this.closedError) return;
+    try {
+      this.processCompletions();
+    } catch (e) {
+      if (e instanceof ControllerError) {
+        this.failAll(e);
+        return;
+      }
+      // A user callback threw: report it like an unhandled exception, keep polling.
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+    const now = performance.now();
+    if (now - this.lastTimeoutScan >= 5) {
+      this.lastTimeoutScan = now;
+      try {
+        this.checkAlive?.();
+      } catch (e) {
+        this.failAll(e as Error);
+        return;
+      }
+      this.expire(now);
+    }
+    this.ensurePolling();
+  };
+
+  private expire(now: number): void {
+    for (let s = 0; s < this.slots; s++) {
+      const t = this.onTimeout[s];
+      if (t && this.deadlines[s]! <= now) {
+        this.onTimeout[s] = undefined;
+        t();
+      }
+    }
+  }
+
+  /**
+   * Fail every Promise-path command with `err` and refuse new ones (the
+   * controller died or the queue pair is being torn down). Callback-path
+   * commands get `err` through their callbacks.
+   */
+  failAll(err: Error): void {
+    this.closedError = err;
+    for (let s = 0; s < this.slots; s++) {
+      const t = this.onTimeout[s];
+      this.onTimeout[s] = undefined;
+      const cb = this.cbs[s];
+      this.cbs[s] = undefined;
+      if (t) t();
+      if (cb) {
+        try {
+          cb(err, 0);
+        } catch {
+          /* the command is gone either way */
+        }
+      }
+    }
+    const w = this.waiters;
+    this.waiters = [];
+    for (const attempt of w) attempt(); // each fails fast: closedError is set
+  }
+
+  get isClosed(): boolean {
+    return this.closedError !== undefined;
+  }
+}

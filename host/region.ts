@@ -1,0 +1,168 @@
+// The shared region file: where it lives (hugetlbfs when mounted with enough
+// free pages, /dev/shm otherwise), mapping it over the window of a process's
+// memory, formatting it, and the DMA allocator on top of the core's.
+import fs from 'node:fs';
+import {
+  openFile, truncateFile, closeFd, mapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_CREAT, O_EXCL, HalError,
+} from '../hal/index.js';
+import {
+  REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, REGION_MAGIC, REGION_LAYOUT_VERSION,
+  HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_REGION_SIZE, HDR_FREE_PAGES, HDR_HEAP_PAGES, HDR_HEAP_OFF,
+} from '../assembly/abi/region.js';
+import { CoreStatus } from '../assembly/abi/status.js';
+import type { CoreExports } from './core.js';
+import type { MemoryLayout } from './memory.js';
+import { DmaBuffer, type DmaOwner } from './dma.js';
+import { InvalidArgumentError, ResourceError } from './errors.js';
+
+export type HugepagePolicy = 'auto' | 'never' | 'require';
+
+export interface RegionFile {
+  path: string;
+  fd: number;
+  size: number;
+  hugetlbfs: boolean;
+}
+
+const HUGEPAGE = 2 * 1024 * 1024;
+
+export function checkRegionSize(size: number): number {
+  if (!Number.isInteger(size) || size < REGION_MIN_SIZE || size > REGION_MAX_SIZE) {
+    throw new InvalidArgumentError('regionSize', `an integer number of bytes from ${REGION_MIN_SIZE} to ${REGION_MAX_SIZE}`, size);
+  }
+  return Math.ceil(size / REGION_ALIGN) * REGION_ALIGN;
+}
+
+/** Pick the directory for a region file of `size` bytes. */
+export function regionDirectory(size: number, policy: HugepagePolicy): { dir: string; hugetlbfs: boolean } {
+  if (policy !== 'never') {
+    const mount = hugetlbfsMount();
+    const free = hugePagesFree();
+    if (mount && free * HUGEPAGE >= size) return { dir: mount, hugetlbfs: true };
+    if (policy === 'require') {
+      throw new ResourceError(
+        mount
+          ? `hugepages required but only ${free} free 2 MiB pages for a ${size / HUGEPAGE}-page region: reserve more (echo N > /proc/sys/vm/nr_hugepages, or nvme-wasm setup)`
+          : 'hugepages required but no hugetlbfs is mounted: mount -t hugetlbfs nodev /dev/hugepages (or nvme-wasm setup)',
+        'dma',
+      );
+    }
+  }
+  return { dir: '/dev/shm', hugetlbfs: false };
+}
+
+/** Create a region file (mode 0600) exclusively; an existing file of the same name is replaced. */
+export function createRegionFile(name: string, size: number, policy: HugepagePolicy): RegionFile {
+  const { dir, hugetlbfs } = regionDirectory(size, policy);
+  const path = `${dir}/${name}`;
+  let fd: number;
+  try {
+    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+  } catch (e) {
+    if (!(e instanceof HalError) || e.code !== 'EEXIST') throw e;
+    fs.rmSync(path, { force: true });
+    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+  }
+  try {
+    truncateFile(fd, size);
+  } catch (e) {
+    closeFd(fd);
+    fs.rmSync(path, { force: true });
+    throw e;
+  }
+  return { path, fd, size, hugetlbfs };
+}
+
+/** The region as one process sees it: the mapping, its views, and the allocator. */
+export class Region implements DmaOwner {
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  private closed = false;
+
+  constructor(
+    readonly file: RegionFile,
+    readonly layout: MemoryLayout,
+    readonly core: CoreExports,
+    /** This process's slot, the owner recorded on its allocations. */
+    readonly self: number,
+  ) {
+    mapFixed(layout.base, layout.regionOff, file.size, file.fd);
+    core.setRegionWindow(layout.regionOff, file.size);
+    this.u8 = new Uint8Array(layout.memory.buffer, layout.regionOff, file.size);
+    this.dv = new DataView(layout.memory.buffer, layout.regionOff, file.size);
+  }
+
+  get size(): number {
+    return this.file.size;
+  }
+
+  /** Lay out a fresh region (primary only). */
+  format(coreHash: number, iova: bigint): void {
+    const heapPages = this.core.regionFormat(coreHash, Number(iova & 0xffffffffn), Number(iova >> 32n));
+    if (heapPages < 0) throw new Error(`regionFormat failed: ${CoreStatus[heapPages] ?? heapPages}`);
+  }
+
+  /** Check the header a primary wrote: magic, layout version, core build. */
+  validate(coreHash: number): void {
+    const magic = this.dv.getUint32(HDR_MAGIC, true);
+    if (magic !== REGION_MAGIC) throw new Error(`${this.file.path} is not an nvme-wasm region (magic 0x${magic.toString(16)})`);
+    const layout = this.dv.getUint32(HDR_LAYOUT_VERSION, true);
+    const hash = this.dv.getUint32(HDR_CORE_HASH, true);
+    if (layout !== REGION_LAYOUT_VERSION || hash !== coreHash) {
+      throw new Error(
+        `version mismatch: region ${this.file.path} has layout ${layout} core ${hash.toString(16).padStart(8, '0')}, this process has layout ${REGION_LAYOUT_VERSION} core ${coreHash.toString(16).padStart(8, '0')}`,
+      );
+    }
+    if (this.dv.getUint32(HDR_REGION_SIZE, true) !== this.file.size) throw new Error(`${this.file.path}: size does not match its header`);
+  }
+
+  /** Allocate DMA memory in the region (page granular). */
+  allocDma(bytes: number, opts: { align?: number; zero?: boolean } = {}): DmaBuffer {
+    if (!Number.isInteger(bytes) || bytes <= 0 || bytes > this.size) throw new InvalidArgumentError('bytes', `an integer from 1 to ${this.size}`, bytes);
+    const align = opts.align ?? 4096;
+    if (!Number.isInteger(align) || align <= 0 || (align & (align - 1)) !== 0 || align > REGION_ALIGN) {
+      throw new InvalidArgumentError('align', `a power of two up to ${REGION_ALIGN}`, align);
+    }
+    let off: number;
+    // The allocator lock is only ever held for a page-map scan: spin briefly.
+    for (let tries = 0; ; tries++) {
+      off = this.core.dmaAlloc(bytes, align, opts.zero ? 1 : 0, this.self);
+      if (off !== CoreStatus.Busy || tries > 1_000_000) break;
+    }
+    if (off < 0) {
+      if (off === CoreStatus.NoMemory) {
+        throw new ResourceError(`no ${bytes}-byte run of DMA memory left in the region (${this.freeBytes()} bytes free in all)`, 'dma');
+      }
+      throw new Error(`dmaAlloc failed: ${CoreStatus[off] ?? off}`);
+    }
+    return new DmaBuffer(this, off, bytes, this.u8.subarray(off, off + bytes));
+  }
+
+  freeDma(buf: DmaBuffer): void {
+    let r: number;
+    for (let tries = 0; ; tries++) {
+      r = this.core.dmaFree(buf.regionOffset, this.self);
+      if (r !== CoreStatus.Busy || tries > 1_000_000) break;
+    }
+    if (r < 0) throw new Error(`dmaFree(${buf.regionOffset}) failed: ${CoreStatus[r] ?? r}`);
+  }
+
+  freeBytes(): number {
+    return this.dv.getUint32(HDR_FREE_PAGES, true) * 4096;
+  }
+
+  heapBytes(): number {
+    return this.dv.getUint32(HDR_HEAP_PAGES, true) * 4096;
+  }
+
+  heapOffset(): number {
+    return this.dv.getUint32(HDR_HEAP_OFF, true);
+  }
+
+  close(unlink: boolean): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeFd(this.file.fd);
+    if (unlink) fs.rmSync(this.file.path, { force: true });
+  }
+}

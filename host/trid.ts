@@ -1,0 +1,34 @@
+// Transport IDs, written like SPDK's: 'trtype:sim name:sim0' or
+// 'trtype:PCIe traddr:0000:00:05.0'. Empty means the embedded simulated
+// controller.
+import { InvalidArgumentError } from './errors.js';
+
+export type TransportId =
+  | { trtype: 'embedded' }
+  | { trtype: 'sim'; name: string; directory?: string }
+  | { trtype: 'pcie'; traddr: string };
+
+export function parseTransportId(text: string | undefined): TransportId {
+  if (text === undefined || text.trim() === '' || text.trim() === 'embedded') return { trtype: 'embedded' };
+  const fields: Record<string, string> = {};
+  for (const part of text.trim().split(/\s+/)) {
+    const i = part.indexOf(':');
+    if (i <= 0) throw new InvalidArgumentError('transport id', "'key:value' pairs such as 'trtype:sim name:sim0'", text);
+    fields[part.slice(0, i).toLowerCase()] = part.slice(i + 1);
+  }
+  const trtype = (fields.trtype ?? '').toLowerCase();
+  if (trtype === 'sim') {
+    if (!fields.name || !/^[A-Za-z0-9_.-]{1,64}$/.test(fields.name)) {
+      throw new InvalidArgumentError('transport id name', 'a simulated controller name (letters, digits, _ . -)', fields.name);
+    }
+    return { trtype: 'sim', name: fields.name, ...(fields.dir ? { directory: fields.dir } : {}) };
+  }
+  if (trtype === 'pcie') {
+    const a = fields.traddr ?? '';
+    if (!/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/.test(a)) {
+      throw new InvalidArgumentError('transport id traddr', 'a PCI address DDDD:BB:DD.F', a);
+    }
+    return { trtype: 'pcie', traddr: a.toLowerCase() };
+  }
+  throw new InvalidArgumentError('transport id trtype', "'sim' or 'PCIe' (or empty for the embedded simulated controller)", fields.trtype);
+}

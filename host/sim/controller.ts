@@ -105,6 +105,10 @@ export class Controller {
   private csts = 0;
   /** performance.now() at which CC.EN = 1 takes effect, or -1. */
   private enableAt = -1;
+  /** CC.EN = 1 is held back by FLAG_NEVER_READY. */
+  private enableBlocked = false;
+  /** CC.EN = 1 was refused with these admin registers (adminRegisters()). */
+  private refusedWith: string | undefined;
   /** CSTS.RDY = 1 and the queues exist. */
   enabled = false;
   /** Commands are fetched and completions posted (enabled, not fatal, not shut down). */
@@ -242,6 +246,8 @@ export class Controller {
     const cc = Atomics.load(this.bar, R.REG_CC >>> 2);
     if (cc !== this.cc) this.ccWritten(cc);
     if (this.enableAt >= 0 && performance.now() >= this.enableAt) this.finishEnable();
+    else if (this.enableBlocked && Atomics.load(ctl, FLAG_NEVER_READY >>> 2) === 0) this.finishEnable();
+    else if (this.refusedWith !== undefined && this.adminRegisters() !== this.refusedWith) this.finishEnable();
     if (Atomics.load(ctl, FLAG_FATAL >>> 2) !== 0) {
       Atomics.store(ctl, FLAG_FATAL >>> 2, 0);
       this.fatal();
@@ -308,13 +314,19 @@ export class Controller {
 
   private finishEnable(): void {
     this.enableAt = -1;
-    if (Atomics.load(this.ctl, FLAG_NEVER_READY >>> 2) !== 0) return; // fault: RDY never comes
+    // Fault: RDY does not come while the flag is on (cleared: enable goes on).
+    this.enableBlocked = Atomics.load(this.ctl, FLAG_NEVER_READY >>> 2) !== 0;
+    if (this.enableBlocked) return;
     const why = this.checkEnable();
     if (why !== undefined) {
       // QEMU sets CFS here; we leave RDY = 0 and let the host's CAP.TO expire.
-      console.error(`nvme-wasm sim ${this.cfg.name}: CC.EN = 1 refused: ${why}`);
+      // Registers rewritten later are checked again: a CC.EN 1 -> 0 -> 1 of
+      // the host may fall between two polls.
+      if (this.refusedWith === undefined) console.error(`nvme-wasm sim ${this.cfg.name}: CC.EN = 1 refused: ${why}`);
+      this.refusedWith = this.adminRegisters();
       return;
     }
+    this.refusedWith = undefined;
     this.createAdminQueues();
     this.enabled = true;
     this.processing = true;
@@ -346,6 +358,12 @@ export class Controller {
     return undefined;
   }
 
+  /** CC, AQA, ASQ, ACQ as one comparable value (slow path only). */
+  private adminRegisters(): string {
+    const b = this.bar;
+    return [R.REG_CC, R.REG_AQA, R.REG_ASQ, R.REG_ASQ_HI, R.REG_ACQ, R.REG_ACQ_HI].map((r) => Atomics.load(b, r >>> 2)).join(',');
+  }
+
   private reg64(lo: number, hi: number): number {
     return Atomics.load(this.bar, hi >>> 2) * U32 + Atomics.load(this.bar, lo >>> 2);
   }
@@ -363,6 +381,8 @@ export class Controller {
   private controllerReset(): void {
     this.dropQueues();
     this.enableAt = -1;
+    this.enableBlocked = false;
+    this.refusedWith = undefined;
     this.enabled = false;
     this.processing = false;
     this.qsCreated = false;

@@ -55,7 +55,7 @@ try {
     if ((++checks & 1023) === 0 && performance.now() > end) break;
   }
   const s = (performance.now() - t0) / 1000;
-  console.log(`${(done / s / 1e6).toFixed(2)} M IOPS (4 KiB reads, nullIo, qd ${qd} x ${nq} queues, ${s.toFixed(1)} s)`);
+  console.log(`${(done / s / 1e6).toFixed(2)} M IOPS (4 KiB reads, nullIo ${process.env.NULLIO !== "0"}, qd ${qd} x ${nq} queues, ${s.toFixed(1)} s)`);
 } finally {
   await h.stop();
 }

@@ -230,12 +230,26 @@ export class Controller {
   /** One pass over the queues; returns how much was done (0 = idle). */
   pollQueues(): number {
     if (!this.processing) return 0;
+    // Checked every pass so a fatal error set by a client stops the very next fetch.
+    this.checkFatalFlag();
     let work = 0;
     const active = this.active;
     for (let i = 0; i < active.length; i++) work += this.serviceSq(active[i]!);
     if (this.timed.size > 0) work += this.postDue(performance.now());
     if (this.pendingCqs > 0) work += this.drainPending();
     return work;
+  }
+
+  private checkFatalFlag(): void {
+    if (Atomics.load(this.ctl, FLAG_FATAL >>> 2) !== 0) {
+      Atomics.store(this.ctl, FLAG_FATAL >>> 2, 0);
+      this.fatal();
+    }
+  }
+
+  private reloadFaults(): void {
+    this.lastFaultSeq = Atomics.load(this.ctl, CTL_FAULT_SEQ >>> 2);
+    this.faults.reload();
   }
 
   /** Registers and the ctl page; returns true when asked to stop. */
@@ -248,17 +262,10 @@ export class Controller {
     if (this.enableAt >= 0 && performance.now() >= this.enableAt) this.finishEnable();
     else if (this.enableBlocked && Atomics.load(ctl, FLAG_NEVER_READY >>> 2) === 0) this.finishEnable();
     else if (this.refusedWith !== undefined && this.adminRegisters() !== this.refusedWith) this.finishEnable();
-    if (Atomics.load(ctl, FLAG_FATAL >>> 2) !== 0) {
-      Atomics.store(ctl, FLAG_FATAL >>> 2, 0);
-      this.fatal();
-    }
+    this.checkFatalFlag();
     const dmaSeq = Atomics.load(ctl, CTL_DMA_SEQ >>> 2);
     if (dmaSeq !== this.lastDmaSeq) this.dmaRequest(dmaSeq);
-    const faultSeq = Atomics.load(ctl, CTL_FAULT_SEQ >>> 2);
-    if (faultSeq !== this.lastFaultSeq) {
-      this.lastFaultSeq = faultSeq;
-      this.faults.reload();
-    }
+    if (Atomics.load(ctl, CTL_FAULT_SEQ >>> 2) !== this.lastFaultSeq) this.reloadFaults();
     const aenSeq = Atomics.load(ctl, AEN_SEQ >>> 2);
     if (aenSeq !== this.lastAenSeq) {
       this.lastAenSeq = aenSeq;
@@ -595,6 +602,8 @@ export class Controller {
     req.dw0 = 0;
     req.state = ReqState.Active;
 
+    // A rule injected before the host rang this doorbell applies to this command.
+    if (Atomics.load(this.ctl, CTL_FAULT_SEQ >>> 2) !== this.lastFaultSeq) this.reloadFaults();
     const rule = this.faults.active ? this.faults.match(sq.sqid, req.opcode, req.nsid) : undefined;
     if (rule !== undefined && rule.kind === FaultKind.Status) {
       req.status = rule.status; // not executed

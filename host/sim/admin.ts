@@ -196,7 +196,7 @@ function getLogPage(c: Controller, req: Request, e: number): number {
   const cdw10 = cdw(c, e, SQE_CDW10);
   const cdw11 = cdw(c, e, SQE_CDW11);
   const lid = cdw10 & LOG_LID_MASK;
-  const numd = ((cdw11 & LOG_NUMD_MASK) * 0x10000 + (cdw10 >>> LOG_NUMDL_SHIFT)) + 1; // 0's based dwords
+  const numd = (cdw11 & LOG_NUMD_MASK) * (LOG_NUMD_MASK + 1) + (cdw10 >>> LOG_NUMDL_SHIFT) + 1; // NUMDU:NUMDL, 0's based dwords
   const len = numd * DWORD;
   const off = cdw(c, e, SQE_CDW13) * U32 + cdw(c, e, SQE_CDW12);
   if (off % DWORD !== 0) return SF_INVALID_FIELD;

@@ -14,6 +14,10 @@ import {
   CQE_SIZE,
   SQE_PRP1,
   SQE_PRP2,
+  SQE_FLAGS,
+  SQE_CID,
+  CQE_DW2,
+  CQE_SQID,
   FLAGS_FUSE_MASK,
   FLAGS_PSDT_MASK,
   FLAGS_PSDT_SHIFT,
@@ -67,9 +71,12 @@ const IDLE_SPINS = 4000;
 const MIN_WAIT_US = 50;
 const MAX_WAIT_US = 1000;
 const FLAGS_REJECTED = FLAGS_FUSE_MASK | (FLAGS_PSDT_MASK << FLAGS_PSDT_SHIFT);
-const SQE_FLAGS_SHIFT = 8; // FUSE/PSDT byte in CDW0 bits 15:8
-const SQE_CID_SHIFT = 16;
-const SQE_OPC_MASK = 0xff;
+// CDW0 and CQE DW2 fields as bit positions of their dwords (cmd.ts gives byte offsets).
+const BITS_PER_BYTE = 8;
+const SQE_FLAGS_SHIFT = SQE_FLAGS * BITS_PER_BYTE; // FUSE / PSDT byte
+const SQE_CID_SHIFT = SQE_CID * BITS_PER_BYTE;
+const SQE_OPC_MASK = 0xff; // a byte
+const CQE_SQID_SHIFT = (CQE_SQID - CQE_DW2) * BITS_PER_BYTE;
 const U32 = 2 ** 32;
 const CC_EN = R.CC_EN_MASK << R.CC_EN_SHIFT;
 const CSTS_RDY = R.CSTS_RDY_MASK << R.CSTS_RDY_SHIFT;
@@ -151,11 +158,11 @@ export class Controller {
     this.sqs = new Array(cfg.maxIoQueuePairs + 1);
     this.cqs = new Array(cfg.maxIoQueuePairs + 1);
     this.latency = cfg.latency.mode === 'fixed' ? Latency.Fixed : cfg.latency.mode === 'random' ? Latency.Random : Latency.None;
-    this.capLo =
-      ((cfg.mqes & R.CAP_MQES_MASK) << R.CAP_MQES_SHIFT) |
-      (1 << R.CAP_CQR_SHIFT) | // CQR: queues must be physically contiguous
-      ((cfg.timeout & R.CAP_TO_MASK) << R.CAP_TO_SHIFT); // AMS = 0: round robin only
-    this.capHi = ((cfg.dstrd & R.CAP_DSTRD_MASK) << R.CAP_DSTRD_SHIFT) | (R.CAP_CSS_NVM << R.CAP_CSS_SHIFT); // MPSMIN = MPSMAX = 0: 4 KiB
+    // CQR = 1: queues must be physically contiguous; AMS = 0: round robin only.
+    const cqr = R.CAP_CQR_MASK << R.CAP_CQR_SHIFT;
+    this.capLo = (((cfg.mqes & R.CAP_MQES_MASK) << R.CAP_MQES_SHIFT) | cqr | ((cfg.timeout & R.CAP_TO_MASK) << R.CAP_TO_SHIFT)) >>> 0;
+    // MPSMIN = MPSMAX = 0: 4 KiB pages only; NSSRS = 0; BPS = 0.
+    this.capHi = (((cfg.dstrd & R.CAP_DSTRD_MASK) << R.CAP_DSTRD_SHIFT) | (R.CAP_CSS_NVM << R.CAP_CSS_SHIFT)) >>> 0;
     this.writeReadOnlyRegisters();
     Atomics.store(this.ctl, AEN_DW0 >>> 2, AEN_DW0_CONSUMED);
   }
@@ -699,7 +706,7 @@ export class Controller {
     const sq = req.sq;
     u[i] = req.dw0;
     u[i + 1] = 0;
-    u[i + 2] = (sq.head | (sq.sqid << SQE_CID_SHIFT)) >>> 0;
+    u[i + 2] = (sq.head | (sq.sqid << CQE_SQID_SHIFT)) >>> 0;
     Atomics.store(u, i + 3, (req.cid | (cq.phase << CQE_DW3_P_SHIFT) | (req.status << CQE_DW3_SF_SHIFT)) >>> 0);
     if (req.status !== 0) this.errors.record(sq.sqid, req.cid, req.status, cq.phase, req.nsid, req.lba);
     if (++cq.tail === cq.size) {

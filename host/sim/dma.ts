@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../hal/mmap.js';
 import { openFile, closeFd, O_RDWR } from '../../hal/fd.js';
 import { HalError } from '../../hal/errors.js';
+import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 
 /** hugetlbfs files must be mapped at 2 MiB aligned addresses and lengths. */
 export const DMA_MAP_ALIGN = 2 * 1024 * 1024;
@@ -57,7 +58,7 @@ export class DmaWindow {
    */
   map(path: string, iova: number, len: number): number {
     this.unmap();
-    if (len <= 0 || iova < 0 || iova + len >= IOVA_LIMIT || iova % 4096 !== 0) return EINVAL;
+    if (len <= 0 || iova < 0 || iova + len >= IOVA_LIMIT || iova % PAGE_SIZE !== 0) return EINVAL;
     const mapLen = Math.ceil(len / DMA_MAP_ALIGN) * DMA_MAP_ALIGN;
     const pages = Math.ceil((mapLen + DMA_MAP_ALIGN) / WASM_PAGE);
     if (pages > WASM_MAX_PAGES) return ENOMEM;

@@ -16,14 +16,14 @@ const CFS = 1 << R.CSTS_CFS_SHIFT;
 const shst = (csts: number) => R.regField(csts, R.CSTS_SHST_SHIFT, R.CSTS_SHST_MASK);
 
 test('CAP and VS describe the configuration', async () => {
-  const h = await SimHarness.start({ name: name('cap'), mqes: 255, timeout: 7, dstrd: 1, maxIoQueuePairs: 3 }, false);
+  const h = await SimHarness.start({ name: name('cap'), mqes: 255, timeout: 200, dstrd: 1, maxIoQueuePairs: 3 }, false);
   try {
     const lo = h.reg(R.REG_CAP);
     const hi = h.reg(R.REG_CAP_HI);
     assert.is(R.regField(lo, R.CAP_MQES_SHIFT, R.CAP_MQES_MASK), 255);
     assert.is(R.regField(lo, R.CAP_CQR_SHIFT, R.CAP_CQR_MASK), 1);
     assert.is(R.regField(lo, R.CAP_AMS_SHIFT, R.CAP_AMS_MASK), 0);
-    assert.is(R.regField(lo, R.CAP_TO_SHIFT, R.CAP_TO_MASK), 7);
+    assert.is(R.regField(lo, R.CAP_TO_SHIFT, R.CAP_TO_MASK), 200);
     assert.is(R.regField(hi, R.CAP_DSTRD_SHIFT, R.CAP_DSTRD_MASK), 1);
     assert.is(R.regField(hi, R.CAP_CSS_SHIFT, R.CAP_CSS_MASK) & R.CAP_CSS_NVM, R.CAP_CSS_NVM);
     assert.is(R.regField(hi, R.CAP_MPSMIN_SHIFT, R.CAP_MPSMIN_MASK), 0);

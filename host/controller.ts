@@ -181,6 +181,35 @@ export class Controller {
     };
   }
 
+  /** False if the controller reports a fatal status or reads as removed. */
+  isAlive(): boolean {
+    try {
+      this.checkAlive();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The check every queue pair's poller runs every few ms: on a dead
+   * controller, every queue pair fails its commands with the same
+   * ControllerError (nothing waits for a timeout).
+   */
+  private readonly watchdog = (): void => {
+    try {
+      this.checkAlive();
+    } catch (e) {
+      this.failEverything(e as Error);
+      throw e;
+    }
+  };
+
+  private failEverything(err: Error): void {
+    this.admin.failAll(err);
+    for (const qp of this.queuePairs) qp.failAll(err);
+  }
+
   /** Throw if the controller reports a fatal status or reads as removed. */
   checkAlive(): void {
     const csts = this.mmio.read32(REG_CSTS);
@@ -200,8 +229,8 @@ export class Controller {
       QP_ADMIN_OWNER_BITS, prp.regionOffset, prpPages, ADMIN_MAX_XFER, 0);
     if (st !== CoreStatus.Ok) throw new Error(`qpInit(admin) failed: ${CoreStatus[st]}`);
     return new AdminQueue(this, {
-      core: this.core, memory: this.region.layout.memory, qid: 0, depth, nslots, desc: desc.regionOffset,
-      maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: () => this.checkAlive(),
+      core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid: 0, depth, nslots, desc: desc.regionOffset,
+      maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog,
     }, sq, cq);
   }
 
@@ -385,9 +414,10 @@ export class Controller {
     const buf = this.region.allocDma(data.length);
     buf.bytes.set(data);
     const dw0 = await this.admin.run(cmd.opcode, `admin opcode 0x${cmd.opcode.toString(16)}`, () =>
-      this.core.submitRaw(this.admin.desc, cmd.opcode, nsid, buf.regionOffset, data.length, ...fields), undefined, { timeoutMs: cmd.timeoutMs })
-      .finally(() => data.set(buf.bytes));
-    buf.free();
+      this.core.submitRaw(this.admin.desc, cmd.opcode, nsid, buf.regionOffset, data.length, ...fields), (err) => {
+      if (!err) data.set(buf.bytes);
+      buf.free();
+    }, { timeoutMs: cmd.timeoutMs });
     return { dw0, data };
   }
 
@@ -441,8 +471,8 @@ export class Controller {
         throw e;
       }
       const qp = new IoQueuePair(this, {
-        core: this.core, memory: this.region.layout.memory, qid, depth, nslots, desc: desc.regionOffset,
-        maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: () => this.checkAlive(),
+        core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid, depth, nslots, desc: desc.regionOffset,
+        maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: this.watchdog,
       }, bufs);
       this.queuePairs.add(qp);
       return qp;
@@ -465,8 +495,7 @@ export class Controller {
       qp.processCompletions();
       await new Promise((r) => setImmediate(r));
     }
-    const live = this.admin.isClosed ? false : true;
-    if (live) {
+    if (!this.admin.isClosed && this.isAlive()) {
       await this.admin.run(AdminOpc.DeleteIoSq, `Delete I/O SQ ${qp.qid}`, () => this.core.submitDeleteIoSq(this.admin.desc, qp.qid));
       // Commands the SQ deletion aborted complete on the CQ: reap them.
       qp.processCompletions();
@@ -524,13 +553,7 @@ export class Controller {
         });
       }
       const m = this.mmio;
-      let alive = true;
-      try {
-        this.checkAlive();
-      } catch {
-        alive = false;
-      }
-      if (alive) {
+      if (this.isAlive()) {
         const cc = m.read32(REG_CC);
         m.write32(REG_CC, (cc & ~(CC_SHN_MASK << CC_SHN_SHIFT)) | (CC_SHN_NORMAL << CC_SHN_SHIFT));
         await waitFor(() => regField(m.read32(REG_CSTS), CSTS_SHST_SHIFT, CSTS_SHST_MASK) === CSTS_SHST_COMPLETE,

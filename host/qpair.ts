@@ -9,7 +9,10 @@
 // - Promise: every method returns a Promise; a poller driven by
 //   setImmediate reaps completions while any are pending, yielding to the
 //   event loop between polls, and the doorbell is rung once per tick.
-import { OUT_SLOT, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX } from '../assembly/abi/qpair.js';
+import {
+  OUT_SLOT, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES,
+  QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN,
+} from '../assembly/abi/qpair.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import {
   SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK, SF_M_SHIFT, SF_M_MASK,
@@ -24,6 +27,8 @@ export type IoCallback = (err: Error | null, dw0: number) => void;
 export interface QueuePairInit {
   core: CoreExports;
   memory: WebAssembly.Memory;
+  /** Wasm offset of the region window (to read the descriptor's counters). */
+  regionOff: number;
   qid: number;
   depth: number;
   nslots: number;
@@ -68,6 +73,19 @@ export function coreError(st: number, what: string): Error {
   }
 }
 
+export interface QueuePairStats {
+  submitted: number;
+  completed: number;
+  /** SQ tail doorbell writes: fewer than submitted when batching works. */
+  sqDoorbells: number;
+  /** CQ head doorbell writes. */
+  cqDoorbells: number;
+  /** Completions that named no outstanding command (malformed or duplicated). */
+  bogusCompletions: number;
+  /** Submissions that found the SQ full. */
+  sqFull: number;
+}
+
 export class QueuePair {
   readonly qid: number;
   /** Entries in each ring. */
@@ -86,13 +104,15 @@ export class QueuePair {
   private readonly cbs: Array<IoCallback | undefined>;
   private readonly opcodes: Uint8Array;
   private readonly deadlines: Float64Array;
-  private readonly onTimeout: Array<(() => void) | undefined>;
+  /** Settles a Promise-path command early (timeout, dead controller); undefined for callback-path commands. */
+  private readonly abandon: Array<((err?: Error) => void) | undefined>;
   private readonly bSlot = new Uint32Array(OUT_MAX);
   private readonly bStatus = new Uint32Array(OUT_MAX);
   private readonly bDw0 = new Uint32Array(OUT_MAX);
   private readonly bCid = new Uint32Array(OUT_MAX);
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
   private readonly checkAlive: (() => void) | undefined;
+  private readonly descView: DataView;
   private inPoll = false;
   private pending = 0; // Promise-path commands keeping the poller hot
   private background = 0; // Promise-path commands that may wait forever (AER)
@@ -115,7 +135,21 @@ export class QueuePair {
     this.cbs = new Array(init.nslots).fill(undefined);
     this.opcodes = new Uint8Array(init.nslots);
     this.deadlines = new Float64Array(init.nslots);
-    this.onTimeout = new Array(init.nslots).fill(undefined);
+    this.abandon = new Array(init.nslots).fill(undefined);
+    this.descView = new DataView(init.memory.buffer, init.regionOff + init.desc, 128);
+  }
+
+  /** Counters the core keeps in the queue pair's descriptor. */
+  get stats(): QueuePairStats {
+    const g = (o: number) => this.descView.getUint32(o, true);
+    return {
+      submitted: g(QP_SUBMITTED),
+      completed: g(QP_COMPLETED),
+      sqDoorbells: g(QP_SQ_DB_WRITES),
+      cqDoorbells: g(QP_CQ_DB_WRITES),
+      bogusCompletions: g(QP_BOGUS),
+      sqFull: g(QP_SQ_FULL_SEEN),
+    };
   }
 
   /** Commands submitted and not completed (timed-out ones included until they complete). */
@@ -177,7 +211,7 @@ export class QueuePair {
           this.bCid[i] = out[o + OUT_CID]!;
           this.bCb[i] = this.cbs[slot];
           this.cbs[slot] = undefined;
-          this.onTimeout[slot] = undefined;
+          this.abandon[slot] = undefined;
         }
         // Pass 2: call them.
         for (let i = 0; i < n; i++) {
@@ -249,13 +283,11 @@ export class QueuePair {
           if (settle()) reject(e);
           return true;
         }
-        if (timeoutMs > 0) {
-          const cid = this.core.slotCid(this.desc, r);
-          this.deadlines[r] = performance.now() + timeoutMs;
-          this.onTimeout[r] = () => {
-            if (settle()) reject(new NvmeTimeoutError(`${what} (qid ${this.qid} cid ${cid})`, timeoutMs, opcode, cid, this.qid));
-          };
-        }
+        const cid = this.core.slotCid(this.desc, r);
+        this.deadlines[r] = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+        this.abandon[r] = (err?: Error) => {
+          if (settle()) reject(err ?? new NvmeTimeoutError(`${what} (qid ${this.qid} cid ${cid})`, timeoutMs, opcode, cid, this.qid));
+        };
         this.scheduleRing();
         return true;
       };
@@ -315,7 +347,7 @@ export class QueuePair {
       try {
         this.checkAlive?.();
       } catch (e) {
-        this.failAll(e as Error);
+        this.failAll(e as Error); // the controller fails its other queue pairs too
         return;
       }
       this.expire(now);
@@ -325,10 +357,12 @@ export class QueuePair {
 
   private expire(now: number): void {
     for (let s = 0; s < this.slots; s++) {
-      const t = this.onTimeout[s];
-      if (t && this.deadlines[s]! <= now) {
-        this.onTimeout[s] = undefined;
-        t();
+      const a = this.abandon[s];
+      if (a && this.deadlines[s]! <= now) {
+        // The slot stays outstanding (its cid is not reused) and its
+        // callback stays, to release buffers if the completion ever comes.
+        this.abandon[s] = undefined;
+        a();
       }
     }
   }
@@ -341,11 +375,11 @@ export class QueuePair {
   failAll(err: Error): void {
     this.closedError = err;
     for (let s = 0; s < this.slots; s++) {
-      const t = this.onTimeout[s];
-      this.onTimeout[s] = undefined;
+      const a = this.abandon[s];
+      this.abandon[s] = undefined;
       const cb = this.cbs[s];
       this.cbs[s] = undefined;
-      if (t) t();
+      if (a) a(err);
       if (cb) {
         try {
           cb(err, 0);

@@ -4,6 +4,7 @@
 import { openFile, closeFd, mapFixed, O_RDWR } from '../hal/index.js';
 import type { TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
+import type { SimClient } from './sim/client.js';
 import { ControllerError } from './errors.js';
 
 export interface Transport {
@@ -12,6 +13,8 @@ export interface Transport {
   readonly barSize: number;
   /** True when the device is this process's own (embedded) simulator. */
   readonly embedded: boolean;
+  /** The simulated controller's sideband (fault injection, events), for sim transports. */
+  readonly sim?: SimClient;
   /** Map BAR0 over memory offset `memOff` of a memory whose base is `base`. */
   mapBar(base: bigint, memOff: number): void;
   /** Make the region file DMA-able at device address `iova`. */
@@ -40,16 +43,11 @@ export async function openTransport(id: TransportId, sim: SimConfigInput | undef
   throw new ControllerError(`transport ${id.trtype} is not supported yet`, 'unsupported');
 }
 
-interface SimClientLike {
-  barPath: string;
-  barSize: number;
-  mapDma(path: string, iova: bigint, len: number): Promise<void>;
-}
-
-function simTransport(client: SimClientLike, description: string, embedded: boolean, close: () => Promise<void>): Transport {
+function simTransport(client: SimClient, description: string, embedded: boolean, close: () => Promise<void>): Transport {
   return {
     description,
     embedded,
+    sim: client,
     barSize: client.barSize,
     mapBar(base, memOff) {
       const fd = openFile(client.barPath, O_RDWR);

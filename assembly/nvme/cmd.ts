@@ -221,3 +221,44 @@ export enum AerType {
 }
 
 export const NSID_ALL: u32 = 0xffffffff;
+
+// Create I/O Completion Queue (5.3) CDW11 IV is bits 31:16; Create I/O
+// Submission Queue (5.4) CDW11 CQID is bits 31:16; both 16 bits wide.
+export const Q_FIELD16_MASK: u32 = 0xffff;
+
+// Get Features Select (5.13, Figure "Get Features - Select")
+export enum FeatureSelect {
+  Current = 0,
+  Default = 1,
+  Saved = 2,
+  Capabilities = 3,
+}
+// Get Features with SEL = 3: capabilities in completion DW0 (5.13)
+export const FEAT_CAP_SAVEABLE: u32 = 1 << 0;
+export const FEAT_CAP_NS_SPECIFIC: u32 = 1 << 1;
+export const FEAT_CAP_CHANGEABLE: u32 = 1 << 2;
+
+// Arbitration (5.21.1.1): AB 2:0, 111b = no limit
+export const ARB_AB_NO_LIMIT: u32 = 0x7;
+// Power Management (5.21.1.2): PS 4:0
+export const PM_PS_MASK: u32 = 0x1f;
+// Temperature Threshold (5.21.1.4): TMPTH 15:0, TMPSEL 19:16, THSEL 21:20
+export const TEMP_TMPTH_MASK: u32 = 0xffff;
+export const TEMP_TMPSEL_SHIFT: u32 = 16;
+export const TEMP_TMPSEL_MASK: u32 = 0xf;
+export const TEMP_TMPSEL_COMPOSITE: u32 = 0;
+export const TEMP_THSEL_SHIFT: u32 = 20;
+export const TEMP_THSEL_MASK: u32 = 0x3;
+export const TEMP_THSEL_OVER: u32 = 0;
+export const TEMP_THSEL_UNDER: u32 = 1;
+// Error Recovery (5.21.1.5): TLER 15:0, DULBE bit 16
+export const ERR_REC_TLER_MASK: u32 = 0xffff;
+export const ERR_REC_DULBE_SHIFT: u32 = 16;
+// Volatile Write Cache (5.21.1.6): WCE bit 0
+export const VWC_WCE_MASK: u32 = 0x1;
+// Interrupt Vector Configuration (5.21.1.9): IV 15:0, CD bit 16
+export const IVC_IV_MASK: u32 = 0xffff;
+export const IVC_CD_SHIFT: u32 = 16;
+// Write Atomicity Normal (5.21.1.10): DN bit 0
+export const WAN_DN_MASK: u32 = 0x1;
+

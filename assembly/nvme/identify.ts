@@ -133,3 +133,36 @@ export const FWSLOT_LOG_SIZE: u32 = 512;
 export const FWSLOT_AFI: u32 = 0; // u8 active slot 2:0, next slot 6:4
 export const FWSLOT_FRS1: u32 = 8; // 7 x 8 bytes ASCII revisions
 export const FWSLOT_FRS_LEN: u32 = 8;
+
+// Identify Controller bits (5.15.2.2)
+export const FRMW_SLOT1_RO: u32 = 1 << 0; // firmware slot 1 is read only
+export const FRMW_NSLOTS_SHIFT: u32 = 1; // number of firmware slots, 3:1
+export const LPA_SMART_PER_NS: u32 = 1 << 0;
+export const LPA_EXTENDED_DATA: u32 = 1 << 2; // NUMDU / LPOL / LPOU supported
+export const VWC_PRESENT: u32 = 1 << 0;
+export const VWC_FLUSH_NSID_ALL_SHIFT: u32 = 1; // 11b: Flush with NSID FFFFFFFFh supported
+export const VWC_FLUSH_NSID_ALL_SUPPORTED: u32 = 0x3;
+export const SQES_MAX_SHIFT: u32 = 4; // SQES/CQES: maximum 7:4, required 3:0
+
+// Identify Namespace bits (5.15.2.1)
+export const NSFEAT_THINP: u32 = 1 << 0; // thin provisioning: NUSE is meaningful
+export const NSFEAT_DAE: u32 = 1 << 2; // Deallocated or Unwritten Logical Block error supported
+export const DLFEAT_READ_ZEROES: u32 = 0x1; // 2:0 = 001b: deallocated blocks read as zeroes
+export const DLFEAT_WZ_DEAC: u32 = 1 << 3; // Write Zeroes honours DEAC
+
+// Namespace Identification Descriptor list (Identify CNS 03h, 5.15.2.3)
+export const NIDT_EUI64: u32 = 0x1;
+export const NIDT_EUI64_LEN: u32 = 8;
+export const NIDT_NGUID: u32 = 0x2;
+export const NIDT_NGUID_LEN: u32 = 16;
+export const NID_HEADER_SIZE: u32 = 4; // NIDT u8, NIDL u8, reserved u16
+
+// SMART / Health critical warning (5.14.1.2)
+export const SMART_CW_TEMPERATURE: u32 = 1 << 1;
+
+// Error Information log entry: Parameter Error Location "not reported"
+export const ERRLOG_PARAM_LOC_NONE: u32 = 0xffff;
+
+// Status field of a CQE as it appears in the Error Information log (bits
+// 15:1 status, bit 0 phase tag) and in CQE DW3 (bits 31:17, 16).
+export const ERRLOG_STATUS_SF_SHIFT: u32 = 1;

@@ -40,7 +40,7 @@ import { NamespaceStats, type Namespace } from './namespace.js';
 import { getFeatures, setFeatures } from './features.js';
 import { ErrorLog, fillSmartLog, fillFirmwareSlotLog } from './logs.js';
 import { fillIdentifyNamespace, fillActiveNamespaceList, fillNamespaceDescriptors } from './identify-data.js';
-import { Q_FIELD16_MASK } from './spec-extra.js';
+import { Q_FIELD16_MASK } from '../../assembly/nvme/cmd.js';
 import {
   SF_INVALID_OPCODE,
   SF_INVALID_FIELD,

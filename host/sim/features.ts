@@ -6,27 +6,7 @@ import type { Controller } from './controller.js';
 import type { Request } from './queues.js';
 import type { Namespace } from './namespace.js';
 import { SIM_WCTEMP_K } from './identify-data.js';
-import {
-  FeatureSelect,
-  FEAT_CAP_CHANGEABLE,
-  FEAT_CAP_NS_SPECIFIC,
-  ARB_AB_NO_LIMIT,
-  PM_PS_MASK,
-  TEMP_TMPTH_MASK,
-  TEMP_TMPSEL_SHIFT,
-  TEMP_TMPSEL_MASK,
-  TEMP_TMPSEL_COMPOSITE,
-  TEMP_THSEL_SHIFT,
-  TEMP_THSEL_MASK,
-  TEMP_THSEL_OVER,
-  TEMP_THSEL_UNDER,
-  ERR_REC_TLER_MASK,
-  ERR_REC_DULBE_SHIFT,
-  VWC_WCE_MASK,
-  IVC_IV_MASK,
-  IVC_CD_SHIFT,
-  WAN_DN_MASK,
-} from './spec-extra.js';
+import { FeatureSelect, FEAT_CAP_CHANGEABLE, FEAT_CAP_NS_SPECIFIC, ARB_AB_NO_LIMIT, PM_PS_MASK, TEMP_TMPTH_MASK, TEMP_TMPSEL_SHIFT, TEMP_TMPSEL_MASK, TEMP_TMPSEL_COMPOSITE, TEMP_THSEL_SHIFT, TEMP_THSEL_MASK, TEMP_THSEL_OVER, TEMP_THSEL_UNDER, ERR_REC_TLER_MASK, ERR_REC_DULBE_SHIFT, VWC_WCE_MASK, IVC_IV_MASK, IVC_CD_SHIFT, WAN_DN_MASK } from '../../assembly/nvme/cmd.js';
 import {
   SF_INVALID_FIELD,
   SF_INVALID_NAMESPACE,

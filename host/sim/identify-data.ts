@@ -7,25 +7,7 @@ import type { Namespace } from './namespace.js';
 import { VS_1_4, SQES_LOG2, CQES_LOG2 } from '../../assembly/nvme/regs.js';
 import * as I from '../../assembly/nvme/identify.js';
 import { IDENTIFY_DATA_SIZE } from '../../assembly/nvme/cmd.js';
-import {
-  FRMW_SLOT1_RO,
-  FRMW_NSLOTS_SHIFT,
-  LPA_SMART_PER_NS,
-  LPA_EXTENDED_DATA,
-  VWC_PRESENT,
-  VWC_FLUSH_NSID_ALL_SHIFT,
-  VWC_FLUSH_NSID_ALL_SUPPORTED,
-  SQES_MAX_SHIFT,
-  NSFEAT_THINP,
-  NSFEAT_DAE,
-  DLFEAT_READ_ZEROES,
-  DLFEAT_WZ_DEAC,
-  NIDT_EUI64,
-  NIDT_EUI64_LEN,
-  NIDT_NGUID,
-  NIDT_NGUID_LEN,
-  NID_HEADER_SIZE,
-} from './spec-extra.js';
+import { FRMW_SLOT1_RO, FRMW_NSLOTS_SHIFT, LPA_SMART_PER_NS, LPA_EXTENDED_DATA, VWC_PRESENT, VWC_FLUSH_NSID_ALL_SHIFT, VWC_FLUSH_NSID_ALL_SUPPORTED, SQES_MAX_SHIFT, NSFEAT_THINP, NSFEAT_DAE, DLFEAT_READ_ZEROES, DLFEAT_WZ_DEAC, NIDT_EUI64, NIDT_EUI64_LEN, NIDT_NGUID, NIDT_NGUID_LEN, NID_HEADER_SIZE } from '../../assembly/nvme/identify.js';
 
 /** Controller ID of the simulated controller (one controller, no subsystem). */
 export const SIM_CNTLID = 1;

@@ -3,7 +3,7 @@
 import * as I from '../../assembly/nvme/identify.js';
 import { SF_SCT_SHIFT, SF_SCT_MASK } from '../../assembly/nvme/cmd.js';
 import { Sct } from '../../assembly/nvme/status.js';
-import { ERRLOG_PARAM_LOC_NONE, ERRLOG_STATUS_SF_SHIFT, SMART_CW_TEMPERATURE } from './spec-extra.js';
+import { ERRLOG_PARAM_LOC_NONE, ERRLOG_STATUS_SF_SHIFT, SMART_CW_TEMPERATURE } from '../../assembly/nvme/identify.js';
 import { SIM_ERRLOG_ENTRIES, SIM_TEMPERATURE_K, putAscii, putU64 } from './identify-data.js';
 import type { NamespaceStats } from './namespace.js';
 

@@ -2,7 +2,7 @@
 // host: 4 KiB reads (nullIo, no latency) at queue depth QD on NQ queue
 // pairs, doorbells rung once per poll. Not a test: run it by hand,
 //   node dist/test/sim-bench.js [seconds] [qd] [queues]
-import { SimHarness, IOVA, DATA_OFF } from './sim-harness.js';
+import { SimHarness, IOVA, DATA_OFF } from '../test/sim-harness.js';
 import * as R from '../assembly/nvme/regs.js';
 import { NvmOpc, CQE_DW3_P_SHIFT } from '../assembly/nvme/cmd.js';
 

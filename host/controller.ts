@@ -41,6 +41,16 @@ export interface ControllerOptions {
   transport?: string | TransportId;
   /** Configuration of the embedded simulated controller. */
   sim?: SimConfigInput;
+  /**
+   * Shared-memory group id (like SPDK's -i / shm_id): processes opening the
+   * same transport with the same shmId and filePrefix share the controller
+   * (the first is the primary). Undefined: a private, single-process driver.
+   */
+  shmId?: number;
+  /** Group file prefix (like DPDK's --file-prefix). Default 'nvme-wasm'. */
+  filePrefix?: string;
+  /** 'auto' (default: primary if the group has none yet), 'primary' or 'secondary'. */
+  procType?: 'auto' | 'primary' | 'secondary';
   /** Bytes of shared region (queues and DMA buffers), rounded up to 2 MiB. Default 64 MiB. */
   regionSize?: number;
   /** Use hugetlbfs for the region: 'auto' (default, when mounted with free pages), 'never', 'require'. */
@@ -99,7 +109,7 @@ export class Controller {
   /** I/O queue pairs the controller granted (Number of Queues). */
   maxQueuePairs = 0;
   readonly namespaces = new Map<number, Namespace>();
-  readonly options: Required<Omit<ControllerOptions, 'transport' | 'sim'>>;
+  readonly options: Required<Omit<ControllerOptions, 'transport' | 'sim' | 'shmId' | 'filePrefix' | 'procType'>>;
   private readonly queuePairs = new Set<IoQueuePair>();
   private readonly usedQids = new Set<number>();
   private defaultQp: Promise<IoQueuePair> | undefined;

@@ -5,9 +5,12 @@
 export { setRegionWindow, setBarWindow, setIovaBase } from './core/mem';
 export { regionFormat } from './core/region';
 export { lockTry, lockRelease, lockSteal } from './core/lock';
-export { dmaAlloc, dmaFree, dmaSize, dmaFreeOwner, dmaCheck } from './core/alloc';
+export { dmaAlloc, dmaFree, dmaSize, dmaFreeOwner, dmaCheck, dmaRepair } from './core/alloc';
 export { prpPagesFor } from './core/prp';
-export { qpInit, qpRing, qpPoll, qpOutstanding, qpSqFullSeen, qpMaxXfer, slotCid, outPtr } from './core/qpair';
+export {
+  qpInit, qpRing, qpPoll, qpOutstanding, qpSqFullSeen, qpMaxXfer, slotCid, outPtr, qpPollShared, mboxTake, mboxReset,
+  qpRecover, qpCountOpcode, qpCountOwner, wakeMask,
+} from './core/qpair';
 export {
   setSelf, submitRw, submitFlush, submitDsm, submitIdentify, submitGetFeatures, submitSetFeatures,
   submitCreateIoCq, submitCreateIoSq, submitDeleteIoSq, submitDeleteIoCq, submitGetLogPage, submitAbort,

@@ -1,17 +1,58 @@
-// The admin queue pair (qid 0): a QueuePair plus its rings' memory and a
-// helper for commands that return data.
+// The admin queue pair (qid 0), shared by every process of a group: posting
+// and reaping happen under the group lock; a reaper hands other processes'
+// completions to their mailboxes, and each process reads its own mailbox, so
+// callbacks and Promises resolve only in the process that submitted.
+import { OUT_MAX } from '../assembly/abi/qpair.js';
 import { QueuePair, type QueuePairInit } from './qpair.js';
 import type { DmaBuffer } from './dma.js';
-import type { Controller } from './controller.js';
+import type { Region } from './region.js';
+import type { Group } from './group.js';
 
 export class AdminQueue extends QueuePair {
+  /** Called with dword 0 of every asynchronous event the controller reports. */
+  onEvent: ((dw0: number) => void) | undefined;
+
   constructor(
-    private readonly ctrl: Controller,
+    private readonly region: Region,
+    private readonly group: Group,
     init: QueuePairInit,
-    readonly sqMem: DmaBuffer,
-    readonly cqMem: DmaBuffer,
+    readonly sqMem: DmaBuffer | undefined,
+    readonly cqMem: DmaBuffer | undefined,
   ) {
-    super(init);
+    super({ ...init, keyByCid: true });
+  }
+
+  protected override guard(submit: () => number): number {
+    return this.group.withLock(submit);
+  }
+
+  protected override ringNow(): void {
+    this.group.withLock(() => this.core.qpRing(this.desc));
+  }
+
+  protected override onAsyncEvent(dw0: number): void {
+    this.onEvent?.(dw0);
+  }
+
+  /**
+   * Reap the shared CQ under the lock (handing others' completions to their
+   * mailboxes and waking them), then read this process's mailbox.
+   */
+  override processCompletions(max = 0): number {
+    const self = this.group.self;
+    const want = max > 0 ? Math.min(max, OUT_MAX) : OUT_MAX;
+    let n = 0;
+    this.group.withLock(() => {
+      this.core.qpRing(this.desc);
+      n = this.core.qpPollShared(this.desc, want, self);
+      this.group.wakeMailboxes();
+    });
+    let firstThrow = n > 0 ? this.deliver(n, undefined) : undefined;
+    const m = this.core.mboxTake(self, want);
+    if (m > 0) firstThrow = this.deliver(m, firstThrow);
+    this.drainWaiters();
+    if (firstThrow !== undefined) throw firstThrow;
+    return n + m;
   }
 
   /**
@@ -20,7 +61,7 @@ export class AdminQueue extends QueuePair {
    * before: after a timeout the device may still write it).
    */
   withData(len: number, opcode: number, what: string, submit: (buf: DmaBuffer) => number): Promise<Buffer> {
-    const buf = this.ctrl.region.allocDma(len, { zero: true });
+    const buf = this.region.allocDma(len, { zero: true });
     let copy: Buffer | undefined;
     return this.run(opcode, what, () => submit(buf), (err) => {
       if (!err) copy = Buffer.from(buf.bytes);

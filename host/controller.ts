@@ -15,12 +15,23 @@ import {
 } from '../assembly/nvme/cmd.js';
 import { ERRLOG_ENTRY_SIZE, SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../assembly/nvme/identify.js';
 import { qpDescriptorSize, QP_ADMIN_OWNER_BITS } from '../assembly/abi/qpair.js';
-import { RegionState, HDR_STATE } from '../assembly/abi/region.js';
+import {
+  RegionState, HDR_STATE, HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_PRIMARY, HDR_TRID, HDR_TRID_LEN, REGION_MAGIC,
+  REGION_LAYOUT_VERSION, CTRL_CAP_LO, CTRL_MAX_XFER, CTRL_ADMIN_QP, CTRL_MBOX, CTRL_MAX_QUEUE_PAIRS, CTRL_DSTRD,
+  CTRL_AER_WANTED, PROC_SLOTS, MBOX_STRIDE, GROUP_OWNER, ProcRole, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_PID, PROC_START_LO,
+  PROC_START_HI,
+} from '../assembly/abi/region.js';
 import { CoreStatus } from '../assembly/abi/status.js';
-import { Mmio } from '../hal/index.js';
+import { Mmio, processAlive } from '../hal/index.js';
 import { instantiateCore, coreHash, type CoreExports } from './core.js';
 import { layoutMemory } from './memory.js';
-import { Region, createRegionFile, checkRegionSize, type HugepagePolicy } from './region.js';
+import {
+  Region, createRegionFile, createRegionFileExclusive, findRegionFile, openRegionFile, readRegionHeader, checkRegionSize,
+  type HugepagePolicy, type RegionFile,
+} from './region.js';
+import { Group } from './group.js';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import { openTransport, IOVA_BASE, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
@@ -79,6 +90,23 @@ export interface Registers {
 const ADMIN_MAX_XFER = 64 * 1024;
 const DEFAULT_REGION = 64 * 1024 * 1024;
 
+function closeFdQuiet(file: RegionFile): void {
+  try {
+    fs.closeSync(file.fd);
+  } catch {
+    /* already closed */
+  }
+}
+
+/** Is the process that created this region (its primary) still running? */
+function creatorAlive(hdr: DataView): boolean {
+  const p = hdr.getUint32(HDR_PRIMARY, true) - 1;
+  if (p < 0 || p >= PROC_SLOTS) return false;
+  const o = PROC_TABLE_OFF + p * PROC_ENTRY_SIZE;
+  const start = hdr.getUint32(o + PROC_START_LO, true) + hdr.getUint32(o + PROC_START_HI, true) * 2 ** 32;
+  return processAlive(hdr.getUint32(o + PROC_PID, true), start);
+}
+
 /** Wait until `cond()` holds, polling every `stepMs`, at most `timeoutMs`. */
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string, fail?: () => void): Promise<void> {
   const end = performance.now() + timeoutMs;
@@ -111,31 +139,53 @@ export class Controller {
   readonly namespaces = new Map<number, Namespace>();
   readonly options: Required<Omit<ControllerOptions, 'transport' | 'sim' | 'shmId' | 'filePrefix' | 'procType'>>;
   private readonly queuePairs = new Set<IoQueuePair>();
-  private readonly usedQids = new Set<number>();
   private defaultQp: Promise<IoQueuePair> | undefined;
   private closed: Promise<void> | undefined;
 
-  private constructor(transport: Transport, region: Region, core: CoreExports, mmio: Mmio, options: Controller['options']) {
+  /** This process's place in its group (a private driver is a group of one). */
+  readonly group: Group;
+  /** The group's shared-memory id, or undefined for a private driver. */
+  readonly shmId: number | undefined;
+  private primary: boolean;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  private cleanup: Promise<void> = Promise.resolve();
+  private readonly events = new EventEmitter();
+
+  private constructor(transport: Transport, region: Region, core: CoreExports, mmio: Mmio, options: Controller['options'], group: Group, primary: boolean, shmId: number | undefined) {
     this.transport = transport;
     this.region = region;
     this.core = core;
     this.mmio = mmio;
     this.options = options;
+    this.group = group;
+    this.primary = primary;
+    this.shmId = shmId;
     const capLo = mmio.read32(REG_CAP);
     const capHi = mmio.read32(REG_CAP_HI);
     this.maxQueueEntries = regField(capLo, CAP_MQES_SHIFT, CAP_MQES_MASK) + 1;
     this.doorbellStride = regField(capHi, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK);
     this.readyTimeoutMs = Math.max(1, regField(capLo, CAP_TO_SHIFT, CAP_TO_MASK)) * CAP_TO_UNIT_MS;
-    this.admin = this.createAdminQueue();
+    this.admin = primary ? this.createAdminQueue() : this.attachAdminQueue();
+    this.admin.onEvent = (dw0) => this.events.emit('asyncEvent', dw0);
+    group.onLockRecovered = () => {
+      // The holder died inside the lock: make the admin queue consistent.
+      this.core.qpRecover(this.admin.desc);
+      this.core.qpRing(this.admin.desc);
+    };
+    region.allocLockRecovery = () => group.recoverAllocLock();
   }
 
-  /** Open a controller and initialise it (NVMe 1.4, 7.6.1). */
+  /**
+   * Open a controller. Without `shmId`: a private driver that initialises the
+   * device (NVMe 1.4, 7.6.1). With `shmId`: join that group, as primary (the
+   * first process: it initialises) or secondary (attaches to what the primary
+   * set up); see the README for the exact rules.
+   */
   static async open(opts: ControllerOptions = {}): Promise<Controller> {
-    const id = typeof opts.transport === 'object' ? opts.transport : parseTransportId(opts.transport);
     const options: Controller['options'] = {
       regionSize: checkRegionSize(opts.regionSize ?? DEFAULT_REGION),
       hugepages: opts.hugepages ?? 'auto',
-      adminQueueDepth: checkInt('adminQueueDepth', opts.adminQueueDepth ?? 32, 2, AQ_MAX_ENTRIES),
+      adminQueueDepth: checkInt('adminQueueDepth', opts.adminQueueDepth ?? 64, 2, AQ_MAX_ENTRIES),
       ioQueueDepth: checkInt('ioQueueDepth', opts.ioQueueDepth ?? 256, 2, 65536),
       requestedQueuePairs: checkInt('requestedQueuePairs', opts.requestedQueuePairs ?? 64, 1, 65535),
       commandTimeoutMs: checkInt('commandTimeoutMs', opts.commandTimeoutMs ?? 30000, 0, 3_600_000),
@@ -145,38 +195,287 @@ export class Controller {
     if (!['auto', 'never', 'require'].includes(options.hugepages)) {
       throw new InvalidArgumentError('hugepages', "'auto', 'never' or 'require'", options.hugepages);
     }
-    const transport = await openTransport(id, opts.sim);
+    const procType = opts.procType ?? 'auto';
+    if (!['auto', 'primary', 'secondary'].includes(procType)) throw new InvalidArgumentError('procType', "'auto', 'primary' or 'secondary'", procType);
+    if (opts.shmId === undefined) {
+      if (procType === 'secondary') throw new InvalidArgumentError('procType', "'secondary' only with a shmId (a group to join)", procType);
+      const id = typeof opts.transport === 'object' ? opts.transport : parseTransportId(opts.transport);
+      const file = createRegionFile(`nvme-wasm-${process.pid}-${Date.now().toString(36)}.region`, options.regionSize, options.hugepages);
+      return Controller.openPrimary(file, id, opts.sim, options, undefined);
+    }
+    const shmId = checkInt('shmId', opts.shmId, 0, 0x7fffffff);
+    const prefix = opts.filePrefix ?? 'nvme-wasm';
+    if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new InvalidArgumentError('filePrefix', 'letters, digits, _ . - (1 to 64)', prefix);
+    const name = `${prefix}_${shmId}.region`;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      if (procType !== 'secondary' && !findRegionFile(name)) {
+        const file = createRegionFileExclusive(name, options.regionSize, options.hugepages);
+        if (file) {
+          const id = typeof opts.transport === 'object' ? opts.transport : parseTransportId(opts.transport);
+          return Controller.openPrimary(file, id, opts.sim, options, shmId);
+        }
+      }
+      const joined = await Controller.joinGroup(name, shmId, prefix, procType, options);
+      if (joined) return joined;
+    }
+    throw new ControllerError(`could not join or create group ${shmId} (file prefix ${prefix}): it kept changing under us`, 'state');
+  }
+
+  /** Create and initialise: the first process of a group, or a private driver. */
+  private static async openPrimary(file: RegionFile, id: TransportId, sim: SimConfigInput | undefined, options: Controller['options'], shmId: number | undefined): Promise<Controller> {
+    let transport: Transport | undefined;
     let region: Region | undefined;
     try {
+      transport = await openTransport(id, sim);
       const layout = layoutMemory(options.regionSize, transport.barSize);
       const core = instantiateCore(layout.memory, options.debugCore);
-      const file = createRegionFile(`nvme-wasm-${process.pid}-${Date.now().toString(36)}.region`, options.regionSize, options.hugepages);
       region = new Region(file, layout, core, 0);
       const hash = coreHash(options.debugCore);
       region.format(hash, IOVA_BASE);
       core.setIovaBase(Number(IOVA_BASE & 0xffffffffn), Number(IOVA_BASE >> 32n));
-      core.setSelf(0);
+      const group = new Group(region, core);
+      group.setSelf(0);
+      group.setSelf(group.join(ProcRole.Primary));
+      region.self = group.self;
+      region.dv.setUint32(HDR_PRIMARY, group.self + 1, true);
+      const trid = Buffer.from(transport.trid, 'latin1');
+      region.u8.set(trid.subarray(0, HDR_TRID_LEN - 1), HDR_TRID);
+      const mbox = region.allocDma(PROC_SLOTS * MBOX_STRIDE, { zero: true, owner: GROUP_OWNER });
+      region.dv.setUint32(CTRL_MBOX, mbox.regionOffset, true);
       await transport.mapDma(file.path, IOVA_BASE, file.size);
-      // Both this process and the device hold the mapping now: the name is
-      // no longer needed, and an unlinked file cannot be left behind by a crash.
-      region.close(true);
+      // A private region needs no name once both sides mapped it, and an
+      // unlinked file cannot be left behind by a crash. A group's stays, for
+      // secondaries to find.
+      if (shmId === undefined) region.close(true);
       transport.mapBar(layout.base, layout.barOff);
       core.setBarWindow(layout.barOff);
       const mmio = new Mmio(layout.memory.buffer, layout.barOff, layout.barSize);
-      const ctrl = new Controller(transport, region, core, mmio, options);
+      const ctrl = new Controller(transport, region, core, mmio, options, group, true, shmId);
       try {
         await ctrl.initialise();
+        ctrl.publish();
       } catch (e) {
-        await ctrl.transport.close().catch(() => {});
+        region.dv.setUint32(HDR_STATE, RegionState.Failed, true);
+        ctrl.admin.failAll(new ControllerError('initialisation failed', 'state'));
         throw e;
       }
-      region.dv.setUint32(HDR_STATE, RegionState.Ready, true);
+      if (shmId !== undefined) ctrl.startWatchdog();
       return ctrl;
     } catch (e) {
       region?.close(true);
-      if (!(e instanceof ControllerError) || e.reason !== 'closed') await transport.close().catch(() => {});
+      if (!region) closeFdQuiet(file);
+      if (shmId !== undefined) fs.rmSync(file.path, { force: true });
+      await transport?.close().catch(() => {});
       throw e;
     }
+  }
+
+  /** What the primary shares with secondaries, in the controller block. */
+  private publish(): void {
+    const dv = this.region.dv;
+    dv.setUint32(CTRL_CAP_LO, this.mmio.read32(REG_CAP), true);
+    dv.setUint32(CTRL_MAX_XFER, this.maxTransfer, true);
+    dv.setUint32(CTRL_MAX_QUEUE_PAIRS, this.maxQueuePairs, true);
+    dv.setUint32(CTRL_DSTRD, this.doorbellStride, true);
+    dv.setUint32(CTRL_AER_WANTED, 1, true);
+    // Last: a secondary that sees Ready sees everything above.
+    Atomics.store(new Int32Array(this.region.layout.memory.buffer, this.region.layout.regionOff, 8), HDR_STATE >>> 2, RegionState.Ready);
+  }
+
+  /**
+   * Join an existing group as a secondary. Returns undefined when the group
+   * turned out to be stale (every member dead, or its creator died during
+   * initialisation): its file is removed and the caller tries again.
+   */
+  private static async joinGroup(name: string, shmId: number, prefix: string, procType: string, options: Controller['options']): Promise<Controller | undefined> {
+    const path = findRegionFile(name);
+    if (!path) {
+      if (procType === 'secondary') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): start a primary first (no ${name})`, 'state');
+      return undefined;
+    }
+    // Wait (bounded) for the primary to lay out the header and initialise.
+    const deadline = performance.now() + 30_000;
+    let hdr: DataView | undefined;
+    for (;;) {
+      hdr = readRegionHeader(path);
+      if (!hdr) return undefined; // removed meanwhile
+      if (hdr.getUint32(HDR_MAGIC, true) === REGION_MAGIC) {
+        const layout = hdr.getUint32(HDR_LAYOUT_VERSION, true);
+        const hash = hdr.getUint32(HDR_CORE_HASH, true);
+        const mine = coreHash(options.debugCore);
+        if (layout !== REGION_LAYOUT_VERSION || hash !== mine) {
+          throw new ControllerError(
+            `version mismatch: group ${shmId} runs layout ${layout} core ${hash.toString(16).padStart(8, '0')}, this process is layout ${REGION_LAYOUT_VERSION} core ${mine.toString(16).padStart(8, '0')}`,
+            'unsupported',
+          );
+        }
+        const state = hdr.getUint32(HDR_STATE, true);
+        if (state === RegionState.Ready) break;
+        if (state === RegionState.Failed) {
+          fs.rmSync(path, { force: true });
+          if (procType === 'secondary') throw new ControllerError(`the primary of group ${shmId} failed to initialise`, 'state');
+          return undefined;
+        }
+      }
+      // Still being created: by a live process?
+      const ageMs = Date.now() - (fs.statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+      if (performance.now() > deadline || (ageMs > 10_000 && !creatorAlive(hdr))) {
+        fs.rmSync(path, { force: true });
+        if (procType === 'secondary') throw new ControllerError(`the primary of group ${shmId} never finished initialising`, 'state');
+        return undefined;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const tridText = Buffer.from(hdr.buffer, hdr.byteOffset + HDR_TRID, HDR_TRID_LEN).toString('latin1').replace(/\0.*$/s, '');
+    let transport: Transport;
+    try {
+      transport = await openTransport(parseTransportId(tridText.replace(/ \(embedded\)$/, '')), undefined);
+    } catch (e) {
+      // The device is gone (an embedded simulator died with its process): stale group.
+      if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
+      fs.rmSync(path, { force: true });
+      return undefined;
+    }
+    let file: RegionFile | undefined;
+    try {
+      file = openRegionFile(path);
+      const layout = layoutMemory(file.size, transport.barSize);
+      const core = instantiateCore(layout.memory, options.debugCore);
+      const region = new Region(file, layout, core, 0);
+      region.validate(coreHash(options.debugCore));
+      core.setIovaBase(region.dv.getUint32(48, true), region.dv.getUint32(52, true));
+      const group = new Group(region, core);
+      const live = group.liveSlots();
+      if (live.length === 0) {
+        // Everyone died: the next process to join starts the group afresh.
+        region.close(false);
+        await transport.close();
+        if (procType === 'secondary') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): all its processes have exited`, 'state');
+        fs.rmSync(path, { force: true });
+        return undefined;
+      }
+      const primary = group.primarySlot();
+      if (procType === 'primary' && primary >= 0 && group.slotAlive(primary)) {
+        throw new ControllerError(`group ${shmId} already has a primary (pid ${group.procPid(primary)})`, 'state');
+      }
+      // The lock is taken in our future slot's name; claim it inside.
+      group.setSelf(PROC_SLOTS - 1);
+      group.setSelf(group.join(ProcRole.Secondary));
+      region.self = group.self;
+      transport.mapBar(layout.base, layout.barOff);
+      core.setBarWindow(layout.barOff);
+      const mmio = new Mmio(layout.memory.buffer, layout.barOff, layout.barSize);
+      const ctrl = new Controller(transport, region, core, mmio, options, group, false, shmId);
+      try {
+        await ctrl.attach();
+      } catch (e) {
+        await ctrl.leaveGroup().catch(() => {});
+        throw e;
+      }
+      ctrl.startWatchdog();
+      ctrl.checkPrimary();
+      return ctrl;
+    } catch (e) {
+      await transport.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** A secondary's view of the controller: limits from the primary, data over the shared admin queue. */
+  private async attach(): Promise<void> {
+    const dv = this.region.dv;
+    this.maxTransfer = dv.getUint32(CTRL_MAX_XFER, true);
+    this.maxQueuePairs = dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+    this.checkAlive();
+    this.data = parseControllerData(await this.identifyRaw(Cns.Controller, 0));
+    await this.rescanNamespaces();
+  }
+
+  /** Is this process the group's primary now? */
+  get isPrimary(): boolean {
+    return this.primary;
+  }
+
+  /** Listen for 'asyncEvent' (dword 0 of an Asynchronous Event Request completion) and 'primary' (this process took the role). */
+  on(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this {
+    this.events.on(event, fn);
+    return this;
+  }
+
+  off(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this {
+    this.events.off(event, fn);
+    return this;
+  }
+
+  private startWatchdog(): void {
+    this.watchdogTimer = setInterval(() => this.watch(), 100);
+    this.watchdogTimer.unref();
+    if (this.primary) this.armAsyncEvents();
+  }
+
+  /**
+   * Every 100 ms: reclaim dead members, take the primary role if it is free,
+   * and read this process's mailbox (events arrive there even when this
+   * process has no admin command of its own outstanding).
+   */
+  private watch(): void {
+    if (this.closed) return;
+    try {
+      this.reapDead();
+      this.checkPrimary();
+      this.admin.processCompletions();
+    } catch {
+      /* a dead controller is reported to the commands that wait on it */
+    }
+  }
+
+  /** Start cleaning up after members that died; returns when all started cleanups are done. */
+  reapDead(): Promise<void> {
+    const dead = this.group.claimDead();
+    for (const slot of dead) this.cleanup = this.cleanup.then(() => this.cleanDead(slot));
+    return this.cleanup;
+  }
+
+  /**
+   * A dead member's leftovers: delete its I/O queues on the controller (SQ
+   * first, 5.6 then 5.5), then its queue ids, memory and mailbox are
+   * reclaimed and its slot recycled. Completions of its admin commands are
+   * discarded by whoever reaps them.
+   */
+  private async cleanDead(slot: number): Promise<void> {
+    for (const qid of this.group.qidsOf(slot)) {
+      if (this.isAlive()) {
+        await this.admin.run(AdminOpc.DeleteIoSq, `Delete I/O SQ ${qid}`, () => this.core.submitDeleteIoSq(this.admin.desc, qid)).catch(() => {});
+        await this.admin.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.admin.desc, qid)).catch(() => {});
+      }
+      this.group.releaseQid(qid);
+    }
+    this.group.releaseDead(slot);
+    this.events.emit('memberCleaned', slot);
+  }
+
+  private checkPrimary(): void {
+    if (this.primary) return;
+    if (this.group.claimPrimary()) {
+      this.primary = true;
+      this.events.emit('primary', this.group.self);
+      this.armAsyncEvents();
+    }
+  }
+
+  /** Keep CTRL_AER_WANTED Asynchronous Event Requests outstanding (primary duty). */
+  private armAsyncEvents(): void {
+    if (!this.primary || this.closed) return;
+    const wanted = this.region.dv.getUint32(CTRL_AER_WANTED, true);
+    const armed = this.group.withLock(() => this.core.qpCountOpcode(this.admin.desc, AdminOpc.AsyncEventRequest));
+    for (let i = armed; i < wanted; i++) {
+      this.asyncEventRequest().then(() => this.armAsyncEvents(), () => {});
+    }
+  }
+
+  private async leaveGroup(): Promise<void> {
+    this.core.dmaFreeOwner(this.group.self, this.group.self);
+    this.group.leave();
   }
 
   // ---- registers ----
@@ -231,17 +530,29 @@ export class Controller {
     const depth = this.options.adminQueueDepth;
     const nslots = depth - 1;
     const prpPages = this.core.prpPagesFor(ADMIN_MAX_XFER);
-    const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true });
-    const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true });
-    const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true });
-    const prp = this.region.allocDma(nslots * prpPages * PAGE_SIZE);
+    const owner = GROUP_OWNER; // the admin queue outlives any one process
+    const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true, owner });
+    const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true, owner });
+    const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true, owner });
+    const prp = this.region.allocDma(nslots * prpPages * PAGE_SIZE, { owner });
     const st = this.core.qpInit(desc.regionOffset, 0, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots,
-      QP_ADMIN_OWNER_BITS, prp.regionOffset, prpPages, ADMIN_MAX_XFER, 0);
+      QP_ADMIN_OWNER_BITS, prp.regionOffset, prpPages, ADMIN_MAX_XFER, GROUP_OWNER);
     if (st !== CoreStatus.Ok) throw new Error(`qpInit(admin) failed: ${CoreStatus[st]}`);
-    return new AdminQueue(this, {
+    this.region.dv.setUint32(CTRL_ADMIN_QP, desc.regionOffset, true);
+    return new AdminQueue(this.region, this.group, {
       core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid: 0, depth, nslots, desc: desc.regionOffset,
       maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog,
     }, sq, cq);
+  }
+
+  /** A secondary uses the admin queue the primary made. */
+  private attachAdminQueue(): AdminQueue {
+    const desc = this.region.dv.getUint32(CTRL_ADMIN_QP, true);
+    const depth = this.region.dv.getUint32(desc + 4, true); // QP_QSIZE
+    return new AdminQueue(this.region, this.group, {
+      core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid: 0, depth, nslots: depth - 1,
+      desc, maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog,
+    }, undefined, undefined);
   }
 
   /**
@@ -271,8 +582,8 @@ export class Controller {
     // low dword of ASQ/ACQ first then the high dword, as 32-bit accesses.
     const depth = this.admin.depth;
     m.write32(REG_AQA, ((depth - 1) << AQA_ACQS_SHIFT) | ((depth - 1) << AQA_ASQS_SHIFT));
-    const asq = IOVA_BASE + BigInt(this.admin.sqMem.regionOffset);
-    const acq = IOVA_BASE + BigInt(this.admin.cqMem.regionOffset);
+    const asq = IOVA_BASE + BigInt(this.admin.sqMem!.regionOffset);
+    const acq = IOVA_BASE + BigInt(this.admin.cqMem!.regionOffset);
     m.write32(REG_ASQ, Number(asq & 0xffffffffn));
     m.write32(REG_ASQ_HI, Number(asq >> 32n));
     m.write32(REG_ACQ, Number(acq & 0xffffffffn));
@@ -447,15 +758,7 @@ export class Controller {
   async createQueuePair(opts: { depth?: number; timeoutMs?: number } = {}): Promise<IoQueuePair> {
     this.assertOpen();
     const depth = checkInt('depth', opts.depth ?? Math.min(this.options.ioQueueDepth, this.maxQueueEntries), 2, this.maxQueueEntries);
-    let qid = 0;
-    for (let q = 1; q <= this.maxQueuePairs; q++) {
-      if (!this.usedQids.has(q)) {
-        qid = q;
-        break;
-      }
-    }
-    if (qid === 0) throw new ResourceError(`no I/O queue pair left: the controller granted ${this.maxQueuePairs} and all are in use`, 'qid');
-    this.usedQids.add(qid);
+    const qid = this.group.takeQid();
     const nslots = depth - 1;
     const prpPages = this.core.prpPagesFor(this.maxTransfer);
     const bufs: DmaBuffer[] = [];
@@ -488,7 +791,7 @@ export class Controller {
       return qp;
     } catch (e) {
       for (const b of bufs) b.free();
-      this.usedQids.delete(qid);
+      this.group.releaseQid(qid);
       throw e;
     }
   }
@@ -513,7 +816,7 @@ export class Controller {
     }
     qp.failAll(new ControllerError(`queue pair ${qp.qid} was deleted`, 'closed'));
     qp.releaseMemory();
-    this.usedQids.delete(qp.qid);
+    this.group.releaseQid(qp.qid);
     if (this.defaultQp && (await this.defaultQp.catch(() => undefined)) === qp) this.defaultQp = undefined;
   }
 
@@ -555,6 +858,7 @@ export class Controller {
   }
 
   private async shutdown(): Promise<void> {
+    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
     let firstError: unknown;
     try {
       for (const qp of [...this.queuePairs]) {
@@ -562,20 +866,30 @@ export class Controller {
           firstError ??= e;
         });
       }
-      const m = this.mmio;
-      if (this.isAlive()) {
+      await this.cleanup.catch(() => {});
+      // The last member shuts the controller down; others just leave.
+      const others = this.group.liveSlots().filter((s) => s !== this.group.self);
+      if (others.length === 0 && this.isAlive()) {
+        const m = this.mmio;
         const cc = m.read32(REG_CC);
         m.write32(REG_CC, (cc & ~(CC_SHN_MASK << CC_SHN_SHIFT)) | (CC_SHN_NORMAL << CC_SHN_SHIFT));
         await waitFor(() => regField(m.read32(REG_CSTS), CSTS_SHST_SHIFT, CSTS_SHST_MASK) === CSTS_SHST_COMPLETE,
           Math.max(this.readyTimeoutMs, 5000), `${this.transport.description}: waiting for CSTS.SHST = complete after CC.SHN`);
       }
+      if (others.length === 0 && this.shmId !== undefined) fs.rmSync(this.region.file.path, { force: true });
     } catch (e) {
       firstError ??= e;
     } finally {
       this.admin.failAll(new ControllerError(`${this.transport.description} is closed`, 'closed'));
-      this.region.close(true);
+      try {
+        await this.leaveGroup();
+      } catch (e) {
+        firstError ??= e;
+      }
+      this.region.close(false);
       await this.transport.close();
     }
     if (firstError) throw firstError;
   }
+
 }

@@ -43,6 +43,14 @@ export interface CoreExports {
   submitGetLogPage(qp: number, lid: number, nsid: number, lsp: number, rae: number, offset: number, buf: number, len: number): number;
   submitAbort(qp: number, sqid: number, cid: number): number;
   submitAsyncEventRequest(qp: number): number;
+  qpPollShared(qp: number, max: number, self: number): number;
+  mboxTake(self: number, max: number): number;
+  mboxReset(slot: number): void;
+  qpRecover(qp: number): number;
+  qpCountOpcode(qp: number, opc: number): number;
+  qpCountOwner(qp: number, owner: number): number;
+  wakeMask(hi: number): number;
+  dmaRepair(): number;
   submitRaw(qp: number, opc: number, nsid: number, buf: number, len: number, c10: number, c11: number, c12: number, c13: number, c14: number, c15: number): number;
 }
 

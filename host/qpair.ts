@@ -10,7 +10,7 @@
 //   setImmediate reaps completions while any are pending, yielding to the
 //   event loop between polls, and the doorbell is rung once per tick.
 import {
-  OUT_SLOT, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES,
+  OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES,
   QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN,
 } from '../assembly/abi/qpair.js';
 import { CoreStatus } from '../assembly/abi/status.js';
@@ -37,6 +37,12 @@ export interface QueuePairInit {
   timeoutMs: number;
   /** Called every few ms while commands wait; throws a ControllerError when the controller is dead. */
   checkAlive?: () => void;
+  /**
+   * Track commands by cid rather than slot: on the shared admin queue a slot
+   * can be reused by another process before its owner has read the
+   * completion from its mailbox; the cid (with its generation) cannot.
+   */
+  keyByCid?: boolean;
 }
 
 const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
@@ -101,12 +107,15 @@ export class QueuePair {
 
   protected readonly core: CoreExports;
   private readonly out: Uint32Array;
+  private readonly keyByCid: boolean;
+  private readonly keySpace: number;
   private readonly cbs: Array<IoCallback | undefined>;
   private readonly opcodes: Uint8Array;
   private readonly deadlines: Float64Array;
   /** Settles a Promise-path command early (timeout, dead controller); undefined for callback-path commands. */
   private readonly abandon: Array<((err?: Error) => void) | undefined>;
-  private readonly bSlot = new Uint32Array(OUT_MAX);
+  private readonly bKey = new Uint32Array(OUT_MAX);
+  private readonly bAen = new Uint8Array(OUT_MAX);
   private readonly bStatus = new Uint32Array(OUT_MAX);
   private readonly bDw0 = new Uint32Array(OUT_MAX);
   private readonly bCid = new Uint32Array(OUT_MAX);
@@ -132,10 +141,12 @@ export class QueuePair {
     this.timeoutMs = init.timeoutMs;
     this.checkAlive = init.checkAlive;
     this.out = new Uint32Array(init.memory.buffer, init.core.outPtr(), OUT_MAX * OUT_STRIDE);
-    this.cbs = new Array(init.nslots).fill(undefined);
-    this.opcodes = new Uint8Array(init.nslots);
-    this.deadlines = new Float64Array(init.nslots);
-    this.abandon = new Array(init.nslots).fill(undefined);
+    this.keyByCid = init.keyByCid === true;
+    this.keySpace = this.keyByCid ? 65536 : init.nslots;
+    this.cbs = new Array(this.keySpace).fill(undefined);
+    this.opcodes = new Uint8Array(this.keySpace);
+    this.deadlines = new Float64Array(this.keySpace);
+    this.abandon = new Array(this.keySpace).fill(undefined);
     this.descView = new DataView(init.memory.buffer, init.regionOff + init.desc, 128);
   }
 
@@ -168,8 +179,9 @@ export class QueuePair {
    */
   protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
     if (r >= 0) {
-      this.cbs[r] = cb;
-      this.opcodes[r] = opcode;
+      const k = this.keyByCid ? this.core.slotCid(this.desc, r) : r;
+      this.cbs[k] = cb;
+      this.opcodes[k] = opcode;
       return true;
     }
     if (FULL.has(r)) return false;
@@ -199,32 +211,7 @@ export class QueuePair {
         if (want <= 0) break;
         const n = core.qpPoll(desc, want);
         if (n === 0) break;
-        // Pass 1: copy the records and detach the callbacks, so a callback
-        // that submits (and reuses a slot of this batch) cannot be confused.
-        const out = this.out;
-        for (let i = 0; i < n; i++) {
-          const o = i * OUT_STRIDE;
-          const slot = out[o + OUT_SLOT]!;
-          this.bSlot[i] = slot;
-          this.bStatus[i] = out[o + OUT_STATUS]!;
-          this.bDw0[i] = out[o + OUT_DW0]!;
-          this.bCid[i] = out[o + OUT_CID]!;
-          this.bCb[i] = this.cbs[slot];
-          this.cbs[slot] = undefined;
-          this.abandon[slot] = undefined;
-        }
-        // Pass 2: call them.
-        for (let i = 0; i < n; i++) {
-          const cb = this.bCb[i];
-          this.bCb[i] = undefined;
-          if (!cb) continue;
-          const sf = this.bStatus[i]!;
-          try {
-            cb(sf === 0 ? null : statusError(sf, this.opcodes[this.bSlot[i]!]!, this.bCid[i]!, this.qid), this.bDw0[i]!);
-          } catch (e) {
-            firstThrow ??= e;
-          }
-        }
+        firstThrow = this.deliver(n, firstThrow);
         total += n;
         if (n < want) break;
       }
@@ -235,6 +222,62 @@ export class QueuePair {
     if (this.waiters.length > 0) this.drainWaiters();
     if (firstThrow !== undefined) throw firstThrow;
     return total;
+  }
+
+  /** An asynchronous event's completion dword 0 reached this process (admin queue). */
+  protected onAsyncEvent(_dw0: number): void {}
+
+  /**
+   * Hand `n` OUT records to their callbacks. Pass 1 copies the records and
+   * detaches the callbacks, so a callback that submits (and reuses a slot of
+   * this batch) cannot be confused; pass 2 calls them. Returns the first
+   * exception a callback threw (the others still run).
+   */
+  protected deliver(n: number, firstThrow: unknown): unknown {
+    const out = this.out;
+    for (let i = 0; i < n; i++) {
+      const o = i * OUT_STRIDE;
+      const slotField = out[o + OUT_SLOT]!;
+      const k = this.keyByCid ? out[o + OUT_CID]! : slotField;
+      this.bKey[i] = k;
+      this.bStatus[i] = out[o + OUT_STATUS]!;
+      this.bDw0[i] = out[o + OUT_DW0]!;
+      this.bCid[i] = out[o + OUT_CID]!;
+      this.bAen[i] = (slotField & OUT_SLOT_AEN) !== 0 ? 1 : 0;
+      if (this.bAen[i]) continue;
+      this.bCb[i] = this.cbs[k];
+      this.cbs[k] = undefined;
+      this.abandon[k] = undefined;
+    }
+    for (let i = 0; i < n; i++) {
+      if (this.bAen[i]) {
+        try {
+          this.onAsyncEvent(this.bDw0[i]!);
+        } catch (e) {
+          firstThrow ??= e;
+        }
+        continue;
+      }
+      const cb = this.bCb[i];
+      this.bCb[i] = undefined;
+      if (!cb) continue; // not ours to settle (e.g. a late completion after a timeout was already released)
+      const sf = this.bStatus[i]!;
+      try {
+        cb(sf === 0 ? null : statusError(sf, this.opcodes[this.bKey[i]!]!, this.bCid[i]!, this.qid), this.bDw0[i]!);
+      } catch (e) {
+        firstThrow ??= e;
+      }
+    }
+    return firstThrow;
+  }
+
+  /** Post through the core (the admin queue takes the group lock around it). */
+  protected guard(submit: () => number): number {
+    return submit();
+  }
+
+  protected ringNow(): void {
+    this.core.qpRing(this.desc);
   }
 
   // ---- Promise path ----
@@ -276,7 +319,7 @@ export class QueuePair {
         }
         let r: number;
         try {
-          r = submit();
+          r = this.guard(submit);
           if (!this.track(r, opcode, cb, what)) return false;
         } catch (e) {
           cleanup?.(e as Error);
@@ -284,8 +327,9 @@ export class QueuePair {
           return true;
         }
         const cid = this.core.slotCid(this.desc, r);
-        this.deadlines[r] = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
-        this.abandon[r] = (err?: Error) => {
+        const k = this.keyByCid ? cid : r;
+        this.deadlines[k] = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+        this.abandon[k] = (err?: Error) => {
           if (settle()) reject(err ?? new NvmeTimeoutError(`${what} (qid ${this.qid} cid ${cid})`, timeoutMs, opcode, cid, this.qid));
         };
         this.scheduleRing();
@@ -298,8 +342,8 @@ export class QueuePair {
     });
   }
 
-  private drainWaiters(): void {
-    while (this.waiters.length > 0) {
+  protected drainWaiters(): void {
+    while (this.waiters.length > 0 && !this.inPoll) {
       if (!this.waiters[0]!()) break;
       this.waiters.shift();
     }
@@ -310,7 +354,7 @@ export class QueuePair {
     this.ringScheduled = true;
     queueMicrotask(() => {
       this.ringScheduled = false;
-      this.core.qpRing(this.desc);
+      this.ringNow();
     });
   }
 
@@ -356,7 +400,7 @@ export class QueuePair {
   };
 
   private expire(now: number): void {
-    for (let s = 0; s < this.slots; s++) {
+    for (let s = 0; s < this.keySpace; s++) {
       const a = this.abandon[s];
       if (a && this.deadlines[s]! <= now) {
         // The slot stays outstanding (its cid is not reused) and its
@@ -374,7 +418,7 @@ export class QueuePair {
    */
   failAll(err: Error): void {
     this.closedError = err;
-    for (let s = 0; s < this.slots; s++) {
+    for (let s = 0; s < this.keySpace; s++) {
       const a = this.abandon[s];
       this.abandon[s] = undefined;
       const cb = this.cbs[s];

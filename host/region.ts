@@ -73,6 +73,59 @@ export function createRegionFile(name: string, size: number, policy: HugepagePol
   return { path, fd, size, hugetlbfs };
 }
 
+/** Create a group's region file, or undefined if it exists already (another process created it). */
+export function createRegionFileExclusive(name: string, size: number, policy: HugepagePolicy): RegionFile | undefined {
+  const { dir, hugetlbfs } = regionDirectory(size, policy);
+  const path = `${dir}/${name}`;
+  let fd: number;
+  try {
+    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+  } catch (e) {
+    if (e instanceof HalError && e.code === 'EEXIST') return undefined;
+    throw e;
+  }
+  try {
+    truncateFile(fd, size);
+  } catch (e) {
+    closeFd(fd);
+    fs.rmSync(path, { force: true });
+    throw e;
+  }
+  return { path, fd, size, hugetlbfs };
+}
+
+/** Where an existing group region file is (hugetlbfs first, then /dev/shm). */
+export function findRegionFile(name: string): string | undefined {
+  const dirs = [hugetlbfsMount(), '/dev/shm'].filter((d): d is string => d !== undefined);
+  for (const d of dirs) if (fs.existsSync(`${d}/${name}`)) return `${d}/${name}`;
+  return undefined;
+}
+
+/** Open an existing region file. */
+export function openRegionFile(path: string): RegionFile {
+  const fd = openFile(path, O_RDWR);
+  const size = fs.fstatSync(fd).size;
+  const mount = hugetlbfsMount();
+  return { path, fd, size, hugetlbfs: mount !== undefined && path.startsWith(`${mount}/`) };
+}
+
+/** The first pages of a region file (header and process table), read without mapping it. */
+export function readRegionHeader(path: string): DataView | undefined {
+  try {
+    const fd = fs.openSync(path, 'r');
+    try {
+      // The header and the process table.
+      const b = Buffer.alloc(0x2000);
+      const n = fs.readSync(fd, b, 0, b.length, 0);
+      return n === b.length ? new DataView(b.buffer, b.byteOffset, b.length) : undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** The region as one process sees it: the mapping, its views, and the allocator. */
 export class Region implements DmaOwner {
   readonly u8: Uint8Array;
@@ -84,7 +137,7 @@ export class Region implements DmaOwner {
     readonly layout: MemoryLayout,
     readonly core: CoreExports,
     /** This process's slot, the owner recorded on its allocations. */
-    readonly self: number,
+    public self: number,
   ) {
     mapFixed(layout.base, layout.regionOff, file.size, file.fd);
     core.setRegionWindow(layout.regionOff, file.size);
@@ -117,17 +170,22 @@ export class Region implements DmaOwner {
   }
 
   /** Allocate DMA memory in the region (page granular). */
-  allocDma(bytes: number, opts: { align?: number; zero?: boolean } = {}): DmaBuffer {
+  /** Set by the group: take over the allocator lock if its holder died. */
+  allocLockRecovery: (() => boolean) | undefined;
+
+  allocDma(bytes: number, opts: { align?: number; zero?: boolean; owner?: number } = {}): DmaBuffer {
     if (!Number.isInteger(bytes) || bytes <= 0 || bytes > this.size) throw new InvalidArgumentError('bytes', `an integer from 1 to ${this.size}`, bytes);
     const align = opts.align ?? 4096;
     if (!Number.isInteger(align) || align <= 0 || (align & (align - 1)) !== 0 || align > REGION_ALIGN) {
       throw new InvalidArgumentError('align', `a power of two up to ${REGION_ALIGN}`, align);
     }
     let off: number;
-    // The allocator lock is only ever held for a page-map scan: spin briefly.
-    for (let tries = 0; ; tries++) {
-      off = this.core.dmaAlloc(bytes, align, opts.zero ? 1 : 0, this.self);
-      if (off !== CoreStatus.Busy || tries > 1_000_000) break;
+    // The allocator lock is only ever held for a page-map scan: spin, and
+    // now and then check that its holder is still alive.
+    for (let tries = 1; ; tries++) {
+      off = this.core.dmaAlloc(bytes, align, opts.zero ? 1 : 0, opts.owner ?? this.self);
+      if (off !== CoreStatus.Busy || tries > 5_000_000) break;
+      if (tries % 10_000 === 0) this.allocLockRecovery?.();
     }
     if (off < 0) {
       if (off === CoreStatus.NoMemory) {
@@ -140,9 +198,10 @@ export class Region implements DmaOwner {
 
   freeDma(buf: DmaBuffer): void {
     let r: number;
-    for (let tries = 0; ; tries++) {
+    for (let tries = 1; ; tries++) {
       r = this.core.dmaFree(buf.regionOffset, this.self);
-      if (r !== CoreStatus.Busy || tries > 1_000_000) break;
+      if (r !== CoreStatus.Busy || tries > 5_000_000) break;
+      if (tries % 10_000 === 0) this.allocLockRecovery?.();
     }
     if (r < 0) throw new Error(`dmaFree(${buf.regionOffset}) failed: ${CoreStatus[r] ?? r}`);
   }

@@ -10,6 +10,8 @@ import { ControllerError } from './errors.js';
 export interface Transport {
   /** As SPDK would print it, e.g. 'trtype:sim name:sim0'. */
   readonly description: string;
+  /** A transport ID another process can open to reach the same device. */
+  readonly trid: string;
   readonly barSize: number;
   /** True when the device is this process's own (embedded) simulator. */
   readonly embedded: boolean;
@@ -34,17 +36,19 @@ export async function openTransport(id: TransportId, sim: SimConfigInput | undef
   if (id.trtype === 'embedded') {
     const name = sim?.name ?? `emb-${process.pid}-${embeddedCount++}`;
     const handle = await simMod.startSimWorker({ ...(sim ?? {}), name });
-    return simTransport(handle.client, `trtype:sim name:${name} (embedded)`, true, () => handle.stop());
+    return simTransport(handle.client, `trtype:sim name:${name}`, `trtype:sim name:${name} (embedded)`, true, () => handle.stop());
   }
   if (id.trtype === 'sim') {
     const client = simMod.SimClient.open(id.name, id.directory);
-    return simTransport(client, `trtype:sim name:${id.name}`, false, async () => client.close());
+    const trid = `trtype:sim name:${id.name}${id.directory ? ` dir:${id.directory}` : ''}`;
+    return simTransport(client, trid, `trtype:sim name:${id.name}`, false, async () => client.close());
   }
   throw new ControllerError(`transport ${id.trtype} is not supported yet`, 'unsupported');
 }
 
-function simTransport(client: SimClient, description: string, embedded: boolean, close: () => Promise<void>): Transport {
+function simTransport(client: SimClient, trid: string, description: string, embedded: boolean, close: () => Promise<void>): Transport {
   return {
+    trid,
     description,
     embedded,
     sim: client,

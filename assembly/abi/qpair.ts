@@ -45,12 +45,18 @@ export const QP_SQ_DB_WRITES: u32 = 104; // SQ tail doorbell writes (batching sh
 export const QP_CQ_DB_WRITES: u32 = 108; // CQ head doorbell writes
 export const QP_SUBMITTED: u32 = 112; // commands posted
 export const QP_COMPLETED: u32 = 116; // completions reported
+// Crash safety of the shared admin queue: post() sets QP_POST_SLOT (slot + 1)
+// and QP_POST_TAIL (the tail it writes at) before taking a slot and clears
+// them after advancing the tail, so whoever recovers the lock from a process
+// that died mid-post can tell a posted command from a half-written one.
+export const QP_POST_SLOT: u32 = 120;
+export const QP_POST_TAIL: u32 = 124;
 export const QP_HDR_SIZE: u32 = 128;
 
 export const QP_SLOT_SIZE: u32 = 8;
 export const SLOT_CID: u32 = 0; // u16
 export const SLOT_STATE: u32 = 2; // u16 SlotState
-export const SLOT_NEXT: u32 = 4; // u32 next free slot
+export const SLOT_NEXT: u32 = 4; // u32: next free slot when free, the opcode when outstanding
 
 export const SLOT_NONE: u32 = 0xffffffff;
 export const QP_ADMIN_OWNER_BITS: u32 = 6;
@@ -67,7 +73,8 @@ export function qpDescriptorSize(nslots: u32): u32 {
 
 // Completion records handed from the core to the host after a poll, in the
 // core's private memory: OUT_STRIDE u32 per completion.
-export const OUT_SLOT: u32 = 0;
+export const OUT_SLOT: u32 = 0; // slot, with OUT_SLOT_AEN set on an event copy (admin)
+export const OUT_SLOT_AEN: u32 = 0x80000000;
 export const OUT_STATUS: u32 = 1; // status field, 15 bits (cmd.ts SF_*)
 export const OUT_DW0: u32 = 2;
 export const OUT_CID: u32 = 3;

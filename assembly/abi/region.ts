@@ -21,7 +21,7 @@
 //   size    +----------------------------+
 
 export const REGION_MAGIC: u32 = 0x574d564e; // "NVMW" little-endian
-export const REGION_LAYOUT_VERSION: u32 = 1;
+export const REGION_LAYOUT_VERSION: u32 = 2;
 export const REGION_ALIGN: u32 = 0x200000; // 2 MiB: hugetlbfs mapping granule
 export const REGION_MIN_SIZE: u32 = 0x400000; // 4 MiB
 export const REGION_MAX_SIZE: u32 = 0x7fe00000; // < 2 GiB: offsets stay positive i32
@@ -42,6 +42,11 @@ export const HDR_ADMIN_LOCK: u32 = 44; // 0 free, else holder's process slot + 1
 export const HDR_IOVA_LO: u32 = 48;
 export const HDR_IOVA_HI: u32 = 52;
 export const HDR_GENERATION: u32 = 56; // bumped by every primary initialisation
+export const HDR_PRIMARY: u32 = 60; // process slot + 1 of the primary, 0 = none
+export const HDR_LOCK_WAITERS: u32 = 64; // processes sleeping on HDR_ADMIN_LOCK (wake only if > 0)
+export const HDR_ALLOC_WAITERS: u32 = 68;
+export const HDR_TRID: u32 = 0x100; // the group's transport ID, NUL-terminated ASCII
+export const HDR_TRID_LEN: u32 = 256;
 export const HDR_SIZE: u32 = 0x1000;
 
 export enum RegionState {
@@ -51,10 +56,35 @@ export enum RegionState {
   Failed = 3,
 }
 
-// Process table (filled in by the multi-process work)
+// Process table: who is in the group. An entry is claimed and released
+// under HDR_ADMIN_LOCK; a process is identified by pid AND start time, so a
+// recycled pid is never mistaken for the process that died.
 export const PROC_TABLE_OFF: u32 = 0x1000;
-export const PROC_SLOTS: u32 = 64;
+export const PROC_SLOTS: u32 = 63; // slots 0..62; owner 63 is GROUP_OWNER
 export const PROC_ENTRY_SIZE: u32 = 64;
+export const PROC_STATE: u32 = 0; // ProcState
+export const PROC_PID: u32 = 4;
+export const PROC_START_LO: u32 = 8; // start time, clock ticks since boot
+export const PROC_START_HI: u32 = 12;
+export const PROC_CLEANER: u32 = 16; // slot + 1 of the process cleaning up after this one
+export const PROC_GEN: u32 = 20; // bumped each time the slot is claimed
+export const PROC_ROLE: u32 = 24; // ProcRole, informational
+
+// Allocator owner of group-wide structures (admin queue, mailboxes, cached
+// identify data): never reclaimed with a process.
+export const GROUP_OWNER: u32 = 63;
+
+export enum ProcState {
+  Free = 0,
+  Live = 2,
+  /** Dead; a survivor is deleting its queues and reclaiming its memory. */
+  Cleaning = 3,
+}
+
+export enum ProcRole {
+  Secondary = 0,
+  Primary = 1,
+}
 
 // Controller block
 export const CTRL_OFF: u32 = 0x2000;
@@ -66,10 +96,35 @@ export const CTRL_NSQA: u32 = CTRL_OFF + 16; // I/O SQs allocated (1's based)
 export const CTRL_NCQA: u32 = CTRL_OFF + 20; // I/O CQs allocated (1's based)
 export const CTRL_ADMIN_QP: u32 = CTRL_OFF + 24; // region offset of the admin queue pair
 export const CTRL_IDCTRL: u32 = CTRL_OFF + 28; // region offset of Identify Controller data
-export const CTRL_QID_BITMAP: u32 = CTRL_OFF + 64; // 1 bit per I/O QID, set = in use
-export const CTRL_QID_BITMAP_BYTES: u32 = 128; // QIDs 0..1023
+export const CTRL_MBOX: u32 = CTRL_OFF + 32; // region offset of the mailboxes
+export const CTRL_MAX_QUEUE_PAIRS: u32 = CTRL_OFF + 36; // I/O queue pairs granted (the pool)
+export const CTRL_DSTRD: u32 = CTRL_OFF + 40;
+export const CTRL_AER_WANTED: u32 = CTRL_OFF + 44; // AERs the primary keeps outstanding
+// QID ownership: one byte per I/O QID, process slot + 1 of the owner, 0 = free.
+export const CTRL_QID_OWNER: u32 = CTRL_OFF + 0x100;
 export const CTRL_MAX_QID: u32 = 1023;
 export const CTRL_SIZE: u32 = 0x2000;
+
+// Mailboxes: one per process slot. Whoever reaps the shared admin CQ puts
+// other processes' completions (and a copy of every asynchronous event) in
+// their owner's mailbox, then bumps MBOX_WAKE and futex-wakes it. Written
+// under HDR_ADMIN_LOCK; read by its owner alone.
+//
+//   mailbox (MBOX_STRIDE bytes)
+//   +0  head | tail | dropped | wake  +16 entries, MBOX_ENTRY_SIZE each
+export const MBOX_STRIDE: u32 = 4096;
+export const MBOX_HEAD: u32 = 0; // next entry the owner reads
+export const MBOX_TAIL: u32 = 4; // next entry a reaper writes
+export const MBOX_DROPPED: u32 = 8; // events dropped on a full mailbox
+export const MBOX_WAKE: u32 = 12; // futex word, bumped on every delivery
+export const MBOX_ENTRIES_OFF: u32 = 16;
+export const MBOX_ENTRY_SIZE: u32 = 16;
+export const MBOX_ENTRIES: u32 = 255;
+export const MB_CID: u32 = 0;
+export const MB_STATUS: u32 = 4;
+export const MB_DW0: u32 = 8;
+export const MB_FLAGS: u32 = 12; // MB_FLAG_*
+export const MB_FLAG_AEN: u32 = 1; // a copy of an asynchronous event, not a command of ours
 
 export const PAGEMAP_OFF: u32 = 0x4000;
 export const HEAP_ALIGN: u32 = 0x10000;

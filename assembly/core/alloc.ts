@@ -172,3 +172,37 @@ export function dmaCheck(): i32 {
   if (free != r32(HDR_FREE_PAGES)) return CoreStatus.BadArgument;
   return <i32>free;
 }
+
+/**
+ * Repair the page map after taking the allocator lock from a process that
+ * died holding it (call with the lock held): a run whose continuation pages
+ * were not all written is completed, used pages no head covers are freed,
+ * and the free count is recomputed. Returns the number of free pages.
+ */
+export function dmaRepair(): i32 {
+  const pages = r32(HDR_HEAP_PAGES);
+  let free: u32 = 0;
+  let p: u32 = 0;
+  while (p < pages) {
+    const e = r32(pmOff(p));
+    if ((e & PM_HEAD) != 0) {
+      let n = e & PM_PAGES_MASK;
+      if (n == 0 || p + n > pages) {
+        // A torn head: drop it.
+        w32(pmOff(p), 0);
+        free++;
+        p++;
+        continue;
+      }
+      const tag = e & ~(PM_HEAD | PM_PAGES_MASK);
+      for (let i: u32 = 1; i < n; i++) w32(pmOff(p + i), tag);
+      p += n;
+    } else {
+      if (e != 0) w32(pmOff(p), 0); // orphan continuation page
+      free++;
+      p++;
+    }
+  }
+  w32(HDR_FREE_PAGES, free);
+  return <i32>free;
+}

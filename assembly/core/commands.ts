@@ -12,7 +12,7 @@ import {
   LOG_RAE_SHIFT, LOG_NUMDL_SHIFT, LOG_NUMD_MASK, ABORT_CID_SHIFT, ABORT_SQID_MASK, RW_NLB_MASK,
   DSM_NR_MASK, DSM_MAX_RANGES, DSM_RANGE_SIZE, RW_MAX_BLOCKS,
 } from '../nvme/cmd';
-import { QP_MAX_XFER } from '../abi/qpair';
+import { QP_MAX_XFER, QP_OWNER_BITS, QP_POST_SLOT, QP_POST_TAIL, QP_FREE_SLOT, QP_SQ_TAIL, SLOT_NONE } from '../abi/qpair';
 import { CoreStatus } from '../abi/status';
 import { r32, w32, w64, rAddr, dmaAddr } from './mem';
 import { sqFull, slotTake, slotGive, slotCid, sqTailEntry, sqAdvance, noteSqFull } from './qpair';
@@ -43,8 +43,19 @@ export function post(
     const st = prpCheck(buf, len, r32(qp + QP_MAX_XFER));
     if (st != CoreStatus.Ok) return st;
   }
-  const s = slotTake(qp, self);
-  if (s < 0) return s;
+  // On the shared admin queue, say what we are about to do, for whoever
+  // recovers the lock should this process die before the tail moves.
+  const shared = r32(qp + QP_OWNER_BITS) != 0;
+  if (shared) {
+    const next = r32(qp + QP_FREE_SLOT);
+    w32(qp + QP_POST_TAIL, r32(qp + QP_SQ_TAIL));
+    w32(qp + QP_POST_SLOT, next == SLOT_NONE ? 0 : next + 1);
+  }
+  const s = slotTake(qp, self, opc);
+  if (s < 0) {
+    if (shared) w32(qp + QP_POST_SLOT, 0);
+    return s;
+  }
   const slot = <u32>s;
   const e = sqTailEntry(qp);
   memory.fill(rAddr(e), 0, SQE_SIZE);
@@ -61,11 +72,13 @@ export function post(
     const st = prpBuild(qp, slot, e, buf, len);
     if (st != CoreStatus.Ok) {
       slotGive(qp, slot);
+      if (shared) w32(qp + QP_POST_SLOT, 0);
       return st;
     }
   }
   lastEntry = e;
   sqAdvance(qp);
+  if (shared) w32(qp + QP_POST_SLOT, 0);
   return s;
 }
 

@@ -17,10 +17,16 @@ import {
   QP_QID, QP_QSIZE, QP_SQ, QP_CQ, QP_SQ_DB, QP_CQ_DB, QP_SQ_TAIL, QP_SQ_TAIL_DB, QP_SQ_HEAD, QP_CQ_HEAD,
   QP_CQ_PHASE, QP_CQ_HEAD_DB, QP_SLOT_BITS, QP_NSLOTS, QP_OUTSTANDING, QP_FREE_SLOT, QP_PRP, QP_PRP_PAGES,
   QP_MAX_XFER, QP_OWNER_BITS, QP_BOGUS, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_OWNER_PROC, QP_SQ_FULL_SEEN,
-  QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_SUBMITTED, QP_COMPLETED, QP_HDR_SIZE, QP_SLOT_SIZE, SLOT_CID, SLOT_STATE, SLOT_NEXT, SLOT_NONE, SlotState,
-  OUT_SLOT, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX,
+  QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_SUBMITTED, QP_COMPLETED, QP_POST_SLOT, QP_POST_TAIL, QP_HDR_SIZE, QP_SLOT_SIZE,
+  SLOT_CID, SLOT_STATE, SLOT_NEXT, SLOT_NONE, SlotState,
+  OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX,
 } from '../abi/qpair';
 import { CoreStatus } from '../abi/status';
+import {
+  CTRL_MBOX, MBOX_STRIDE, MBOX_HEAD, MBOX_TAIL, MBOX_DROPPED, MBOX_WAKE, MBOX_ENTRIES_OFF, MBOX_ENTRY_SIZE, MBOX_ENTRIES,
+  MB_CID, MB_STATUS, MB_DW0, MB_FLAGS, MB_FLAG_AEN, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_STATE, PROC_SLOTS, ProcState,
+} from '../abi/region';
+import { AdminOpc } from '../nvme/cmd';
 import { r32, w32, r16, w16, rAddr, ringDoorbell } from './mem';
 
 // Completion records for the host, in this process's private memory.
@@ -97,7 +103,7 @@ export function sqFull(qp: u32): bool {
  * duplicated completion of the slot's previous command cannot match.
  * Returns the slot, or NoSlot.
  */
-export function slotTake(qp: u32, owner: u32): i32 {
+export function slotTake(qp: u32, owner: u32, opc: u32): i32 {
   const slot = r32(qp + QP_FREE_SLOT);
   if (slot == SLOT_NONE) return CoreStatus.NoSlot;
   const so = slotOff(qp, slot);
@@ -109,6 +115,7 @@ export function slotTake(qp: u32, owner: u32): i32 {
   const ownerField = ownerBits == 0 ? 0 : (owner & ((1 << ownerBits) - 1)) << slotBits;
   w16(so + SLOT_CID, (gen << genShift) | ownerField | slot);
   w16(so + SLOT_STATE, SlotState.Outstanding);
+  w32(so + SLOT_NEXT, opc); // while outstanding, the slot remembers its opcode
   w32(qp + QP_OUTSTANDING, r32(qp + QP_OUTSTANDING) + 1);
   return <i32>slot;
 }
@@ -233,4 +240,205 @@ export function noteSqFull(qp: u32): void {
 
 export function qpMaxXfer(qp: u32): u32 {
   return r32(qp + QP_MAX_XFER);
+}
+
+// ---- the shared admin queue ----
+
+// Processes that got mail during the last qpPollShared (bit = process slot).
+let wakeLo: u32 = 0;
+let wakeHi: u32 = 0;
+
+export function wakeMask(hi: bool): u32 {
+  return hi ? wakeHi : wakeLo;
+}
+
+// @ts-ignore: decorator
+@inline function procLive(slot: u32): bool {
+  return slot < PROC_SLOTS && r32(PROC_TABLE_OFF + slot * PROC_ENTRY_SIZE + PROC_STATE) == ProcState.Live;
+}
+
+/** Put one record in process `owner`'s mailbox; false if it is full. */
+function mboxPut(owner: u32, cid: u32, sf: u32, dw0: u32, flags: u32): bool {
+  const mb = r32(CTRL_MBOX) + owner * MBOX_STRIDE;
+  const tail = r32(mb + MBOX_TAIL);
+  let next = tail + 1;
+  if (next == MBOX_ENTRIES) next = 0;
+  if (next == atomic.load<u32>(rAddr(mb + MBOX_HEAD))) {
+    w32(mb + MBOX_DROPPED, r32(mb + MBOX_DROPPED) + 1);
+    return false;
+  }
+  const e = mb + MBOX_ENTRIES_OFF + tail * MBOX_ENTRY_SIZE;
+  w32(e + MB_CID, cid);
+  w32(e + MB_STATUS, sf);
+  w32(e + MB_DW0, dw0);
+  w32(e + MB_FLAGS, flags);
+  // Release: the entry is complete before the owner can see the new tail.
+  atomic.store<u32>(rAddr(mb + MBOX_TAIL), next);
+  atomic.add<u32>(rAddr(mb + MBOX_WAKE), 1);
+  if (owner < 32) wakeLo |= 1 << owner;
+  else wakeHi |= 1 << (owner - 32);
+  return true;
+}
+
+function outPut(n: u32, slotField: u32, sf: u32, dw0: u32, cid: u32): void {
+  const o = OUT + <usize>(n * OUT_STRIDE * 4);
+  store<u32>(o + OUT_SLOT * 4, slotField);
+  store<u32>(o + OUT_STATUS * 4, sf);
+  store<u32>(o + OUT_DW0 * 4, dw0);
+  store<u32>(o + OUT_CID * 4, cid);
+}
+
+/**
+ * qpPoll for the shared admin queue, called under HDR_ADMIN_LOCK by process
+ * `self`. A completion whose cid names another owner goes to that owner's
+ * mailbox (or is dropped if the owner is gone); a completed Asynchronous
+ * Event Request is also copied, flagged, to every live process (self
+ * included, as an OUT record with OUT_SLOT_AEN). wakeMask() then says whom
+ * to wake. Returns the number of OUT records for `self`; at most `max`
+ * (<= OUT_MAX) of them, counting event copies.
+ */
+export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
+  if (max > OUT_MAX) max = OUT_MAX;
+  wakeLo = 0;
+  wakeHi = 0;
+  const qsize = r32(qp + QP_QSIZE);
+  const cq = r32(qp + QP_CQ);
+  const qid = r32(qp + QP_QID);
+  const nslots = r32(qp + QP_NSLOTS);
+  const slotBits = r32(qp + QP_SLOT_BITS);
+  const slotMask: u32 = (1 << slotBits) - 1;
+  const ownerMask: u32 = (1 << r32(qp + QP_OWNER_BITS)) - 1;
+  let head = r32(qp + QP_CQ_HEAD);
+  let phase = r32(qp + QP_CQ_PHASE);
+  let n: u32 = 0;
+  let consumed: u32 = 0;
+  // Stop while there is still room for this entry's records (an event can
+  // produce two for self: its own completion and the event copy).
+  while (n + 2 <= max && consumed < qsize) {
+    const e = cq + head * CQE_SIZE;
+    const dw3 = atomic.load<u32>(rAddr(e + CQE_DW3));
+    if (((dw3 >> CQE_DW3_P_SHIFT) & 1) != phase) break;
+    const dw2 = r32(e + CQE_DW2);
+    const cid = dw3 & CQE_DW3_CID_MASK;
+    const slot = cid & slotMask;
+    const sqhd = dw2 & 0xffff;
+    if ((dw2 >>> 16) != qid || sqhd >= qsize || slot >= nslots ||
+        r16(slotOff(qp, slot) + SLOT_STATE) != SlotState.Outstanding ||
+        r16(slotOff(qp, slot) + SLOT_CID) != cid) {
+      bogus(qp, dw2, dw3);
+    } else {
+      const sf = cqeStatusField(dw3);
+      const dw0 = r32(e + CQE_DW0);
+      const owner = (cid >> slotBits) & ownerMask;
+      if (r32(slotOff(qp, slot) + SLOT_NEXT) == AdminOpc.AsyncEventRequest && sf == 0) {
+        for (let p: u32 = 0; p < PROC_SLOTS; p++) {
+          if (!procLive(p)) continue;
+          if (p == self) outPut(n++, OUT_SLOT_AEN | slot, sf, dw0, cid);
+          else mboxPut(p, cid, sf, dw0, MB_FLAG_AEN);
+        }
+      }
+      if (owner == self) outPut(n++, slot, sf, dw0, cid);
+      else if (procLive(owner)) mboxPut(owner, cid, sf, dw0, 0);
+      // else: the owner died; its completion is discarded.
+      w32(qp + QP_SQ_HEAD, sqhd);
+      slotGive(qp, slot);
+    }
+    consumed++;
+    head++;
+    if (head == qsize) {
+      head = 0;
+      phase ^= 1;
+    }
+  }
+  if (consumed > 0) {
+    w32(qp + QP_CQ_HEAD, head);
+    w32(qp + QP_CQ_PHASE, phase);
+    ringDoorbell(r32(qp + QP_CQ_DB), head);
+    w32(qp + QP_CQ_HEAD_DB, head);
+    w32(qp + QP_CQ_DB_WRITES, r32(qp + QP_CQ_DB_WRITES) + 1);
+    w32(qp + QP_COMPLETED, r32(qp + QP_COMPLETED) + consumed);
+  }
+  return <i32>n;
+}
+
+/** Move up to `max` records from process `self`'s mailbox to OUT. Lock-free: only the owner reads. */
+export function mboxTake(self: u32, max: u32): i32 {
+  if (max > OUT_MAX) max = OUT_MAX;
+  const mb = r32(CTRL_MBOX) + self * MBOX_STRIDE;
+  let head = r32(mb + MBOX_HEAD);
+  const tail = atomic.load<u32>(rAddr(mb + MBOX_TAIL));
+  let n: u32 = 0;
+  while (head != tail && n < max) {
+    const e = mb + MBOX_ENTRIES_OFF + head * MBOX_ENTRY_SIZE;
+    const aen = (r32(e + MB_FLAGS) & MB_FLAG_AEN) != 0;
+    outPut(n++, aen ? OUT_SLOT_AEN : 0, r32(e + MB_STATUS), r32(e + MB_DW0), r32(e + MB_CID));
+    head++;
+    if (head == MBOX_ENTRIES) head = 0;
+  }
+  atomic.store<u32>(rAddr(mb + MBOX_HEAD), head);
+  return <i32>n;
+}
+
+/** Empty process `slot`'s mailbox (a new process takes the slot, or its owner died). */
+export function mboxReset(slot: u32): void {
+  const mb = r32(CTRL_MBOX) + slot * MBOX_STRIDE;
+  w32(mb + MBOX_HEAD, 0);
+  w32(mb + MBOX_TAIL, 0);
+  w32(mb + MBOX_DROPPED, 0);
+}
+
+/**
+ * Make the admin queue consistent after taking its lock from a process that
+ * died holding it: a command it was posting either reached the ring (the
+ * tail moved past QP_POST_TAIL: it stays outstanding and will complete) or
+ * did not (its slot is released); then the free list and outstanding count
+ * are rebuilt from the slot states, whatever step the holder died in.
+ * Returns the number of outstanding commands.
+ */
+export function qpRecover(qp: u32): u32 {
+  const posting = r32(qp + QP_POST_SLOT);
+  if (posting != 0) {
+    const slot = posting - 1;
+    if (r32(qp + QP_SQ_TAIL) == r32(qp + QP_POST_TAIL) && slot < r32(qp + QP_NSLOTS)) {
+      w16(slotOff(qp, slot) + SLOT_STATE, SlotState.Free);
+    }
+    w32(qp + QP_POST_SLOT, 0);
+  }
+  const nslots = r32(qp + QP_NSLOTS);
+  let free = SLOT_NONE;
+  let outstanding: u32 = 0;
+  for (let s = nslots; s-- > 0;) {
+    const so = slotOff(qp, s);
+    if (r16(so + SLOT_STATE) == SlotState.Free) {
+      w32(so + SLOT_NEXT, free);
+      free = s;
+    } else outstanding++;
+  }
+  w32(qp + QP_FREE_SLOT, free);
+  w32(qp + QP_OUTSTANDING, outstanding);
+  return outstanding;
+}
+
+/** Outstanding commands of opcode `opc` (admin: how many AERs are armed). */
+export function qpCountOpcode(qp: u32, opc: u32): u32 {
+  const nslots = r32(qp + QP_NSLOTS);
+  let n: u32 = 0;
+  for (let s: u32 = 0; s < nslots; s++) {
+    const so = slotOff(qp, s);
+    if (r16(so + SLOT_STATE) == SlotState.Outstanding && r32(so + SLOT_NEXT) == opc) n++;
+  }
+  return n;
+}
+
+/** Outstanding commands whose cid names owner `owner` (admin queue). */
+export function qpCountOwner(qp: u32, owner: u32): u32 {
+  const nslots = r32(qp + QP_NSLOTS);
+  const slotBits = r32(qp + QP_SLOT_BITS);
+  const ownerMask: u32 = (1 << r32(qp + QP_OWNER_BITS)) - 1;
+  let n: u32 = 0;
+  for (let s: u32 = 0; s < nslots; s++) {
+    const so = slotOff(qp, s);
+    if (r16(so + SLOT_STATE) == SlotState.Outstanding && ((r16(so + SLOT_CID) >> slotBits) & ownerMask) == owner) n++;
+  }
+  return n;
 }

@@ -1,0 +1,286 @@
+// A process's membership of a group: its slot in the shared process table,
+// the robust cross-process lock over the admin queue and the group's tables,
+// noticing dead members and reclaiming what they held, and the primary role.
+//
+// The lock word holds holder slot + 1. Fast path: one compare-and-swap in the
+// Wasm core. Slow path: sleep on the word with the kernel futex (it wakes
+// across processes; Atomics.wait does not), and every few ms check whether
+// the holder is still alive (pid AND start time from the process table). A
+// dead holder's lock is taken over with a CAS from its value, then the admin
+// queue is made consistent before going on.
+import {
+  HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WAITERS, HDR_PRIMARY, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE,
+  PROC_PID, PROC_START_LO, PROC_START_HI, PROC_CLEANER, PROC_GEN, PROC_ROLE, ProcState, ProcRole, CTRL_QID_OWNER,
+  CTRL_MAX_QUEUE_PAIRS, CTRL_MBOX, MBOX_STRIDE, MBOX_WAKE,
+} from '../assembly/abi/region.js';
+import { futexWait, futexWake, processAlive, processStartTime } from '../hal/index.js';
+import type { CoreExports } from './core.js';
+import type { Region } from './region.js';
+import { ResourceError } from './errors.js';
+
+const SPIN = 200;
+const LIVENESS_EVERY_MS = 10;
+
+export class Group {
+  /** This process's slot in the process table. */
+  self = -1;
+  private depth = 0;
+  private readonly i32: Int32Array;
+  private readonly dv: DataView;
+  private readonly lockAddr: bigint;
+  /** Called after the admin lock was taken over from a dead holder. */
+  onLockRecovered: (() => void) | undefined;
+
+  constructor(
+    readonly region: Region,
+    readonly core: CoreExports,
+  ) {
+    this.dv = region.dv;
+    this.i32 = new Int32Array(region.layout.memory.buffer, region.layout.regionOff, region.size >>> 2);
+    this.lockAddr = this.addr(HDR_ADMIN_LOCK);
+  }
+
+  private addr(off: number): bigint {
+    return this.region.layout.base + BigInt(this.region.layout.regionOff + off);
+  }
+
+  private procOff(slot: number, field: number): number {
+    return PROC_TABLE_OFF + slot * PROC_ENTRY_SIZE + field;
+  }
+
+  procState(slot: number): ProcState {
+    return Atomics.load(this.i32, this.procOff(slot, PROC_STATE) >>> 2) as ProcState;
+  }
+
+  procPid(slot: number): number {
+    return this.dv.getUint32(this.procOff(slot, PROC_PID), true);
+  }
+
+  private procStart(slot: number): number {
+    return this.dv.getUint32(this.procOff(slot, PROC_START_LO), true) + this.dv.getUint32(this.procOff(slot, PROC_START_HI), true) * 2 ** 32;
+  }
+
+  /** Is the process recorded in `slot` running (same pid, same start time)? */
+  slotAlive(slot: number): boolean {
+    const st = this.procState(slot);
+    if (st !== ProcState.Live) return false;
+    return processAlive(this.procPid(slot), this.procStart(slot));
+  }
+
+  /** Slots of live members (the table says Live and the process runs). */
+  liveSlots(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < PROC_SLOTS; s++) if (this.slotAlive(s)) out.push(s);
+    return out;
+  }
+
+  // ---- the lock ----
+
+  /** Take the group lock (re-entrant within this process). */
+  lock(): void {
+    if (this.depth > 0) {
+      this.depth++;
+      return;
+    }
+    const me = this.self;
+    let lastCheck = performance.now();
+    for (let spin = 0; ; spin++) {
+      const holder = this.core.lockTry(HDR_ADMIN_LOCK, me);
+      if (holder === 0 || holder === me + 1) break;
+      if (spin < SPIN) continue;
+      const now = performance.now();
+      if (now - lastCheck >= LIVENESS_EVERY_MS) {
+        lastCheck = now;
+        if (!this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, me)) {
+          this.depth = 1;
+          this.onLockRecovered?.();
+          return;
+        }
+      }
+      Atomics.add(this.i32, HDR_LOCK_WAITERS >>> 2, 1);
+      try {
+        futexWait(this.lockAddr, holder, 5);
+      } finally {
+        Atomics.sub(this.i32, HDR_LOCK_WAITERS >>> 2, 1);
+      }
+    }
+    this.depth = 1;
+  }
+
+  unlock(): void {
+    if (--this.depth > 0) return;
+    this.core.lockRelease(HDR_ADMIN_LOCK);
+    if (Atomics.load(this.i32, HDR_LOCK_WAITERS >>> 2) > 0) futexWake(this.lockAddr, 1);
+  }
+
+  withLock<T>(fn: () => T): T {
+    this.lock();
+    try {
+      return fn();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /**
+   * The allocator lock is held only for a page-map scan; if its holder died
+   * there, take it over and repair the page map. Called by the region when
+   * an allocation keeps finding the lock busy.
+   */
+  recoverAllocLock(): boolean {
+    const holder = Atomics.load(this.i32, HDR_ALLOC_LOCK >>> 2);
+    if (holder === 0 || this.slotAlive(holder - 1)) return false;
+    if (!this.core.lockSteal(HDR_ALLOC_LOCK, holder, this.self)) return false;
+    this.core.dmaRepair();
+    this.core.lockRelease(HDR_ALLOC_LOCK);
+    return true;
+  }
+
+  // ---- membership ----
+
+  /** Claim a free slot for this process (under the lock). */
+  join(role: ProcRole): number {
+    const pid = process.pid;
+    const start = processStartTime(pid) ?? 0;
+    return this.withLock(() => {
+      for (let s = 0; s < PROC_SLOTS; s++) {
+        if (this.procState(s) !== ProcState.Free) continue;
+        const o = (f: number) => this.procOff(s, f);
+        this.dv.setUint32(o(PROC_PID), pid, true);
+        this.dv.setUint32(o(PROC_START_LO), start % 2 ** 32, true);
+        this.dv.setUint32(o(PROC_START_HI), Math.floor(start / 2 ** 32), true);
+        this.dv.setUint32(o(PROC_CLEANER), 0, true);
+        this.dv.setUint32(o(PROC_GEN), this.dv.getUint32(o(PROC_GEN), true) + 1, true);
+        this.dv.setUint32(o(PROC_ROLE), role, true);
+        this.core.mboxReset(s);
+        Atomics.store(this.i32, o(PROC_STATE) >>> 2, ProcState.Live);
+        return s;
+      }
+      throw new ResourceError(`the group's process table is full (${PROC_SLOTS} processes)`, 'slot');
+    });
+  }
+
+  /**
+   * Take a slot while holding the lock already (the primary's first step, or
+   * a process that had to borrow slot 0 to take the lock at all).
+   */
+  setSelf(slot: number): void {
+    this.self = slot;
+    this.core.setSelf(slot);
+  }
+
+  /** Leave: free the slot (its memory and queues must be gone already). */
+  leave(): void {
+    const s = this.self;
+    this.withLock(() => {
+      this.core.mboxReset(s);
+      if (this.primarySlot() === s) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);
+      Atomics.store(this.i32, this.procOff(s, PROC_STATE) >>> 2, ProcState.Free);
+    });
+  }
+
+  // ---- primary role ----
+
+  primarySlot(): number {
+    return Atomics.load(this.i32, HDR_PRIMARY >>> 2) - 1;
+  }
+
+  /** Become primary if there is none or it died. Returns true if this process is primary now. */
+  claimPrimary(): boolean {
+    const cur = Atomics.load(this.i32, HDR_PRIMARY >>> 2);
+    if (cur === this.self + 1) return true;
+    if (cur !== 0 && this.slotAlive(cur - 1)) return false;
+    if (Atomics.compareExchange(this.i32, HDR_PRIMARY >>> 2, cur, this.self + 1) !== cur) return false;
+    this.dv.setUint32(this.procOff(this.self, PROC_ROLE), ProcRole.Primary, true);
+    return true;
+  }
+
+  // ---- dead members ----
+
+  /**
+   * Mark dead members for cleanup by this process (under the lock). Returns
+   * their slots: Live entries whose process is gone, and Cleaning entries
+   * whose cleaner died too.
+   */
+  claimDead(): number[] {
+    const dead: number[] = [];
+    this.withLock(() => {
+      for (let s = 0; s < PROC_SLOTS; s++) {
+        if (s === this.self) continue;
+        const st = this.procState(s);
+        const o = this.procOff(s, PROC_CLEANER);
+        if (st === ProcState.Live && !processAlive(this.procPid(s), this.procStart(s))) {
+          this.dv.setUint32(o, this.self + 1, true);
+          Atomics.store(this.i32, this.procOff(s, PROC_STATE) >>> 2, ProcState.Cleaning);
+          dead.push(s);
+        } else if (st === ProcState.Cleaning) {
+          const cleaner = this.dv.getUint32(o, true);
+          if (cleaner === 0 || (cleaner - 1 !== this.self && !this.slotAlive(cleaner - 1))) {
+            this.dv.setUint32(o, this.self + 1, true);
+            dead.push(s);
+          }
+        }
+      }
+    });
+    return dead;
+  }
+
+  /** Finish a dead member's cleanup: its slot becomes free (its queues and memory are gone). */
+  releaseDead(slot: number): void {
+    this.withLock(() => {
+      this.core.dmaFreeOwner(slot, this.self);
+      this.core.mboxReset(slot);
+      if (this.primarySlot() === slot) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);
+      Atomics.store(this.i32, this.procOff(slot, PROC_STATE) >>> 2, ProcState.Free);
+    });
+  }
+
+  // ---- I/O queue ids ----
+
+  /** Take a free QID for this process (under the lock), or throw ResourceError. */
+  takeQid(): number {
+    return this.withLock(() => {
+      const max = this.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+      let inUse = 0;
+      for (let q = 1; q <= max; q++) {
+        if (this.dv.getUint8(CTRL_QID_OWNER + q) === 0) {
+          this.dv.setUint8(CTRL_QID_OWNER + q, this.self + 1);
+          return q;
+        }
+        inUse++;
+      }
+      throw new ResourceError(`no I/O queue pair left: the controller granted ${max} and all ${inUse} are in use by the group`, 'qid');
+    });
+  }
+
+  releaseQid(qid: number): void {
+    this.withLock(() => this.dv.setUint8(CTRL_QID_OWNER + qid, 0));
+  }
+
+  /** QIDs owned by process slot `slot`. */
+  qidsOf(slot: number): number[] {
+    const max = this.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+    const out: number[] = [];
+    for (let q = 1; q <= max; q++) if (this.dv.getUint8(CTRL_QID_OWNER + q) === slot + 1) out.push(q);
+    return out;
+  }
+
+  qidsInUse(): number {
+    const max = this.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+    let n = 0;
+    for (let q = 1; q <= max; q++) if (this.dv.getUint8(CTRL_QID_OWNER + q) !== 0) n++;
+    return n;
+  }
+
+  /** Wake the processes the core delivered mail to (wakeMask after qpPollShared). */
+  wakeMailboxes(): void {
+    const lo = this.core.wakeMask(0) >>> 0;
+    const hi = this.core.wakeMask(1) >>> 0;
+    if (lo === 0 && hi === 0) return;
+    const mbox = this.dv.getUint32(CTRL_MBOX, true);
+    for (let p = 0; p < PROC_SLOTS; p++) {
+      if (((p < 32 ? lo >>> p : hi >>> (p - 32)) & 1) === 0) continue;
+      futexWake(this.addr(mbox + p * MBOX_STRIDE + MBOX_WAKE));
+    }
+  }
+}

@@ -1,41 +1,57 @@
 #!/usr/bin/env node
-// nvme-wasm command line. Commands are added by the tools work (perf,
-// identify, list, logs, features); `demo` is the first-run job on the
-// embedded simulated controller.
-import { Command, InvalidArgumentError as CommanderArgError } from 'commander';
+// nvme-wasm command line: perf (SPDK perf's flags), identify, list,
+// smart-log, error-log, get-feature (nvme-cli's style), and `demo`, the
+// first-run job on the embedded simulated controller.
+//
+// Exit codes: 0 success; 1 a failure (bad flag or value, device error,
+// I/O errors or verify mismatches in perf). Usage errors name the flag and
+// what it accepts, then show the command's help.
+import { Command, CommanderError } from 'commander';
 import { Controller } from '../controller.js';
 import { runDemo } from './demo.js';
-import { NvmeError } from '../errors.js';
+import { NvmeError, InvalidArgumentError } from '../errors.js';
+import { intArg } from './options.js';
+import { perfCommand } from './perf/command.js';
+import { identifyCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
 
 const program = new Command();
 program
   .name('nvme-wasm')
   .description('User-space NVMe driver for Node.js: a WebAssembly queue core on shared memory')
-  .showHelpAfterError()
+  .showHelpAfterError('(add --help for usage)')
   .configureOutput({ outputError: (s, write) => write(s) });
-
-function intOption(name: string, min: number, max: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new CommanderArgError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
-    }
-    return n;
-  };
-}
 
 program
   .command('demo')
   .description('identify the controller, then write, read back and verify data at many sizes and offsets')
   .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME' (default: an embedded simulated controller)")
-  .option('-n, --rounds <n>', 'verified write/read rounds', intOption('--rounds', 1, 1_000_000), 200)
+  .option('-n, --rounds <n>', 'verified write/read rounds', intArg(1, 1_000_000), 200)
   .action(async (o: { transport?: string; rounds: number }) => {
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
   });
 
+for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand()]) program.addCommand(c);
+
+// Every command (and the program) throws instead of exiting, so one place
+// decides the exit code; help output is not an error.
+function override(c: Command): void {
+  c.exitOverride().showHelpAfterError('(add --help for usage)');
+  for (const sub of c.commands) override(sub);
+}
+override(program);
+
 program.parseAsync(process.argv).catch((e: unknown) => {
-  if (e instanceof NvmeError) {
+  if (e instanceof CommanderError) {
+    // commander has already printed the message (and the help hint).
+    process.exitCode = e.exitCode;
+    return;
+  }
+  if (e instanceof InvalidArgumentError) {
+    process.stderr.write(`nvme-wasm: error: ${e.message}\n`);
+  } else if (e instanceof NvmeError) {
     process.stderr.write(`nvme-wasm: ${e.name}: ${e.message}\n`);
+  } else if (e instanceof Error && e.name === 'HalError') {
+    process.stderr.write(`nvme-wasm: ${e.message}\n`);
   } else {
     process.stderr.write(`nvme-wasm: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   }

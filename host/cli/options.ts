@@ -1,0 +1,80 @@
+// Option parsers and the options every command shares (-r, -i,
+// --file-prefix, --sim-config). Parsers throw commander's
+// InvalidArgumentError, which commander prints as
+//   error: option '-q, --queue-depth <n>' argument '0' is invalid. <reason>
+// so every bad value names its flag; the reason says what is accepted.
+import { Command, InvalidArgumentError as OptionValueError, Option } from 'commander';
+import { Controller, type ControllerOptions } from '../controller.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { SimConfigInput } from '../sim/config.js';
+
+/** An integer parser for `flag`: rejects NaN, fractions, signs and values outside [min, max]. */
+export function intArg(min: number, max: number, what = 'an integer') {
+  return (v: string): number => {
+    const t = v.trim();
+    const n = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t, 16) : /^\d+$/.test(t) ? Number(t) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new OptionValueError(`Expected ${what} from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
+/** A positive decimal number parser (seconds), bounded. */
+export function positiveNumberArg(min: number, max: number) {
+  return (v: string): number => {
+    const t = v.trim();
+    const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) throw new OptionValueError(`Expected a number from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+/** A JSON object (the embedded simulator's configuration). */
+export function jsonObjectArg(v: string): Record<string, unknown> {
+  let o: unknown;
+  try {
+    o = JSON.parse(v);
+  } catch (e) {
+    throw new OptionValueError(`Expected a JSON object: ${(e as Error).message}.`);
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new OptionValueError('Expected a JSON object such as \'{"mdts":5}\'.');
+  return o as Record<string, unknown>;
+}
+
+export interface ConnectOptions {
+  transport?: string;
+  shmId?: number;
+  filePrefix?: string;
+  simConfig?: Record<string, unknown>;
+}
+
+/** -r, -i, --file-prefix, --sim-config: how a command reaches its controller. */
+export function addConnectOptions(cmd: Command): Command {
+  return cmd
+    .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME' (default: an embedded simulated controller started for this command)")
+    .option('-i, --shm-id <id>', 'shared-memory group id (like SPDK -i): join the group of processes sharing the controller', intArg(0, 65535))
+    .option('--file-prefix <prefix>', "shared-memory group file prefix (like DPDK --file-prefix; default 'nvme-wasm')")
+    .addOption(new Option('--sim-config <json>', 'configuration of the embedded simulated controller, as JSON (see README, Simulated controller)').argParser(jsonObjectArg));
+}
+
+/** Open the controller the connect options name (the embedded simulator by default). */
+export async function openController(o: ConnectOptions, simDefaults: SimConfigInput = {}, extra: ControllerOptions = {}): Promise<Controller> {
+  if (o.simConfig && o.transport && o.transport.trim() !== '' && o.transport.trim() !== 'embedded') {
+    throw new InvalidArgumentError('--sim-config', 'no -r: it configures the embedded simulated controller', o.transport);
+  }
+  return Controller.open({
+    ...extra,
+    transport: o.transport,
+    sim: { ...simDefaults, ...(o.simConfig as SimConfigInput | undefined) },
+    ...(o.shmId !== undefined ? { shmId: o.shmId } : {}),
+    ...(o.filePrefix !== undefined ? { filePrefix: o.filePrefix } : {}),
+  });
+}
+
+/** JSON.stringify that writes bigints as decimal strings (128-bit counters). */
+export function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2);
+}
+
+export const hex = (n: number, width = 0): string => `0x${(n >>> 0).toString(16).padStart(width, '0')}`;

@@ -32,6 +32,7 @@ export const DATA_BYTES = 64 * 1024; // data area of a sequence
 
 // Queue sizes 2 .. 4096, biased to small queues (many laps per sequence).
 const qsizeArb = fc.oneof(
+  { withCrossShrink: true },
   { weight: 8, arbitrary: fc.integer({ min: 2, max: 8 }) },
   { weight: 4, arbitrary: fc.integer({ min: 9, max: 64 }) },
   { weight: 1, arbitrary: fc.integer({ min: 65, max: 4096 }) },
@@ -79,8 +80,9 @@ const cmdArb: fc.Arbitrary<CmdSpec> = fc.oneof(
       ),
       // 0 (no data), up to a few pages, sometimes above any maxXfer.
       len: fc.oneof(
-        { weight: 1, arbitrary: fc.constant(0) },
+        { withCrossShrink: true },
         { weight: 12, arbitrary: fc.integer({ min: 1, max: 16384 }) },
+        { weight: 1, arbitrary: fc.constant(0) },
         { weight: 1, arbitrary: fc.integer({ min: 16385, max: 40000 }) },
       ),
     }),
@@ -99,7 +101,7 @@ const honestOps: Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> = [
     weight: 10,
     arbitrary: fc.record({
       op: fc.constant('submit' as const),
-      count: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.integer({ min: 5, max: 300 }) }),
+      count: fc.oneof({ withCrossShrink: true }, { weight: 4, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.integer({ min: 5, max: 300 }) }),
       cmd: cmdArb,
     }),
   },
@@ -113,6 +115,7 @@ const honestOps: Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> = [
     arbitrary: fc.record({
       op: fc.constant('complete' as const),
       picks: fc.oneof(
+        { withCrossShrink: true },
         { weight: 4, arbitrary: fc.array(pickArb, { minLength: 1, maxLength: 4 }) },
         { weight: 1, arbitrary: fc.array(pickArb, { minLength: 5, maxLength: 300 }) },
       ),

@@ -253,6 +253,7 @@ export class SeqFailure extends Error {
 export function runSequence(h: FuzzHarness, cfg: QpConfig, ops: Op[], stats: Stats, afterOp?: AfterOp): void {
   const s = new Seq(h, cfg, stats.sequences);
   let step = -1;
+  const allSlots = Array.from({ length: cfg.nslots }, (_, i) => i);
   try {
     checkAll(s, []);
     for (step = 0; step < ops.length; step++) {
@@ -260,7 +261,8 @@ export function runSequence(h: FuzzHarness, cfg: QpConfig, ops: Op[], stats: Sta
       const touched = new Set<number>();
       s.apply(op, touched);
       afterOp?.(s, step, op);
-      checkAll(s, touched);
+      // PRP list pages: those written this step; all of them when there are few.
+      checkAll(s, s.cfg.nslots * s.at.prpPages <= 64 ? allSlots : touched);
       if (step % FULL_CHECK_EVERY === FULL_CHECK_EVERY - 1) checkOutside(s);
     }
     step = ops.length;
@@ -351,23 +353,26 @@ export function fuzz(o: FuzzOptions, h: FuzzHarness = makeFuzzHarness()): FuzzRe
     });
     const res = fc.check(prop, { seed: fcSeed, numRuns: runs, endOnFailure: false });
     if (res.failed) {
-      const [cfg, ops] = res.counterexample! as [QpConfig, Op[]];
+      const [cfg, shrunk] = res.counterexample! as [QpConfig, Op[]];
       // Replay the shrunk case once more to get its failure (stats of the shrink runs are not counted).
       const scratch = emptyStats();
       let failure = String(res.errorInstance);
       let step: number | undefined;
       try {
-        runSequence(h, cfg, ops, scratch, o.afterOp);
+        runSequence(h, cfg, shrunk, scratch, o.afterOp);
       } catch (e) {
         if (e instanceof SeqFailure) step = e.step;
         failure = (e as Error).message;
       }
+      // Ops after the failing one never ran: leave them out.
+      const ops = step === undefined ? shrunk : shrunk.slice(0, step + 1);
       const report = [
         `DIVERGENCE  seed ${o.seed}  round ${round}  mode ${mode}  fast-check seed ${fcSeed} path ${res.counterexamplePath}`,
         `  after ${res.numShrinks} shrinks: ${failure}`,
         `minimal failing sequence (${ops.length} ops):`,
         formatSequence(cfg, ops, step),
-        `replay: npm run fuzz -- --seed ${o.seed} --mode ${o.mode}${o.ops !== undefined ? ` --ops ${o.ops}` : ''}   (or --replay ${fcSeed}:${res.counterexamplePath} --mode ${mode})`,
+        `replay: npm run fuzz -- --seed ${o.seed} --mode ${o.mode}${o.ops !== undefined ? ` --ops ${o.ops}` : ''} --length ${maxLength}`,
+        `   or: npm run fuzz -- --replay ${fcSeed}:${res.counterexamplePath} --mode ${mode} --length ${maxLength}`,
       ].join('\n');
       log(report);
       return {

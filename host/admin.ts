@@ -9,6 +9,9 @@ import type { Region } from './region.js';
 import type { Group } from './group.js';
 
 export class AdminQueue extends QueuePair {
+  /** Completions delivered to this process for commands it did not send (must stay 0). */
+  foreignCompletions = 0;
+
   /** Called with dword 0 of every asynchronous event the controller reports. */
   onEvent: ((dw0: number) => void) | undefined;
 
@@ -28,6 +31,10 @@ export class AdminQueue extends QueuePair {
 
   protected override ringNow(): void {
     this.group.withLock(() => this.core.qpRing(this.desc));
+  }
+
+  protected override onUnknown(): void {
+    this.foreignCompletions++;
   }
 
   protected override onAsyncEvent(dw0: number): void {

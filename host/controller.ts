@@ -233,6 +233,8 @@ export class Controller {
       const hash = coreHash(options.debugCore);
       region.format(hash, IOVA_BASE);
       core.setIovaBase(Number(IOVA_BASE & 0xffffffffn), Number(IOVA_BASE >> 32n));
+      const mbox = region.allocDma(PROC_SLOTS * MBOX_STRIDE, { zero: true, owner: GROUP_OWNER });
+      region.dv.setUint32(CTRL_MBOX, mbox.regionOffset, true);
       const group = new Group(region, core);
       group.setSelf(0);
       group.setSelf(group.join(ProcRole.Primary));
@@ -240,8 +242,6 @@ export class Controller {
       region.dv.setUint32(HDR_PRIMARY, group.self + 1, true);
       const trid = Buffer.from(transport.trid, 'latin1');
       region.u8.set(trid.subarray(0, HDR_TRID_LEN - 1), HDR_TRID);
-      const mbox = region.allocDma(PROC_SLOTS * MBOX_STRIDE, { zero: true, owner: GROUP_OWNER });
-      region.dv.setUint32(CTRL_MBOX, mbox.regionOffset, true);
       await transport.mapDma(file.path, IOVA_BASE, file.size);
       // A private region needs no name once both sides mapped it, and an
       // unlinked file cannot be left behind by a crash. A group's stays, for

@@ -125,7 +125,9 @@ export class QueuePair {
   private inPoll = false;
   private pending = 0; // Promise-path commands keeping the poller hot
   private background = 0; // Promise-path commands that may wait forever (AER)
-  private pollScheduled = false;
+  /** 0: no poll scheduled; 1: setImmediate (commands pending); 2: a lazy unref'd timer (only long waits). */
+  private pollMode = 0;
+  private lazyTimer: NodeJS.Timeout | undefined;
   private ringScheduled = false;
   private waiters: Array<() => boolean> = [];
   private lastTimeoutScan = 0;
@@ -224,6 +226,9 @@ export class QueuePair {
     return total;
   }
 
+  /** A completion arrived for no command this process has outstanding. */
+  protected onUnknown(): void {}
+
   /** An asynchronous event's completion dword 0 reached this process (admin queue). */
   protected onAsyncEvent(_dw0: number): void {}
 
@@ -260,7 +265,10 @@ export class QueuePair {
       }
       const cb = this.bCb[i];
       this.bCb[i] = undefined;
-      if (!cb) continue; // not ours to settle (e.g. a late completion after a timeout was already released)
+      if (!cb) {
+        this.onUnknown();
+        continue;
+      }
       const sf = this.bStatus[i]!;
       try {
         cb(sf === 0 ? null : statusError(sf, this.opcodes[this.bKey[i]!]!, this.bCid[i]!, this.qid), this.bDw0[i]!);
@@ -359,19 +367,23 @@ export class QueuePair {
   }
 
   private ensurePolling(): void {
-    if (this.pollScheduled || this.closedError) return;
+    if (this.closedError) return;
     if (this.pending > 0 || this.waiters.length > 0) {
-      this.pollScheduled = true;
+      if (this.pollMode === 1) return;
+      // A lazy timer is unref'd: it would not keep the process alive for
+      // commands someone awaits. Replace it.
+      if (this.pollMode === 2) clearTimeout(this.lazyTimer);
+      this.pollMode = 1;
       setImmediate(this.tick);
-    } else if (this.background > 0) {
+    } else if (this.background > 0 && this.pollMode === 0) {
       // Only long waits (asynchronous events) outstanding: poll lazily.
-      this.pollScheduled = true;
-      setTimeout(this.tick, 10).unref();
+      this.pollMode = 2;
+      this.lazyTimer = setTimeout(this.tick, 10).unref();
     }
   }
 
   private readonly tick = (): void => {
-    this.pollScheduled = false;
+    this.pollMode = 0;
     if (this.closedError) return;
     try {
       this.processCompletions();

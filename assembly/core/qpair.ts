@@ -259,6 +259,7 @@ export function wakeMask(hi: bool): u32 {
 
 /** Put one record in process `owner`'s mailbox; false if it is full. */
 function mboxPut(owner: u32, cid: u32, sf: u32, dw0: u32, flags: u32): bool {
+  if (r32(CTRL_MBOX) == 0) return false;
   const mb = r32(CTRL_MBOX) + owner * MBOX_STRIDE;
   const tail = r32(mb + MBOX_TAIL);
   let next = tail + 1;
@@ -364,6 +365,7 @@ export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
 /** Move up to `max` records from process `self`'s mailbox to OUT. Lock-free: only the owner reads. */
 export function mboxTake(self: u32, max: u32): i32 {
   if (max > OUT_MAX) max = OUT_MAX;
+  if (r32(CTRL_MBOX) == 0) return 0;
   const mb = r32(CTRL_MBOX) + self * MBOX_STRIDE;
   let head = r32(mb + MBOX_HEAD);
   const tail = atomic.load<u32>(rAddr(mb + MBOX_TAIL));
@@ -381,6 +383,7 @@ export function mboxTake(self: u32, max: u32): i32 {
 
 /** Empty process `slot`'s mailbox (a new process takes the slot, or its owner died). */
 export function mboxReset(slot: u32): void {
+  if (r32(CTRL_MBOX) == 0) return; // not allocated yet: nothing to reset
   const mb = r32(CTRL_MBOX) + slot * MBOX_STRIDE;
   w32(mb + MBOX_HEAD, 0);
   w32(mb + MBOX_TAIL, 0);

@@ -1,0 +1,99 @@
+// A group member for the multi-process tests, run as its own OS process:
+//   node mp-child.js '<json>'   with { shmId, prefix, trid, role, ... }
+// Prints 'ready <slot> <primary|secondary>' once joined, progress lines, and a
+// final 'done <json>' summary; exits non-zero on any error.
+import { Controller } from '../../host/index.js';
+import { pattern } from './rand.js';
+
+interface Args {
+  shmId: number;
+  prefix: string;
+  trid?: string;
+  role: 'io' | 'admin' | 'hold' | 'tool';
+  procType?: 'auto' | 'primary' | 'secondary';
+  lba?: number; // first block of this process's range (io)
+  blocks?: number; // range size (io)
+  rounds?: number; // io rounds or admin commands; 0 = until SIGTERM
+  depth?: number; // admin commands in flight
+  nsCount?: number;
+}
+
+const a = JSON.parse(process.argv[2]!) as Args;
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+const ctrl = await Controller.open({ shmId: a.shmId, filePrefix: a.prefix, transport: a.trid, procType: a.procType ?? 'auto', regionSize: 32 << 20 });
+out(`ready ${ctrl.group.self} ${ctrl.isPrimary ? 'primary' : 'secondary'}`);
+let stop = false;
+process.on('SIGTERM', () => {
+  stop = true;
+});
+
+const summary: Record<string, number> = {};
+if (a.role === 'io') {
+  const ns = ctrl.namespace(1);
+  const qp = await ctrl.createQueuePair({ depth: 32 });
+  const base = a.lba ?? 0;
+  const span = a.blocks ?? 1024;
+  let round = 0;
+  let mismatches = 0;
+  while (!stop && (a.rounds === undefined || a.rounds === 0 || round < a.rounds)) {
+    const n = 1 + (round % 16);
+    const lba = base + ((round * 37) % (span - n));
+    const d = pattern(lba, n, ns.blockSize, round);
+    await ns.write(lba, d, { qpair: qp });
+    const back = await ns.readBlocks(lba, n, { qpair: qp });
+    if (!back.equals(d)) mismatches++;
+    round++;
+    if (round % 50 === 0) out(`progress ${round}`);
+  }
+  summary.rounds = round;
+  summary.mismatches = mismatches;
+  await qp.delete();
+} else if (a.role === 'admin') {
+  // Identify Namespace of "our" namespace: its size tells whether the data
+  // we got is ours; every completion must come back exactly once.
+  const nn = a.nsCount ?? 1;
+  const nsid = 1 + (ctrl.group.self % nn);
+  const want = BigInt(ctrl.namespace(nsid).blocks);
+  const total = a.rounds ?? 200;
+  let sent = 0;
+  let ok = 0;
+  let wrong = 0;
+  const inflight = new Set<Promise<void>>();
+  while (sent < total) {
+    while (inflight.size < (a.depth ?? 8) && sent < total) {
+      sent++;
+      const p = ctrl.identifyRaw(0, nsid).then((b) => {
+        if (b.readBigUInt64LE(0) === want) ok++;
+        else wrong++;
+      });
+      const q = p.finally(() => inflight.delete(q));
+      inflight.add(q);
+    }
+    await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  summary.sent = sent;
+  summary.ok = ok;
+  summary.wrong = wrong;
+  summary.foreign = ctrl.admin.foreignCompletions;
+} else if (a.role === 'hold') {
+  const qp = await ctrl.createQueuePair({ depth: 8 });
+  const buf = ctrl.allocDma(64 * 1024);
+  out('holding');
+  await new Promise<void>((r) => {
+    const t = setInterval(() => {
+      if (stop) {
+        clearInterval(t);
+        r();
+      }
+    }, 20);
+  });
+  buf.free();
+  await qp.delete();
+} else if (a.role === 'tool') {
+  summary.namespaces = ctrl.namespaces.size;
+  summary.serial = ctrl.data.serialNumber.length;
+}
+await ctrl.close();
+out(`done ${JSON.stringify(summary)}`);

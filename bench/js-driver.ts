@@ -1,0 +1,132 @@
+// One measured run of nvme-wasm against a simulated controller running in
+// another process (so this process's CPU time is the driver's alone):
+// random 4 KiB reads at queue depth QD on one queue pair, for SECONDS after
+// a warm-up, through either path:
+//   callback: submitRead + processCompletions() in a tight loop (what perf uses)
+//   promise:  QD concurrent `await ns.read(lba, dmaBuf, { qpair })` loops
+// Prints one JSON line with the same fields as bench/native/nvme-native.c.
+//
+//   node dist/bench/js-driver.js 'trtype:sim name:NAME' callback|promise QD SECONDS [WARMUP_S]
+import { Controller } from '../host/index.js';
+
+const [trid, path, qdArg, secArg, warmArg] = process.argv.slice(2);
+const qd = Number(qdArg);
+const seconds = Number(secArg);
+const warmup = Number(warmArg ?? 0.5);
+if (!trid || (path !== 'callback' && path !== 'promise') || !(qd >= 1) || !(seconds > 0)) {
+  process.stderr.write('usage: js-driver TRID callback|promise QD SECONDS [WARMUP_S]\n');
+  process.exit(2);
+}
+
+const cpuNs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
+
+const ctrl = await Controller.open({ transport: trid });
+const ns = ctrl.namespace(1);
+const qp = await ctrl.createQueuePair({ depth: Math.min(ctrl.maxQueueEntries, qd + 1) });
+const bufs = Array.from({ length: qd }, () => ctrl.allocDma(4096, { align: 4096 }));
+const blocksPerIo = 4096 / ns.blockSize;
+const units = Math.floor(ns.blocks / blocksPerIo);
+let seed = 0x2545f491;
+const randomLba = (): number => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return ((seed >>> 0) % units) * blocksPerIo;
+};
+
+let ios = 0;
+let polls = 0;
+let emptyPolls = 0;
+let errors = 0;
+let stopping = false;
+
+// Count polls (and the empty ones) on both paths: the Promise path's poller calls this method too.
+const processCompletions = qp.processCompletions.bind(qp);
+qp.processCompletions = (max?: number): number => {
+  const n = processCompletions(max);
+  polls++;
+  if (n === 0) emptyPolls++;
+  return n;
+};
+
+let result: Record<string, unknown>;
+if (path === 'callback') {
+  let inflight = 0;
+  const cbs = bufs.map((buf) => {
+    const cb = (err: Error | null): void => {
+      if (err) errors++;
+      ios++;
+      if (!stopping && qp.submitRead(ns, randomLba(), buf, cb)) return;
+      inflight--;
+    };
+    return cb;
+  });
+  for (let i = 0; i < qd; i++) if (qp.submitRead(ns, randomLba(), bufs[i]!, cbs[i]!)) inflight++;
+  // Same loop shape as the native driver: 256 polls between two clock reads.
+  // Busy time as in the native driver: one clock read per poll; a poll
+  // that reaps adds the time since the previous read to busyMs.
+  let busyMs = 0;
+  const spin = (untilMs: number): number => {
+    let t = performance.now();
+    for (;;) {
+      for (let k = 0; k < 256; k++) {
+        const n = qp.processCompletions();
+        const t2 = performance.now();
+        if (n > 0 && t2 - t < 0.1) busyMs += t2 - t; // longer than 100 us: preempted, not driver work
+        t = t2;
+      }
+      if (t >= untilMs) return t;
+    }
+  };
+  spin(performance.now() + warmup * 1000);
+  ios = polls = emptyPolls = 0;
+  busyMs = 0;
+  const w0 = performance.now();
+  const c0 = cpuNs();
+  const w1 = spin(w0 + seconds * 1000);
+  const c1 = cpuNs();
+  const measured = { ios, polls, emptyPolls, busyNs: Math.round(busyMs * 1e6) };
+  let sink = 0;
+  const k0 = performance.now();
+  for (let k = 0; k < 1_000_000; k++) sink += performance.now();
+  const clockNs = (performance.now() - k0) + (sink < 0 ? 1 : 0); // ms for 1e6 reads = ns per read
+  stopping = true;
+  while (inflight > 0) qp.processCompletions();
+  // The CPU cost of a poll that finds nothing (nothing in flight).
+  const cal = 2_000_000;
+  const e0 = cpuNs();
+  for (let k = 0; k < cal; k++) processCompletions();
+  const emptyPollNs = (cpuNs() - e0) / cal;
+  result = { ...measured, wallNs: Math.round((w1 - w0) * 1e6), cpuNs: c1 - c0, emptyPollNs, clockNs };
+} else {
+  const worker = async (buf: (typeof bufs)[number]): Promise<void> => {
+    while (!stopping) {
+      try {
+        await ns.read(randomLba(), buf, { qpair: qp });
+      } catch {
+        errors++;
+      }
+      ios++;
+    }
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const all = bufs.map((b) => worker(b));
+  await sleep(warmup * 1000);
+  ios = polls = emptyPolls = 0;
+  const w0 = performance.now();
+  const c0 = cpuNs();
+  await sleep(seconds * 1000);
+  const c1 = cpuNs();
+  const w1 = performance.now();
+  const measured = { ios, polls, emptyPolls };
+  stopping = true;
+  await Promise.all(all);
+  result = { ...measured, wallNs: Math.round((w1 - w0) * 1e6), cpuNs: c1 - c0, emptyPollNs: null, busyNs: null, clockNs: null };
+}
+await qp.delete();
+for (const b of bufs) b.free();
+await ctrl.close();
+process.stdout.write(`${JSON.stringify({ driver: `nvme-wasm ${path}`, qd, queues: 1, ...result, errors })}\n`);

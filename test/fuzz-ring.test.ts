@@ -108,7 +108,7 @@ test('fuzz: a simulated core bug (phase not flipped on wrap) is found and shrunk
     }
     lapsBefore.set(s, s.model.laps);
   };
-  const r = fuzz({ seed: SEED, mode: 'honest', ops: 50_000, afterOp: buggy }, h);
+  const r = fuzz({ seed: SEED, mode: 'honest', ops: 50_000, maxLength: 100, afterOp: buggy }, h);
   assert.ok(r.failure, 'the fuzzer found the planted bug');
   const f = r.failure!;
   assert.match(f.failure, 'QP_CQ_PHASE');

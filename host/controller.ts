@@ -29,7 +29,7 @@ import {
   Region, createRegionFile, createRegionFileExclusive, findRegionFile, openRegionFile, readRegionHeader, checkRegionSize,
   type HugepagePolicy, type RegionFile,
 } from './region.js';
-import { Group } from './group.js';
+import { Group, GroupClosedError } from './group.js';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { openTransport, IOVA_BASE, type Transport } from './transport.js';
@@ -311,6 +311,11 @@ export class Controller {
         }
         const state = hdr.getUint32(HDR_STATE, true);
         if (state === RegionState.Ready) break;
+        if (state === RegionState.Closed) {
+          // The last member left (and is removing it, or died doing so): start afresh.
+          fs.rmSync(path, { force: true });
+          return undefined;
+        }
         if (state === RegionState.Failed) {
           fs.rmSync(path, { force: true });
           if (procType === 'secondary') throw new ControllerError(`the primary of group ${shmId} failed to initialise`, 'state');
@@ -338,7 +343,15 @@ export class Controller {
     }
     let file: RegionFile | undefined;
     try {
-      file = openRegionFile(path);
+      try {
+        file = openRegionFile(path);
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') {
+          await transport.close();
+          return undefined; // removed by the last member leaving
+        }
+        throw e;
+      }
       const layout = layoutMemory(file.size, transport.barSize);
       const core = instantiateCore(layout.memory, options.debugCore);
       const region = new Region(file, layout, core, 0);
@@ -360,7 +373,14 @@ export class Controller {
       }
       // The lock is taken in our future slot's name; claim it inside.
       group.setSelf(PROC_SLOTS - 1);
-      group.setSelf(group.join(ProcRole.Secondary));
+      try {
+        group.setSelf(group.join(ProcRole.Secondary));
+      } catch (e) {
+        if (!(e instanceof GroupClosedError)) throw e;
+        region.close(false);
+        await transport.close();
+        return undefined; // the last member left meanwhile: start afresh
+      }
       region.self = group.self;
       transport.mapBar(layout.base, layout.barOff);
       core.setBarWindow(layout.barOff);
@@ -474,7 +494,6 @@ export class Controller {
   }
 
   private async leaveGroup(): Promise<void> {
-    this.core.dmaFreeOwner(this.group.self, this.group.self);
     this.group.leave();
   }
 
@@ -867,16 +886,17 @@ export class Controller {
         });
       }
       await this.cleanup.catch(() => {});
-      // The last member shuts the controller down; others just leave.
-      const others = this.group.liveSlots().filter((s) => s !== this.group.self);
-      if (others.length === 0 && this.isAlive()) {
+      // The last member shuts the controller down and removes the group's
+      // file; others just leave.
+      const last = this.group.closeIfLast();
+      if (last && this.shmId !== undefined) fs.rmSync(this.region.file.path, { force: true });
+      if (last && this.isAlive()) {
         const m = this.mmio;
         const cc = m.read32(REG_CC);
         m.write32(REG_CC, (cc & ~(CC_SHN_MASK << CC_SHN_SHIFT)) | (CC_SHN_NORMAL << CC_SHN_SHIFT));
         await waitFor(() => regField(m.read32(REG_CSTS), CSTS_SHST_SHIFT, CSTS_SHST_MASK) === CSTS_SHST_COMPLETE,
           Math.max(this.readyTimeoutMs, 5000), `${this.transport.description}: waiting for CSTS.SHST = complete after CC.SHN`);
       }
-      if (others.length === 0 && this.shmId !== undefined) fs.rmSync(this.region.file.path, { force: true });
     } catch (e) {
       firstError ??= e;
     } finally {

@@ -9,7 +9,7 @@
 // dead holder's lock is taken over with a CAS from its value, then the admin
 // queue is made consistent before going on.
 import {
-  HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WAITERS, HDR_PRIMARY, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE,
+  HDR_STATE, RegionState, HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WAITERS, HDR_PRIMARY, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE,
   PROC_PID, PROC_START_LO, PROC_START_HI, PROC_CLEANER, PROC_GEN, PROC_ROLE, ProcState, ProcRole, CTRL_QID_OWNER,
   CTRL_MAX_QUEUE_PAIRS, CTRL_MBOX, MBOX_STRIDE, MBOX_WAKE,
 } from '../assembly/abi/region.js';
@@ -17,6 +17,10 @@ import { futexWait, futexWake, processAlive, processStartTime } from '../hal/ind
 import type { CoreExports } from './core.js';
 import type { Region } from './region.js';
 import { ResourceError } from './errors.js';
+import { CoreStatus } from '../assembly/abi/status.js';
+
+/** The group closed (its last member left) while this process was joining: start afresh. */
+export class GroupClosedError extends Error {}
 
 const SPIN = 200;
 const LIVENESS_EVERY_MS = 10;
@@ -138,11 +142,24 @@ export class Group {
 
   // ---- membership ----
 
-  /** Claim a free slot for this process (under the lock). */
+  /**
+   * Run an allocator operation of the core, retrying while another process
+   * holds the allocator lock, and taking it over if that process died.
+   */
+  allocOp(fn: () => number): number {
+    for (let tries = 1; ; tries++) {
+      const r = fn();
+      if (r !== CoreStatus.Busy) return r;
+      if (tries % 10_000 === 0 && !this.recoverAllocLock() && tries > 5_000_000) return r;
+    }
+  }
+
+  /** Claim a free slot for this process (under the lock). A secondary joins only a Ready group. */
   join(role: ProcRole): number {
     const pid = process.pid;
     const start = processStartTime(pid) ?? 0;
     return this.withLock(() => {
+      if (role === ProcRole.Secondary && Atomics.load(this.i32, HDR_STATE >>> 2) !== RegionState.Ready) throw new GroupClosedError();
       for (let s = 0; s < PROC_SLOTS; s++) {
         if (this.procState(s) !== ProcState.Free) continue;
         const o = (f: number) => this.procOff(s, f);
@@ -169,9 +186,23 @@ export class Group {
     this.core.setSelf(slot);
   }
 
-  /** Leave: free the slot (its memory and queues must be gone already). */
+  /**
+   * Leave as the last member? Decided under the lock: if no other member is
+   * alive, the region is marked Closed (a joiner that has not claimed a slot
+   * yet will start a fresh group) and true is returned.
+   */
+  closeIfLast(): boolean {
+    return this.withLock(() => {
+      if (this.liveSlots().some((s) => s !== this.self)) return false;
+      Atomics.store(this.i32, HDR_STATE >>> 2, RegionState.Closed);
+      return true;
+    });
+  }
+
+  /** Leave: free the slot and this process's memory (its queues must be gone already). */
   leave(): void {
     const s = this.self;
+    this.allocOp(() => this.core.dmaFreeOwner(s, s));
     this.withLock(() => {
       this.core.mboxReset(s);
       if (this.primarySlot() === s) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);
@@ -228,7 +259,7 @@ export class Group {
   /** Finish a dead member's cleanup: its slot becomes free (its queues and memory are gone). */
   releaseDead(slot: number): void {
     this.withLock(() => {
-      this.core.dmaFreeOwner(slot, this.self);
+      this.allocOp(() => this.core.dmaFreeOwner(slot, this.self));
       this.core.mboxReset(slot);
       if (this.primarySlot() === slot) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);
       Atomics.store(this.i32, this.procOff(slot, PROC_STATE) >>> 2, ProcState.Free);

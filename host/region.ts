@@ -8,6 +8,7 @@ import {
 import {
   REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, REGION_MAGIC, REGION_LAYOUT_VERSION,
   HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_REGION_SIZE, HDR_FREE_PAGES, HDR_HEAP_PAGES, HDR_HEAP_OFF,
+  HDR_PAGEMAP_OFF, PM_USED, PM_OWNER_SHIFT, PM_OWNER_MASK,
 } from '../assembly/abi/region.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
@@ -204,6 +205,20 @@ export class Region implements DmaOwner {
       if (tries % 10_000 === 0) this.allocLockRecovery?.();
     }
     if (r < 0) throw new Error(`dmaFree(${buf.regionOffset}) failed: ${CoreStatus[r] ?? r}`);
+  }
+
+  /** Pages in use per owner (process slot, or GROUP_OWNER), read from the page map. */
+  pagesByOwner(): Map<number, number> {
+    const pm = this.dv.getUint32(HDR_PAGEMAP_OFF, true);
+    const pages = this.dv.getUint32(HDR_HEAP_PAGES, true);
+    const out = new Map<number, number>();
+    for (let p = 0; p < pages; p++) {
+      const e = this.dv.getUint32(pm + p * 4, true);
+      if ((e & PM_USED) === 0) continue;
+      const owner = (e >>> PM_OWNER_SHIFT) & PM_OWNER_MASK;
+      out.set(owner, (out.get(owner) ?? 0) + 1);
+    }
+    return out;
   }
 
   freeBytes(): number {

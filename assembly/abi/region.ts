@@ -54,6 +54,8 @@ export enum RegionState {
   Initialising = 1,
   Ready = 2,
   Failed = 3,
+  /** The last member left; the file is being removed. Joiners start afresh. */
+  Closed = 4,
 }
 
 // Process table: who is in the group. An entry is claimed and released

@@ -26,7 +26,7 @@ export class AdminQueue extends QueuePair {
   }
 
   protected override guard(submit: () => number): number {
-    return this.group.withLock(submit);
+    return this.group.withLock(() => super.guard(submit));
   }
 
   protected override ringNow(): void {
@@ -49,11 +49,17 @@ export class AdminQueue extends QueuePair {
     const self = this.group.self;
     const want = max > 0 ? Math.min(max, OUT_MAX) : OUT_MAX;
     let n = 0;
-    this.group.withLock(() => {
-      this.core.qpRing(this.desc);
-      n = this.core.qpPollShared(this.desc, want, self);
-      this.group.wakeMailboxes();
-    });
+    // Never wait for the lock here: whoever holds it reaps for everyone, and
+    // our completions then wait in our mailbox.
+    if (this.group.tryLock()) {
+      try {
+        this.core.qpRing(this.desc);
+        n = this.core.qpPollShared(this.desc, want, self);
+        this.group.wakeMailboxes();
+      } finally {
+        this.group.unlock();
+      }
+    }
     let firstThrow = n > 0 ? this.deliver(n, undefined) : undefined;
     const m = this.core.mboxTake(self, want);
     if (m > 0) firstThrow = this.deliver(m, firstThrow);

@@ -16,7 +16,7 @@ import {
 import { futexWait, futexWake, processAlive, processStartTime } from '../hal/index.js';
 import type { CoreExports } from './core.js';
 import type { Region } from './region.js';
-import { ResourceError } from './errors.js';
+import { ResourceError, ControllerError } from './errors.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 
 /** The group closed (its last member left) while this process was joining: start afresh. */
@@ -24,6 +24,8 @@ export class GroupClosedError extends Error {}
 
 const SPIN = 200;
 const LIVENESS_EVERY_MS = 10;
+/** A live holder keeping the lock this long is stuck: fail rather than block the event loop forever. */
+const LOCK_WAIT_MAX_MS = 10_000;
 
 export class Group {
   /** This process's slot in the process table. */
@@ -87,12 +89,16 @@ export class Group {
       return;
     }
     const me = this.self;
-    let lastCheck = performance.now();
+    const t0 = performance.now();
+    let lastCheck = t0;
     for (let spin = 0; ; spin++) {
       const holder = this.core.lockTry(HDR_ADMIN_LOCK, me);
       if (holder === 0 || holder === me + 1) break;
       if (spin < SPIN) continue;
       const now = performance.now();
+      if (now - t0 > LOCK_WAIT_MAX_MS) {
+        throw new ControllerError(`the group lock has been held for over ${LOCK_WAIT_MAX_MS} ms by pid ${this.procPid(holder - 1)}, which is alive`, 'state');
+      }
       if (now - lastCheck >= LIVENESS_EVERY_MS) {
         lastCheck = now;
         if (!this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, me)) {
@@ -115,6 +121,29 @@ export class Group {
     if (--this.depth > 0) return;
     this.core.lockRelease(HDR_ADMIN_LOCK);
     if (Atomics.load(this.i32, HDR_LOCK_WAITERS >>> 2) > 0) futexWake(this.lockAddr, 1);
+  }
+
+  /**
+   * Take the lock only if that needs no waiting (or its holder is dead and
+   * it can be taken over): for polls and housekeeping, which must never
+   * block the event loop behind another process. Returns false if busy.
+   */
+  tryLock(): boolean {
+    if (this.depth > 0) {
+      this.depth++;
+      return true;
+    }
+    const holder = this.core.lockTry(HDR_ADMIN_LOCK, this.self);
+    if (holder === 0 || holder === this.self + 1) {
+      this.depth = 1;
+      return true;
+    }
+    if (!this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, this.self)) {
+      this.depth = 1;
+      this.onLockRecovered?.();
+      return true;
+    }
+    return false;
   }
 
   withLock<T>(fn: () => T): T {
@@ -235,7 +264,8 @@ export class Group {
    */
   claimDead(): number[] {
     const dead: number[] = [];
-    this.withLock(() => {
+    if (!this.tryLock()) return dead; // busy: the next round will look
+    try {
       for (let s = 0; s < PROC_SLOTS; s++) {
         if (s === this.self) continue;
         const st = this.procState(s);
@@ -252,7 +282,9 @@ export class Group {
           }
         }
       }
-    });
+    } finally {
+      this.unlock();
+    }
     return dead;
   }
 

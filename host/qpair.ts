@@ -181,7 +181,7 @@ export class QueuePair {
    */
   protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
     if (r >= 0) {
-      const k = this.keyByCid ? this.core.slotCid(this.desc, r) : r;
+      const k = this.keyByCid ? this.lastCid : r;
       this.cbs[k] = cb;
       this.opcodes[k] = opcode;
       return true;
@@ -279,9 +279,18 @@ export class QueuePair {
     return firstThrow;
   }
 
+  /**
+   * The cid of the command the last guard() posted, read while it could not
+   * have completed yet (on the shared admin queue: inside the lock, before
+   * another process can reap it and reuse its slot).
+   */
+  protected lastCid = 0;
+
   /** Post through the core (the admin queue takes the group lock around it). */
   protected guard(submit: () => number): number {
-    return submit();
+    const r = submit();
+    if (r >= 0) this.lastCid = this.core.slotCid(this.desc, r);
+    return r;
   }
 
   protected ringNow(): void {
@@ -334,7 +343,7 @@ export class QueuePair {
           if (settle()) reject(e);
           return true;
         }
-        const cid = this.core.slotCid(this.desc, r);
+        const cid = this.lastCid;
         const k = this.keyByCid ? cid : r;
         this.deadlines[k] = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
         this.abandon[k] = (err?: Error) => {

@@ -153,6 +153,61 @@ test('the primary exits cleanly: secondaries keep running, one becomes primary',
   }
 });
 
+test('a member dies holding the group lock: the next one recovers it and the admin queue works', async () => {
+  const g = gid++;
+  const obs = await observe(g);
+  try {
+    const victim = member({ ...base(g), role: 'die-in-lock' });
+    await victim.waitLine('locked');
+    const t0 = performance.now();
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    await obs.identifyController();
+    assert.ok(performance.now() - t0 < 3000, 'recovered promptly');
+    await until(() => obs.group.liveSlots().length === 1, 3000, 'the dead member reclaimed');
+  } finally {
+    await obs.close();
+  }
+});
+
+test('a member dies between posting an admin command and ringing: the command still runs, its completion is discarded, the slot comes back', async () => {
+  const g = gid++;
+  const obs = await observe(g);
+  try {
+    const armed = () => obs.group.withLock(() => obs.core.qpCountOpcode(obs.admin.desc, AdminOpc.AsyncEventRequest));
+    await until(() => armed() >= 1, 3000, 'the primary armed its AER');
+    const victim = member({ ...base(g), role: 'die-mid-post' });
+    await victim.waitLine('posted');
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    for (let i = 0; i < 5; i++) await obs.identifyController();
+    await until(() => obs.core.qpOutstanding(obs.admin.desc) === armed(), 3000, 'only the AER outstanding');
+    assert.is(obs.admin.foreignCompletions, 0, 'the dead member\'s completion went nowhere');
+  } finally {
+    await obs.close();
+  }
+});
+
+test('asynchronous events reach every attached process', async () => {
+  const g = gid++;
+  const obs = await observe(g);
+  try {
+    const others = [member({ ...base(g), role: 'hold' }), member({ ...base(g), role: 'hold' })];
+    await Promise.all(others.map((p) => p.waitLine('holding')));
+    const mine = new Promise<number>((r) => obs.on('asyncEvent', r));
+    const { SimClient } = await import('../host/sim/index.js');
+    const client = SimClient.open(tag);
+    const dw0 = 0x00020102; // notice, info 01h, log page 02h
+    await client.postAsyncEvent(dw0);
+    client.close();
+    assert.is(await mine, dw0);
+    for (const p of others) assert.is(await p.waitLine('event '), `event ${dw0}`);
+    for (const p of others) await stop(p);
+  } finally {
+    await obs.close();
+  }
+});
+
 test('QID exhaustion: asking for more queue pairs than the group has left is a clear error', async () => {
   const g = gid++;
   const a = await observe(g);

@@ -45,10 +45,11 @@ export const QP_SQ_DB_WRITES: u32 = 104; // SQ tail doorbell writes (batching sh
 export const QP_CQ_DB_WRITES: u32 = 108; // CQ head doorbell writes
 export const QP_SUBMITTED: u32 = 112; // commands posted
 export const QP_COMPLETED: u32 = 116; // completions reported
-// Crash safety of the shared admin queue: post() sets QP_POST_SLOT (slot + 1)
-// and QP_POST_TAIL (the tail it writes at) before taking a slot and clears
-// them after advancing the tail, so whoever recovers the lock from a process
-// that died mid-post can tell a posted command from a half-written one.
+// Crash safety of the shared admin queue: post() sets QP_POST_TAIL (the tail
+// it writes at) and QP_POST_SLOT (slot + 1) before taking a slot, and clears
+// QP_POST_SLOT after advancing the tail, so whoever recovers the lock from a
+// process that died mid-post can tell a posted command from a half-written
+// one. QP_POST_TAIL means nothing while QP_POST_SLOT is 0.
 export const QP_POST_SLOT: u32 = 120;
 export const QP_POST_TAIL: u32 = 124;
 export const QP_HDR_SIZE: u32 = 128;

@@ -9,7 +9,7 @@ interface Args {
   shmId: number;
   prefix: string;
   trid?: string;
-  role: 'io' | 'admin' | 'hold' | 'tool';
+  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post';
   procType?: 'auto' | 'primary' | 'secondary';
   lba?: number; // first block of this process's range (io)
   blocks?: number; // range size (io)
@@ -23,6 +23,8 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 
 const ctrl = await Controller.open({ shmId: a.shmId, filePrefix: a.prefix, transport: a.trid, procType: a.procType ?? 'auto', regionSize: 32 << 20 });
 out(`ready ${ctrl.group.self} ${ctrl.isPrimary ? 'primary' : 'secondary'}`);
+ctrl.on('asyncEvent', (dw0) => out(`event ${dw0}`));
+ctrl.on('primary', () => out('primary'));
 let stop = false;
 process.on('SIGTERM', () => {
   stop = true;
@@ -91,6 +93,18 @@ if (a.role === 'io') {
   });
   buf.free();
   await qp.delete();
+} else if (a.role === 'die-in-lock') {
+  // Take the group lock and never let go (the test kills us with SIGKILL).
+  ctrl.group.lock();
+  out('locked');
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+} else if (a.role === 'die-mid-post') {
+  // Post an admin command (tail advanced, doorbell not rung) inside the lock, then hang.
+  ctrl.group.lock();
+  const buf = ctrl.allocDma(4096);
+  const slot = ctrl.core.submitIdentify(ctrl.admin.desc, 1, 0, 0, buf.regionOffset);
+  out(`posted ${slot}`);
+  for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
 } else if (a.role === 'tool') {
   summary.namespaces = ctrl.namespaces.size;
   summary.serial = ctrl.data.serialNumber.length;

@@ -19,7 +19,7 @@ export interface CoreExports {
   dmaFree(off: number, who: number): number;
   dmaSize(off: number): number;
   dmaFreeOwner(owner: number, who: number): number;
-  dmaCheck(): number;
+  dmaCheck(who: number): number;
   prpPagesFor(maxXfer: number): number;
   qpInit(qp: number, qid: number, qsize: number, sq: number, cq: number, dstrd: number, nslots: number, ownerBits: number, prp: number, prpPages: number, maxXfer: number, ownerProc: number): number;
   qpRing(qp: number): number;

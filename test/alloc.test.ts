@@ -16,7 +16,7 @@ test('alignment is honoured for region offsets, IOVAs and this process\'s addres
     assert.is(b.length, 1000);
     b.free();
   }
-  assert.ok(h.core.dmaCheck() >= 0);
+  assert.ok(h.core.dmaCheck(0) >= 0);
 });
 
 test('zero: the buffer reads zero even after a previous user dirtied the pages', () => {
@@ -48,7 +48,7 @@ test('exhaustion is a ResourceError; freeing makes the memory usable again', () 
   assert.ok(r.freeBytes() < 2 * 256 * 1024);
   for (const b of got) b.free();
   assert.is(r.freeBytes(), free0);
-  assert.is(h.core.dmaCheck(), free0 / 4096);
+  assert.is(h.core.dmaCheck(0), free0 / 4096);
 });
 
 test('bad requests are typed errors naming the argument', () => {
@@ -97,13 +97,13 @@ test('random alloc/free churn keeps the page map consistent', () => {
         assert.instance(e, ResourceError);
       }
     }
-    if (i % 100 === 0) assert.ok(h.core.dmaCheck() >= 0, `page map consistent at step ${i}`);
+    if (i % 100 === 0) assert.ok(h.core.dmaCheck(0) >= 0, `page map consistent at step ${i}`);
   }
   // No two live buffers overlap.
   const spans = live.map((b) => [b.regionOffset, b.regionOffset + b.length] as const).sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![0] >= spans[i - 1]![1], 'no overlap');
   for (const b of live) b.free();
-  assert.is(h.core.dmaCheck(), r.freeBytes() / 4096);
+  assert.is(h.core.dmaCheck(0), r.freeBytes() / 4096);
 });
 
 test.run();

@@ -6,6 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Controller, ControllerError, ResourceError } from '../host/index.js';
 import { GROUP_OWNER, HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, ProcState, REGION_MAGIC, REGION_LAYOUT_VERSION, HDR_CORE_HASH, HDR_STATE, RegionState } from '../assembly/abi/region.js';
 import { AdminOpc } from '../assembly/nvme/cmd.js';
@@ -99,7 +101,7 @@ test(`kill -9 of a secondary at random points, ${ROUNDS} rounds: no leaked QID, 
       for (const [owner, pages] of obs.region.pagesByOwner()) {
         assert.ok(owner === GROUP_OWNER || obs.group.slotAlive(owner), `round ${round}: ${pages} pages still owned by slot ${owner}, which is not alive`);
       }
-      assert.ok(obs.core.dmaCheck() >= 0, `round ${round}: page map consistent`);
+      assert.ok(obs.group.allocOp(() => obs.core.dmaCheck(obs.group.self)) >= 0, `round ${round}: page map consistent`);
     }
     // The observer's own admin commands still work after all that.
     await obs.identifyController();
@@ -206,6 +208,36 @@ test('asynchronous events reach every attached process', async () => {
   } finally {
     await obs.close();
   }
+});
+
+test('management tools attach during perf, do their work, and leave no trace; perf sees no errors', async () => {
+  const g = gid++;
+  const cli = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
+  const perf = spawn(process.execPath, [cli, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '16', '-o', '4096', '-w', 'randread', '-t', '6'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let perfOut = '';
+  perf.stdout!.on('data', (d: Buffer) => (perfOut += d.toString()));
+  perf.stderr!.on('data', (d: Buffer) => (perfOut += d.toString()));
+  const perfExit = new Promise<number | null>((r) => perf.once('exit', r));
+  await until(() => perfOut.includes('IOPS'), 10000, 'perf running');
+  const obs = await observe(g);
+  try {
+    const baseline = obs.group.liveSlots().length;
+    const perfQids = obs.group.qidsInUse(); // perf: one queue pair per namespace
+    for (const args of [['identify'], ['list'], ['smart-log'], ['error-log'], ['get-feature', '-f', '7'], ['identify', '--json']]) {
+      const r = spawnSync(process.execPath, [cli, ...args, '-i', String(g), '--file-prefix', tag], { encoding: 'utf8', timeout: 20000 });
+      assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.ok(r.stdout.length > 0);
+      // No trace: no slot, no queue, no buffer.
+      assert.is(obs.group.liveSlots().length, baseline, `${args[0]}: no slot left`);
+      assert.is(obs.group.qidsInUse(), perfQids, `${args[0]}: only perf's queue pairs`);
+      for (const [owner] of obs.region.pagesByOwner()) assert.ok(owner === GROUP_OWNER || obs.group.slotAlive(owner), `${args[0]}: no pages of a departed process (owner ${owner})`);
+    }
+  } finally {
+    await obs.close();
+  }
+  assert.is(await perfExit, 0, perfOut);
+  assert.not.match(perfOut, /error|mismatch/i);
+  assert.match(perfOut, /Total\s+:/);
 });
 
 test('QID exhaustion: asking for more queue pairs than the group has left is a clear error', async () => {

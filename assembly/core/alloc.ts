@@ -147,11 +147,19 @@ export function dmaFreeOwner(owner: u32, who: u32): i32 {
 }
 
 /**
- * Check the page map: every used page belongs to a head whose run covers it
- * and the free count matches. Returns the number of free pages, or
- * BadArgument when the map is inconsistent.
+ * Check the page map (under the allocator lock, as `who`): every used page
+ * belongs to a head whose run covers it and the free count matches. Returns
+ * the number of free pages, BadArgument when the map is inconsistent, Busy
+ * when the lock is held elsewhere.
  */
-export function dmaCheck(): i32 {
+export function dmaCheck(who: u32): i32 {
+  if (lockTry(HDR_ALLOC_LOCK, who) != 0) return CoreStatus.Busy;
+  const r = checkPageMap();
+  lockRelease(HDR_ALLOC_LOCK);
+  return r;
+}
+
+function checkPageMap(): i32 {
   const pages = r32(HDR_HEAP_PAGES);
   let free: u32 = 0;
   let p: u32 = 0;

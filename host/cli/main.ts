@@ -13,6 +13,7 @@ import { NvmeError, InvalidArgumentError } from '../errors.js';
 import { intArg } from './options.js';
 import { perfCommand } from './perf/command.js';
 import { identifyCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
+import { simCommand } from './sim.js';
 
 const program = new Command();
 program
@@ -30,7 +31,7 @@ program
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
   });
 
-for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand()]) program.addCommand(c);
+for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand()]) program.addCommand(c);
 
 // Every command (and the program) throws instead of exiting, so one place
 // decides the exit code; help output is not an error.

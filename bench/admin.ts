@@ -1,0 +1,93 @@
+// Multi-process benchmark (npm run bench:admin):
+// 1. admin commands per second through the shared admin queue with 1 and
+//    with 4 contending processes (each keeping 8 Get Features in flight);
+// 2. wall time of a management tool attaching, identifying and detaching
+//    (`nvme-wasm identify -i N`) while perf runs in the group, against a bare
+//    `node -e 0` measured in the same run.
+// The simulated controller runs as its own process. Medians of repeated runs.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const SIM = here('../host/sim/main.js');
+const CLI = here('../host/cli/main.js');
+const CHILD = here('./admin-child.js');
+const tag = `bench${process.pid}`;
+const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 3);
+const REPEAT = Number(process.env.REPEAT ?? 3);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function lines(c: ChildProcess, prefix: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    c.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const l = buf.split('\n').find((x) => x.startsWith(prefix));
+      if (l) resolve(l);
+    });
+    c.once('exit', (code) => reject(new Error(`exited ${code} before '${prefix}': ${buf}`)));
+  });
+}
+
+async function adminRate(procs: number, g: number): Promise<number> {
+  const kids = Array.from({ length: procs }, () => spawn(process.execPath, [CHILD, String(g), tag, String(SECONDS), '8'], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  // The first one becomes primary; let it finish initialising before the rest join.
+  await Promise.all(kids.map((k) => lines(k, 'ready')));
+  for (const k of kids) k.stdin!.write('go\n');
+  const done = await Promise.all(kids.map((k) => lines(k, 'done ')));
+  await Promise.all(kids.map((k) => new Promise((r) => k.once('exit', r))));
+  return done.reduce((s, l) => s + Number(l.slice(5)), 0) / SECONDS;
+}
+
+function wall(cmd: string[]): number {
+  const t0 = performance.now();
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
+  return performance.now() - t0;
+}
+
+const sim = spawn(process.execPath, [SIM, '--config', JSON.stringify({ name: tag, nullIo: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
+await lines(sim, `ready ${tag}`);
+try {
+  const trid = `trtype:sim name:${tag}`;
+  // Create each group with its device recorded: a primary that holds on while the children run.
+  let g = 1;
+  const rates: Record<number, number[]> = { 1: [], 4: [] };
+  for (let i = 0; i < REPEAT; i++) {
+    for (const n of [1, 4]) {
+      const holder = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 4)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await lines(holder, '');
+      await new Promise((r) => setTimeout(r, 500));
+      rates[n]!.push(await adminRate(n, g));
+      holder.kill('SIGINT');
+      await new Promise((r) => holder.once('exit', r));
+      g++;
+    }
+  }
+  process.stdout.write('admin commands/s through the shared admin queue (Get Features, 8 in flight per process; one perf -q 1 process holds the group):\n');
+  for (const n of [1, 4]) process.stdout.write(`  ${n} process${n > 1 ? 'es' : ''}: ${median(rates[n]!).toFixed(0)} commands/s in all (runs: ${rates[n]!.map((x) => x.toFixed(0)).join(', ')})\n`);
+  process.stdout.write(`  ratio 4 / 1: ${(median(rates[4]!) / median(rates[1]!)).toFixed(2)}\n`);
+
+  // Attach + identify + detach during perf.
+  const perf = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '32', '-w', 'randread', '-t', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let perfOut = '';
+  perf.stdout!.on('data', (d: Buffer) => (perfOut += d.toString()));
+  await lines(perf, '');
+  await new Promise((r) => setTimeout(r, 1500));
+  const tool: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    bare.push(wall([process.execPath, '-e', '0']));
+    tool.push(wall([process.execPath, CLI, 'identify', '-i', String(g), '--file-prefix', tag]));
+  }
+  perf.kill('SIGINT');
+  const code = await new Promise((r) => perf.once('exit', r));
+  process.stdout.write('attach + identify + detach while perf -q 32 runs in the group (10 runs each, interleaved):\n');
+  process.stdout.write(`  nvme-wasm identify -i ${g}: median ${median(tool).toFixed(0)} ms (min ${Math.min(...tool).toFixed(0)}, max ${Math.max(...tool).toFixed(0)})\n`);
+  process.stdout.write(`  node -e 0:               median ${median(bare).toFixed(0)} ms (min ${Math.min(...bare).toFixed(0)}, max ${Math.max(...bare).toFixed(0)})\n`);
+  process.stdout.write(`  the tool's own work: ${(median(tool) - median(bare)).toFixed(0)} ms over a bare node start\n`);
+  process.stdout.write(`  perf exit code ${code}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
+} finally {
+  sim.kill('SIGTERM');
+}

@@ -56,12 +56,13 @@ try {
   const rates: Record<number, number[]> = { 1: [], 4: [] };
   for (let i = 0; i < REPEAT; i++) {
     for (const n of [1, 4]) {
-      const holder = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 4)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const holder = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 30)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const holderExit = new Promise((r) => holder.once('exit', r));
       await lines(holder, '');
       await new Promise((r) => setTimeout(r, 500));
       rates[n]!.push(await adminRate(n, g));
       holder.kill('SIGINT');
-      await new Promise((r) => holder.once('exit', r));
+      await holderExit;
       g++;
     }
   }
@@ -71,6 +72,7 @@ try {
 
   // Attach + identify + detach during perf.
   const perf = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '32', '-w', 'randread', '-t', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const perfExit = new Promise((r) => perf.once('exit', r));
   let perfOut = '';
   perf.stdout!.on('data', (d: Buffer) => (perfOut += d.toString()));
   await lines(perf, '');
@@ -82,7 +84,7 @@ try {
     tool.push(wall([process.execPath, CLI, 'identify', '-i', String(g), '--file-prefix', tag]));
   }
   perf.kill('SIGINT');
-  const code = await new Promise((r) => perf.once('exit', r));
+  const code = await perfExit;
   process.stdout.write('attach + identify + detach while perf -q 32 runs in the group (10 runs each, interleaved):\n');
   process.stdout.write(`  nvme-wasm identify -i ${g}: median ${median(tool).toFixed(0)} ms (min ${Math.min(...tool).toFixed(0)}, max ${Math.max(...tool).toFixed(0)})\n`);
   process.stdout.write(`  node -e 0:               median ${median(bare).toFixed(0)} ms (min ${Math.min(...bare).toFixed(0)}, max ${Math.max(...bare).toFixed(0)})\n`);

@@ -48,21 +48,24 @@ export class AdminQueue extends QueuePair {
   override processCompletions(max = 0): number {
     const self = this.group.self;
     const want = max > 0 ? Math.min(max, OUT_MAX) : OUT_MAX;
-    let n = 0;
     // Never wait for the lock here: whoever holds it reaps for everyone, and
-    // our completions then wait in our mailbox.
-    if (this.group.tryLock()) {
-      try {
-        this.core.qpRing(this.desc);
-        n = this.core.qpPollShared(this.desc, want, self);
-        this.group.wakeMailboxes();
-      } finally {
-        this.group.unlock();
-      }
+    // our completions then wait in our mailbox for a poll that gets it.
+    if (this.inPoll || !this.group.tryLock()) return 0;
+    this.inPoll = true;
+    let n = 0;
+    let m = 0;
+    let firstThrow: unknown;
+    try {
+      this.core.qpRing(this.desc);
+      n = this.core.qpPollShared(this.desc, want, self);
+      this.group.wakeMailboxes();
+      if (n > 0) firstThrow = this.deliver(n, undefined);
+      m = this.core.mboxTake(this.desc, self, want);
+      if (m > 0) firstThrow = this.deliver(m, firstThrow);
+    } finally {
+      this.inPoll = false;
+      this.group.unlock();
     }
-    let firstThrow = n > 0 ? this.deliver(n, undefined) : undefined;
-    const m = this.core.mboxTake(self, want);
-    if (m > 0) firstThrow = this.deliver(m, firstThrow);
     this.drainWaiters();
     if (firstThrow !== undefined) throw firstThrow;
     return n + m;

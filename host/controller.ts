@@ -236,8 +236,7 @@ export class Controller {
       const mbox = region.allocDma(PROC_SLOTS * MBOX_STRIDE, { zero: true, owner: GROUP_OWNER });
       region.dv.setUint32(CTRL_MBOX, mbox.regionOffset, true);
       const group = new Group(region, core);
-      group.setSelf(0);
-      group.setSelf(group.join(ProcRole.Primary));
+      group.join(ProcRole.Primary);
       region.self = group.self;
       region.dv.setUint32(HDR_PRIMARY, group.self + 1, true);
       const trid = Buffer.from(transport.trid, 'latin1');
@@ -371,10 +370,8 @@ export class Controller {
       if (procType === 'primary' && primary >= 0 && group.slotAlive(primary)) {
         throw new ControllerError(`group ${shmId} already has a primary (pid ${group.procPid(primary)})`, 'state');
       }
-      // The lock is taken in our future slot's name; claim it inside.
-      group.setSelf(PROC_SLOTS - 1);
       try {
-        group.setSelf(group.join(ProcRole.Secondary));
+        group.join(ProcRole.Secondary);
       } catch (e) {
         if (!(e instanceof GroupClosedError)) throw e;
         region.close(false);
@@ -470,7 +467,7 @@ export class Controller {
       }
       this.group.releaseQid(qid);
     }
-    this.group.releaseDead(slot);
+    this.group.releaseDead(slot, this.admin.desc);
     this.events.emit('memberCleaned', slot);
   }
 
@@ -494,7 +491,7 @@ export class Controller {
   }
 
   private async leaveGroup(): Promise<void> {
-    this.group.leave();
+    this.group.leave(this.admin.desc);
   }
 
   // ---- registers ----

@@ -44,7 +44,8 @@ export interface CoreExports {
   submitAbort(qp: number, sqid: number, cid: number): number;
   submitAsyncEventRequest(qp: number): number;
   qpPollShared(qp: number, max: number, self: number): number;
-  mboxTake(self: number, max: number): number;
+  mboxTake(qp: number, self: number, max: number): number;
+  qpReleaseOwner(qp: number, owner: number): number;
   mboxReset(slot: number): void;
   qpRecover(qp: number): number;
   qpCountOpcode(qp: number, opc: number): number;

@@ -9,7 +9,7 @@
 // dead holder's lock is taken over with a CAS from its value, then the admin
 // queue is made consistent before going on.
 import {
-  HDR_STATE, RegionState, HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WAITERS, HDR_PRIMARY, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE,
+  HDR_STATE, RegionState, HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WANT, HDR_LOCK_WAITERS, HDR_PRIMARY, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE,
   PROC_PID, PROC_START_LO, PROC_START_HI, PROC_CLEANER, PROC_GEN, PROC_ROLE, ProcState, ProcRole, CTRL_QID_OWNER,
   CTRL_MAX_QUEUE_PAIRS, CTRL_MBOX, MBOX_STRIDE, MBOX_WAKE,
 } from '../assembly/abi/region.js';
@@ -26,6 +26,8 @@ const SPIN = 200;
 const LIVENESS_EVERY_MS = 10;
 /** A live holder keeping the lock this long is stuck: fail rather than block the event loop forever. */
 const LOCK_WAIT_MAX_MS = 10_000;
+/** After waiting this long a process claims priority (HDR_LOCK_WANT). */
+const PRIORITY_AFTER_MS = 2;
 
 export class Group {
   /** This process's slot in the process table. */
@@ -34,6 +36,7 @@ export class Group {
   private readonly i32: Int32Array;
   private readonly dv: DataView;
   private readonly lockAddr: bigint;
+  private readonly joiningSeen = new Map<number, number>();
   /** Called after the admin lock was taken over from a dead holder. */
   onLockRecovered: (() => void) | undefined;
 
@@ -89,27 +92,44 @@ export class Group {
       return;
     }
     const me = this.self;
+    const WANT = HDR_LOCK_WANT >>> 2;
     const t0 = performance.now();
     let lastCheck = t0;
     for (let spin = 0; ; spin++) {
-      const holder = this.core.lockTry(HDR_ADMIN_LOCK, me);
-      if (holder === 0 || holder === me + 1) break;
+      // Leave the lock to a process that claimed priority (unless that is us).
+      const want = Atomics.load(this.i32, WANT);
+      let holder: number;
+      if (want === 0 || want === me + 1) {
+        holder = this.core.lockTry(HDR_ADMIN_LOCK, me);
+        if (holder === 0 || holder === me + 1) {
+          if (want === me + 1) Atomics.compareExchange(this.i32, WANT, want, 0);
+          break;
+        }
+      } else {
+        holder = Atomics.load(this.i32, HDR_ADMIN_LOCK >>> 2);
+      }
       if (spin < SPIN) continue;
       const now = performance.now();
       if (now - t0 > LOCK_WAIT_MAX_MS) {
-        throw new ControllerError(`the group lock has been held for over ${LOCK_WAIT_MAX_MS} ms by pid ${this.procPid(holder - 1)}, which is alive`, 'state');
+        if (holder !== 0) throw new ControllerError(`the group lock has been held for over ${LOCK_WAIT_MAX_MS} ms by pid ${this.procPid(holder - 1)}, which is alive`, 'state');
+        throw new ControllerError(`could not take the group lock in ${LOCK_WAIT_MAX_MS} ms`, 'state');
       }
       if (now - lastCheck >= LIVENESS_EVERY_MS) {
         lastCheck = now;
-        if (!this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, me)) {
+        if (holder !== 0 && !this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, me)) {
+          if (Atomics.load(this.i32, WANT) === me + 1) Atomics.store(this.i32, WANT, 0);
           this.depth = 1;
           this.onLockRecovered?.();
           return;
         }
+        // A priority claimant that died gives up its claim.
+        if (want !== 0 && want !== me + 1 && !this.slotAlive(want - 1)) Atomics.compareExchange(this.i32, WANT, want, 0);
       }
+      if (want === 0 && now - t0 > PRIORITY_AFTER_MS) Atomics.compareExchange(this.i32, WANT, 0, me + 1);
+      if (holder === 0) continue; // free but reserved for the claimant: look again
       Atomics.add(this.i32, HDR_LOCK_WAITERS >>> 2, 1);
       try {
-        futexWait(this.lockAddr, holder, 5);
+        futexWait(this.lockAddr, holder, 1);
       } finally {
         Atomics.sub(this.i32, HDR_LOCK_WAITERS >>> 2, 1);
       }
@@ -133,12 +153,16 @@ export class Group {
       this.depth++;
       return true;
     }
+    const want = Atomics.load(this.i32, HDR_LOCK_WANT >>> 2);
+    if (want !== 0 && want !== this.self + 1) return false; // someone waited long: let them
     const holder = this.core.lockTry(HDR_ADMIN_LOCK, this.self);
     if (holder === 0 || holder === this.self + 1) {
+      if (want === this.self + 1) Atomics.compareExchange(this.i32, HDR_LOCK_WANT >>> 2, want, 0);
       this.depth = 1;
       return true;
     }
     if (!this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, this.self)) {
+      if (want === this.self + 1) Atomics.compareExchange(this.i32, HDR_LOCK_WANT >>> 2, want, 0);
       this.depth = 1;
       this.onLockRecovered?.();
       return true;
@@ -183,27 +207,38 @@ export class Group {
     }
   }
 
-  /** Claim a free slot for this process (under the lock). A secondary joins only a Ready group. */
+  /**
+   * Claim a free slot for this process. The claim is a compare-and-swap on
+   * the slot's state (Free to Joining), not the group lock: a process must
+   * never hold the lock under an identity the others cannot see alive, or
+   * they would take it over while it is inside. Then, under the lock, a
+   * secondary checks the group is still Ready (not being closed).
+   */
   join(role: ProcRole): number {
     const pid = process.pid;
     const start = processStartTime(pid) ?? 0;
-    return this.withLock(() => {
-      if (role === ProcRole.Secondary && Atomics.load(this.i32, HDR_STATE >>> 2) !== RegionState.Ready) throw new GroupClosedError();
-      for (let s = 0; s < PROC_SLOTS; s++) {
-        if (this.procState(s) !== ProcState.Free) continue;
-        const o = (f: number) => this.procOff(s, f);
-        this.dv.setUint32(o(PROC_PID), pid, true);
-        this.dv.setUint32(o(PROC_START_LO), start % 2 ** 32, true);
-        this.dv.setUint32(o(PROC_START_HI), Math.floor(start / 2 ** 32), true);
-        this.dv.setUint32(o(PROC_CLEANER), 0, true);
-        this.dv.setUint32(o(PROC_GEN), this.dv.getUint32(o(PROC_GEN), true) + 1, true);
-        this.dv.setUint32(o(PROC_ROLE), role, true);
-        this.core.mboxReset(s);
-        Atomics.store(this.i32, o(PROC_STATE) >>> 2, ProcState.Live);
-        return s;
+    for (let s = 0; s < PROC_SLOTS; s++) {
+      const o = (f: number) => this.procOff(s, f);
+      if (Atomics.compareExchange(this.i32, o(PROC_STATE) >>> 2, ProcState.Free, ProcState.Joining) !== ProcState.Free) continue;
+      this.dv.setUint32(o(PROC_PID), pid, true);
+      this.dv.setUint32(o(PROC_START_LO), start % 2 ** 32, true);
+      this.dv.setUint32(o(PROC_START_HI), Math.floor(start / 2 ** 32), true);
+      this.dv.setUint32(o(PROC_CLEANER), 0, true);
+      this.dv.setUint32(o(PROC_GEN), this.dv.getUint32(o(PROC_GEN), true) + 1, true);
+      this.dv.setUint32(o(PROC_ROLE), role, true);
+      this.core.mboxReset(s);
+      Atomics.store(this.i32, o(PROC_STATE) >>> 2, ProcState.Live);
+      this.setSelf(s);
+      if (role === ProcRole.Secondary) {
+        const ready = this.withLock(() => Atomics.load(this.i32, HDR_STATE >>> 2) === RegionState.Ready);
+        if (!ready) {
+          Atomics.store(this.i32, o(PROC_STATE) >>> 2, ProcState.Free);
+          throw new GroupClosedError();
+        }
       }
-      throw new ResourceError(`the group's process table is full (${PROC_SLOTS} processes)`, 'slot');
-    });
+      return s;
+    }
+    throw new ResourceError(`the group's process table is full (${PROC_SLOTS} processes)`, 'slot');
   }
 
   /**
@@ -229,10 +264,11 @@ export class Group {
   }
 
   /** Leave: free the slot and this process's memory (its queues must be gone already). */
-  leave(): void {
+  leave(adminDesc: number): void {
     const s = this.self;
     this.allocOp(() => this.core.dmaFreeOwner(s, s));
     this.withLock(() => {
+      this.core.qpReleaseOwner(adminDesc, s);
       this.core.mboxReset(s);
       if (this.primarySlot() === s) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);
       Atomics.store(this.i32, this.procOff(s, PROC_STATE) >>> 2, ProcState.Free);
@@ -270,7 +306,15 @@ export class Group {
         if (s === this.self) continue;
         const st = this.procState(s);
         const o = this.procOff(s, PROC_CLEANER);
-        if (st === ProcState.Live && !processAlive(this.procPid(s), this.procStart(s))) {
+        // A Joining slot is in someone's hands for microseconds; only one still
+        // Joining a whole round later, with a dead pid, was left by a crash.
+        if (st === ProcState.Joining) {
+          const gen = this.dv.getUint32(this.procOff(s, PROC_GEN), true);
+          const seen = this.joiningSeen.get(s);
+          this.joiningSeen.set(s, gen);
+          if (seen !== gen) continue;
+        } else this.joiningSeen.delete(s);
+        if ((st === ProcState.Live || st === ProcState.Joining) && !processAlive(this.procPid(s), this.procStart(s))) {
           this.dv.setUint32(o, this.self + 1, true);
           Atomics.store(this.i32, this.procOff(s, PROC_STATE) >>> 2, ProcState.Cleaning);
           dead.push(s);
@@ -289,8 +333,9 @@ export class Group {
   }
 
   /** Finish a dead member's cleanup: its slot becomes free (its queues and memory are gone). */
-  releaseDead(slot: number): void {
+  releaseDead(slot: number, adminDesc: number): void {
     this.withLock(() => {
+      this.core.qpReleaseOwner(adminDesc, slot); // admin slots held for its unread completions
       this.allocOp(() => this.core.dmaFreeOwner(slot, this.self));
       this.core.mboxReset(slot);
       if (this.primarySlot() === slot) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);

@@ -122,7 +122,7 @@ export class QueuePair {
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
   private readonly checkAlive: (() => void) | undefined;
   private readonly descView: DataView;
-  private inPoll = false;
+  protected inPoll = false;
   private pending = 0; // Promise-path commands keeping the poller hot
   private background = 0; // Promise-path commands that may wait forever (AER)
   /** 0: no poll scheduled; 1: setImmediate (commands pending); 2: a lazy unref'd timer (only long waits). */

@@ -46,10 +46,10 @@ test('four processes: verified I/O at once on their own queue pairs over disjoin
 
 test('four processes send admin commands at once: each gets exactly its own completions', async () => {
   const g = gid++;
-  const procs = [0, 1, 2, 3].map(() => member({ ...base(g), role: 'admin', rounds: 300, depth: 16, nsCount: 3 }));
+  const procs = [0, 1, 2, 3].map(() => member({ ...base(g), role: 'admin', rounds: 2000, depth: 16, nsCount: 3 }));
   for (const p of procs) {
     const s = await summary(p);
-    assert.equal(s, { sent: 300, ok: 300, wrong: 0, foreign: 0 });
+    assert.equal(s, { sent: 2000, ok: 2000, wrong: 0, foreign: 0 });
     assert.is(await p.exited, 0);
   }
 });

@@ -65,6 +65,12 @@ export const QP_ADMIN_OWNER_BITS: u32 = 6;
 export enum SlotState {
   Free = 0,
   Outstanding = 1,
+  /**
+   * Completed and handed to its owner's mailbox (shared admin queue): the
+   * slot, and so its cid, stays taken until the owner has read the record,
+   * so the owner never sees a cid of its own reused while it still waits.
+   */
+  Delivered = 2,
 }
 
 /** Bytes a queue pair descriptor takes for nslots command slots. */

@@ -45,6 +45,9 @@ export const HDR_GENERATION: u32 = 56; // bumped by every primary initialisation
 export const HDR_PRIMARY: u32 = 60; // process slot + 1 of the primary, 0 = none
 export const HDR_LOCK_WAITERS: u32 = 64; // processes sleeping on HDR_ADMIN_LOCK (wake only if > 0)
 export const HDR_ALLOC_WAITERS: u32 = 68;
+// Anti-starvation: a process that has waited for HDR_ADMIN_LOCK too long
+// writes its slot + 1 here; others leave the lock to it until it has it.
+export const HDR_LOCK_WANT: u32 = 72;
 export const HDR_TRID: u32 = 0x100; // the group's transport ID, NUL-terminated ASCII
 export const HDR_TRID_LEN: u32 = 256;
 export const HDR_SIZE: u32 = 0x1000;
@@ -78,6 +81,8 @@ export const GROUP_OWNER: u32 = 63;
 
 export enum ProcState {
   Free = 0,
+  /** Claimed by compare-and-swap; pid and start time being written. */
+  Joining = 1,
   Live = 2,
   /** Dead; a survivor is deleting its queues and reclaiming its memory. */
   Cleaning = 3,

@@ -338,11 +338,16 @@ export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
           else mboxPut(p, cid, sf, dw0, MB_FLAG_AEN);
         }
       }
-      if (owner == self) outPut(n++, slot, sf, dw0, cid);
-      else if (procLive(owner)) mboxPut(owner, cid, sf, dw0, 0);
-      // else: the owner died; its completion is discarded.
       w32(qp + QP_SQ_HEAD, sqhd);
-      slotGive(qp, slot);
+      if (owner == self) {
+        outPut(n++, slot, sf, dw0, cid);
+        slotGive(qp, slot);
+      } else if (procLive(owner) && mboxPut(owner, cid, sf, dw0, 0)) {
+        // Held until the owner reads it (mboxTake).
+        w16(slotOff(qp, slot) + SLOT_STATE, SlotState.Delivered);
+      } else {
+        slotGive(qp, slot); // the owner died: its completion is discarded
+      }
     }
     consumed++;
     head++;
@@ -362,10 +367,16 @@ export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
   return <i32>n;
 }
 
-/** Move up to `max` records from process `self`'s mailbox to OUT. Lock-free: only the owner reads. */
-export function mboxTake(self: u32, max: u32): i32 {
+/**
+ * Move up to `max` records from process `self`'s mailbox to OUT, releasing
+ * the admin slots (queue pair `qp`) the records held. Under the group lock
+ * (the free list is shared); only the owner reads its mailbox.
+ */
+export function mboxTake(qp: u32, self: u32, max: u32): i32 {
   if (max > OUT_MAX) max = OUT_MAX;
   if (r32(CTRL_MBOX) == 0) return 0;
+  const slotMask: u32 = (1 << r32(qp + QP_SLOT_BITS)) - 1;
+  const nslots = r32(qp + QP_NSLOTS);
   const mb = r32(CTRL_MBOX) + self * MBOX_STRIDE;
   let head = r32(mb + MBOX_HEAD);
   const tail = atomic.load<u32>(rAddr(mb + MBOX_TAIL));
@@ -373,7 +384,12 @@ export function mboxTake(self: u32, max: u32): i32 {
   while (head != tail && n < max) {
     const e = mb + MBOX_ENTRIES_OFF + head * MBOX_ENTRY_SIZE;
     const aen = (r32(e + MB_FLAGS) & MB_FLAG_AEN) != 0;
-    outPut(n++, aen ? OUT_SLOT_AEN : 0, r32(e + MB_STATUS), r32(e + MB_DW0), r32(e + MB_CID));
+    const cid = r32(e + MB_CID);
+    outPut(n++, aen ? OUT_SLOT_AEN : 0, r32(e + MB_STATUS), r32(e + MB_DW0), cid);
+    const slot = cid & slotMask;
+    if (!aen && slot < nslots && r16(slotOff(qp, slot) + SLOT_STATE) == SlotState.Delivered && r16(slotOff(qp, slot) + SLOT_CID) == cid) {
+      slotGive(qp, slot);
+    }
     head++;
     if (head == MBOX_ENTRIES) head = 0;
   }
@@ -420,6 +436,22 @@ export function qpRecover(qp: u32): u32 {
   w32(qp + QP_FREE_SLOT, free);
   w32(qp + QP_OUTSTANDING, outstanding);
   return outstanding;
+}
+
+/** Release the slots held for process `owner`'s unread completions (it died). Returns how many. */
+export function qpReleaseOwner(qp: u32, owner: u32): u32 {
+  const nslots = r32(qp + QP_NSLOTS);
+  const slotBits = r32(qp + QP_SLOT_BITS);
+  const ownerMask: u32 = (1 << r32(qp + QP_OWNER_BITS)) - 1;
+  let n: u32 = 0;
+  for (let s: u32 = 0; s < nslots; s++) {
+    const so = slotOff(qp, s);
+    if (r16(so + SLOT_STATE) == SlotState.Delivered && ((r16(so + SLOT_CID) >> slotBits) & ownerMask) == owner) {
+      slotGive(qp, s);
+      n++;
+    }
+  }
+  return n;
 }
 
 /** Outstanding commands of opcode `opc` (admin: how many AERs are armed). */

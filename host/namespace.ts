@@ -124,15 +124,35 @@ export class Namespace {
     }
   }
 
-  private async transfer(opc: number, lbaIn: number | bigint, data: Uint8Array | DmaBuffer, opts: IoOptions): Promise<void> {
-    const len = this.dataLength(data);
-    if (len === 0 || len % this.blockSize !== 0) throw new InvalidArgumentError('buffer length', `a non-zero multiple of the ${this.blockSize}-byte block size`, len);
-    const blocks = len / this.blockSize;
-    const lba = this.checkRange(lbaIn, blocks);
-    const qp = await this.qp(opts);
-    const maxBlocks = Math.min(Math.floor(qp.maxTransfer / this.blockSize), RW_MAX_BLOCKS);
+  private transfer(opc: number, lbaIn: number | bigint, data: Uint8Array | DmaBuffer, opts: IoOptions): Promise<void> {
+    let lba: number;
+    let blocks: number;
+    try {
+      const len = this.dataLength(data);
+      if (len === 0 || len % this.blockSize !== 0) throw new InvalidArgumentError('buffer length', `a non-zero multiple of the ${this.blockSize}-byte block size`, len);
+      blocks = len / this.blockSize;
+      lba = this.checkRange(lbaIn, blocks);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const flags = opts.fua ? 1 << RW_FUA_SHIFT : 0;
     const what = opc === NvmOpc.Read ? 'read' : opc === NvmOpc.Write ? 'write' : 'compare';
+    const qp = opts.qpair;
+    // One command on a given queue pair (the common case): no async
+    // scaffolding, the command's own promise.
+    if (qp && blocks <= Math.min(Math.floor(qp.maxTransfer / this.blockSize), RW_MAX_BLOCKS)) {
+      return this.chunk(qp, opc, what, lba, blocks, data, 0, flags, opts.timeoutMs) as Promise<unknown> as Promise<void>;
+    }
+    return this.transferSplit(opc, what, lba, blocks, data, flags, opts);
+  }
+
+  private async transferSplit(opc: number, what: string, lba: number, blocks: number, data: Uint8Array | DmaBuffer, flags: number, opts: IoOptions): Promise<void> {
+    const qp = await this.qp(opts);
+    const maxBlocks = Math.min(Math.floor(qp.maxTransfer / this.blockSize), RW_MAX_BLOCKS);
+    if (blocks <= maxBlocks) {
+      await this.chunk(qp, opc, what, lba, blocks, data, 0, flags, opts.timeoutMs);
+      return;
+    }
     const parts: Promise<number>[] = [];
     for (let done = 0; done < blocks; done += maxBlocks) {
       const n = Math.min(maxBlocks, blocks - done);

@@ -46,6 +46,8 @@ export interface QueuePairInit {
 }
 
 const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
+/** Back-to-back microtask polls before the Promise poller yields to the event loop. */
+const MICRO_POLLS = 32;
 
 export function statusError(sf: number, opcode: number, cid: number, qid: number): NvmeStatusError {
   return new NvmeStatusError(
@@ -375,6 +377,9 @@ export class QueuePair {
     });
   }
 
+  /** Polls run back to back in microtasks since the event loop last had a turn. */
+  private microPolls = 0;
+
   private ensurePolling(): void {
     if (this.closedError) return;
     if (this.pending > 0 || this.waiters.length > 0) {
@@ -383,7 +388,17 @@ export class QueuePair {
       // commands someone awaits. Replace it.
       if (this.pollMode === 2) clearTimeout(this.lazyTimer);
       this.pollMode = 1;
-      setImmediate(this.tick);
+      // Poll again in a microtask, after the continuations of what we just
+      // completed have submitted their next commands: a turn of the event
+      // loop costs microseconds. Every MICRO_POLLS polls, give the event
+      // loop its turn (timers, I/O, other work) with setImmediate.
+      if (this.microPolls < MICRO_POLLS) {
+        this.microPolls++;
+        queueMicrotask(this.tick);
+      } else {
+        this.microPolls = 0;
+        setImmediate(this.tick);
+      }
     } else if (this.background > 0 && this.pollMode === 0) {
       // Only long waits (asynchronous events) outstanding: poll lazily.
       this.pollMode = 2;

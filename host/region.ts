@@ -54,24 +54,10 @@ export function regionDirectory(size: number, policy: HugepagePolicy): { dir: st
 
 /** Create a region file (mode 0600) exclusively; an existing file of the same name is replaced. */
 export function createRegionFile(name: string, size: number, policy: HugepagePolicy): RegionFile {
-  const { dir, hugetlbfs } = regionDirectory(size, policy);
-  const path = `${dir}/${name}`;
-  let fd: number;
-  try {
-    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
-  } catch (e) {
-    if (!(e instanceof HalError) || e.code !== 'EEXIST') throw e;
-    fs.rmSync(path, { force: true });
-    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
-  }
-  try {
-    truncateFile(fd, size);
-  } catch (e) {
-    closeFd(fd);
-    fs.rmSync(path, { force: true });
-    throw e;
-  }
-  return { path, fd, size, hugetlbfs };
+  const file = createRegionFileExclusive(name, size, policy);
+  if (file) return file;
+  fs.rmSync(`${regionDirectory(size, policy).dir}/${name}`, { force: true });
+  return createRegionFileExclusive(name, size, policy)!;
 }
 
 /** Create a group's region file, or undefined if it exists already (another process created it). */

@@ -156,6 +156,17 @@ export function qpRing(qp: u32): u32 {
   return 1;
 }
 
+/**
+ * Does a completion name a command of this queue pair that is waiting for
+ * one? Its SQID must be ours, its SQHD inside the ring, its cid's slot
+ * outstanding with exactly that cid (generation included).
+ */
+// @ts-ignore: decorator
+@inline function cqeValid(qp: u32, qid: u32, qsize: u32, nslots: u32, dw2: u32, cid: u32, slot: u32): bool {
+  return (dw2 >>> 16) == qid && (dw2 & 0xffff) < qsize && slot < nslots &&
+    r16(slotOff(qp, slot) + SLOT_STATE) == SlotState.Outstanding && r16(slotOff(qp, slot) + SLOT_CID) == cid;
+}
+
 function bogus(qp: u32, dw2: u32, dw3: u32): void {
   w32(qp + QP_BOGUS, r32(qp + QP_BOGUS) + 1);
   w32(qp + QP_BOGUS_DW2, dw2);
@@ -192,9 +203,7 @@ export function qpPoll(qp: u32, max: u32): i32 {
     const cid = dw3 & CQE_DW3_CID_MASK;
     const slot = cid & slotMask;
     const sqhd = dw2 & 0xffff;
-    if ((dw2 >>> 16) != qid || sqhd >= qsize || slot >= nslots ||
-        r16(slotOff(qp, slot) + SLOT_STATE) != SlotState.Outstanding ||
-        r16(slotOff(qp, slot) + SLOT_CID) != cid) {
+    if (!cqeValid(qp, qid, qsize, nslots, dw2, cid, slot)) {
       bogus(qp, dw2, dw3);
     } else {
       const o = OUT + <usize>(n * OUT_STRIDE * 4);
@@ -323,9 +332,7 @@ export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
     const cid = dw3 & CQE_DW3_CID_MASK;
     const slot = cid & slotMask;
     const sqhd = dw2 & 0xffff;
-    if ((dw2 >>> 16) != qid || sqhd >= qsize || slot >= nslots ||
-        r16(slotOff(qp, slot) + SLOT_STATE) != SlotState.Outstanding ||
-        r16(slotOff(qp, slot) + SLOT_CID) != cid) {
+    if (!cqeValid(qp, qid, qsize, nslots, dw2, cid, slot)) {
       bogus(qp, dw2, dw3);
     } else {
       const sf = cqeStatusField(dw3);

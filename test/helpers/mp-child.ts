@@ -9,7 +9,7 @@ interface Args {
   shmId: number;
   prefix: string;
   trid?: string;
-  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post';
+  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post' | 'writer';
   procType?: 'auto' | 'primary' | 'secondary';
   lba?: number; // first block of this process's range (io)
   blocks?: number; // range size (io)
@@ -105,6 +105,24 @@ if (a.role === 'io') {
   const slot = ctrl.core.submitIdentify(ctrl.admin.desc, 1, 0, 0, buf.regionOffset);
   out(`posted ${slot}`);
   for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+} else if (a.role === 'writer') {
+  // Keep 8 writes in flight over [lba, lba + blocks), each block stamped with
+  // its LBA and a sequence number; print 'ack LBA SEQ' only once the write
+  // has completed (acknowledged by the controller). Runs until killed.
+  const ns = ctrl.namespace(1);
+  const qp = await ctrl.createQueuePair({ depth: 16 });
+  const base = a.lba ?? 0;
+  const span = a.blocks ?? 4096;
+  let seq = 0;
+  const writer = async (w: number) => {
+    for (;;) {
+      const s = ++seq;
+      const lba = base + ((s * 7919 + w) % span);
+      await ns.write(lba, pattern(lba, 1, ns.blockSize, s), { qpair: qp });
+      out(`ack ${lba} ${s}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
 } else if (a.role === 'tool') {
   summary.namespaces = ctrl.namespaces.size;
   summary.serial = ctrl.data.serialNumber.length;

@@ -206,14 +206,9 @@ export function qpPoll(qp: u32, max: u32): i32 {
     if (!cqeValid(qp, qid, qsize, nslots, dw2, cid, slot)) {
       bogus(qp, dw2, dw3);
     } else {
-      const o = OUT + <usize>(n * OUT_STRIDE * 4);
-      store<u32>(o + OUT_SLOT * 4, slot);
-      store<u32>(o + OUT_STATUS * 4, cqeStatusField(dw3));
-      store<u32>(o + OUT_DW0 * 4, r32(e + CQE_DW0));
-      store<u32>(o + OUT_CID * 4, cid);
+      outPut(n++, slot, cqeStatusField(dw3), r32(e + CQE_DW0), cid);
       w32(qp + QP_SQ_HEAD, sqhd);
       slotGive(qp, slot);
-      n++;
     }
     consumed++;
     head++;
@@ -222,16 +217,22 @@ export function qpPoll(qp: u32, max: u32): i32 {
       phase ^= 1;
     }
   }
-  if (consumed > 0) {
-    w32(qp + QP_CQ_HEAD, head);
-    w32(qp + QP_CQ_PHASE, phase);
-    // One CQ head doorbell per batch: it releases the entries to the controller.
-    ringDoorbell(r32(qp + QP_CQ_DB), head);
-    w32(qp + QP_CQ_HEAD_DB, head);
-    w32(qp + QP_CQ_DB_WRITES, r32(qp + QP_CQ_DB_WRITES) + 1);
-    w32(qp + QP_COMPLETED, r32(qp + QP_COMPLETED) + n);
-  }
+  if (consumed > 0) cqReleased(qp, head, phase, n);
   return <i32>n;
+}
+
+/**
+ * After a batch: record the new CQ head and expected phase, and ring the CQ
+ * head doorbell once for the whole batch (it releases the entries to the
+ * controller). `completed` commands are counted.
+ */
+function cqReleased(qp: u32, head: u32, phase: u32, completed: u32): void {
+  w32(qp + QP_CQ_HEAD, head);
+  w32(qp + QP_CQ_PHASE, phase);
+  ringDoorbell(r32(qp + QP_CQ_DB), head);
+  w32(qp + QP_CQ_HEAD_DB, head);
+  w32(qp + QP_CQ_DB_WRITES, r32(qp + QP_CQ_DB_WRITES) + 1);
+  w32(qp + QP_COMPLETED, r32(qp + QP_COMPLETED) + completed);
 }
 
 /** Commands posted and not yet completed. */
@@ -322,6 +323,7 @@ export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
   let phase = r32(qp + QP_CQ_PHASE);
   let n: u32 = 0;
   let consumed: u32 = 0;
+  let bogusSeen: u32 = 0;
   // Stop while there is still room for this entry's records (an event can
   // produce two for self: its own completion and the event copy).
   while (n + 2 <= max && consumed < qsize) {
@@ -334,6 +336,7 @@ export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
     const sqhd = dw2 & 0xffff;
     if (!cqeValid(qp, qid, qsize, nslots, dw2, cid, slot)) {
       bogus(qp, dw2, dw3);
+      bogusSeen++;
     } else {
       const sf = cqeStatusField(dw3);
       const dw0 = r32(e + CQE_DW0);
@@ -363,14 +366,7 @@ export function qpPollShared(qp: u32, max: u32, self: u32): i32 {
       phase ^= 1;
     }
   }
-  if (consumed > 0) {
-    w32(qp + QP_CQ_HEAD, head);
-    w32(qp + QP_CQ_PHASE, phase);
-    ringDoorbell(r32(qp + QP_CQ_DB), head);
-    w32(qp + QP_CQ_HEAD_DB, head);
-    w32(qp + QP_CQ_DB_WRITES, r32(qp + QP_CQ_DB_WRITES) + 1);
-    w32(qp + QP_COMPLETED, r32(qp + QP_COMPLETED) + consumed);
-  }
+  if (consumed > 0) cqReleased(qp, head, phase, consumed - bogusSeen);
   return <i32>n;
 }
 

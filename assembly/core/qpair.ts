@@ -291,7 +291,8 @@ function mboxPut(owner: u32, cid: u32, sf: u32, dw0: u32, flags: u32): bool {
   return true;
 }
 
-function outPut(n: u32, slotField: u32, sf: u32, dw0: u32, cid: u32): void {
+// @ts-ignore: decorator
+@inline function outPut(n: u32, slotField: u32, sf: u32, dw0: u32, cid: u32): void {
   const o = OUT + <usize>(n * OUT_STRIDE * 4);
   store<u32>(o + OUT_SLOT * 4, slotField);
   store<u32>(o + OUT_STATUS * 4, sf);

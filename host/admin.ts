@@ -67,6 +67,7 @@ export class AdminQueue extends QueuePair {
       this.group.unlock();
     }
     this.drainWaiters();
+    this.checkBogus();
     if (firstThrow !== undefined) throw firstThrow;
     return n + m;
   }

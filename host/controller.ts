@@ -35,7 +35,7 @@ import fs from 'node:fs';
 import { openTransport, IOVA_BASE, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
-import { QueuePair } from './qpair.js';
+import { QueuePair, type BogusCompletion } from './qpair.js';
 import { IoQueuePair } from './io-qpair.js';
 import { AdminQueue } from './admin.js';
 import { Namespace } from './namespace.js';
@@ -167,6 +167,7 @@ export class Controller {
     this.readyTimeoutMs = Math.max(1, regField(capLo, CAP_TO_SHIFT, CAP_TO_MASK)) * CAP_TO_UNIT_MS;
     this.admin = primary ? this.createAdminQueue() : this.attachAdminQueue();
     this.admin.onEvent = (dw0) => this.events.emit('asyncEvent', dw0);
+    this.admin.onBogus = (b) => this.events.emit('bogusCompletion', b);
     group.onLockRecovered = () => {
       // The holder died inside the lock: make the admin queue consistent.
       this.core.qpRecover(this.admin.desc);
@@ -413,13 +414,22 @@ export class Controller {
     return this.primary;
   }
 
-  /** Listen for 'asyncEvent' (dword 0 of an Asynchronous Event Request completion) and 'primary' (this process took the role). */
-  on(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this {
+  /**
+   * Events: 'asyncEvent' (dword 0 of an Asynchronous Event Request
+   * completion, in every member of a group), 'primary' (this process took
+   * the primary role), 'memberCleaned' (a dead member's slot was reclaimed),
+   * 'bogusCompletion' (a malformed completion was consumed and ignored).
+   */
+  on(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this;
+  on(event: 'bogusCompletion', fn: (b: BogusCompletion) => void): this;
+  on(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.on(event, fn);
     return this;
   }
 
-  off(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this {
+  off(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this;
+  off(event: 'bogusCompletion', fn: (b: BogusCompletion) => void): this;
+  off(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.off(event, fn);
     return this;
   }
@@ -803,6 +813,7 @@ export class Controller {
         core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid, depth, nslots, desc: desc.regionOffset,
         maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: this.watchdog,
       }, bufs);
+      qp.onBogus = (b) => this.events.emit('bogusCompletion', b);
       this.queuePairs.add(qp);
       return qp;
     } catch (e) {

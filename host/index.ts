@@ -1,7 +1,7 @@
 // nvme-wasm: the public API.
 export { Controller, type ControllerOptions, type Registers } from './controller.js';
 export { Namespace, type IoOptions, type BlockRange } from './namespace.js';
-export { QueuePair, type IoCallback } from './qpair.js';
+export { QueuePair, type IoCallback, type BogusCompletion, type QueuePairStats } from './qpair.js';
 export { IoQueuePair } from './io-qpair.js';
 export { DmaBuffer } from './dma.js';
 export {

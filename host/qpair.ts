@@ -11,8 +11,9 @@
 //   event loop between polls, and the doorbell is rung once per tick.
 import {
   OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES,
-  QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN,
+  QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN, QP_BOGUS_DW2, QP_BOGUS_DW3,
 } from '../assembly/abi/qpair.js';
+import { CQE_DW3_CID_MASK, CQE_DW3_SF_SHIFT } from '../assembly/nvme/cmd.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import {
   SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK, SF_M_SHIFT, SF_M_MASK,
@@ -94,6 +95,23 @@ export interface QueuePairStats {
   sqFull: number;
 }
 
+/**
+ * A completion the controller posted that names no command waiting on this
+ * queue pair (unknown or stale cid, a duplicate, another SQ's id, an SQ head
+ * beyond the ring). The driver consumed and ignored it; a command it may
+ * have belonged to stays outstanding until its timeout.
+ */
+export interface BogusCompletion {
+  qid: number;
+  /** How many this queue pair has seen in all. */
+  count: number;
+  /** From the last one: */
+  sqid: number;
+  sqhd: number;
+  cid: number;
+  statusField: number;
+}
+
 export class QueuePair {
   readonly qid: number;
   /** Entries in each ring. */
@@ -124,6 +142,9 @@ export class QueuePair {
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
   private readonly checkAlive: (() => void) | undefined;
   private readonly descView: DataView;
+  private bogusSeen = 0;
+  /** Called after a poll that met malformed completions. */
+  onBogus: ((b: BogusCompletion) => void) | undefined;
   protected inPoll = false;
   private pending = 0; // Promise-path commands keeping the poller hot
   private background = 0; // Promise-path commands that may wait forever (AER)
@@ -224,8 +245,19 @@ export class QueuePair {
     }
     core.qpRing(desc); // what the callbacks submitted
     if (this.waiters.length > 0) this.drainWaiters();
+    this.checkBogus();
     if (firstThrow !== undefined) throw firstThrow;
     return total;
+  }
+
+  /** Report malformed completions the core consumed since the last look (one counter read). */
+  protected checkBogus(): void {
+    const count = this.descView.getUint32(QP_BOGUS, true);
+    if (count === this.bogusSeen) return;
+    this.bogusSeen = count;
+    const dw2 = this.descView.getUint32(QP_BOGUS_DW2, true);
+    const dw3 = this.descView.getUint32(QP_BOGUS_DW3, true);
+    this.onBogus?.({ qid: this.qid, count, sqid: dw2 >>> 16, sqhd: dw2 & 0xffff, cid: dw3 & CQE_DW3_CID_MASK, statusField: dw3 >>> CQE_DW3_SF_SHIFT });
   }
 
   /** A completion arrived for no command this process has outstanding. */

@@ -38,6 +38,7 @@ import {
   FAULT_NSID,
   FAULT_ANY,
   FaultKind,
+  Malformation,
   FLAG_FATAL,
   FLAG_NEVER_READY,
   AEN_SEQ,
@@ -57,7 +58,7 @@ const AEN_TIMEOUT_MS = 5000;
 
 export interface FaultSpec {
   /** 'status': complete with `status` without executing; 'drop': execute, never complete; 'delay': complete after `delayUs`. */
-  kind: 'status' | 'drop' | 'delay';
+  kind: 'status' | 'drop' | 'delay' | 'malformed';
   /** Queue id to match (default: any queue, admin included). */
   qid?: number;
   /** Opcode to match (default: any; admin and NVM opcodes overlap, so give qid too). */
@@ -70,6 +71,8 @@ export interface FaultSpec {
   status?: { sct: number; sc: number; dnr?: boolean };
   /** For 'delay': microseconds. */
   delayUs?: number;
+  /** For 'malformed': what the completion gets wrong. */
+  malformation?: 'unknownCid' | 'duplicate' | 'wrongSqid' | 'sqhdOutOfRange' | 'reservedStatus';
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -190,9 +193,15 @@ export class SimClient {
 
   /** Add a fault rule; returns its index in the table. */
   injectFault(spec: FaultSpec): number {
-    const kinds = { status: FaultKind.Status, drop: FaultKind.DropCompletion, delay: FaultKind.Delay } as const;
+    const kinds = { status: FaultKind.Status, drop: FaultKind.DropCompletion, delay: FaultKind.Delay, malformed: FaultKind.Malformed } as const;
     const kind = kinds[spec.kind];
     if (kind === undefined) throw new Error(`unknown fault kind ${String(spec.kind)}`);
+    const malformations = {
+      unknownCid: Malformation.UnknownCid, duplicate: Malformation.Duplicate, wrongSqid: Malformation.WrongSqid,
+      sqhdOutOfRange: Malformation.SqhdOutOfRange, reservedStatus: Malformation.ReservedStatus,
+    } as const;
+    const malformation = spec.kind === 'malformed' ? malformations[spec.malformation ?? ('' as 'duplicate')] : Malformation.None;
+    if (malformation === undefined) throw new Error(`unknown malformation ${String(spec.malformation)}`);
     if (spec.kind === 'status' && spec.status === undefined) throw new Error("a 'status' fault needs a status");
     const count = spec.count ?? 1;
     if (count !== Infinity && (!Number.isInteger(count) || count < 1 || count >= FAULT_ANY)) throw new Error(`fault count must be a positive integer or Infinity, got ${count}`);
@@ -205,7 +214,7 @@ export class SimClient {
       this.setWord(at + FAULT_NSID, spec.nsid ?? 0);
       this.setWord(at + FAULT_REMAINING, count === Infinity ? FAULT_ANY : count);
       this.setWord(at + FAULT_STATUS, spec.status ? statusField(spec.status.sct, spec.status.sc, spec.status.dnr ?? false) : 0);
-      this.setWord(at + FAULT_PARAM, spec.delayUs ?? 0);
+      this.setWord(at + FAULT_PARAM, spec.kind === 'malformed' ? malformation : (spec.delayUs ?? 0));
       this.setWord(at + FAULT_KIND, kind);
       Atomics.add(this.ctl, CTL_FAULT_SEQ >>> 2, 1);
       return i;

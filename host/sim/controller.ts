@@ -29,6 +29,7 @@ import {
 } from '../../assembly/nvme/cmd.js';
 import { SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../../assembly/nvme/identify.js';
 import {
+  Malformation,
   CTL_STOP,
   CTL_STATE,
   CTL_HEARTBEAT,
@@ -62,6 +63,7 @@ import { CompletionQueue, SubmissionQueue, Request, ReqState, TimedHeap } from '
 import { adminCommand } from './admin.js';
 import { nvmCommand } from './nvm.js';
 import { SF_INVALID_FIELD, SF_ABORTED_SQ_DELETION, NO_COMPLETION } from './status-codes.js';
+import { statusField } from '../../assembly/nvme/status.js';
 
 const ARB_BURST = 1 << SIM_ARB_BURST_LOG2;
 /** Busy iterations between two looks at CC and the ctl page. */
@@ -607,6 +609,7 @@ export class Controller {
     req.nsid = u[e + 1]!;
     req.lba = 0;
     req.dw0 = 0;
+    req.malform = 0;
     req.state = ReqState.Active;
 
     // A rule injected before the host rang this doorbell applies to this command.
@@ -633,6 +636,10 @@ export class Controller {
       if (rule.kind === FaultKind.Delay) {
         this.hold(req, performance.now() + rule.param / 1000);
         return;
+      }
+      if (rule.kind === FaultKind.Malformed) {
+        req.malform = rule.param;
+        if (rule.param === Malformation.ReservedStatus) req.status = statusField(4, 0xaa, false);
       }
     }
     if (this.latency !== Latency.None && sq.sqid !== 0) {
@@ -701,14 +708,26 @@ export class Controller {
 
   /** DW0, DW1, DW2, then DW3 (CID, phase, status) last, atomically. */
   private writeCqe(cq: CompletionQueue, req: Request): void {
+    const sq = req.sq;
+    let sqhd = sq.head;
+    let sqid = sq.sqid;
+    if (req.malform === Malformation.WrongSqid) sqid = sq.sqid + 1;
+    else if (req.malform === Malformation.SqhdOutOfRange) sqhd = 0xffff;
+    this.writeEntry(cq, req.dw0, sqhd, sqid, req.cid, req.status);
+    if (req.status !== 0) this.errors.record(sq.sqid, req.cid, req.status, cq.phase, req.nsid, req.lba);
+    // A hostile controller's extra entry, when the CQ has room for it.
+    if (req.malform === Malformation.Duplicate && !this.cqFull(cq)) this.writeEntry(cq, req.dw0, sqhd, sqid, req.cid, req.status);
+    if (req.malform === Malformation.UnknownCid && !this.cqFull(cq)) this.writeEntry(cq, 0, sqhd, sqid, (req.cid ^ 0x8000) & 0xffff, 0);
+  }
+
+  /** DW0, DW1, DW2, then DW3 (CID, phase, status) last, atomically. */
+  private writeEntry(cq: CompletionQueue, dw0: number, sqhd: number, sqid: number, cid: number, status: number): void {
     const u = this.win.u32;
     const i = (cq.offset + cq.tail * CQE_SIZE) >>> 2;
-    const sq = req.sq;
-    u[i] = req.dw0;
+    u[i] = dw0;
     u[i + 1] = 0;
-    u[i + 2] = (sq.head | (sq.sqid << CQE_SQID_SHIFT)) >>> 0;
-    Atomics.store(u, i + 3, (req.cid | (cq.phase << CQE_DW3_P_SHIFT) | (req.status << CQE_DW3_SF_SHIFT)) >>> 0);
-    if (req.status !== 0) this.errors.record(sq.sqid, req.cid, req.status, cq.phase, req.nsid, req.lba);
+    u[i + 2] = (sqhd | (sqid << CQE_SQID_SHIFT)) >>> 0;
+    Atomics.store(u, i + 3, (cid | (cq.phase << CQE_DW3_P_SHIFT) | (status << CQE_DW3_SF_SHIFT)) >>> 0);
     if (++cq.tail === cq.size) {
       cq.tail = 0;
       cq.phase ^= 1;

@@ -63,6 +63,23 @@ export enum FaultKind {
   DropCompletion = 2,
   /** Execute, then hold the completion FAULT_PARAM microseconds. */
   Delay = 3,
+  /** Execute, then post a malformed completion: FAULT_PARAM is a Malformation. */
+  Malformed = 4,
+}
+
+/** What a hostile controller gets wrong in a completion (FaultKind.Malformed). */
+export enum Malformation {
+  None = 0,
+  /** The real completion, then a second entry naming a cid nobody sent. */
+  UnknownCid = 1,
+  /** The real completion, posted twice. */
+  Duplicate = 2,
+  /** SQID names another queue: the host cannot accept it as this command's. */
+  WrongSqid = 3,
+  /** SQHD beyond the queue's size. */
+  SqhdOutOfRange = 4,
+  /** A status code type the spec reserves (SCT 4). */
+  ReservedStatus = 5,
 }
 
 // Device-wide faults

@@ -21,6 +21,8 @@ export enum ReqState {
 export class Request {
   state = ReqState.Free;
   cid = 0;
+  /** Malformation to apply when the completion is written (fault injection). */
+  malform = 0;
   opcode = 0;
   nsid = 0;
   /** Starting LBA for the Error Information log (I/O commands). */

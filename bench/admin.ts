@@ -7,6 +7,7 @@
 // The simulated controller runs as its own process. Medians of repeated runs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIM = here('../host/sim/main.js');
@@ -92,4 +93,5 @@ try {
   process.stdout.write(`  perf exit code ${code}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
 } finally {
   sim.kill('SIGTERM');
+  for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
 }

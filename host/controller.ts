@@ -264,7 +264,7 @@ export class Controller {
     } catch (e) {
       region?.close(true);
       if (!region) closeFdQuiet(file);
-      if (shmId !== undefined) fs.rmSync(file.path, { force: true });
+      fs.rmSync(file.path, { force: true }); // a failed open leaves no file behind
       await transport?.close().catch(() => {});
       throw e;
     }

@@ -1,7 +1,10 @@
-// One process of the admin benchmark: join group `shmId`, then issue Get
+// One process of the admin benchmark (SIGUSR2 dumps its view of the group lock and its mailbox): join group `shmId`, then issue Get
 // Features (Number of Queues) with `depth` in flight for `seconds`; print
 // 'done <commands>'.
 import { Controller } from '../host/index.js';
+import {
+  CTRL_MBOX, MBOX_STRIDE, MBOX_HEAD, MBOX_TAIL, MBOX_DROPPED, HDR_ADMIN_LOCK, HDR_LOCK_WANT, HDR_LOCK_WAITERS,
+} from '../assembly/abi/region.js';
 
 const [shmId, prefix, seconds, depth] = [Number(process.argv[2]), process.argv[3]!, Number(process.argv[4]), Number(process.argv[5])];
 let done = 0;
@@ -9,9 +12,9 @@ const ctrl = await Controller.open({ shmId, filePrefix: prefix, regionSize: 16 <
 process.stdout.write('ready\n');
 process.on('SIGUSR2', () => {
   const dv = ctrl.region.dv;
-  const mbox = dv.getUint32(0x2000 + 32, true) + ctrl.group.self * 4096;
-  process.stderr.write(`self ${ctrl.group.self} done ${done} lock ${dv.getUint32(44, true)} want ${dv.getUint32(72, true)} waiters ${dv.getUint32(64, true)} ` +
-    `adminOutstanding ${ctrl.core.qpOutstanding(ctrl.admin.desc)} mbox head ${dv.getUint32(mbox, true)} tail ${dv.getUint32(mbox + 4, true)} dropped ${dv.getUint32(mbox + 8, true)} ` +
+  const mbox = dv.getUint32(CTRL_MBOX, true) + ctrl.group.self * MBOX_STRIDE;
+  process.stderr.write(`self ${ctrl.group.self} done ${done} lock ${dv.getUint32(HDR_ADMIN_LOCK, true)} want ${dv.getUint32(HDR_LOCK_WANT, true)} waiters ${dv.getUint32(HDR_LOCK_WAITERS, true)} ` +
+    `adminOutstanding ${ctrl.core.qpOutstanding(ctrl.admin.desc)} mbox head ${dv.getUint32(mbox + MBOX_HEAD, true)} tail ${dv.getUint32(mbox + MBOX_TAIL, true)} dropped ${dv.getUint32(mbox + MBOX_DROPPED, true)} ` +
     `foreign ${ctrl.admin.foreignCompletions} bogus ${ctrl.admin.stats.bogusCompletions} live ${ctrl.group.liveSlots()}\n`);
 });
 // Start together: wait for the go line on stdin.

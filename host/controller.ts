@@ -14,12 +14,12 @@ import {
   ABORT_NOT_ABORTED,
 } from '../assembly/nvme/cmd.js';
 import { ERRLOG_ENTRY_SIZE, SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../assembly/nvme/identify.js';
-import { qpDescriptorSize, QP_ADMIN_OWNER_BITS } from '../assembly/abi/qpair.js';
+import { qpDescriptorSize, QP_ADMIN_OWNER_BITS, QP_QSIZE } from '../assembly/abi/qpair.js';
 import {
   RegionState, HDR_STATE, HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_PRIMARY, HDR_TRID, HDR_TRID_LEN, REGION_MAGIC,
   REGION_LAYOUT_VERSION, CTRL_CAP_LO, CTRL_MAX_XFER, CTRL_ADMIN_QP, CTRL_MBOX, CTRL_MAX_QUEUE_PAIRS, CTRL_DSTRD,
   CTRL_AER_WANTED, PROC_SLOTS, MBOX_STRIDE, GROUP_OWNER, ProcRole, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_PID, PROC_START_LO,
-  PROC_START_HI,
+  PROC_START_HI, HDR_IOVA_LO, HDR_IOVA_HI,
 } from '../assembly/abi/region.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import { Mmio, processAlive } from '../hal/index.js';
@@ -356,7 +356,7 @@ export class Controller {
       const core = instantiateCore(layout.memory, options.debugCore);
       const region = new Region(file, layout, core, 0);
       region.validate(coreHash(options.debugCore));
-      core.setIovaBase(region.dv.getUint32(48, true), region.dv.getUint32(52, true));
+      core.setIovaBase(region.dv.getUint32(HDR_IOVA_LO, true), region.dv.getUint32(HDR_IOVA_HI, true));
       const group = new Group(region, core);
       const live = group.liveSlots();
       if (live.length === 0) {
@@ -574,7 +574,7 @@ export class Controller {
   /** A secondary uses the admin queue the primary made. */
   private attachAdminQueue(): AdminQueue {
     const desc = this.region.dv.getUint32(CTRL_ADMIN_QP, true);
-    const depth = this.region.dv.getUint32(desc + 4, true); // QP_QSIZE
+    const depth = this.region.dv.getUint32(desc + QP_QSIZE, true);
     return new AdminQueue(this.region, this.group, {
       core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid: 0, depth, nslots: depth - 1,
       desc, maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog,

@@ -3,6 +3,7 @@
 // 4.2 and chapters 5 and 6), not against the shared constants the core uses.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { QP_SQ_TAIL } from '../assembly/abi/qpair.js';
 import { makeHarness, makeQp } from './helpers/core-harness.js';
 import { IOVA_BASE } from '../host/transport.js';
 
@@ -26,7 +27,7 @@ interface Sqe {
 }
 
 function lastSqe(q: { desc: number; sq: number; qsize: number }): Sqe {
-  const tail = h.dv.getUint32(q.desc + 24, true);
+  const tail = h.dv.getUint32(q.desc + QP_SQ_TAIL, true);
   const e = q.sq + ((tail + q.qsize - 1) % q.qsize) * 64;
   const dv = h.dv;
   return {

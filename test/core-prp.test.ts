@@ -4,6 +4,7 @@
 // a zero page offset, and the entries cover the buffer page by page.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { QP_SQ_TAIL, QP_CQ_HEAD, QP_CQ_PHASE, QP_HDR_SIZE, QP_SLOT_SIZE, SLOT_STATE, SLOT_CID, SlotState } from '../assembly/abi/qpair.js';
 import { makeHarness, makeQp, type TestQp } from './helpers/core-harness.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import { NvmOpc } from '../assembly/nvme/cmd.js';
@@ -18,7 +19,7 @@ const regionOff = (a: bigint) => Number(a - IOVA_BASE);
 
 function post(q: TestQp, buf: number, len: number): { st: number; sqe: number } {
   // The SQ tail before posting is where the entry goes.
-  const tail = h.dv.getUint32(q.desc + 24, true);
+  const tail = h.dv.getUint32(q.desc + QP_SQ_TAIL, true);
   const st = h.core.submitRw(q.desc, NvmOpc.Read, 1, 0, Math.max(1, Math.ceil(len / 512)), buf, len, 0);
   return { st, sqe: q.sq + tail * 64 };
 }
@@ -27,12 +28,12 @@ function drain(q: TestQp): void {
   // Release every slot: fake completions for whatever is outstanding.
   h.core.qpRing(q.desc);
   const qsize = q.qsize;
-  let head = h.dv.getUint32(q.desc + 36, true);
-  let phase = h.dv.getUint32(q.desc + 40, true);
-  const tail = h.dv.getUint32(q.desc + 24, true);
+  let head = h.dv.getUint32(q.desc + QP_CQ_HEAD, true);
+  let phase = h.dv.getUint32(q.desc + QP_CQ_PHASE, true);
+  const tail = h.dv.getUint32(q.desc + QP_SQ_TAIL, true);
   for (let s = 0; s < q.nslots; s++) {
-    if (h.dv.getUint16(q.desc + 128 + s * 8 + 2, true) !== 1) continue;
-    const cid = h.dv.getUint16(q.desc + 128 + s * 8, true);
+    if (h.dv.getUint16(q.desc + QP_HDR_SIZE + s * QP_SLOT_SIZE + SLOT_STATE, true) !== SlotState.Outstanding) continue;
+    const cid = h.dv.getUint16(q.desc + QP_HDR_SIZE + s * QP_SLOT_SIZE + SLOT_CID, true);
     const e = q.cq + head * 16;
     h.dv.setUint32(e + 8, tail | (q.qid << 16), true);
     h.dv.setUint32(e + 12, cid | (phase << 16), true);
@@ -103,9 +104,9 @@ test('PRP: a list spanning two pages (513 entries, chained)', () => check(b, 409
 test('PRP: the largest transfer at the worst offset (1024 entries: three chained list pages)', () => check(b + 4092, BIG, 3));
 
 test('PRP: a misaligned buffer is refused, nothing posted', () => {
-  const tail = h.dv.getUint32(qp.desc + 24, true);
+  const tail = h.dv.getUint32(qp.desc + QP_SQ_TAIL, true);
   assert.is(post(qp, b + 2, 4096).st, CoreStatus.Misaligned);
-  assert.is(h.dv.getUint32(qp.desc + 24, true), tail);
+  assert.is(h.dv.getUint32(qp.desc + QP_SQ_TAIL, true), tail);
   assert.is(h.core.qpOutstanding(qp.desc), 0);
 });
 

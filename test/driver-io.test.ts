@@ -120,9 +120,12 @@ test('callback path: QD 32 busy-poll loop with submitRead/submitWrite, one SQ do
     for (const b of bufs) b.bytes.fill(0);
     done = 0;
     bufs.forEach((b, i) => assert.ok(qp.submitRead(ns, i * 8, b, cb)));
-    while (done < 32) qp.processCompletions(8);
+    const cqBefore = qp.stats.cqDoorbells;
+    let reapingPolls = 0;
+    while (done < 32) if (qp.processCompletions(8) > 0) reapingPolls++;
     bufs.forEach((b, i) => assert.ok(Buffer.from(b.bytes).equals(pattern(i * 8, 8, 512, 3)), `block ${i}`));
-    assert.ok(qp.stats.cqDoorbells < 64, 'CQ doorbells batched');
+    // One CQ head doorbell per poll that reaped (however many it reaped), none for empty polls.
+    assert.is(qp.stats.cqDoorbells - cqBefore, reapingPolls, 'CQ doorbells: one per reaping poll');
     // A full queue pair says so instead of throwing.
     let accepted = 0;
     const many = Array.from({ length: 70 }, () => ctrl.allocDma(512));
@@ -150,7 +153,7 @@ test('Promise path leaves the event loop free: timers fire during a long I/O str
     }
     clearInterval(timer);
     assert.ok(n > 50, `${n} reads done`);
-    assert.ok(ticks > 20, `the 1 ms interval ran ${ticks} times in 300 ms of I/O`);
+    assert.ok(ticks > 10, `the 1 ms interval ran ${ticks} times in 300 ms of I/O (0 if the poller starved the event loop)`);
   } finally {
     await ctrl.close();
   }

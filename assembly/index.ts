@@ -9,7 +9,7 @@ export { dmaAlloc, dmaFree, dmaSize, dmaFreeOwner, dmaCheck, dmaRepair } from '.
 export { prpPagesFor } from './core/prp';
 export {
   qpInit, qpRing, qpPoll, qpOutstanding, qpSqFullSeen, qpMaxXfer, slotCid, outPtr, qpPollShared, mboxTake, mboxReset,
-  qpRecover, qpCountOpcode, qpCountOwner, qpReleaseOwner, wakeMask,
+  qpRecover, qpReset, qpCountOpcode, qpCountOwner, qpReleaseOwner, wakeMask,
 } from './core/qpair';
 export {
   setSelf, submitRw, submitFlush, submitDsm, submitIdentify, submitGetFeatures, submitSetFeatures,

@@ -3,6 +3,7 @@
 // completions to their mailboxes, and each process reads its own mailbox, so
 // callbacks and Promises resolve only in the process that submitted.
 import { OUT_MAX } from '../assembly/abi/qpair.js';
+import { CoreStatus } from '../assembly/abi/status.js';
 import { QueuePair, type QueuePairInit } from './qpair.js';
 import type { DmaBuffer } from './dma.js';
 import type { Region } from './region.js';
@@ -25,8 +26,12 @@ export class AdminQueue extends QueuePair {
     super({ ...init, keyByCid: true });
   }
 
+  /** True while a controller reset holds admin submissions (set by the controller). */
+  holdSubmissions: (() => boolean) | undefined;
+
   protected override guard(submit: () => number): number {
-    return this.group.withLock(() => super.guard(submit));
+    // Checked under the lock: a reset claims the queue under the same lock.
+    return this.group.withLock(() => (this.holdSubmissions?.() ? CoreStatus.NoSlot : super.guard(submit)));
   }
 
   protected override ringNow(): void {
@@ -50,7 +55,7 @@ export class AdminQueue extends QueuePair {
     const want = max > 0 ? Math.min(max, OUT_MAX) : OUT_MAX;
     // Never wait for the lock here: whoever holds it reaps for everyone, and
     // our completions then wait in our mailbox for a poll that gets it.
-    if (this.inPoll || !this.group.tryLock()) return 0;
+    if (this.inPoll || this.suspended || !this.group.tryLock()) return 0;
     this.inPoll = true;
     let n = 0;
     let m = 0;

@@ -14,7 +14,7 @@ import {
   ABORT_NOT_ABORTED,
 } from '../assembly/nvme/cmd.js';
 import { ERRLOG_ENTRY_SIZE, SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../assembly/nvme/identify.js';
-import { qpDescriptorSize, QP_ADMIN_OWNER_BITS, QP_QSIZE } from '../assembly/abi/qpair.js';
+import { qpDescriptorSize, QP_ADMIN_OWNER_BITS, QP_QSIZE, QP_SQ, QP_CQ } from '../assembly/abi/qpair.js';
 import {
   RegionState, HDR_STATE, HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_PRIMARY, HDR_TRID, HDR_TRID_LEN, REGION_MAGIC,
   REGION_LAYOUT_VERSION, CTRL_CAP_LO, CTRL_MAX_XFER, CTRL_ADMIN_QP, CTRL_MBOX, CTRL_MAX_QUEUE_PAIRS, CTRL_DSTRD,
@@ -45,6 +45,7 @@ import {
   versionString, type ControllerData, type SmartLog, type ErrorLogEntry, type FirmwareSlotLog,
 } from './identify.js';
 import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
+import { GroupReset, type ResetInfo } from './reset.js';
 import { checkInt } from './validate.js';
 
 export interface ControllerOptions {
@@ -72,7 +73,12 @@ export interface ControllerOptions {
   ioQueueDepth?: number;
   /** I/O queue pairs to ask for with Set Features Number of Queues. Default 64. */
   requestedQueuePairs?: number;
-  /** Default command timeout in ms (0 = none). Default 30000. */
+  /**
+   * Command timeout in ms (0 = none). Default: 30 s, or twice CAP.TO when
+   * the controller declares a slower worst case. A command past it is
+   * aborted (Abort, 5.1); if that does not take it back within the same
+   * time, the controller is reset (see the README's "Timeouts and resets").
+   */
   commandTimeoutMs?: number;
   /** Largest transfer per command the driver builds, before MDTS. Default 4 MiB. */
   maxTransferBytes?: number;
@@ -89,6 +95,8 @@ export interface Registers {
 
 const ADMIN_MAX_XFER = 64 * 1024;
 const DEFAULT_REGION = 64 * 1024 * 1024;
+/** Linux's nvme io_timeout: the floor of the default command timeout. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 function closeFdQuiet(file: RegionFile): void {
   try {
@@ -150,6 +158,7 @@ export class Controller {
   private watchdogTimer: NodeJS.Timeout | undefined;
   private cleanup: Promise<void> = Promise.resolve();
   private readonly events = new EventEmitter();
+  private readonly resets: GroupReset;
 
   private constructor(transport: Transport, region: Region, core: CoreExports, mmio: Mmio, options: Controller['options'], group: Group, primary: boolean, shmId: number | undefined) {
     this.transport = transport;
@@ -165,7 +174,10 @@ export class Controller {
     this.maxQueueEntries = regField(capLo, CAP_MQES_SHIFT, CAP_MQES_MASK) + 1;
     this.doorbellStride = regField(capHi, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK);
     this.readyTimeoutMs = Math.max(1, regField(capLo, CAP_TO_SHIFT, CAP_TO_MASK)) * CAP_TO_UNIT_MS;
+    if (options.commandTimeoutMs < 0) options.commandTimeoutMs = Math.max(DEFAULT_COMMAND_TIMEOUT_MS, 2 * this.readyTimeoutMs);
     this.admin = primary ? this.createAdminQueue() : this.attachAdminQueue();
+    this.resets = new GroupReset(this.resetHost());
+    this.admin.holdSubmissions = () => this.resets.holdsAdmin();
     this.admin.onEvent = (dw0) => this.events.emit('asyncEvent', dw0);
     this.admin.onBogus = (b) => this.events.emit('bogusCompletion', b);
     group.onLockRecovered = () => {
@@ -189,7 +201,7 @@ export class Controller {
       adminQueueDepth: checkInt('adminQueueDepth', opts.adminQueueDepth ?? 64, 2, AQ_MAX_ENTRIES),
       ioQueueDepth: checkInt('ioQueueDepth', opts.ioQueueDepth ?? 256, 2, 65536),
       requestedQueuePairs: checkInt('requestedQueuePairs', opts.requestedQueuePairs ?? 64, 1, 65535),
-      commandTimeoutMs: checkInt('commandTimeoutMs', opts.commandTimeoutMs ?? 30000, 0, 3_600_000),
+      commandTimeoutMs: opts.commandTimeoutMs === undefined ? -1 : checkInt('commandTimeoutMs', opts.commandTimeoutMs, 0, 3_600_000),
       maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
       debugCore: opts.debugCore ?? false,
     };
@@ -259,7 +271,7 @@ export class Controller {
         ctrl.admin.failAll(new ControllerError('initialisation failed', 'state'));
         throw e;
       }
-      if (shmId !== undefined) ctrl.startWatchdog();
+      ctrl.startWatchdog();
       return ctrl;
     } catch (e) {
       region?.close(true);
@@ -418,10 +430,17 @@ export class Controller {
    * Events: 'asyncEvent' (dword 0 of an Asynchronous Event Request
    * completion, in every member of a group), 'primary' (this process took
    * the primary role), 'memberCleaned' (a dead member's slot was reclaimed),
-   * 'bogusCompletion' (a malformed completion was consumed and ignored).
+   * 'bogusCompletion' (a malformed completion was consumed and ignored),
+   * 'timeout' (a command passed its deadline: recovery starts), 'reset' (a
+   * controller reset is over and this process has its queues back: every
+   * member gets it), 'removed' / 'failed' (the controller is gone for good:
+   * registers read all ones, or it did not come back from a reset).
    */
   on(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this;
   on(event: 'bogusCompletion', fn: (b: BogusCompletion) => void): this;
+  on(event: 'reset', fn: (info: ResetInfo) => void): this;
+  on(event: 'timeout', fn: (t: { qid: number; cid: number; opcode: number }) => void): this;
+  on(event: 'removed' | 'failed', fn: (err: ControllerError) => void): this;
   on(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.on(event, fn);
     return this;
@@ -429,6 +448,9 @@ export class Controller {
 
   off(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this;
   off(event: 'bogusCompletion', fn: (b: BogusCompletion) => void): this;
+  off(event: 'reset', fn: (info: ResetInfo) => void): this;
+  off(event: 'timeout', fn: (t: { qid: number; cid: number; opcode: number }) => void): this;
+  off(event: 'removed' | 'failed', fn: (err: ControllerError) => void): this;
   off(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.off(event, fn);
     return this;
@@ -437,7 +459,7 @@ export class Controller {
   private startWatchdog(): void {
     this.watchdogTimer = setInterval(() => this.watch(), 100);
     this.watchdogTimer.unref();
-    if (this.primary) this.armAsyncEvents();
+    if (this.primary && this.shmId !== undefined) this.armAsyncEvents();
   }
 
   /**
@@ -448,9 +470,16 @@ export class Controller {
   private watch(): void {
     if (this.closed) return;
     try {
-      this.reapDead();
-      this.checkPrimary();
-      this.admin.processCompletions();
+      this.watchdog();
+      if (this.shmId !== undefined) {
+        this.reapDead();
+        this.checkPrimary();
+        this.admin.processCompletions();
+      }
+      // Timeouts of commands nobody polls for (a callback-path loop that stopped).
+      const now = performance.now();
+      this.admin.checkTimeouts(now);
+      for (const qp of this.queuePairs) qp.checkTimeouts(now);
     } catch {
       /* a dead controller is reported to the commands that wait on it */
     }
@@ -479,6 +508,79 @@ export class Controller {
     }
     this.group.releaseDead(slot, this.admin.desc);
     this.events.emit('memberCleaned', slot);
+  }
+
+  /** What the group reset needs from this controller (host/reset.ts). */
+  private resetHost(): ConstructorParameters<typeof GroupReset>[0] {
+    return {
+      region: this.region,
+      group: this.group,
+      core: this.core,
+      admin: this.admin,
+      description: this.transport.description,
+      readyTimeoutMs: this.readyTimeoutMs,
+      ownQueuePairs: () => [...this.queuePairs],
+      readCsts: () => this.mmio.read32(REG_CSTS),
+      disable: () => this.disable(),
+      enable: () => this.enable(),
+      setNumberOfQueues: async () => {
+        const n = this.region.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+        await this.setFeature(FeatureId.NumberOfQueues, ((n - 1) << NQ_NCQ_SHIFT) | ((n - 1) << NQ_NSQ_SHIFT));
+      },
+      createQueues: (qp) => this.createIoQueues(qp.qid, qp.depth, this.region.dv.getUint32(qp.desc + QP_CQ, true), this.region.dv.getUint32(qp.desc + QP_SQ, true)),
+      failForever: (err) => {
+        this.failEverything(err);
+        this.events.emit(err.reason === 'removed' ? 'removed' : 'failed', err);
+      },
+      resetDone: (info) => {
+        if (this.primary && this.shmId !== undefined) this.armAsyncEvents();
+        this.events.emit('reset', info);
+      },
+    };
+  }
+
+  /**
+   * Reset the controller (CC.EN 1 -> 0 -> 1, 7.3.2) for the whole group:
+   * commands in flight anywhere end with ControllerResetError, and every
+   * member gets its I/O queue pairs back (same objects, same queue ids).
+   * Resolves when this process's queues are back; rejects with
+   * ControllerError ('reset-failed' or 'removed') if the controller did not
+   * come back.
+   */
+  reset(): Promise<void> {
+    this.assertOpen();
+    return this.resets.reset('requested');
+  }
+
+  /** Controller resets completed in this group since it was created. */
+  get resetCount(): number {
+    return this.resets.count;
+  }
+
+  /**
+   * A command passed its deadline (QueuePair.checkTimeouts). An I/O command
+   * is aborted (5.1); if it is still outstanding one timeout after the
+   * Abort completed (or the Abort failed), the controller is reset. An admin
+   * command leads to a reset at once: an Abort would queue behind it.
+   */
+  private commandTimedOut(qp: QueuePair, cid: number, opcode: number): void {
+    this.events.emit('timeout', { qid: qp.qid, cid, opcode });
+    if (qp.qid === 0 || this.resets.busy) {
+      void this.resets.reset('timeout').catch(() => {});
+      return;
+    }
+    const limit = Math.max(1, qp.timeoutMs || this.options.commandTimeoutMs);
+    const escalate = async (): Promise<void> => {
+      try {
+        await this.abort(qp.qid, cid);
+      } catch {
+        /* the Abort failed or timed out: wait below, then reset */
+      }
+      const end = performance.now() + limit;
+      while (qp.isWaitingFor(cid) && performance.now() < end && !qp.isClosed) await new Promise((r) => setTimeout(r, 1));
+      if (qp.isWaitingFor(cid) && !qp.isClosed) await this.resets.reset('timeout');
+    };
+    void escalate().catch(() => {});
   }
 
   private checkPrimary(): void {
@@ -532,12 +634,17 @@ export class Controller {
    * ControllerError (nothing waits for a timeout).
    */
   private readonly watchdog = (): void => {
-    try {
-      this.checkAlive();
-    } catch (e) {
-      this.failEverything(e as Error);
-      throw e;
+    const csts = this.mmio.read32(REG_CSTS);
+    if (csts === 0xffffffff) {
+      const err = new ControllerError(`${this.transport.description}: registers read all ones (device removed?)`, 'removed');
+      if (!this.admin.isClosed) {
+        this.failEverything(err);
+        this.events.emit('removed', err);
+      }
+      throw err;
     }
+    // CSTS.CFS, or a reset another member started: recovery, not failure.
+    this.resets.poll(csts);
   };
 
   private failEverything(err: Error): void {
@@ -567,7 +674,7 @@ export class Controller {
     this.region.dv.setUint32(CTRL_ADMIN_QP, desc.regionOffset, true);
     return new AdminQueue(this.region, this.group, {
       core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid: 0, depth, nslots, desc: desc.regionOffset,
-      maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog,
+      maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog, onTimeout: this.onTimeout,
     }, sq, cq);
   }
 
@@ -577,7 +684,7 @@ export class Controller {
     const depth = this.region.dv.getUint32(desc + QP_QSIZE, true);
     return new AdminQueue(this.region, this.group, {
       core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid: 0, depth, nslots: depth - 1,
-      desc, maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog,
+      desc, maxTransfer: ADMIN_MAX_XFER, timeoutMs: this.options.commandTimeoutMs, checkAlive: this.watchdog, onTimeout: this.onTimeout,
     }, undefined, undefined);
   }
 
@@ -604,25 +711,8 @@ export class Controller {
     // 7.6.1 step 1: reset. The controller may still be enabled from a previous user.
     await this.disable();
 
-    // Step 2: admin queue attributes and bases (3.1.8 - 3.1.10). Writing the
-    // low dword of ASQ/ACQ first then the high dword, as 32-bit accesses.
-    const depth = this.admin.depth;
-    m.write32(REG_AQA, ((depth - 1) << AQA_ACQS_SHIFT) | ((depth - 1) << AQA_ASQS_SHIFT));
-    const asq = IOVA_BASE + BigInt(this.admin.sqMem!.regionOffset);
-    const acq = IOVA_BASE + BigInt(this.admin.cqMem!.regionOffset);
-    m.write32(REG_ASQ, Number(asq & 0xffffffffn));
-    m.write32(REG_ASQ_HI, Number(asq >> 32n));
-    m.write32(REG_ACQ, Number(acq & 0xffffffffn));
-    m.write32(REG_ACQ_HI, Number(acq >> 32n));
-
-    // Step 3: NVM command set, 4 KiB pages, round robin, 64/16-byte entries, enable.
-    const cc = (CC_CSS_NVM << CC_CSS_SHIFT) | (0 << CC_MPS_SHIFT) | (CC_AMS_RR << CC_AMS_SHIFT) |
-      (SQES_LOG2 << CC_IOSQES_SHIFT) | (CQES_LOG2 << CC_IOCQES_SHIFT) | (1 << CC_EN_SHIFT);
-    m.write32(REG_CC, cc);
-
-    // Step 4: CSTS.RDY within CAP.TO (3.1.1), failing early on CSTS.CFS.
-    await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 1, this.readyTimeoutMs,
-      `${this.transport.description}: waiting for CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)`, () => this.checkAlive());
+    // Steps 2 to 4.
+    await this.enable();
 
     // Step 5: Identify Controller (5.15.2.2).
     this.data = parseControllerData(await this.identifyRaw(Cns.Controller, 0));
@@ -640,13 +730,43 @@ export class Controller {
     await this.rescanNamespaces();
   }
 
+  /**
+   * 7.6.1 steps 2 to 4 (also after every reset): admin queue registers, then
+   * CC.EN = 1, then CSTS.RDY = 1 within CAP.TO.
+   */
+  private async enable(): Promise<void> {
+    const m = this.mmio;
+    // Step 2: admin queue attributes and bases (3.1.8 - 3.1.10). Writing the
+    // low dword of ASQ/ACQ first then the high dword, as 32-bit accesses.
+    const depth = this.admin.depth;
+    m.write32(REG_AQA, ((depth - 1) << AQA_ACQS_SHIFT) | ((depth - 1) << AQA_ASQS_SHIFT));
+    const asq = IOVA_BASE + BigInt(this.region.dv.getUint32(this.admin.desc + QP_SQ, true));
+    const acq = IOVA_BASE + BigInt(this.region.dv.getUint32(this.admin.desc + QP_CQ, true));
+    m.write32(REG_ASQ, Number(asq & 0xffffffffn));
+    m.write32(REG_ASQ_HI, Number(asq >> 32n));
+    m.write32(REG_ACQ, Number(acq & 0xffffffffn));
+    m.write32(REG_ACQ_HI, Number(acq >> 32n));
+
+    // Step 3: NVM command set, 4 KiB pages, round robin, 64/16-byte entries,
+    // enable. Written after the admin registers: EN makes the controller read them.
+    const cc = (CC_CSS_NVM << CC_CSS_SHIFT) | (0 << CC_MPS_SHIFT) | (CC_AMS_RR << CC_AMS_SHIFT) |
+      (SQES_LOG2 << CC_IOSQES_SHIFT) | (CQES_LOG2 << CC_IOCQES_SHIFT) | (1 << CC_EN_SHIFT);
+    m.write32(REG_CC, cc);
+
+    // Step 4: CSTS.RDY within CAP.TO (3.1.1), failing early on CSTS.CFS.
+    await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 1, this.readyTimeoutMs,
+      `${this.transport.description}: waiting for CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)`, () => this.checkAlive());
+  }
+
   /** Clear CC.EN and wait for CSTS.RDY = 0 (a controller reset, 3.1.5 / 7.3.2). */
   private async disable(): Promise<void> {
     const m = this.mmio;
     const cc = m.read32(REG_CC);
     if (cc & (1 << CC_EN_SHIFT)) m.write32(REG_CC, cc & ~(1 << CC_EN_SHIFT));
     await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 0, this.readyTimeoutMs,
-      `${this.transport.description}: waiting for CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)`);
+      `${this.transport.description}: waiting for CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)`, () => {
+        if (m.read32(REG_CSTS) === 0xffffffff) throw new ControllerError(`${this.transport.description}: registers read all ones (device removed?)`, 'removed');
+      });
   }
 
   async rescanNamespaces(): Promise<Namespace[]> {
@@ -800,18 +920,11 @@ export class Controller {
       const st = this.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots, 0,
         prp?.regionOffset ?? 0, prpPages, this.maxTransfer, 0);
       if (st !== CoreStatus.Ok) throw new Error(`qpInit(qid ${qid}) failed: ${CoreStatus[st]}`);
-      await this.admin.run(AdminOpc.CreateIoCq, `Create I/O CQ ${qid}`, () =>
-        this.core.submitCreateIoCq(this.admin.desc, qid, depth, cq.regionOffset, 0, 0));
-      try {
-        await this.admin.run(AdminOpc.CreateIoSq, `Create I/O SQ ${qid}`, () =>
-          this.core.submitCreateIoSq(this.admin.desc, qid, depth, sq.regionOffset, qid, 0));
-      } catch (e) {
-        await this.admin.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.admin.desc, qid)).catch(() => {});
-        throw e;
-      }
+      await this.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset);
       const qp = new IoQueuePair(this, {
         core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid, depth, nslots, desc: desc.regionOffset,
         maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: this.watchdog,
+        onTimeout: this.onTimeout,
       }, bufs);
       qp.onBogus = (b) => this.events.emit('bogusCompletion', b);
       this.queuePairs.add(qp);
@@ -822,6 +935,21 @@ export class Controller {
       throw e;
     }
   }
+
+  /** Create I/O Completion Queue (5.3), then the Submission Queue bound to it (5.4); undo the CQ if the SQ fails. */
+  private async createIoQueues(qid: number, depth: number, cqOff: number, sqOff: number): Promise<void> {
+    await this.admin.run(AdminOpc.CreateIoCq, `Create I/O CQ ${qid}`, () =>
+      this.core.submitCreateIoCq(this.admin.desc, qid, depth, cqOff, 0, 0));
+    try {
+      await this.admin.run(AdminOpc.CreateIoSq, `Create I/O SQ ${qid}`, () =>
+        this.core.submitCreateIoSq(this.admin.desc, qid, depth, sqOff, qid, 0));
+    } catch (e) {
+      await this.admin.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.admin.desc, qid)).catch(() => {});
+      throw e;
+    }
+  }
+
+  private readonly onTimeout = (qp: QueuePair, cid: number, opcode: number): void => this.commandTimedOut(qp, cid, opcode);
 
   /**
    * Delete an I/O queue pair: wait (bounded) for its commands, Delete I/O SQ
@@ -888,6 +1016,8 @@ export class Controller {
     if (this.watchdogTimer) clearInterval(this.watchdogTimer);
     let firstError: unknown;
     try {
+      // A reset under way finishes first (bounded by CAP.TO): its last steps recreate queues we are about to delete.
+      await this.resets.settled();
       for (const qp of [...this.queuePairs]) {
         await this.deleteQueuePair(qp).catch((e) => {
           firstError ??= e;

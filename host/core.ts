@@ -48,6 +48,7 @@ export interface CoreExports {
   qpReleaseOwner(qp: number, owner: number): number;
   mboxReset(slot: number): void;
   qpRecover(qp: number): number;
+  qpReset(qp: number): void;
   qpCountOpcode(qp: number, opc: number): number;
   qpCountOwner(qp: number, owner: number): number;
   wakeMask(hi: number): number;

@@ -68,6 +68,13 @@ export class NvmeStatusError extends NvmeError {
   }
 }
 
+/**
+ * How a timed-out command ended: 'aborted' (an Abort took it back),
+ * 'reset' (a controller reset did), 'failed' (the controller or the queue
+ * pair went away).
+ */
+export type TimeoutRecovery = 'aborted' | 'reset' | 'failed';
+
 /** A command or a controller state change did not complete in time. */
 export class NvmeTimeoutError extends NvmeError {
   override readonly name = 'NvmeTimeoutError';
@@ -77,8 +84,29 @@ export class NvmeTimeoutError extends NvmeError {
     readonly opcode?: number,
     readonly cid?: number,
     readonly qid?: number,
+    /** For a command: how the driver took it back after the deadline. */
+    readonly recovery?: TimeoutRecovery,
   ) {
-    super(`${what} timed out after ${timeoutMs} ms`);
+    super(`${what} timed out after ${timeoutMs} ms${recovery ? ` (${recovery === 'failed' ? 'then the controller failed' : recovery === 'aborted' ? 'aborted' : 'ended by a controller reset'})` : ''}`);
+  }
+}
+
+/** Why a controller reset happened. */
+export type ResetReason = 'fatal' | 'timeout' | 'requested';
+
+/**
+ * The command was in flight when the controller was reset (by any process
+ * of the group): it may or may not have been executed. The queue pair
+ * comes back after the reset; the command may be retried.
+ */
+export class ControllerResetError extends NvmeError {
+  override readonly name = 'ControllerResetError';
+  constructor(
+    readonly reason: ResetReason,
+    /** The group's reset generation this reset started. */
+    readonly generation: number,
+  ) {
+    super(`command ended by a controller reset (${reason === 'fatal' ? 'controller fatal status, CSTS.CFS' : reason === 'timeout' ? 'a command timed out and Abort did not take it back' : 'requested'})`);
   }
 }
 
@@ -87,7 +115,7 @@ export class ControllerError extends NvmeError {
   override readonly name = 'ControllerError';
   constructor(
     message: string,
-    readonly reason: 'fatal' | 'removed' | 'closed' | 'unsupported' | 'state',
+    readonly reason: 'fatal' | 'removed' | 'closed' | 'unsupported' | 'state' | 'reset-failed',
   ) {
     super(message);
   }

@@ -11,7 +11,7 @@
 //   event loop between polls, and the doorbell is rung once per tick.
 import {
   OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES,
-  QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN, QP_BOGUS_DW2, QP_BOGUS_DW3,
+  QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_SLOT_BITS,
 } from '../assembly/abi/qpair.js';
 import { CQE_DW3_CID_MASK, CQE_DW3_SF_SHIFT } from '../assembly/nvme/cmd.js';
 import { CoreStatus } from '../assembly/abi/status.js';
@@ -20,7 +20,8 @@ import {
   SF_CRD_SHIFT, SF_CRD_MASK,
 } from '../assembly/nvme/cmd.js';
 import type { CoreExports } from './core.js';
-import { NvmeStatusError, NvmeTimeoutError, ResourceError, InvalidArgumentError, ControllerError } from './errors.js';
+import { NvmeStatusError, NvmeTimeoutError, ResourceError, InvalidArgumentError, ControllerError, type TimeoutRecovery } from './errors.js';
+import { Sct, GenericSc } from '../assembly/nvme/status.js';
 
 /** A command finished: `err` is null on success (an NvmeStatusError, or the reason the queue pair died). */
 export type IoCallback = (err: Error | null, dw0: number) => void;
@@ -44,9 +45,21 @@ export interface QueuePairInit {
    * completion from its mailbox; the cid (with its generation) cannot.
    */
   keyByCid?: boolean;
+  /**
+   * A command passed its deadline: the owner decides what to do (Abort, then
+   * a controller reset). Without it, the command fails with
+   * NvmeTimeoutError at once and its slot stays outstanding.
+   */
+  onTimeout?: (qp: QueuePair, cid: number, opcode: number) => void;
 }
 
 const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
+/** The status field (CQE DW3 bits 31:17) of Command Abort Requested (generic 07h). */
+const SF_ABORT_REQUESTED = (Sct.Generic << SF_SCT_SHIFT) | (GenericSc.AbortRequested << SF_SC_SHIFT);
+/** Callback-path polls between two looks at the clock for timeouts. */
+const POLLS_PER_TIMEOUT_CHECK = 256;
+/** Least time between two timeout scans of a queue pair. */
+const TIMEOUT_SCAN_MS = 5;
 /** Back-to-back microtask polls before the Promise poller yields to the event loop. */
 const MICRO_POLLS = 32;
 
@@ -131,7 +144,12 @@ export class QueuePair {
   private readonly keySpace: number;
   private readonly cbs: Array<IoCallback | undefined>;
   private readonly opcodes: Uint8Array;
+  /** Per command: when it times out (0 = not stamped yet: the next scan stamps it). */
   private readonly deadlines: Float64Array;
+  /** Per command: its timeout in ms (0 = none). */
+  private readonly limits: Float64Array;
+  /** Per command: 1 once it passed its deadline and recovery started. */
+  private readonly timedOut: Uint8Array;
   /** Settles a Promise-path command early (timeout, dead controller); undefined for callback-path commands. */
   private readonly abandon: Array<((err?: Error) => void) | undefined>;
   private readonly bKey = new Uint32Array(OUT_MAX);
@@ -141,6 +159,10 @@ export class QueuePair {
   private readonly bCid = new Uint32Array(OUT_MAX);
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
   private readonly checkAlive: (() => void) | undefined;
+  private readonly onTimeout: QueuePairInit['onTimeout'];
+  /** Controller reset under way: submissions wait, nothing is polled. */
+  protected suspended = false;
+  private pollsSinceScan = 0;
   private readonly descView: DataView;
   private bogusSeen = 0;
   /** Called after a poll that met malformed completions. */
@@ -171,6 +193,9 @@ export class QueuePair {
     this.cbs = new Array(this.keySpace).fill(undefined);
     this.opcodes = new Uint8Array(this.keySpace);
     this.deadlines = new Float64Array(this.keySpace);
+    this.limits = new Float64Array(this.keySpace);
+    this.timedOut = new Uint8Array(this.keySpace);
+    this.onTimeout = init.onTimeout;
     this.abandon = new Array(this.keySpace).fill(undefined);
     this.descView = new DataView(init.memory.buffer, init.regionOff + init.desc, 128);
   }
@@ -207,6 +232,10 @@ export class QueuePair {
       const k = this.keyByCid ? this.lastCid : r;
       this.cbs[k] = cb;
       this.opcodes[k] = opcode;
+      // No clock read per command: the next timeout scan stamps the deadline.
+      this.deadlines[k] = 0;
+      this.limits[k] = this.timeoutMs;
+      this.timedOut[k] = 0;
       return true;
     }
     if (FULL.has(r)) return false;
@@ -223,7 +252,8 @@ export class QueuePair {
    * are) and call their callbacks. Returns the number reaped.
    */
   processCompletions(max = 0): number {
-    if (this.inPoll) return 0; // a callback polling its own queue pair: the outer loop goes on
+    if (this.inPoll || this.suspended) return 0; // a callback polling its own queue pair: the outer loop goes on
+    if (++this.pollsSinceScan >= POLLS_PER_TIMEOUT_CHECK) this.checkTimeouts(performance.now());
     const core = this.core;
     const desc = this.desc;
     core.qpRing(desc);
@@ -304,8 +334,17 @@ export class QueuePair {
         continue;
       }
       const sf = this.bStatus[i]!;
+      const k = this.bKey[i]!;
+      let err: Error | null = sf === 0 ? null : statusError(sf, this.opcodes[k]!, this.bCid[i]!, this.qid);
+      if (this.timedOut[k]) {
+        this.timedOut[k] = 0;
+        // Aborted after its deadline: the caller sees the timeout, not the abort.
+        if ((sf & ~((SF_DNR_MASK << SF_DNR_SHIFT) | (SF_M_MASK << SF_M_SHIFT) | (SF_CRD_MASK << SF_CRD_SHIFT))) === SF_ABORT_REQUESTED) {
+          err = this.timeoutError(k, this.bCid[i]!, 'aborted');
+        }
+      }
       try {
-        cb(sf === 0 ? null : statusError(sf, this.opcodes[this.bKey[i]!]!, this.bCid[i]!, this.qid), this.bDw0[i]!);
+        cb(err, this.bDw0[i]!);
       } catch (e) {
         firstThrow ??= e;
       }
@@ -322,6 +361,7 @@ export class QueuePair {
 
   /** Post through the core (the admin queue takes the group lock around it). */
   protected guard(submit: () => number): number {
+    if (this.suspended) return CoreStatus.NoSlot; // parked until the reset is over
     const r = submit();
     if (r >= 0) this.lastCid = this.core.slotCid(this.desc, r);
     return r;
@@ -379,9 +419,10 @@ export class QueuePair {
         }
         const cid = this.lastCid;
         const k = this.keyByCid ? cid : r;
-        this.deadlines[k] = timeoutMs > 0 ? performance.now() + timeoutMs : Infinity;
+        this.limits[k] = timeoutMs;
+        this.deadlines[k] = timeoutMs > 0 ? performance.now() + timeoutMs : 0;
         this.abandon[k] = (err?: Error) => {
-          if (settle()) reject(err ?? new NvmeTimeoutError(`${what} (qid ${this.qid} cid ${cid})`, timeoutMs, opcode, cid, this.qid));
+          if (settle()) reject(err ?? this.timeoutError(k, cid, undefined));
         };
         this.scheduleRing();
         return true;
@@ -414,6 +455,14 @@ export class QueuePair {
 
   private ensurePolling(): void {
     if (this.closedError) return;
+    if (this.suspended) {
+      // A reset is under way: look again in a while, not in a hot loop.
+      if (this.pollMode !== 0) return;
+      this.pollMode = 2;
+      this.lazyTimer = setTimeout(this.tick, 2);
+      if (this.pending === 0 && this.waiters.length === 0) this.lazyTimer.unref();
+      return;
+    }
     if (this.pending > 0 || this.waiters.length > 0) {
       if (this.pollMode === 1) return;
       // A lazy timer is unref'd: it would not keep the process alive for
@@ -454,27 +503,81 @@ export class QueuePair {
       });
     }
     const now = performance.now();
-    if (now - this.lastTimeoutScan >= 5) {
-      this.lastTimeoutScan = now;
+    if (now - this.lastTimeoutScan >= TIMEOUT_SCAN_MS) {
       try {
         this.checkAlive?.();
       } catch (e) {
         this.failAll(e as Error); // the controller fails its other queue pairs too
         return;
       }
-      this.expire(now);
+      this.checkTimeouts(now);
     }
     this.ensurePolling();
   };
 
-  private expire(now: number): void {
-    for (let s = 0; s < this.keySpace; s++) {
-      const a = this.abandon[s];
-      if (a && this.deadlines[s]! <= now) {
-        // The slot stays outstanding (its cid is not reused) and its
-        // callback stays, to release buffers if the completion ever comes.
-        this.abandon[s] = undefined;
-        a();
+  /** Scan for commands past their deadline (at most every TIMEOUT_SCAN_MS). */
+  checkTimeouts(now: number): void {
+    this.pollsSinceScan = 0;
+    if (now - this.lastTimeoutScan < TIMEOUT_SCAN_MS || this.suspended) return;
+    this.lastTimeoutScan = now;
+    for (let k = 0; k < this.keySpace; k++) {
+      if (this.cbs[k] === undefined || this.timedOut[k] || this.limits[k] === 0) continue;
+      const d = this.deadlines[k]!;
+      if (d === 0) this.deadlines[k] = now + this.limits[k]!; // a callback-path command: stamp it now
+      else if (d <= now) this.expired(k);
+    }
+  }
+
+  /**
+   * Command `k` passed its deadline. With an owner's handler, recovery
+   * starts (Abort, then a reset) and the command ends when recovery does:
+   * its buffers are never handed back while the device may still use them.
+   * Without one, a Promise-path command fails now and its slot stays
+   * outstanding (its cid is not reused) until the completion comes.
+   */
+  private expired(k: number): void {
+    const cid = this.keyByCid ? k : this.core.slotCid(this.desc, k);
+    if (this.onTimeout) {
+      this.timedOut[k] = 1;
+      this.onTimeout(this, cid, this.opcodes[k]!);
+      return;
+    }
+    this.timedOut[k] = 1; // once: the slot stays outstanding
+    const a = this.abandon[k];
+    if (a) {
+      this.abandon[k] = undefined;
+      a();
+    }
+  }
+
+  private timeoutError(k: number, cid: number, recovery: TimeoutRecovery | undefined): NvmeTimeoutError {
+    const opcode = this.opcodes[k]!;
+    return new NvmeTimeoutError(`${this.qid === 0 ? 'admin' : 'I/O'} command (qid ${this.qid} cid ${cid})`, this.limits[k]!, opcode, cid, this.qid, recovery);
+  }
+
+  /**
+   * End every outstanding command with `errFor(false)`, or, for commands
+   * already past their deadline, with an NvmeTimeoutError naming `recovery`.
+   */
+  private failOutstanding(err: Error, recovery: TimeoutRecovery): void {
+    for (let k = 0; k < this.keySpace; k++) {
+      const a = this.abandon[k];
+      this.abandon[k] = undefined;
+      const cb = this.cbs[k];
+      this.cbs[k] = undefined;
+      if (!a && !cb) continue;
+      let e = err;
+      if (this.timedOut[k]) {
+        this.timedOut[k] = 0;
+        e = this.timeoutError(k, this.keyByCid ? k : this.core.slotCid(this.desc, k), recovery);
+      }
+      if (a) a(e);
+      if (cb) {
+        try {
+          cb(e, 0);
+        } catch {
+          /* the command is gone either way */
+        }
       }
     }
   }
@@ -486,26 +589,55 @@ export class QueuePair {
    */
   failAll(err: Error): void {
     this.closedError = err;
-    for (let s = 0; s < this.keySpace; s++) {
-      const a = this.abandon[s];
-      this.abandon[s] = undefined;
-      const cb = this.cbs[s];
-      this.cbs[s] = undefined;
-      if (a) a(err);
-      if (cb) {
-        try {
-          cb(err, 0);
-        } catch {
-          /* the command is gone either way */
-        }
-      }
-    }
+    this.suspended = false;
+    this.failOutstanding(err, 'failed');
     const w = this.waiters;
     this.waiters = [];
     for (const attempt of w) attempt(); // each fails fast: closedError is set
   }
 
+  /**
+   * A controller reset began: every outstanding command ends with `err`
+   * (those past their deadline with an NvmeTimeoutError), submissions
+   * wait (Promise path) or report a full queue (callback path) until
+   * resume(). The caller resets the rings (qpReset) before resuming.
+   */
+  suspend(err: Error): void {
+    if (this.closedError) return;
+    this.suspended = true;
+    this.failOutstanding(err, 'reset');
+  }
+
+  /** The queue exists again on the controller: submissions go on. */
+  resume(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    if (this.pollMode === 2) {
+      clearTimeout(this.lazyTimer);
+      this.pollMode = 0;
+    }
+    this.drainWaiters();
+    this.ensurePolling();
+  }
+
+  /** Command `cid` is still outstanding here (not completed, not failed). */
+  isWaitingFor(cid: number): boolean {
+    const k = this.keyByCid ? cid : cid & ((1 << this.descView.getUint32(QP_SLOT_BITS, true)) - 1);
+    if (k >= this.keySpace || this.cbs[k] === undefined) return false;
+    return this.keyByCid || this.core.slotCid(this.desc, k) === cid;
+  }
+
+  get isSuspended(): boolean {
+    return this.suspended;
+  }
+
   get isClosed(): boolean {
     return this.closedError !== undefined;
+  }
+
+  /** For submitters that post before tracking: throws when closed, true while a reset holds submissions. */
+  protected held(): boolean {
+    if (this.closedError) throw this.closedError;
+    return this.suspended;
   }
 }

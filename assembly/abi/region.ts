@@ -21,7 +21,7 @@
 //   size    +----------------------------+
 
 export const REGION_MAGIC: u32 = 0x574d564e; // "NVMW" little-endian
-export const REGION_LAYOUT_VERSION: u32 = 2;
+export const REGION_LAYOUT_VERSION: u32 = 3;
 export const REGION_ALIGN: u32 = 0x200000; // 2 MiB: hugetlbfs mapping granule
 export const REGION_MIN_SIZE: u32 = 0x400000; // 4 MiB
 export const REGION_MAX_SIZE: u32 = 0x7fe00000; // < 2 GiB: offsets stay positive i32
@@ -107,6 +107,29 @@ export const CTRL_MBOX: u32 = CTRL_OFF + 32; // region offset of the mailboxes
 export const CTRL_MAX_QUEUE_PAIRS: u32 = CTRL_OFF + 36; // I/O queue pairs granted (the pool)
 export const CTRL_DSTRD: u32 = CTRL_OFF + 40;
 export const CTRL_AER_WANTED: u32 = CTRL_OFF + 44; // AERs the primary keeps outstanding
+// Controller reset (any member may run one; see host/reset.ts). CTRL_RESET_GEN
+// is even while the controller is usable and odd while a reset runs: a
+// member that sees it change fails its in-flight commands, and once it is
+// even again, creates its own I/O queues anew.
+export const CTRL_RESET_GEN: u32 = CTRL_OFF + 48;
+export const CTRL_RESET_OWNER: u32 = CTRL_OFF + 52; // process slot + 1 running the reset, 0 = none
+export const CTRL_RESET_RESULT: u32 = CTRL_OFF + 56; // ResetResult of the last reset
+export const CTRL_RESET_REASON: u32 = CTRL_OFF + 60; // ResetCause of the last reset
+export const CTRL_RESETS: u32 = CTRL_OFF + 64; // resets completed
+
+export enum ResetResult {
+  Ok = 0,
+  /** The controller did not come back (CSTS.RDY, CSTS.CFS, Number of Queues). */
+  Failed = 1,
+  /** The registers read all ones: the device is gone. */
+  Removed = 2,
+}
+
+export enum ResetCause {
+  Requested = 0,
+  Fatal = 1,
+  Timeout = 2,
+}
 // QID ownership: one byte per I/O QID, process slot + 1 of the owner, 0 = free.
 export const CTRL_QID_OWNER: u32 = CTRL_OFF + 0x100;
 export const CTRL_MAX_QID: u32 = 1023;

@@ -442,6 +442,35 @@ export function qpRecover(qp: u32): u32 {
   return outstanding;
 }
 
+/**
+ * After a controller reset (CC.EN 1 -> 0 deletes every queue, 7.3.2): the
+ * same rings and slots, back to the state qpInit left them in, so the queue
+ * can be created again with the same memory. Every slot is freed (its
+ * command is gone with the reset) but keeps its cid, so the next cid of a
+ * slot still differs from any issued before. Counters are kept.
+ */
+export function qpReset(qp: u32): void {
+  const qsize = r32(qp + QP_QSIZE);
+  memory.fill(rAddr(r32(qp + QP_SQ)), 0, <usize>qsize * SQE_SIZE);
+  // The CQ must be zeroed: a stale phase tag would read as a new entry.
+  memory.fill(rAddr(r32(qp + QP_CQ)), 0, <usize>qsize * CQE_SIZE);
+  w32(qp + QP_SQ_TAIL, 0);
+  w32(qp + QP_SQ_TAIL_DB, 0);
+  w32(qp + QP_SQ_HEAD, 0);
+  w32(qp + QP_CQ_HEAD, 0);
+  w32(qp + QP_CQ_HEAD_DB, 0);
+  w32(qp + QP_CQ_PHASE, 1);
+  w32(qp + QP_POST_SLOT, 0);
+  const nslots = r32(qp + QP_NSLOTS);
+  for (let s: u32 = 0; s < nslots; s++) {
+    const so = slotOff(qp, s);
+    w16(so + SLOT_STATE, SlotState.Free);
+    w32(so + SLOT_NEXT, s + 1 < nslots ? s + 1 : SLOT_NONE);
+  }
+  w32(qp + QP_FREE_SLOT, 0);
+  w32(qp + QP_OUTSTANDING, 0);
+}
+
 /** Release the slots held for process `owner`'s unread completions (it died). Returns how many. */
 export function qpReleaseOwner(qp: u32, owner: u32): u32 {
   const nslots = r32(qp + QP_NSLOTS);

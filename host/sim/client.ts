@@ -41,6 +41,7 @@ import {
   Malformation,
   FLAG_FATAL,
   FLAG_NEVER_READY,
+  FLAG_REMOVED,
   AEN_SEQ,
   AEN_DW0,
   CTL_BAR_SIZE,
@@ -231,6 +232,15 @@ export class SimClient {
   /** Make the controller fail: CSTS.CFS = 1 until the next reset. */
   setFatal(): void {
     this.setWord(FLAG_FATAL, 1);
+  }
+
+  /**
+   * Surprise removal: from now on every BAR0 register reads all ones (as a
+   * PCIe read of a device that is gone completes) and no command is
+   * processed. There is no way back; stop the simulator to clean up.
+   */
+  setRemoved(): void {
+    this.setWord(FLAG_REMOVED, 1);
   }
 
   /** While on, CC.EN = 1 never brings CSTS.RDY = 1. */

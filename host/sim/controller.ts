@@ -44,6 +44,7 @@ import {
   CTL_FAULT_SEQ,
   FLAG_FATAL,
   FLAG_NEVER_READY,
+  FLAG_REMOVED,
   AEN_SEQ,
   AEN_DW0,
   SimState,
@@ -266,6 +267,12 @@ export class Controller {
     const ctl = this.ctl;
     Atomics.add(ctl, CTL_HEARTBEAT >>> 2, 1);
     if (Atomics.load(ctl, CTL_STOP >>> 2) !== 0) return true;
+    if (Atomics.load(ctl, FLAG_REMOVED >>> 2) !== 0) {
+      // Gone from the bus: reads return all ones, writes go nowhere.
+      this.processing = false;
+      this.bar.fill(0xffffffff);
+      return false;
+    }
     const cc = Atomics.load(this.bar, R.REG_CC >>> 2);
     if (cc !== this.cc) this.ccWritten(cc);
     if (this.enableAt >= 0 && performance.now() >= this.enableAt) this.finishEnable();

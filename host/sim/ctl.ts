@@ -88,6 +88,7 @@ export const FLAG_FATAL = CTL_FLAGS + 0; // 1: set CSTS.CFS and stop processing
 export const FLAG_NEVER_READY = CTL_FLAGS + 4; // 1: ignore CC.EN = 1 (CSTS.RDY stays 0)
 export const AEN_SEQ = CTL_FLAGS + 8; // bumped to post an asynchronous event
 export const AEN_DW0 = CTL_FLAGS + 12; // its completion dword 0 (cmd.ts AER_*)
+export const FLAG_REMOVED = CTL_FLAGS + 16; // 1: surprise removal: BAR0 reads all ones, nothing is processed
 
 export const CTL_CONFIG = 0x800;
 export const CTL_CONFIG_MAX = 0x800;

@@ -2,7 +2,7 @@
 //   node mp-child.js '<json>'   with { shmId, prefix, trid, role, ... }
 // Prints 'ready <slot> <primary|secondary>' once joined, progress lines, and a
 // final 'done <json>' summary; exits non-zero on any error.
-import { Controller } from '../../host/index.js';
+import { Controller, ControllerResetError } from '../../host/index.js';
 import { pattern } from './rand.js';
 
 interface Args {
@@ -16,6 +16,8 @@ interface Args {
   rounds?: number; // io rounds or admin commands; 0 = until SIGTERM
   depth?: number; // admin commands in flight
   nsCount?: number;
+  /** io: a round that meets a controller reset is counted and retried, not fatal. */
+  tolerateReset?: boolean;
 }
 
 const a = JSON.parse(process.argv[2]!) as Args;
@@ -25,6 +27,11 @@ const ctrl = await Controller.open({ shmId: a.shmId, filePrefix: a.prefix, trans
 out(`ready ${ctrl.group.self} ${ctrl.isPrimary ? 'primary' : 'secondary'}`);
 ctrl.on('asyncEvent', (dw0) => out(`event ${dw0}`));
 ctrl.on('primary', () => out('primary'));
+let resets = 0;
+ctrl.on('reset', (r) => {
+  resets++;
+  out(`reset ${r.reason} ${r.generation} ${r.ranHere ? 'here' : 'elsewhere'}`);
+});
 let stop = false;
 process.on('SIGTERM', () => {
   stop = true;
@@ -38,18 +45,30 @@ if (a.role === 'io') {
   const span = a.blocks ?? 1024;
   let round = 0;
   let mismatches = 0;
+  let resetErrors = 0;
+  let roundsAfterReset = 0;
   while (!stop && (a.rounds === undefined || a.rounds === 0 || round < a.rounds)) {
     const n = 1 + (round % 16);
     const lba = base + ((round * 37) % (span - n));
     const d = pattern(lba, n, ns.blockSize, round);
-    await ns.write(lba, d, { qpair: qp });
-    const back = await ns.readBlocks(lba, n, { qpair: qp });
-    if (!back.equals(d)) mismatches++;
+    try {
+      await ns.write(lba, d, { qpair: qp });
+      const back = await ns.readBlocks(lba, n, { qpair: qp });
+      if (!back.equals(d)) mismatches++;
+    } catch (e) {
+      if (!(a.tolerateReset && e instanceof ControllerResetError)) throw e;
+      resetErrors++;
+      continue; // the same round again, on the same queue pair
+    }
     round++;
+    if (resets > 0 && ++roundsAfterReset % 20 === 0) out(`after-reset ${roundsAfterReset}`);
     if (round % 50 === 0) out(`progress ${round}`);
   }
   summary.rounds = round;
   summary.mismatches = mismatches;
+  summary.resetErrors = resetErrors;
+  summary.resets = resets;
+  summary.roundsAfterReset = roundsAfterReset;
   await qp.delete();
 } else if (a.role === 'admin') {
   // Identify Namespace of "our" namespace: its size tells whether the data

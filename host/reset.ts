@@ -1,0 +1,269 @@
+// Controller reset for a whole group, and the escalation that leads to it.
+//
+// Any member may reset the controller: on CSTS.CFS (9.5: the host resets a
+// controller that reports fatal status), when a command's Abort did not take
+// it back, or on request (Controller.reset()). The members meet in the
+// region's controller block:
+//
+//   CTRL_RESET_GEN     even: controller usable   odd: a reset is running
+//   CTRL_RESET_OWNER   slot + 1 of the member running it
+//   CTRL_RESET_RESULT  ResetResult of the last reset
+//   CTRL_RESET_REASON  ResetCause of the last reset
+//
+//   resetter                                  every other member
+//   --------                                  ------------------
+//   lock; GEN odd; unlock                     sees GEN change (polls: 5 ms,
+//   fail own in-flight commands                 watchdog: 100 ms, admin submit)
+//   CC.EN = 0, wait CSTS.RDY = 0 (7.3.2)      fails own in-flight commands,
+//   lock; admin rings + mailboxes reset;        holds submissions
+//     unlock                                  waits for GEN even (takes the
+//   AQA/ASQ/ACQ, CC.EN = 1, CSTS.RDY = 1        reset over if the resetter died)
+//   Set Features Number of Queues (5.21.1.7)
+//   lock; RESULT; GEN even; unlock
+//   recreate own I/O queues                   recreates its own I/O queues
+//
+// Each member recreates the I/O queues it owns, with the same memory and
+// queue ids (Create I/O CQ, then SQ): the queue pair objects a program holds
+// stay valid. Commands in flight when the reset starts end with
+// ControllerResetError (or NvmeTimeoutError for the command whose timeout
+// caused it); Promise-path commands submitted during the reset wait for it.
+// If the controller does not come back, every member fails everything with
+// ControllerError 'reset-failed' (or 'removed').
+import {
+  CTRL_RESET_GEN, CTRL_RESET_OWNER, CTRL_RESET_RESULT, CTRL_RESET_REASON, CTRL_RESETS, ResetResult, ResetCause, PROC_SLOTS,
+} from '../assembly/abi/region.js';
+import { CSTS_CFS_SHIFT, CSTS_CFS_MASK, regField } from '../assembly/nvme/regs.js';
+import { ControllerError, ControllerResetError, type ResetReason } from './errors.js';
+import type { Group } from './group.js';
+import type { Region } from './region.js';
+import type { CoreExports } from './core.js';
+import type { AdminQueue } from './admin.js';
+import type { IoQueuePair } from './io-qpair.js';
+
+/** What the reset needs from the controller it belongs to. */
+export interface ResetHost {
+  readonly region: Region;
+  readonly group: Group;
+  readonly core: CoreExports;
+  readonly admin: AdminQueue;
+  readonly description: string;
+  /** CAP.TO in ms. */
+  readonly readyTimeoutMs: number;
+  ownQueuePairs(): IoQueuePair[];
+  readCsts(): number;
+  /** CC.EN = 0 and wait for CSTS.RDY = 0. */
+  disable(): Promise<void>;
+  /** Program the admin queue registers, CC.EN = 1, wait for CSTS.RDY = 1. */
+  enable(): Promise<void>;
+  /** Set Features Number of Queues with what the group was granted. */
+  setNumberOfQueues(): Promise<void>;
+  /** Create I/O CQ then SQ for `qp` (same qid, same memory). */
+  createQueues(qp: IoQueuePair): Promise<void>;
+  /** The controller is gone for good: fail everything. */
+  failForever(err: ControllerError): void;
+  /** A reset this process took part in is over (re-arm events, tell listeners). */
+  resetDone(info: ResetInfo): void;
+}
+
+export interface ResetInfo {
+  reason: ResetReason;
+  /** The group's reset generation after it (even). */
+  generation: number;
+  /** True in the process that ran it. */
+  ranHere: boolean;
+}
+
+const REASONS: Record<ResetCause, ResetReason> = {
+  [ResetCause.Requested]: 'requested',
+  [ResetCause.Fatal]: 'fatal',
+  [ResetCause.Timeout]: 'timeout',
+};
+const CAUSES: Record<ResetReason, ResetCause> = { requested: ResetCause.Requested, fatal: ResetCause.Fatal, timeout: ResetCause.Timeout };
+
+/** How long a member waits for another's reset before it checks whether that one died. */
+const FOLLOW_POLL_MS = 2;
+
+export class GroupReset {
+  private seenGen: number;
+  private running: Promise<void> | undefined;
+  private readonly i32: Int32Array;
+
+  constructor(private readonly h: ResetHost) {
+    this.i32 = new Int32Array(h.region.layout.memory.buffer, h.region.layout.regionOff, h.region.size >>> 2);
+    this.seenGen = this.gen() & ~1;
+  }
+
+  private gen(): number {
+    return Atomics.load(this.i32, CTRL_RESET_GEN >>> 2) >>> 0;
+  }
+
+  private word(off: number): number {
+    return Atomics.load(this.i32, off >>> 2) >>> 0;
+  }
+
+  /** Resets completed in this group. */
+  get count(): number {
+    return this.word(CTRL_RESETS);
+  }
+
+  /** Resolves when no reset runs here (whatever its outcome). */
+  settled(): Promise<void> {
+    return this.running ? this.running.catch(() => {}) : Promise.resolve();
+  }
+
+  /** A reset this process runs or follows is under way. */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /**
+   * Admin submissions must wait: a reset runs (and not here), or this
+   * process has not caught up with one yet (and starts to).
+   */
+  holdsAdmin(): boolean {
+    const g = this.gen();
+    if (g === this.seenGen) return (g & 1) === 1 && this.word(CTRL_RESET_OWNER) !== this.h.group.self + 1;
+    this.poll();
+    return true;
+  }
+
+  /**
+   * The cheap look every poll's liveness check and the watchdog take: follow
+   * a reset another member started, or start one on CSTS.CFS.
+   */
+  poll(csts?: number): void {
+    if (this.running) return;
+    if (this.gen() !== this.seenGen) {
+      this.start(() => this.follow());
+      return;
+    }
+    const c = csts ?? this.h.readCsts();
+    if (c !== 0xffffffff && regField(c, CSTS_CFS_SHIFT, CSTS_CFS_MASK)) this.start(() => this.run(ResetCause.Fatal));
+  }
+
+  /** Reset the controller (or join the reset already under way). Resolves when this process has its queues back. */
+  reset(reason: ResetReason): Promise<void> {
+    if (this.running) return this.running;
+    return this.start(() => this.run(CAUSES[reason]));
+  }
+
+  private start(fn: () => Promise<void>): Promise<void> {
+    const p = fn().finally(() => {
+      if (this.running === p) this.running = undefined;
+    });
+    this.running = p;
+    p.catch(() => {}); // reported through failForever and the commands
+    return p;
+  }
+
+  /** Run a reset here, unless another member started one since we last looked. */
+  private async run(cause: ResetCause): Promise<void> {
+    const h = this.h;
+    const me = h.group.self + 1;
+    const g = h.group.withLock(() => {
+      const cur = this.gen();
+      if (cur !== this.seenGen) return -1; // someone else did or does: follow theirs
+      Atomics.store(this.i32, CTRL_RESET_REASON >>> 2, cause);
+      Atomics.store(this.i32, CTRL_RESET_OWNER >>> 2, me);
+      Atomics.store(this.i32, CTRL_RESET_GEN >>> 2, cur + 1); // odd: others hold their submissions from here
+      return cur + 1;
+    });
+    if (g < 0) return this.follow();
+    this.seenGen = g;
+    await this.resetController(g, cause);
+  }
+
+  /** The resetter's part, from the controller going down to GEN even. */
+  private async resetController(g: number, cause: ResetCause): Promise<void> {
+    const h = this.h;
+    this.suspendAll(new ControllerResetError(REASONS[cause], g));
+    let result = ResetResult.Ok;
+    let failure: unknown;
+    try {
+      // 7.3.2: CC.EN 1 -> 0 deletes every queue; RDY = 0 says the controller stopped touching memory.
+      await h.disable();
+      // Only now may the rings be cleared: a controller still enabled could post into them.
+      h.group.withLock(() => {
+        h.core.qpReset(h.admin.desc);
+        for (let s = 0; s < PROC_SLOTS; s++) h.core.mboxReset(s); // entries name cids of the old rings
+      });
+      await h.enable();
+      h.admin.resume(); // ours may post (GEN is odd and we own it); others still hold
+      await h.setNumberOfQueues();
+    } catch (e) {
+      failure = e;
+      result = h.readCsts() === 0xffffffff ? ResetResult.Removed : ResetResult.Failed;
+    }
+    const done = h.group.withLock(() => {
+      Atomics.store(this.i32, CTRL_RESET_RESULT >>> 2, result);
+      Atomics.store(this.i32, CTRL_RESET_OWNER >>> 2, 0);
+      if (result === ResetResult.Ok) Atomics.add(this.i32, CTRL_RESETS >>> 2, 1);
+      Atomics.store(this.i32, CTRL_RESET_GEN >>> 2, g + 1); // even: members recreate their queues
+      return g + 1;
+    });
+    this.seenGen = done;
+    await this.finish(done, cause, true, failure);
+  }
+
+  /** Another member runs (or ran) the reset: end our commands, wait, get our queues back. */
+  private async follow(): Promise<void> {
+    const h = this.h;
+    let g = this.gen();
+    this.suspendAll(new ControllerResetError(REASONS[this.word(CTRL_RESET_REASON) as ResetCause] ?? 'requested', g | 1));
+    // Bounded: CAP.TO for the disable, again for the enable, and slack for the admin commands.
+    const limit = performance.now() + 2 * h.readyTimeoutMs + 30_000;
+    while ((g & 1) === 1) {
+      const owner = this.word(CTRL_RESET_OWNER);
+      if (owner === 0 || !h.group.slotAlive(owner - 1)) {
+        // The resetter died mid-reset: take it over (under the lock, once).
+        const took = h.group.withLock(() => {
+          if (this.gen() !== g || this.word(CTRL_RESET_OWNER) !== owner) return false;
+          Atomics.store(this.i32, CTRL_RESET_OWNER >>> 2, h.group.self + 1);
+          return true;
+        });
+        if (took) {
+          this.seenGen = g;
+          return this.resetController(g, this.word(CTRL_RESET_REASON) as ResetCause);
+        }
+      }
+      if (performance.now() > limit) {
+        const err = new ControllerError(`${h.description}: a controller reset by another process did not finish`, 'reset-failed');
+        h.failForever(err);
+        throw err;
+      }
+      await new Promise((r) => setTimeout(r, FOLLOW_POLL_MS));
+      g = this.gen();
+    }
+    this.seenGen = g;
+    await this.finish(g, this.word(CTRL_RESET_REASON) as ResetCause, false, undefined);
+  }
+
+  private async finish(g: number, cause: ResetCause, ranHere: boolean, failure: unknown): Promise<void> {
+    const h = this.h;
+    const result = this.word(CTRL_RESET_RESULT) as ResetResult;
+    if (result !== ResetResult.Ok) {
+      const why = failure instanceof Error ? `: ${failure.message}` : '';
+      const err = result === ResetResult.Removed
+        ? new ControllerError(`${h.description}: registers read all ones during a reset (device removed?)`, 'removed')
+        : new ControllerError(`${h.description}: the controller did not come back from a reset${why}`, 'reset-failed');
+      h.failForever(err);
+      throw err;
+    }
+    h.admin.resume();
+    for (const qp of h.ownQueuePairs()) {
+      h.core.qpReset(qp.desc);
+      try {
+        await h.createQueues(qp);
+        qp.resume();
+      } catch (e) {
+        qp.failAll(new ControllerError(`queue pair ${qp.qid} could not be created again after a reset: ${(e as Error).message}`, 'reset-failed'));
+      }
+    }
+    h.resetDone({ reason: REASONS[cause] ?? 'requested', generation: g, ranHere });
+  }
+
+  private suspendAll(err: ControllerResetError): void {
+    this.h.admin.suspend(err);
+    for (const qp of this.h.ownQueuePairs()) qp.suspend(err);
+  }
+}

@@ -51,7 +51,8 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     process.stderr.write(`nvme-wasm: error: ${e.message}\n`);
   } else if (e instanceof NvmeError) {
     process.stderr.write(`nvme-wasm: ${e.name}: ${e.message}\n`);
-  } else if (e instanceof Error && e.name === 'HalError') {
+  } else if (e instanceof Error && (e.name === 'HalError' || typeof (e as NodeJS.ErrnoException).code === 'string')) {
+    // A system error (ENOENT, EACCES, ...): its message says it all.
     process.stderr.write(`nvme-wasm: ${e.message}\n`);
   } else {
     process.stderr.write(`nvme-wasm: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

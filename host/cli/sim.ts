@@ -14,7 +14,14 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 
 function configFrom(o: { name: string; config?: string; configFile?: string }): SimConfigInput {
   let input: SimConfigInput = {};
-  const text = o.configFile !== undefined ? fs.readFileSync(o.configFile, 'utf8') : o.config;
+  let text = o.config;
+  if (o.configFile !== undefined) {
+    try {
+      text = fs.readFileSync(o.configFile, 'utf8');
+    } catch (e) {
+      throw new InvalidArgumentError('--config-file', `a readable file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, o.configFile);
+    }
+  }
   if (text !== undefined) {
     try {
       input = JSON.parse(text) as SimConfigInput;
@@ -56,7 +63,12 @@ export function simCommand(): Command {
     .description('stop a simulated controller started with sim start')
     .requiredOption('--name <name>', 'device name')
     .action(async (o: { name: string }) => {
-      const c = SimClient.open(o.name);
+      let c: SimClient;
+      try {
+        c = SimClient.open(o.name);
+      } catch {
+        throw new InvalidArgumentError('--name', "the name of a running simulated controller (see 'nvme-wasm sim status')", o.name);
+      }
       const pid = c.pid;
       c.requestStop();
       const t0 = Date.now();

@@ -279,6 +279,30 @@ test('group: a member asks for a reset; the others get their queue pairs back', 
   }
 });
 
+test('group: the process running a reset is killed (kill -9) in the middle; another member takes the reset over and everyone gets queues back', async () => {
+  const procs = await groupOf(3, 2);
+  const sim = SimClient.open(tag);
+  try {
+    sim.setNeverReady(true); // the reset will stop at "wait for CSTS.RDY = 1"
+    const resetter = member({ shmId: 3, prefix: tag, trid, role: 'reset' });
+    await resetter.waitLine('resetting');
+    await new Promise((r) => setTimeout(r, 300)); // it is now waiting for CSTS.RDY = 1, for up to CAP.TO
+    resetter.child.kill('SIGKILL');
+    await resetter.exited;
+    sim.setNeverReady(false);
+    for (const p of procs) await p.waitLine('after-reset 20', 60000);
+    const ran = procs.filter((p) => p.lines.some((l) => /^reset requested \d+ here$/.test(l)));
+    assert.is(ran.length, 1, 'one survivor finished the reset');
+    for (const s of await endGroup(procs)) {
+      assert.is(s.mismatches, 0);
+      assert.is(s.resets, 1);
+    }
+  } finally {
+    sim.setNeverReady(false);
+    sim.close();
+  }
+});
+
 test.after(async () => {
   if (simProc) await stop(simProc);
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });

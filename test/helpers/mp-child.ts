@@ -9,7 +9,7 @@ interface Args {
   shmId: number;
   prefix: string;
   trid?: string;
-  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post' | 'writer';
+  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post' | 'writer' | 'reset';
   procType?: 'auto' | 'primary' | 'secondary';
   lba?: number; // first block of this process's range (io)
   blocks?: number; // range size (io)
@@ -142,6 +142,11 @@ if (a.role === 'io') {
     }
   };
   await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
+} else if (a.role === 'reset') {
+  // Reset the controller for the group (the test may kill us in the middle).
+  out('resetting');
+  await ctrl.reset();
+  out('reset-done');
 } else if (a.role === 'tool') {
   summary.namespaces = ctrl.namespaces.size;
   summary.serial = ctrl.data.serialNumber.length;

@@ -5,20 +5,8 @@
 // (issue 5, point 4, the CLI half).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { cli } from './helpers/cli.js';
 
-const MAIN = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
-function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    c.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
 
 // [arguments, what the error must name]
 const cases: Array<[string[], RegExp]> = [

@@ -2,20 +2,8 @@
 // summary, -L percentiles, -LL histogram, --json, --verify, -c.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { cli } from './helpers/cli.js';
 
-const MAIN = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
-function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    c.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
 
 test('perf prints progress lines and a per-namespace and total summary', async () => {
   const r = await cli('perf', '-q', '8', '-o', '4096', '-w', 'randread', '-t', '1.2');

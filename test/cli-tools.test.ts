@@ -3,23 +3,10 @@
 // --help works everywhere, bad flags and values fail naming the flag.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { cli } from './helpers/cli.js';
 
-const MAIN = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
 const COMMANDS = ['perf', 'identify', 'list', 'smart-log', 'error-log', 'get-feature', 'demo'];
 
-interface Result { code: number; out: string; err: string }
-function cli(...args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    c.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
 
 test('--help works on the program and on every command', async () => {
   const all = await Promise.all([cli('--help'), ...COMMANDS.map((c) => cli(c, '--help'))]);

@@ -53,6 +53,19 @@ export class FuzzDevice {
     return this.bar.getUint32(cqDoorbell(this.cfg.qid, this.cfg.dstrd), true);
   }
 
+  /** Controller reset: the queue is gone and its doorbells read 0 when it is created again. */
+  reset(): void {
+    this.sqHead = 0;
+    this.lastSqhd = 0;
+    this.cqTail = 0;
+    this.phase = 1;
+    this.pending.length = 0;
+    this.done.length = 0;
+    this.cqShadow.fill(0);
+    this.bar.setUint32(sqDoorbell(this.cfg.qid, this.cfg.dstrd), 0, true);
+    this.bar.setUint32(cqDoorbell(this.cfg.qid, this.cfg.dstrd), 0, true);
+  }
+
   /** Fetch up to n entries the SQ tail doorbell exposed. Returns how many. */
   fetch(n: number): number {
     const tail = this.sqTailDoorbell();

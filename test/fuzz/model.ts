@@ -148,6 +148,24 @@ export class RingModel {
     return this.cfg.qsize;
   }
 
+  /**
+   * qpReset after a controller reset: rings empty and zeroed, every slot
+   * free with its cid kept (the next cid of a slot still moves on),
+   * counters and PRP list pages (last contents) kept.
+   */
+  reset(): void {
+    this.sqTail = 0;
+    this.sqTailDb = 0;
+    this.sqHead = 0;
+    this.cqHead = 0;
+    this.phase = 1;
+    this.cqHeadDb = 0;
+    this.outstanding.clear();
+    for (let s = 0; s < this.cfg.nslots; s++) this.free.add(s);
+    this.cq.length = 0;
+    this.sqShadow.fill(0);
+  }
+
   /** 4.1: full when advancing the tail would make it equal the head. */
   sqFull(): boolean {
     return (this.sqTail + 1) % this.qsize === this.sqHead;

@@ -12,7 +12,8 @@ export type Op =
   | { op: 'complete'; picks: Pick[] }
   | { op: 'poll'; max: number }
   | { op: 'setSelf'; self: number }
-  | { op: 'inject'; kind: InjectKind; r: number };
+  | { op: 'inject'; kind: InjectKind; r: number }
+  | { op: 'reset' };
 
 export interface Pick {
   i: number; // which pending command (modulo)
@@ -134,6 +135,8 @@ const honestOps: Array<{ weight: number; arbitrary: fc.Arbitrary<Op> }> = [
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('setSelf' as const), self: fc.nat({ max: 255 }) }) },
+  // A controller reset (CC.EN 1 -> 0 -> 1) with the queue created again: qpReset.
+  { weight: 1, arbitrary: fc.constant({ op: 'reset' as const }) },
 ];
 
 const injectOp: fc.Arbitrary<Op> = fc.record({
@@ -173,6 +176,8 @@ export function describeOp(o: Op): string {
       return `setSelf ${o.self}`;
     case 'inject':
       return `device inject ${o.kind} r=${o.r}`;
+    case 'reset':
+      return 'controller reset, qpReset';
   }
 }
 

@@ -235,6 +235,13 @@ export class Seq {
         core.setSelf(op.self);
         m.self = op.self;
         return;
+      case 'reset':
+        // The controller forgets the queue (7.3.2), then the host resets its rings.
+        this.dev.reset();
+        this.coreCalls++;
+        core.qpReset(desc);
+        m.reset();
+        return;
     }
   }
 }

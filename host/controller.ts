@@ -44,7 +44,7 @@ import {
   parseControllerData, parseNamespaceData, parseNamespaceList, parseSmartLog, parseErrorLog, parseFirmwareSlotLog,
   versionString, type ControllerData, type SmartLog, type ErrorLogEntry, type FirmwareSlotLog,
 } from './identify.js';
-import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
+import { ControllerError, ControllerResetError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
 import { GroupReset, type ResetInfo } from './reset.js';
 import { checkInt } from './validate.js';
 
@@ -563,13 +563,13 @@ export class Controller {
    * Abort completed (or the Abort failed), the controller is reset. An admin
    * command leads to a reset at once: an Abort would queue behind it.
    */
-  private commandTimedOut(qp: QueuePair, cid: number, opcode: number): void {
+  private commandTimedOut(qp: QueuePair, cid: number, opcode: number, timeoutMs: number): void {
     this.events.emit('timeout', { qid: qp.qid, cid, opcode });
     if (qp.qid === 0 || this.resets.busy) {
       void this.resets.reset('timeout').catch(() => {});
       return;
     }
-    const limit = Math.max(1, qp.timeoutMs || this.options.commandTimeoutMs);
+    const limit = Math.max(1, timeoutMs); // the command's own timeout, again, for the Abort to take effect
     const escalate = async (): Promise<void> => {
       try {
         await this.abort(qp.qid, cid);
@@ -904,6 +904,8 @@ export class Controller {
   async createQueuePair(opts: { depth?: number; timeoutMs?: number } = {}): Promise<IoQueuePair> {
     this.assertOpen();
     const depth = checkInt('depth', opts.depth ?? Math.min(this.options.ioQueueDepth, this.maxQueueEntries), 2, this.maxQueueEntries);
+    await this.resets.settled(); // a reset under way here finishes first
+    const resetGen = this.resets.generation;
     const qid = this.group.takeQid();
     const nslots = depth - 1;
     const prpPages = this.core.prpPagesFor(this.maxTransfer);
@@ -927,6 +929,12 @@ export class Controller {
         onTimeout: this.onTimeout,
       }, bufs);
       qp.onBogus = (b) => this.events.emit('bogusCompletion', b);
+      if (this.resets.generation !== resetGen) {
+        // A reset came between our Create commands and now: it deleted what they made.
+        await this.admin.run(AdminOpc.DeleteIoSq, `Delete I/O SQ ${qid}`, () => this.core.submitDeleteIoSq(this.admin.desc, qid)).catch(() => {});
+        await this.admin.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.admin.desc, qid)).catch(() => {});
+        throw new ControllerResetError(this.resets.lastReason, this.resets.generation);
+      }
       this.queuePairs.add(qp);
       return qp;
     } catch (e) {
@@ -949,7 +957,7 @@ export class Controller {
     }
   }
 
-  private readonly onTimeout = (qp: QueuePair, cid: number, opcode: number): void => this.commandTimedOut(qp, cid, opcode);
+  private readonly onTimeout = (qp: QueuePair, cid: number, opcode: number, timeoutMs: number): void => this.commandTimedOut(qp, cid, opcode, timeoutMs);
 
   /**
    * Delete an I/O queue pair: wait (bounded) for its commands, Delete I/O SQ

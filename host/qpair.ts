@@ -50,7 +50,7 @@ export interface QueuePairInit {
    * a controller reset). Without it, the command fails with
    * NvmeTimeoutError at once and its slot stays outstanding.
    */
-  onTimeout?: (qp: QueuePair, cid: number, opcode: number) => void;
+  onTimeout?: (qp: QueuePair, cid: number, opcode: number, timeoutMs: number) => void;
 }
 
 const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
@@ -539,7 +539,7 @@ export class QueuePair {
     const cid = this.keyByCid ? k : this.core.slotCid(this.desc, k);
     if (this.onTimeout) {
       this.timedOut[k] = 1;
-      this.onTimeout(this, cid, this.opcodes[k]!);
+      this.onTimeout(this, cid, this.opcodes[k]!, this.limits[k]!);
       return;
     }
     this.timedOut[k] = 1; // once: the slot stays outstanding

@@ -101,6 +101,16 @@ export class GroupReset {
     return Atomics.load(this.i32, off >>> 2) >>> 0;
   }
 
+  /** The group's reset generation (even: usable, odd: a reset runs). */
+  get generation(): number {
+    return this.gen();
+  }
+
+  /** Why the last (or current) reset of the group happened. */
+  get lastReason(): ResetReason {
+    return REASONS[this.word(CTRL_RESET_REASON) as ResetCause] ?? 'requested';
+  }
+
   /** Resets completed in this group. */
   get count(): number {
     return this.word(CTRL_RESETS);
@@ -148,7 +158,9 @@ export class GroupReset {
   }
 
   private start(fn: () => Promise<void>): Promise<void> {
-    const p = fn().finally(() => {
+    // fn runs a microtask later, with `running` already set: the callbacks
+    // it fails may submit again, and must not start a second reset.
+    const p = Promise.resolve().then(fn).finally(() => {
       if (this.running === p) this.running = undefined;
     });
     this.running = p;

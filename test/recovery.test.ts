@@ -36,6 +36,7 @@ test('callback path: a command past its deadline is aborted; the callback gets N
   const ctrl = await Controller.open({ sim: SIM });
   try {
     const qp = await ctrl.createQueuePair({ depth: 8, timeoutMs: 150 });
+    const other = await ctrl.createQueuePair({ depth: 8 }); // default timeout, for the checks after
     ctrl.transport.sim!.injectFault({ kind: 'drop', qid: qp.qid, opcode: NvmOpc.Read, count: 1 });
     const buf = ctrl.allocDma(4096);
     let got: Error | null | undefined;
@@ -52,7 +53,7 @@ test('callback path: a command past its deadline is aborted; the callback gets N
     assert.is(qp.outstanding, 0, 'the slot is free: the device gave the command back');
     assert.is(ctrl.resetCount, 0);
     buf.free();
-    await verified(ctrl, 100, qp);
+    await verified(ctrl, 100, other);
   } finally {
     await ctrl.close();
   }
@@ -64,8 +65,8 @@ test('an Abort that fails leads to a controller reset: the timed-out command end
     const seen = resets(ctrl);
     const timeouts: number[] = [];
     ctrl.on('timeout', (t) => timeouts.push(t.cid));
-    const qp = await ctrl.createQueuePair({ depth: 16, timeoutMs: 200 });
-    const other = await ctrl.createQueuePair({ depth: 16 }); // default timeout: its commands are innocent
+    const qp = await ctrl.createQueuePair({ depth: 16 });
+    const other = await ctrl.createQueuePair({ depth: 16 });
     const sim = ctrl.transport.sim!;
     sim.injectFault({ kind: 'drop', qid: qp.qid, opcode: NvmOpc.Read, count: 1 });
     sim.injectFault({ kind: 'status', qid: 0, opcode: AdminOpc.Abort, count: 1, status: { sct: Sct.CommandSpecific, sc: CommandSpecificSc.AbortCommandLimitExceeded } });
@@ -73,7 +74,7 @@ test('an Abort that fails leads to a controller reset: the timed-out command end
     sim.injectFault({ kind: 'delay', qid: other.qid, opcode: NvmOpc.Write, count: 4, delayUs: 5_000_000 });
     const ns = ctrl.namespace(1);
     const innocents = [1, 2, 3, 4].map((i) => settle(ns.write(1000 + i * 8, pattern(1000 + i * 8, 8, 512, i), { qpair: other })));
-    const victim = settle(ns.readBlocks(0, 1, { qpair: qp }));
+    const victim = settle(ns.readBlocks(0, 1, { qpair: qp, timeoutMs: 200 })); // only this one has a short deadline
     const e = await victim;
     assert.instance(e, NvmeTimeoutError, String(e));
     assert.is((e as NvmeTimeoutError).recovery, 'reset');
@@ -98,10 +99,10 @@ test('an Abort that fails leads to a controller reset: the timed-out command end
 });
 
 test('an admin command past its deadline resets the controller at once', async () => {
-  const ctrl = await Controller.open({ sim: SIM, commandTimeoutMs: 200 });
+  const ctrl = await Controller.open({ sim: SIM });
   try {
     ctrl.transport.sim!.injectFault({ kind: 'drop', qid: 0, opcode: AdminOpc.GetFeatures, count: 1 });
-    const e = await settle(ctrl.getFeature(7));
+    const e = await settle(ctrl.adminCommand({ opcode: AdminOpc.GetFeatures, cdw10: 7, timeoutMs: 200 }));
     assert.instance(e, NvmeTimeoutError, String(e));
     assert.is((e as NvmeTimeoutError).recovery, 'reset');
     assert.is((e as NvmeTimeoutError).qid, 0);

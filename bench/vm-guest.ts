@@ -85,12 +85,23 @@ function wasmPerf(qd: number): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
   return { iops: ns.iops, meanUs: ns.latencyUs.average, p99Us: ns.percentilesUs?.['99'] ?? NaN };
 }
 
+/** The kernel's queue split ("N/0/M default/read/poll queues") and whether the block device polls. */
+function pollSetup(ctrl: string, blk: string): { ioPoll: boolean; queues: string } {
+  const ioPoll = fs.readFileSync(`/sys/block/${blk}/queue/io_poll`, 'latin1').trim() === '1';
+  const log = spawnSync('dmesg', [], { encoding: 'utf8' }).stdout ?? '';
+  const queues = [...log.matchAll(new RegExp(`${ctrl}: (\\d+/\\d+/\\d+ default/read/poll queues)`, 'g'))].pop()?.[1] ?? 'queue split not logged';
+  return { ioPoll, queues };
+}
+
 for (let rep = 1; rep <= reps; rep++) {
-  const { ns } = await kernelReady(device);
+  const { ctrl, ns } = await kernelReady(device);
   const blk = ns.get(nsid)!;
+  const poll = pollSetup(ctrl, blk);
+  if (rep === 1) console.log(`kernel: ${ctrl} ${poll.queues}, ${blk} io_poll=${poll.ioPoll ? 1 : 0}`);
   for (const qd of qds) {
     record({ rep, qd, driver: DRIVERS.fio, ...fio(blk, qd, false) });
-    record({ rep, qd, driver: DRIVERS.fioPolled, ...fio(blk, qd, true) });
+    // Without poll queues hipri would not poll: no figures rather than wrong ones.
+    record({ rep, qd, driver: DRIVERS.fioPolled, ...(poll.ioPoll ? fio(blk, qd, true) : { error: `${blk} has io_poll=0 (nvme.poll_queues not set)` }) });
   }
 
   // ---- nvme-wasm perf runs, same boot, same controller ----------------

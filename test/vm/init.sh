@@ -33,8 +33,16 @@ mount -t proc proc /proc || fail "mount /proc"
 mount -t sysfs sysfs /sys || fail "mount /sys"
 mount -t devtmpfs devtmpfs /dev || fail "mount /dev"
 
+# Parameters of module m on the kernel command line (m.param=value), as
+# modprobe would pass them: the kernel applies those to built-in code only.
+params() {
+	for w in $(cat /proc/cmdline); do
+		case "$w" in "$1".*=*) printf '%s ' "${w#"$1".}" ;; esac
+	done
+}
 while read -r m; do
-	insmod "/lib/modules/$m.ko" || fail "insmod $m"
+	# shellcheck disable=SC2046 # one word per parameter
+	insmod "/lib/modules/$m.ko" $(params "$m") || fail "insmod $m $(params "$m")"
 done < /lib/modules/order
 
 # 9p2000.L with a large msize: the job reads node (~100 MB) through it.

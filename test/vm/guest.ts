@@ -263,7 +263,9 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
       ].join('\n'),
     );
 
-    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', ...(iommu ? ['intel_iommu=on', 'iommu=pt'] : []), ...(o.kernelArgs ?? [])];
+    // no_timer_check: under TCG on a loaded host the IO-APIC timer check can
+    // miss its ticks and panic ("timer doesn't work through Interrupt-remapped IO-APIC").
+    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', 'no_timer_check', ...(iommu ? ['intel_iommu=on', 'iommu=pt'] : []), ...(o.kernelArgs ?? [])];
     const args = [
       '-nodefaults',
       '-no-user-config',
@@ -332,7 +334,10 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
     const rc = read('rc');
     if (timedOut) throw new GuestTimeoutError(timeoutMs, tail(consoleLog), consoleLog, (read('stdout') ?? '').split('\n').slice(-30).join('\n'));
     if (rc === undefined) {
-      const why = read('boot-error')?.trim() ?? (status === 0 ? 'the guest powered off without running the job' : `QEMU exited with ${status}: ${qemuOut.trim().split('\n').slice(-5).join(' | ')}`);
+      const panic = /Kernel panic[^\n]*/.exec(tail(consoleLog, 200))?.[0];
+      const why =
+        read('boot-error')?.trim() ??
+        (status !== 0 ? `QEMU exited with ${status}: ${qemuOut.trim().split('\n').slice(-5).join(' | ')}` : panic ? `kernel panic: ${panic}` : 'the guest powered off without running the job');
       throw new GuestBootError(why, tail(consoleLog), consoleLog);
     }
     const internal = new Set(['job.env', 'job.sh', 'stdout', 'stderr', 'rc', 'boot-seconds', 'boot-error']);

@@ -15,6 +15,8 @@ const argErr = (arg: string) => (e: unknown) => e instanceof VmArgumentError && 
 test('bad options are VmArgumentErrors naming the option', async () => {
   const cases: Array<[Partial<GuestOptions>, string]> = [
     [{ script: '' }, 'script'],
+    [{ script: [] }, 'script'],
+    [{ script: ['echo', 3 as unknown as string] }, 'script'],
     [{ nvme: [{ namespaces: [{ lbaSize: 1024 as 512 }] }] }, 'nvme[0].namespaces[0].lbaSize'],
     [{ nvme: [{}, { namespaces: [{ lbaSize: 512, sizeMiB: 0 }] }] }, 'nvme[1].namespaces[0].sizeMiB'],
     [{ nvme: [{ maxIoQpairs: 0 }] }, 'nvme[0].maxIoQpairs'],

@@ -12,6 +12,7 @@
 //     job.sh                      environment + the caller's script
 //     stdout stderr rc            written by init around the job
 //     boot-seconds boot-error     guest uptime at job start / init failure
+//     dmesg                       the kernel log after the job (kept as <name>-dmesg.log)
 //     (anything else)             files the job wrote: returned in `files`
 //
 // PCI layout: NVMe controller i sits at 0000:00:(04+i).0, so tests know
@@ -69,8 +70,8 @@ export interface GuestOptions {
   memMiB?: number;
   /** 2 MiB hugepages reserved and mounted at /dev/hugepages before the script; default 0. */
   hugepages?: number;
-  /** Shell script (sh) run as root in the chroot, cwd the project directory. */
-  script: string;
+  /** Shell script (sh) run as root in the chroot, cwd the project directory; an array is one command a line. */
+  script: string | string[];
   /** Extra environment of the script. */
   env?: Record<string, string>;
   /** Extra kernel command-line arguments (e.g. nvme.poll_queues=2). */
@@ -79,7 +80,7 @@ export interface GuestOptions {
   projectWritable?: boolean;
   /** QEMU is killed after this long; default 20 minutes. */
   timeoutMs?: number;
-  /** Where the serial console goes; default <project>/build/vm/<name>-console.log. */
+  /** Where the serial console goes; default <project>/build/vm/<name>-console.log (the kernel log: <name>-dmesg.log beside it). */
   consoleLog?: string;
   /** Label of this boot (log file names, messages). */
   name?: string;
@@ -117,7 +118,10 @@ function checkInt(name: string, v: number | undefined, lo: number, hi: number): 
 }
 
 function validate(o: GuestOptions): void {
-  if (typeof o.script !== 'string' || o.script.length === 0) throw new VmArgumentError('script', 'a non-empty shell script', o.script);
+  const script = Array.isArray(o.script) ? o.script : [o.script];
+  if (script.length === 0 || script.some((l) => typeof l !== 'string') || script.join('').trim() === '') {
+    throw new VmArgumentError('script', 'a non-empty shell script or array of commands', o.script);
+  }
   const nvme = o.nvme ?? [];
   if (!Array.isArray(nvme) || nvme.length > MAX_NVME) throw new VmArgumentError('nvme', `an array of at most ${MAX_NVME} controllers`, nvme);
   nvme.forEach((d, i) => {
@@ -258,7 +262,7 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
         '# Written by test/vm/guest.ts',
         ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
         hp > 0 ? `echo ${hp} > /proc/sys/vm/nr_hugepages && mount -t hugetlbfs nodev /dev/hugepages || { echo 'nvme-wasm-vm: hugepages setup failed' >&2; exit 125; }` : '',
-        o.script,
+        ...(Array.isArray(o.script) ? o.script : [o.script]),
         '',
       ].join('\n'),
     );
@@ -340,7 +344,9 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
         (status !== 0 ? `QEMU exited with ${status}: ${qemuOut.trim().split('\n').slice(-5).join(' | ')}` : panic ? `kernel panic: ${panic}` : 'the guest powered off without running the job');
       throw new GuestBootError(why, tail(consoleLog), consoleLog);
     }
-    const internal = new Set(['job.env', 'job.sh', 'stdout', 'stderr', 'rc', 'boot-seconds', 'boot-error']);
+    const internal = new Set(['job.env', 'job.sh', 'stdout', 'stderr', 'rc', 'boot-seconds', 'boot-error', 'dmesg']);
+    const dmesg = read('dmesg');
+    if (dmesg !== undefined) fs.writeFileSync(consoleLog.replace(/(-console)?\.log$/, '') + '-dmesg.log', dmesg);
     return {
       exitCode: Number(rc.trim()),
       stdout: read('stdout') ?? '',

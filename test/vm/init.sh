@@ -10,7 +10,7 @@
 #   9p tag     guest path (inside the chroot)   mode
 #   hostroot   /                                 ro, cached (the host's node, nvme-cli, fio ...)
 #   project    $NVMEVM_PROJECT                   ro or rw, uncached
-#   shared     $NVMEVM_SHARED                    rw, uncached (job.sh, job.env, stdout, stderr, rc)
+#   shared     $NVMEVM_SHARED                    rw, uncached (job.sh, job.env, stdout, stderr, rc, dmesg)
 #
 # tmpfs over /tmp /run /var/tmp /root and /dev/shm give the job writable
 # scratch space without touching the host.
@@ -72,6 +72,8 @@ echo "$up" > /shared/boot-seconds
 chroot /newroot /bin/sh -c 'cd "$1" && exec /bin/sh "$2/job.sh"' job "$NVMEVM_PROJECT" "$NVMEVM_SHARED" \
 	< /dev/null > /shared/stdout 2> /shared/stderr
 echo $? > /shared/rc
+# The whole kernel log (the console shows warnings and worse only).
+dmesg > /shared/dmesg 2>&1
 read -r up _ < /proc/uptime
 say "job end at ${up}s, exit $(cat /shared/rc)"
 sync

@@ -21,7 +21,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VmArgumentError, QemuMissingError, GuestBootError, GuestTimeoutError } from './errors.js';
 import { provision, type Provisioned } from './provision.js';
@@ -221,6 +221,37 @@ function readTree(dir: string, skip: Set<string>): Map<string, Buffer> {
   return files;
 }
 
+/**
+ * Guests running now. If this process exits or is told to stop while one
+ * runs, its QEMU is killed and its images removed (QEMU would otherwise run
+ * on, orphaned, and leave its sparse images in the temporary directory).
+ */
+const active = new Set<{ qemu: ChildProcess; tmp: string }>();
+let watching = false;
+
+function reap(): void {
+  for (const g of active) {
+    g.qemu.kill('SIGKILL');
+    fs.rmSync(g.tmp, { recursive: true, force: true });
+  }
+  active.clear();
+}
+
+function watchSignals(): void {
+  if (watching) return;
+  watching = true;
+  process.once('exit', reap);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      reap();
+      // Then die of the same signal, as without this handler.
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
+    };
+    process.once(sig, onSignal);
+  }
+}
+
 /** Boots a guest, runs `script` in it, powers it off; see GuestOptions. */
 export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
   validate(o);
@@ -309,6 +340,10 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
     const err = new Follower(path.join(shared, 'stderr'), o.onStderr);
     const t0 = Date.now();
     const qemu = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const guest = { qemu, tmp };
+    active.add(guest);
+    qemu.once('exit', () => active.delete(guest));
+    watchSignals();
     let qemuOut = '';
     qemu.stdout.on('data', (d: Buffer) => (qemuOut += d.toString()));
     qemu.stderr.on('data', (d: Buffer) => (qemuOut += d.toString()));

@@ -7,3 +7,4 @@ export { futexWait, futexWake } from './futex.js';
 export { Mmio } from './mmio.js';
 export { processStartTime, processAlive, currentPid } from './proc.js';
 export { hugetlbfsMount, hugePagesFree } from './hugepages.js';
+export * as pciBind from './pci-bind.js';

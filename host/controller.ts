@@ -46,6 +46,11 @@ import {
 } from './identify.js';
 import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
 import { checkInt } from './validate.js';
+import { Messaging, groupSocketDir } from './mp/messaging.js';
+import { NOTIFY_ACTION, NOTIFICATION_KINDS, asyncEventDetail, type GroupNotification, type NotificationKind } from './mp/notify.js';
+import { readGroupStats, publishStatsBlock, type GroupStats } from './stats.js';
+import { ST_SIZE } from '../assembly/abi/stats.js';
+import path from 'node:path';
 
 export interface ControllerOptions {
   /** Transport ID ('trtype:sim name:X', 'trtype:PCIe traddr:...'); default: an embedded simulated controller. */
@@ -78,6 +83,12 @@ export interface ControllerOptions {
   maxTransferBytes?: number;
   /** Load the debug build of the Wasm core. */
   debugCore?: boolean;
+  /**
+   * Keep live statistics of each I/O queue pair in the shared region (read by
+   * `nvme-wasm stats` / `top`). Default true, or false when the environment
+   * has NVME_WASM_STATS=0.
+   */
+  stats?: boolean;
 }
 
 export interface Registers {
@@ -150,6 +161,11 @@ export class Controller {
   private watchdogTimer: NodeJS.Timeout | undefined;
   private cleanup: Promise<void> = Promise.resolve();
   private readonly events = new EventEmitter();
+  /**
+   * Messages between the processes of the group (DPDK rte_mp model):
+   * register/unregister/send/request/requestAsync. See README, Messaging.
+   */
+  readonly mp: Messaging;
 
   private constructor(transport: Transport, region: Region, core: CoreExports, mmio: Mmio, options: Controller['options'], group: Group, primary: boolean, shmId: number | undefined) {
     this.transport = transport;
@@ -166,7 +182,11 @@ export class Controller {
     this.doorbellStride = regField(capHi, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK);
     this.readyTimeoutMs = Math.max(1, regField(capLo, CAP_TO_SHIFT, CAP_TO_MASK)) * CAP_TO_UNIT_MS;
     this.admin = primary ? this.createAdminQueue() : this.attachAdminQueue();
-    this.admin.onEvent = (dw0) => this.events.emit('asyncEvent', dw0);
+    this.mp = new Messaging(group, shmId !== undefined ? groupSocketDir(path.basename(region.file.path, '.region')) : undefined);
+    this.admin.onEvent = (dw0) => {
+      this.events.emit('asyncEvent', dw0);
+      if (this.primary) this.notifyGroup('asyncEvent', asyncEventDetail(dw0));
+    };
     this.admin.onBogus = (b) => this.events.emit('bogusCompletion', b);
     group.onLockRecovered = () => {
       // The holder died inside the lock: make the admin queue consistent.
@@ -192,7 +212,9 @@ export class Controller {
       commandTimeoutMs: checkInt('commandTimeoutMs', opts.commandTimeoutMs ?? 30000, 0, 3_600_000),
       maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
       debugCore: opts.debugCore ?? false,
+      stats: opts.stats ?? process.env.NVME_WASM_STATS !== '0',
     };
+    if (typeof options.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', options.stats);
     if (!['auto', 'never', 'require'].includes(options.hugepages)) {
       throw new InvalidArgumentError('hugepages', "'auto', 'never' or 'require'", options.hugepages);
     }
@@ -422,6 +444,8 @@ export class Controller {
    */
   on(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this;
   on(event: 'bogusCompletion', fn: (b: BogusCompletion) => void): this;
+  /** A notification of another process of the group (see notifyGroup). */
+  on(event: 'notification', fn: (n: GroupNotification) => void): this;
   on(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.on(event, fn);
     return this;
@@ -429,12 +453,40 @@ export class Controller {
 
   off(event: 'asyncEvent' | 'primary' | 'memberCleaned', fn: (arg: number) => void): this;
   off(event: 'bogusCompletion', fn: (b: BogusCompletion) => void): this;
+  off(event: 'notification', fn: (n: GroupNotification) => void): this;
   off(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.off(event, fn);
     return this;
   }
 
+  /**
+   * Tell the group about a driver event, over the messaging layer (the
+   * primary tells every secondary; a secondary tells the primary), where it
+   * arrives as a 'notification' event. Fire and forget: never throws.
+   * Kinds: 'asyncEvent', 'primaryMoved', 'resetDone', 'deviceRemoved'.
+   */
+  notifyGroup(kind: NotificationKind, detail: Record<string, unknown> = {}): void {
+    if (this.shmId === undefined) return;
+    this.mp.sendAction(NOTIFY_ACTION, { kind, detail }).catch(() => {});
+  }
+
+  private listenNotifications(): void {
+    this.mp.registerAction(NOTIFY_ACTION, (payload, from) => {
+      const p = payload as { kind?: unknown; detail?: unknown } | null;
+      if (!p || !NOTIFICATION_KINDS.includes(p.kind as NotificationKind)) return;
+      const detail = typeof p.detail === 'object' && p.detail !== null ? (p.detail as Record<string, unknown>) : {};
+      this.events.emit('notification', { kind: p.kind as NotificationKind, detail, from } satisfies GroupNotification);
+    });
+  }
+
+  /** Live statistics of every member of the group and its I/O queue pairs (read from the shared region, no lock). */
+  groupStats(): GroupStats {
+    return readGroupStats(this.group);
+  }
+
   private startWatchdog(): void {
+    this.mp.start();
+    this.listenNotifications();
     this.watchdogTimer = setInterval(() => this.watch(), 100);
     this.watchdogTimer.unref();
     if (this.primary) this.armAsyncEvents();
@@ -479,6 +531,7 @@ export class Controller {
     }
     this.group.releaseDead(slot, this.admin.desc);
     this.events.emit('memberCleaned', slot);
+    this.mp.removeStale(); // its socket file, if it died with one
   }
 
   private checkPrimary(): void {
@@ -486,6 +539,7 @@ export class Controller {
     if (this.group.claimPrimary()) {
       this.primary = true;
       this.events.emit('primary', this.group.self);
+      this.notifyGroup('primaryMoved', { slot: this.group.self, pid: process.pid });
       this.armAsyncEvents();
     }
   }
@@ -797,6 +851,8 @@ export class Controller {
       bufs.push(desc);
       const prp = prpPages > 0 ? this.region.allocDma(nslots * prpPages * PAGE_SIZE) : undefined;
       if (prp) bufs.push(prp);
+      const stats = this.options.stats ? this.region.allocDma(ST_SIZE, { zero: true }) : undefined;
+      if (stats) bufs.push(stats);
       const st = this.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots, 0,
         prp?.regionOffset ?? 0, prpPages, this.maxTransfer, 0);
       if (st !== CoreStatus.Ok) throw new Error(`qpInit(qid ${qid}) failed: ${CoreStatus[st]}`);
@@ -812,8 +868,10 @@ export class Controller {
       const qp = new IoQueuePair(this, {
         core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid, depth, nslots, desc: desc.regionOffset,
         maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: this.watchdog,
+        statsOff: stats?.regionOffset,
       }, bufs);
       qp.onBogus = (b) => this.events.emit('bogusCompletion', b);
+      if (stats) publishStatsBlock(this.region.dv, stats.regionOffset, qid, this.group.self, desc.regionOffset);
       this.queuePairs.add(qp);
       return qp;
     } catch (e) {
@@ -909,6 +967,7 @@ export class Controller {
       firstError ??= e;
     } finally {
       this.admin.failAll(new ControllerError(`${this.transport.description} is closed`, 'closed'));
+      this.mp.close();
       try {
         await this.leaveGroup();
       } catch (e) {

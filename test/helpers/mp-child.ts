@@ -138,7 +138,7 @@ if (a.role === 'io') {
   //   boom       -> throws Error('boom')
   //   big        -> an answer over the payload limit
   //   unregister -> unregisters action payload.name if payload.slot is ours
-  //   io         -> payload { writes, reads, blocks } on its own queue pair: { writes, reads }
+  //   io         -> payload { [slot]: { writes, reads, blocks } }: that I/O on its own queue pair
   //   note       -> (a message) prints 'note <json> from <slot>'
   const ns = ctrl.namespace(1);
   let qp: Awaited<ReturnType<typeof ctrl.createQueuePair>> | undefined;
@@ -163,7 +163,8 @@ if (a.role === 'io') {
   });
   ctrl.mp.register('note', (p, from) => out(`note ${JSON.stringify(p)} from ${from.slot}`));
   ctrl.mp.register('io', async (p) => {
-    const q = p as { writes: number; reads: number; blocks: number };
+    const q = (p as Record<string, { writes: number; reads: number; blocks: number }>)[String(me)];
+    if (!q) return null;
     qp ??= await ctrl.createQueuePair({ depth: 16 });
     const base = me * 4096;
     for (let i = 0; i < q.writes; i++) await ns.write(base + i, Buffer.alloc(q.blocks * ns.blockSize, i), { qpair: qp });

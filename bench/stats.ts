@@ -10,13 +10,14 @@
 //   SECONDS_PER_RUN (default 3), REPEAT (default 5), QDS (default '1,32')
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Controller, type IoQueuePair, type DmaBuffer } from '../host/index.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIM = here('../host/sim/main.js');
 const CLI = here('../host/cli/main.js');
 const tag = `bstats${process.pid}`;
-const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 3);
-const REPEAT = Number(process.env.REPEAT ?? 5);
+const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 2);
+const REPEAT = Number(process.env.REPEAT ?? 7);
 const QDS = (process.env.QDS ?? '1,32').split(',').map(Number);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -51,6 +52,83 @@ function perf(stats: boolean, qd: number, trid: string): Promise<number> {
   });
 }
 
+interface Lane {
+  qp: IoQueuePair;
+  stats: boolean;
+  done: number;
+  busyMs: number;
+}
+
+/** Part 2: two queue pairs, statistics on one, in one loop. */
+async function sideBySide(trid: string): Promise<void> {
+  const QD = 32;
+  const ctrl = await Controller.open({ transport: trid });
+  try {
+    const ns = ctrl.namespace(1);
+    const units = Math.floor(ns.blocks / 8);
+    const rows: Array<{ on: Lane; off: Lane; s: number }> = [];
+    for (let round = 0; round < REPEAT; round++) {
+      // Fresh queue pairs each round, created in alternating order (no qid favoured).
+      const order = round % 2 === 0 ? [true, false] : [false, true];
+      const lanes: Lane[] = [];
+      for (const stats of order) lanes.push({ qp: await ctrl.createQueuePair({ depth: QD + 1, stats }), stats, done: 0, busyMs: 0 });
+      const bufs: DmaBuffer[] = [];
+      let rng = 0x9e3779b9;
+      const lba = () => {
+        rng ^= rng << 13;
+        rng ^= rng >>> 17;
+        rng ^= rng << 5;
+        return ((rng >>> 0) % units) * 8;
+      };
+      let stopping = false;
+      for (const lane of lanes) {
+        for (let i = 0; i < QD; i++) {
+          const buf = ctrl.allocDma(4096);
+          bufs.push(buf);
+          const cb = (err: Error | null): void => {
+            if (err) throw err;
+            lane.done++;
+            if (!stopping) lane.qp.submitRead(ns, lba(), buf, cb);
+          };
+          lane.qp.submitRead(ns, lba(), buf, cb);
+        }
+        lane.qp.ring();
+      }
+      const t0 = performance.now();
+      const end = t0 + SECONDS * 1000;
+      let now = t0;
+      for (let it = 0; now < end; it++) {
+        // Alternate which lane polls first.
+        for (let j = 0; j < 2; j++) {
+          const lane = lanes[(it + j) & 1]!;
+          const a = performance.now();
+          lane.qp.processCompletions();
+          now = performance.now();
+          lane.busyMs += now - a;
+        }
+        if ((it & 4095) === 0) await new Promise((r) => setImmediate(r));
+      }
+      const s = (now - t0) / 1000;
+      stopping = true;
+      for (const lane of lanes) await lane.qp.delete();
+      for (const b of bufs) b.free();
+      rows.push({ on: lanes.find((l) => l.stats)!, off: lanes.find((l) => !l.stats)!, s });
+    }
+    const busyNs = (l: Lane) => (l.busyMs * 1e6) / l.done;
+    const iopsOn = median(rows.map((r) => r.on.done / r.s));
+    const iopsOff = median(rows.map((r) => r.off.done / r.s));
+    const nsOn = median(rows.map((r) => busyNs(r.on)));
+    const nsOff = median(rows.map((r) => busyNs(r.off)));
+    const diffs = rows.map((r) => busyNs(r.on) - busyNs(r.off));
+    console.log(`side by side, one process, two queue pairs x QD ${QD} in one polling loop, ${REPEAT} rounds of ${SECONDS} s (medians):`);
+    console.log(`  stats on : ${iopsOn.toFixed(0).padStart(8)} IOPS, busy ${nsOn.toFixed(0)} ns/IO`);
+    console.log(`  stats off: ${iopsOff.toFixed(0).padStart(8)} IOPS, busy ${nsOff.toFixed(0)} ns/IO`);
+    console.log(`  ratio on/off: IOPS ${(iopsOn / iopsOff).toFixed(3)}, busy ns/IO ${(nsOn / nsOff).toFixed(3)}; cost of statistics ${median(diffs).toFixed(0)} ns/IO (rounds: ${diffs.map((d) => d.toFixed(0)).join(' ')})`);
+  } finally {
+    await ctrl.close();
+  }
+}
+
 const sim = spawn(process.execPath, [SIM, '--config', JSON.stringify({ name: tag, nullIo: true, namespaces: [{ lbaSize: 512, blocks: 1 << 21 }] })], { stdio: ['ignore', 'pipe', 'inherit'] });
 await firstLine(sim, `ready ${tag}`);
 try {
@@ -79,9 +157,10 @@ try {
     const mOff = median(off);
     console.log(
       `QD ${String(qd).padStart(3)}: stats on ${mOn.toFixed(0).padStart(8)} IOPS, off ${mOff.toFixed(0).padStart(8)} IOPS, ratio on/off ${(mOn / mOff).toFixed(3)}` +
-        `  (rounds: ${ratios.map((r) => r.toFixed(3)).join(' ')})`,
+        `, median of paired rounds ${median(ratios).toFixed(3)}  (rounds: ${ratios.map((r) => r.toFixed(3)).join(' ')})`,
     );
   }
+  await sideBySide(trid);
 } finally {
   sim.kill('SIGTERM');
   await new Promise((r) => sim.once('exit', r));

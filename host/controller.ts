@@ -835,7 +835,7 @@ export class Controller {
    * Create an I/O queue pair (Create I/O Completion Queue 5.3, then Create
    * I/O Submission Queue 5.4) with `depth` entries per ring.
    */
-  async createQueuePair(opts: { depth?: number; timeoutMs?: number } = {}): Promise<IoQueuePair> {
+  async createQueuePair(opts: { depth?: number; timeoutMs?: number; stats?: boolean } = {}): Promise<IoQueuePair> {
     this.assertOpen();
     const depth = checkInt('depth', opts.depth ?? Math.min(this.options.ioQueueDepth, this.maxQueueEntries), 2, this.maxQueueEntries);
     const qid = this.group.takeQid();
@@ -851,7 +851,7 @@ export class Controller {
       bufs.push(desc);
       const prp = prpPages > 0 ? this.region.allocDma(nslots * prpPages * PAGE_SIZE) : undefined;
       if (prp) bufs.push(prp);
-      const stats = this.options.stats ? this.region.allocDma(ST_SIZE, { zero: true }) : undefined;
+      const stats = (opts.stats ?? this.options.stats) ? this.region.allocDma(ST_SIZE, { zero: true }) : undefined;
       if (stats) bufs.push(stats);
       const st = this.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots, 0,
         prp?.regionOffset ?? 0, prpPages, this.maxTransfer, 0);

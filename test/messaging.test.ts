@@ -8,15 +8,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import os from 'node:os';
 import { Controller, InvalidArgumentError, MessageTooLargeError, ControllerError, MP_MAX_PAYLOAD, type GroupNotification } from '../host/index.js';
+import { runDir, groupSocketDir } from '../host/mp/index.js';
 import { member, startSim, stop, type Proc } from './helpers/procs.js';
 
 const tag = `msg${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
-// Sockets of these groups go to a directory of this run (children inherit the environment).
-const RUN_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'nvme-wasm-msg-'));
-process.env.NVME_WASM_RUN_DIR = RUN_DIR;
 let sim: Proc;
 let gid = 300;
 
@@ -26,16 +23,13 @@ test.before(async () => {
 test.after(async () => {
   await stop(sim);
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
-  const left = fs.readdirSync(RUN_DIR);
-  fs.rmSync(RUN_DIR, { recursive: true, force: true });
-  assert.equal(left, [], 'every socket file and group directory removed');
 });
 
 const base = (shmId: number) => ({ shmId, prefix: tag, trid });
 const open = (g: number, procType: 'auto' | 'primary' | 'secondary' = 'auto') =>
   Controller.open({ shmId: g, filePrefix: tag, transport: trid, procType, regionSize: 32 << 20 });
 const slotOf = async (p: Proc) => Number((await p.waitLine('ready ')).split(' ')[1]);
-const groupDir = (g: number) => path.join(RUN_DIR, `${tag}_${g}`);
+const groupDir = (g: number) => groupSocketDir(`${tag}_${g}`);
 
 /** This process as primary, with `n` mp-peer secondaries listening. */
 async function primaryWithPeers(n: number): Promise<{ g: number; ctrl: Controller; peers: Proc[]; slots: number[] }> {
@@ -307,6 +301,11 @@ test('a stale socket file (a dead process in that slot) is replaced by the next 
     await ctrl.close();
   }
   assert.not.ok(fs.existsSync(groupDir(g)));
+});
+
+test('no socket file or group directory is left behind by the groups above', () => {
+  const dirs = fs.existsSync(runDir()) ? fs.readdirSync(runDir()).filter((d) => d.startsWith(`${tag}_`)) : [];
+  assert.equal(dirs.map((d) => `${d}/[${fs.readdirSync(path.join(runDir(), d)).join(',')}]`), []);
 });
 
 test.run();

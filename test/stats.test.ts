@@ -7,20 +7,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import os from 'node:os';
 import { spawnSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Controller, NvmeStatusError, NvmeTimeoutError, NvmOpc, Sct, GenericSc, type GroupStats } from '../host/index.js';
 import { latencyBucket, bucketLimitUs } from '../host/stats.js';
 import { CTRL_STATS_DIR } from '../assembly/abi/region.js';
 import { ST_HIST_BUCKETS } from '../assembly/abi/stats.js';
+import { runDir } from '../host/mp/index.js';
 import { member, startSim, stop, type Proc } from './helpers/procs.js';
 
 const CLI = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
 const tag = `st${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
-const RUN_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'nvme-wasm-st-'));
-process.env.NVME_WASM_RUN_DIR = RUN_DIR;
 let sim: Proc;
 let gid = 400;
 const BS = 512;
@@ -31,9 +29,6 @@ test.before(async () => {
 test.after(async () => {
   await stop(sim);
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
-  const left = fs.readdirSync(RUN_DIR);
-  fs.rmSync(RUN_DIR, { recursive: true, force: true });
-  assert.equal(left, []);
 });
 
 const base = (shmId: number) => ({ shmId, prefix: tag, trid });
@@ -256,6 +251,11 @@ test('stats and top need a running group: a typed error naming -i, exit code 1',
   const bad = spawnSync(process.execPath, [CLI, 'top', '-i', '1', '--interval', '5'], { encoding: 'utf8' });
   assert.is(bad.status, 1);
   assert.match(bad.stderr, "--interval <ms>' argument '5' is invalid");
+});
+
+test('no socket file or group directory is left behind by the groups above', () => {
+  const dirs = fs.existsSync(runDir()) ? fs.readdirSync(runDir()).filter((d) => d.startsWith(`${tag}_`)) : [];
+  assert.equal(dirs.map((d) => `${d}/[${fs.readdirSync(path.join(runDir(), d)).join(',')}]`), []);
 });
 
 test.run();

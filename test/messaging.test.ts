@@ -196,6 +196,31 @@ test('one peer answers, one is killed mid-request: nbSent 2, nbReceived 1, the a
   }
 });
 
+test('members leaving cleanly and joining mid-request: the request ends without them, nothing hangs', async () => {
+  const { g, ctrl, peers, slots } = await primaryWithPeers(2);
+  const late: Proc[] = [];
+  try {
+    const pending = ctrl.mp.request('hang-if', { slot: slots[0] }, { timeoutMs: 600_000 });
+    await peers[0]!.waitLine('hanging');
+    // A newcomer joins while the request is open: it was not a peer when it was sent.
+    late.push(member({ ...base(g), role: 'mp-peer' }));
+    await late[0]!.waitLine('listening');
+    // The hung peer leaves cleanly (SIGTERM: it closes its controller and its socket).
+    assert.is(await stop(peers[0]!), 0);
+    const r = await pending;
+    assert.is(r.nbSent, 2);
+    assert.is(r.nbReceived, 1);
+    assert.is(r.timedOut, false);
+    assert.equal(r.replies.map((x) => x.slot), [slots[1]]);
+    // The newcomer counts for the next one.
+    const next = await ctrl.mp.request('echo', 1, { timeoutMs: 20_000 });
+    assert.is(next.nbSent, 2);
+    assert.is(next.nbReceived, 2);
+  } finally {
+    await teardown(ctrl, [...peers, ...late]);
+  }
+});
+
 test('the primary killed with SIGKILL mid-request from a secondary; then the new primary announces itself', async () => {
   const g = gid++;
   const prim = member({ ...base(g), role: 'mp-peer', procType: 'primary' });

@@ -331,6 +331,7 @@ export class QueuePair {
       this.cbs[k] = undefined;
       this.abandon[k] = undefined;
     }
+    // Before pass 2: its callbacks may submit into these very slots.
     if (this.st !== undefined) this.count(n);
     for (let i = 0; i < n; i++) {
       if (this.bAen[i]) {

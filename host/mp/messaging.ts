@@ -255,12 +255,18 @@ export class Messaging {
    */
   start(): void {
     if (!this.dir || this.server || this.closed) return;
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.removeStale();
     const file = path.join(this.dir, socketName(this.group.self, process.pid));
-    fs.rmSync(file, { force: true });
+    try {
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.removeStale();
+      fs.rmSync(file, { force: true });
+    } catch (e) {
+      // The driver works without messaging: say so, do not fail the open.
+      process.emitWarning(`nvme-wasm: no messaging socket in ${this.dir}: ${(e as Error).message} (set NVME_WASM_RUN_DIR)`);
+      return;
+    }
     const server = net.createServer((sock) => this.accept(sock));
-    server.on('error', (e) => this.onHandlerError(e, 'listen'));
+    server.on('error', (e) => process.emitWarning(`nvme-wasm: messaging socket ${file}: ${e.message}`));
     server.listen(file);
     server.unref();
     this.server = server;

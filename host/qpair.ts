@@ -368,29 +368,49 @@ export class QueuePair {
     const st = this.st!;
     const stamp = this.stStamp!;
     const bytes = this.stBytes!;
+    const opcodes = this.opcodes;
+    const bKey = this.bKey;
+    const bStatus = this.bStatus;
+    const bAen = this.bAen;
+    const bCb = this.bCb;
     const now = performance.now();
     this.stNow = now;
     this.stFresh = true;
+    // Sums kept in locals, stored once per batch; the histogram per command.
+    let errors = 0;
+    let reads = 0;
+    let writes = 0;
+    let bytesRead = 0;
+    let bytesWritten = 0;
     let latSum = 0;
     let latCount = 0;
     for (let i = 0; i < n; i++) {
-      if (this.bAen[i] === 1 || this.bCb[i] === undefined) continue;
-      const k = this.bKey[i]!;
-      const ok = this.bStatus[i] === 0;
-      const opc = this.opcodes[k];
-      if (!ok) st[S_ERRORS]++;
+      if (bAen[i] === 1 || bCb[i] === undefined) continue;
+      const k = bKey[i]!;
+      const ok = bStatus[i] === 0;
+      const opc = opcodes[k];
+      if (!ok) errors++;
       if (opc === NvmOpc.Read) {
-        st[S_READS]++;
-        if (ok) st[S_BYTES_READ] += bytes[k]!;
+        reads++;
+        if (ok) bytesRead += bytes[k]!;
       } else if (opc === NvmOpc.Write) {
-        st[S_WRITES]++;
-        if (ok) st[S_BYTES_WRITTEN] += bytes[k]!;
+        writes++;
+        if (ok) bytesWritten += bytes[k]!;
       }
-      // Whole microseconds; a negative difference cannot happen (one clock).
+      // Whole microseconds (one clock: never negative).
       const us = ((now - stamp[k]!) * 1000) >>> 0;
       st[S_HIST + latencyBucket(us)]++;
       latSum += us;
       latCount++;
+    }
+    if (errors !== 0) st[S_ERRORS] += errors;
+    if (reads !== 0) {
+      st[S_READS] += reads;
+      st[S_BYTES_READ] += bytesRead;
+    }
+    if (writes !== 0) {
+      st[S_WRITES] += writes;
+      st[S_BYTES_WRITTEN] += bytesWritten;
     }
     st[S_LAT_SUM] += latSum;
     st[S_LAT_COUNT] += latCount;

@@ -101,6 +101,13 @@ test('secondary to primary: message, request and request with a callback reach t
       assert.equal(r, { nbSent: 1, nbReceived: 1, replies: [{ slot: ctrl.group.self, pid: process.pid, payload: { back: mode, to: rSlot } }], timedOut: false });
       assert.is(await req.exited, 0);
     }
+    // A primary that does not answer: the secondary's request ends at its timeout.
+    ctrl.mp.register('hang', () => new Promise(() => {}));
+    for (const mode of ['request', 'requestAsync'] as const) {
+      const req = member({ ...base(g), role: 'mp-requester', mode, action: 'hang', timeoutMs: 300 });
+      assert.equal(JSON.parse((await req.waitLine('result ')).slice(7)), { nbSent: 1, nbReceived: 0, replies: [], timedOut: true });
+      assert.is(await req.exited, 0);
+    }
     assert.not.ok(other.lines.some((l) => l.startsWith('note ')), 'a secondary never hears another secondary');
   } finally {
     await teardown(ctrl, [other]);

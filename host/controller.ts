@@ -851,6 +851,7 @@ export class Controller {
       bufs.push(desc);
       const prp = prpPages > 0 ? this.region.allocDma(nslots * prpPages * PAGE_SIZE) : undefined;
       if (prp) bufs.push(prp);
+      if (opts.stats !== undefined && typeof opts.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', opts.stats);
       const stats = (opts.stats ?? this.options.stats) ? this.region.allocDma(ST_SIZE, { zero: true }) : undefined;
       if (stats) bufs.push(stats);
       const st = this.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots, 0,

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Controller, NvmeStatusError, NvmeTimeoutError, NvmOpc, Sct, GenericSc, type GroupStats } from '../host/index.js';
+import { Controller, InvalidArgumentError, NvmeStatusError, NvmeTimeoutError, NvmOpc, Sct, GenericSc, type GroupStats } from '../host/index.js';
 import { latencyBucket, bucketLimitUs } from '../host/stats.js';
 import { CTRL_STATS_DIR } from '../assembly/abi/region.js';
 import { ST_HIST_BUCKETS } from '../assembly/abi/stats.js';
@@ -162,6 +162,13 @@ test('stats: false (or NVME_WASM_STATS=0) keeps no statistics block; the queue p
     assert.equal(ctrl.groupStats().processes[0]!.qpairs, []);
     assert.is(qp.stats.completed, 1, 'the descriptor counters are the core\'s and stay');
     await qp.delete();
+    // Per queue pair, overriding the controller's default; a bad value is a typed error.
+    const on = await ctrl.createQueuePair({ depth: 4, stats: true });
+    assert.ok(ctrl.region.dv.getUint32(CTRL_STATS_DIR + on.qid * 4, true) !== 0);
+    await on.delete();
+    const bad = await ctrl.createQueuePair({ stats: 'yes' as unknown as boolean }).catch((e: unknown) => e);
+    assert.ok(bad instanceof InvalidArgumentError && bad.argument === 'stats');
+    assert.ok((await Controller.open({ stats: 1 as unknown as boolean }).catch((e: unknown) => e)) instanceof InvalidArgumentError);
   } finally {
     await ctrl.close();
   }

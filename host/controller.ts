@@ -47,6 +47,11 @@ import {
 import { ControllerError, ControllerResetError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
 import { GroupReset, type ResetInfo } from './reset.js';
 import { checkInt } from './validate.js';
+import { Messaging, groupSocketDir } from './mp/messaging.js';
+import { NOTIFY_ACTION, NOTIFICATION_KINDS, asyncEventDetail, type GroupNotification, type NotificationKind } from './mp/notify.js';
+import { readGroupStats, publishStatsBlock, type GroupStats } from './stats.js';
+import { ST_SIZE } from '../assembly/abi/stats.js';
+import path from 'node:path';
 
 export interface ControllerOptions {
   /** Transport ID ('trtype:sim name:X', 'trtype:PCIe traddr:...'); default: an embedded simulated controller. */
@@ -84,6 +89,12 @@ export interface ControllerOptions {
   maxTransferBytes?: number;
   /** Load the debug build of the Wasm core. */
   debugCore?: boolean;
+  /**
+   * Keep live statistics of each I/O queue pair in the shared region (read by
+   * `nvme-wasm stats` / `top`). Default true, or false when the environment
+   * has NVME_WASM_STATS=0.
+   */
+  stats?: boolean;
 }
 
 export interface Registers {
@@ -159,6 +170,11 @@ export class Controller {
   private cleanup: Promise<void> = Promise.resolve();
   private readonly events = new EventEmitter();
   private readonly resets: GroupReset;
+  /**
+   * Messages between the processes of the group (DPDK rte_mp model):
+   * register/unregister/send/request/requestAsync. See README, Messaging.
+   */
+  readonly mp: Messaging;
 
   private constructor(transport: Transport, region: Region, core: CoreExports, mmio: Mmio, options: Controller['options'], group: Group, primary: boolean, shmId: number | undefined) {
     this.transport = transport;
@@ -178,7 +194,11 @@ export class Controller {
     this.admin = primary ? this.createAdminQueue() : this.attachAdminQueue();
     this.resets = new GroupReset(this.resetHost());
     this.admin.holdSubmissions = () => this.resets.holdsAdmin();
-    this.admin.onEvent = (dw0) => this.events.emit('asyncEvent', dw0);
+    this.mp = new Messaging(group, shmId !== undefined ? groupSocketDir(path.basename(region.file.path, '.region')) : undefined);
+    this.admin.onEvent = (dw0) => {
+      this.events.emit('asyncEvent', dw0);
+      if (this.primary) this.notifyGroup('asyncEvent', asyncEventDetail(dw0));
+    };
     this.admin.onBogus = (b) => this.events.emit('bogusCompletion', b);
     group.onLockRecovered = () => {
       // The holder died inside the lock: make the admin queue consistent.
@@ -204,7 +224,9 @@ export class Controller {
       commandTimeoutMs: opts.commandTimeoutMs === undefined ? -1 : checkInt('commandTimeoutMs', opts.commandTimeoutMs, 0, 3_600_000),
       maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
       debugCore: opts.debugCore ?? false,
+      stats: opts.stats ?? process.env.NVME_WASM_STATS !== '0',
     };
+    if (typeof options.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', options.stats);
     if (!['auto', 'never', 'require'].includes(options.hugepages)) {
       throw new InvalidArgumentError('hugepages', "'auto', 'never' or 'require'", options.hugepages);
     }
@@ -441,6 +463,8 @@ export class Controller {
   on(event: 'reset', fn: (info: ResetInfo) => void): this;
   on(event: 'timeout', fn: (t: { qid: number; cid: number; opcode: number }) => void): this;
   on(event: 'removed' | 'failed', fn: (err: ControllerError) => void): this;
+  /** A notification of another process of the group (see notifyGroup). */
+  on(event: 'notification', fn: (n: GroupNotification) => void): this;
   on(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.on(event, fn);
     return this;
@@ -451,12 +475,40 @@ export class Controller {
   off(event: 'reset', fn: (info: ResetInfo) => void): this;
   off(event: 'timeout', fn: (t: { qid: number; cid: number; opcode: number }) => void): this;
   off(event: 'removed' | 'failed', fn: (err: ControllerError) => void): this;
+  off(event: 'notification', fn: (n: GroupNotification) => void): this;
   off(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.off(event, fn);
     return this;
   }
 
+  /**
+   * Tell the group about a driver event, over the messaging layer (the
+   * primary tells every secondary; a secondary tells the primary), where it
+   * arrives as a 'notification' event. Fire and forget: never throws.
+   * Kinds: 'asyncEvent', 'primaryMoved', 'resetDone', 'deviceRemoved'.
+   */
+  notifyGroup(kind: NotificationKind, detail: Record<string, unknown> = {}): void {
+    if (this.shmId === undefined) return;
+    this.mp.sendAction(NOTIFY_ACTION, { kind, detail }).catch(() => {});
+  }
+
+  private listenNotifications(): void {
+    this.mp.registerAction(NOTIFY_ACTION, (payload, from) => {
+      const p = payload as { kind?: unknown; detail?: unknown } | null;
+      if (!p || !NOTIFICATION_KINDS.includes(p.kind as NotificationKind)) return;
+      const detail = typeof p.detail === 'object' && p.detail !== null ? (p.detail as Record<string, unknown>) : {};
+      this.events.emit('notification', { kind: p.kind as NotificationKind, detail, from } satisfies GroupNotification);
+    });
+  }
+
+  /** Live statistics of every member of the group and its I/O queue pairs (read from the shared region, no lock). */
+  groupStats(): GroupStats {
+    return readGroupStats(this.group);
+  }
+
   private startWatchdog(): void {
+    this.mp.start();
+    this.listenNotifications();
     this.watchdogTimer = setInterval(() => this.watch(), 100);
     this.watchdogTimer.unref();
     if (this.primary && this.shmId !== undefined) this.armAsyncEvents();
@@ -508,6 +560,7 @@ export class Controller {
     }
     this.group.releaseDead(slot, this.admin.desc);
     this.events.emit('memberCleaned', slot);
+    this.mp.removeStale(); // its socket file, if it died with one
   }
 
   /** What the group reset needs from this controller (host/reset.ts). */
@@ -531,10 +584,12 @@ export class Controller {
       failForever: (err) => {
         this.failEverything(err);
         this.events.emit(err.reason === 'removed' ? 'removed' : 'failed', err);
+        if (err.reason === 'removed') this.notifyGroup('deviceRemoved', { reason: err.reason, message: err.message });
       },
       resetDone: (info) => {
         if (this.primary && this.shmId !== undefined) this.armAsyncEvents();
         this.events.emit('reset', info);
+        if (info.ranHere) this.notifyGroup('resetDone', { reason: info.reason, generation: info.generation, resets: this.resets.count });
       },
     };
   }
@@ -588,6 +643,7 @@ export class Controller {
     if (this.group.claimPrimary()) {
       this.primary = true;
       this.events.emit('primary', this.group.self);
+      this.notifyGroup('primaryMoved', { slot: this.group.self, pid: process.pid });
       this.armAsyncEvents();
     }
   }
@@ -640,6 +696,7 @@ export class Controller {
       if (!this.admin.isClosed) {
         this.failEverything(err);
         this.events.emit('removed', err);
+        this.notifyGroup('deviceRemoved', { reason: 'removed', message: err.message });
       }
       throw err;
     }
@@ -901,7 +958,7 @@ export class Controller {
    * Create an I/O queue pair (Create I/O Completion Queue 5.3, then Create
    * I/O Submission Queue 5.4) with `depth` entries per ring.
    */
-  async createQueuePair(opts: { depth?: number; timeoutMs?: number } = {}): Promise<IoQueuePair> {
+  async createQueuePair(opts: { depth?: number; timeoutMs?: number; stats?: boolean } = {}): Promise<IoQueuePair> {
     this.assertOpen();
     const depth = checkInt('depth', opts.depth ?? Math.min(this.options.ioQueueDepth, this.maxQueueEntries), 2, this.maxQueueEntries);
     await this.resets.settled(); // a reset under way here finishes first
@@ -919,6 +976,9 @@ export class Controller {
       bufs.push(desc);
       const prp = prpPages > 0 ? this.region.allocDma(nslots * prpPages * PAGE_SIZE) : undefined;
       if (prp) bufs.push(prp);
+      if (opts.stats !== undefined && typeof opts.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', opts.stats);
+      const stats = (opts.stats ?? this.options.stats) ? this.region.allocDma(ST_SIZE, { zero: true }) : undefined;
+      if (stats) bufs.push(stats);
       const st = this.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots, 0,
         prp?.regionOffset ?? 0, prpPages, this.maxTransfer, 0);
       if (st !== CoreStatus.Ok) throw new Error(`qpInit(qid ${qid}) failed: ${CoreStatus[st]}`);
@@ -927,6 +987,7 @@ export class Controller {
         core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid, depth, nslots, desc: desc.regionOffset,
         maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: this.watchdog,
         onTimeout: this.onTimeout,
+        statsOff: stats?.regionOffset,
       }, bufs);
       qp.onBogus = (b) => this.events.emit('bogusCompletion', b);
       if (this.resets.generation !== resetGen) {
@@ -935,6 +996,7 @@ export class Controller {
         await this.admin.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.admin.desc, qid)).catch(() => {});
         throw new ControllerResetError(this.resets.lastReason, this.resets.generation);
       }
+      if (stats) publishStatsBlock(this.region.dv, stats.regionOffset, qid, this.group.self, desc.regionOffset);
       this.queuePairs.add(qp);
       return qp;
     } catch (e) {
@@ -1047,6 +1109,7 @@ export class Controller {
       firstError ??= e;
     } finally {
       this.admin.failAll(new ControllerError(`${this.transport.description} is closed`, 'closed'));
+      this.mp.close();
       try {
         await this.leaveGroup();
       } catch (e) {

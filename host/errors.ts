@@ -8,7 +8,7 @@ export class NvmeError extends Error {}
 
 /** An argument was rejected before anything was sent to the device. */
 export class InvalidArgumentError extends NvmeError {
-  override readonly name = 'InvalidArgumentError';
+  override readonly name: string = 'InvalidArgumentError';
   constructor(
     readonly argument: string,
     readonly expected: string,
@@ -129,5 +129,22 @@ export class ResourceError extends NvmeError {
     readonly resource: 'qid' | 'dma' | 'slot',
   ) {
     super(message);
+  }
+}
+
+/**
+ * A message, request or reply between the processes of a group is larger
+ * than the limit (MP_MAX_PAYLOAD bytes of JSON, host/mp/protocol.ts).
+ */
+export class MessageTooLargeError extends InvalidArgumentError {
+  override readonly name: string = 'MessageTooLargeError';
+  constructor(
+    argument: string,
+    /** Bytes of the payload's JSON text. */
+    readonly size: number,
+    /** The limit in bytes. */
+    readonly limit: number,
+  ) {
+    super(argument, `at most ${limit} bytes of JSON`, `${size} bytes`);
   }
 }

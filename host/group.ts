@@ -11,7 +11,7 @@
 import {
   HDR_STATE, RegionState, HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WANT, HDR_LOCK_WAITERS, HDR_PRIMARY, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE,
   PROC_PID, PROC_START_LO, PROC_START_HI, PROC_CLEANER, PROC_GEN, PROC_ROLE, ProcState, ProcRole, CTRL_QID_OWNER,
-  CTRL_MAX_QUEUE_PAIRS, CTRL_MBOX, MBOX_STRIDE, MBOX_WAKE,
+  CTRL_MAX_QUEUE_PAIRS, CTRL_MBOX, MBOX_STRIDE, MBOX_WAKE, CTRL_STATS_DIR,
 } from '../assembly/abi/region.js';
 import { futexWait, futexWake, processAlive, processStartTime } from '../hal/index.js';
 import type { CoreExports } from './core.js';
@@ -362,7 +362,10 @@ export class Group {
   }
 
   releaseQid(qid: number): void {
-    this.withLock(() => this.dv.setUint8(CTRL_QID_OWNER + qid, 0));
+    this.withLock(() => {
+      this.dv.setUint32(CTRL_STATS_DIR + qid * 4, 0, true); // its stats block goes with it
+      this.dv.setUint8(CTRL_QID_OWNER + qid, 0);
+    });
   }
 
   /** QIDs owned by process slot `slot`. */

@@ -6,6 +6,7 @@ export { IoQueuePair } from './io-qpair.js';
 export { DmaBuffer } from './dma.js';
 export {
   NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ControllerResetError, ResourceError, HalError,
+  MessageTooLargeError,
   statusName, opcodeName,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';
@@ -13,3 +14,5 @@ export type { ControllerData, NamespaceData, LbaFormat, SmartLog, ErrorLogEntry,
 export type { SimConfigInput, SimConfig } from './sim/config.js';
 export { Sct, GenericSc, CommandSpecificSc, MediaSc } from '../assembly/nvme/status.js';
 export { AdminOpc, NvmOpc, FeatureId, LogId, Cns } from '../assembly/nvme/cmd.js';
+export { Messaging, MP_MAX_PAYLOAD, MP_RESERVED_PREFIX, MP_DEFAULT_TIMEOUT_MS, type MpPeer, type MpAnswer, type MpReply, type MpHandler, type MpRequestOptions, type GroupNotification, type NotificationKind } from './mp/index.js';
+export { type GroupStats, type ProcessSnapshot, type QueuePairSnapshot, type QueuePairCounters, type LatencySummary } from './stats.js';

@@ -13,7 +13,11 @@ import {
   OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES,
   QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_SLOT_BITS,
 } from '../assembly/abi/qpair.js';
-import { CQE_DW3_CID_MASK, CQE_DW3_SF_SHIFT } from '../assembly/nvme/cmd.js';
+import { CQE_DW3_CID_MASK, CQE_DW3_SF_SHIFT, NvmOpc } from '../assembly/nvme/cmd.js';
+import {
+  ST_ERRORS, ST_TIMEOUTS, ST_READS, ST_WRITES, ST_BYTES_READ, ST_BYTES_WRITTEN, ST_LAT_SUM_US, ST_LAT_COUNT, ST_HIST, ST_SIZE,
+} from '../assembly/abi/stats.js';
+import { latencyBucket } from './stats.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import {
   SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK, SF_M_SHIFT, SF_M_MASK,
@@ -51,7 +55,20 @@ export interface QueuePairInit {
    * NvmeTimeoutError at once and its slot stays outstanding.
    */
   onTimeout?: (qp: QueuePair, cid: number, opcode: number, timeoutMs: number) => void;
+  /** Region offset of this queue pair's live statistics block (abi/stats.ts); undefined: no statistics. */
+  statsOff?: number;
 }
+
+// Indexes of the stats block's f64 fields (abi/stats.ts gives byte offsets).
+const S_ERRORS = ST_ERRORS >>> 3;
+const S_TIMEOUTS = ST_TIMEOUTS >>> 3;
+const S_READS = ST_READS >>> 3;
+const S_WRITES = ST_WRITES >>> 3;
+const S_BYTES_READ = ST_BYTES_READ >>> 3;
+const S_BYTES_WRITTEN = ST_BYTES_WRITTEN >>> 3;
+const S_LAT_SUM = ST_LAT_SUM_US >>> 3;
+const S_LAT_COUNT = ST_LAT_COUNT >>> 3;
+const S_HIST = ST_HIST >>> 3;
 
 const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
 /** The status field (CQE DW3 bits 31:17) of Command Abort Requested (generic 07h). */
@@ -165,6 +182,16 @@ export class QueuePair {
   private pollsSinceScan = 0;
   private readonly descView: DataView;
   private bogusSeen = 0;
+  // Live statistics (undefined when off). Latency needs each command's
+  // submit time: kept per slot here (the owner is the only writer), taken
+  // from one clock read per batch: the first submission after a doorbell
+  // reads the clock, the others of its batch reuse it; commands submitted
+  // by completion callbacks use the poll's clock.
+  private readonly st: Float64Array | undefined;
+  private readonly stStamp: Float64Array | undefined;
+  private readonly stBytes: Float64Array | undefined;
+  private stNow = 0;
+  private stFresh = false;
   /** Called after a poll that met malformed completions. */
   onBogus: ((b: BogusCompletion) => void) | undefined;
   protected inPoll = false;
@@ -198,6 +225,11 @@ export class QueuePair {
     this.onTimeout = init.onTimeout;
     this.abandon = new Array(this.keySpace).fill(undefined);
     this.descView = new DataView(init.memory.buffer, init.regionOff + init.desc, 128);
+    if (init.statsOff !== undefined) {
+      this.st = new Float64Array(init.memory.buffer, init.regionOff + init.statsOff, ST_SIZE >>> 3);
+      this.stStamp = new Float64Array(this.keySpace);
+      this.stBytes = new Float64Array(this.keySpace);
+    }
   }
 
   /** Counters the core keeps in the queue pair's descriptor. */
@@ -227,7 +259,7 @@ export class QueuePair {
    * Record a submitted command (`r` is what the core returned). Returns
    * false when the queue is full, throws for a rejected submission.
    */
-  protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
+  protected track(r: number, opcode: number, cb: IoCallback, what: string, bytes = 0): boolean {
     if (r >= 0) {
       const k = this.keyByCid ? this.lastCid : r;
       this.cbs[k] = cb;
@@ -236,6 +268,14 @@ export class QueuePair {
       this.deadlines[k] = 0;
       this.limits[k] = this.timeoutMs;
       this.timedOut[k] = 0;
+      if (this.st !== undefined) {
+        if (!this.stFresh) {
+          this.stNow = performance.now();
+          this.stFresh = true; // until the doorbell: the batch shares this time
+        }
+        this.stStamp![k] = this.stNow;
+        this.stBytes![k] = bytes;
+      }
       return true;
     }
     if (FULL.has(r)) return false;
@@ -244,6 +284,7 @@ export class QueuePair {
 
   /** Ring the SQ tail doorbell for everything submitted since the last ring. */
   ring(): void {
+    this.stFresh = false;
     this.core.qpRing(this.desc);
   }
 
@@ -257,6 +298,7 @@ export class QueuePair {
     const core = this.core;
     const desc = this.desc;
     core.qpRing(desc);
+    this.stFresh = false; // a new batch starts
     this.inPoll = true;
     let total = 0;
     let firstThrow: unknown;
@@ -274,6 +316,7 @@ export class QueuePair {
       this.inPoll = false;
     }
     core.qpRing(desc); // what the callbacks submitted
+    this.stFresh = false;
     if (this.waiters.length > 0) this.drainWaiters();
     this.checkBogus();
     if (firstThrow !== undefined) throw firstThrow;
@@ -318,6 +361,8 @@ export class QueuePair {
       this.cbs[k] = undefined;
       this.abandon[k] = undefined;
     }
+    // Before pass 2: its callbacks may submit into these very slots.
+    if (this.st !== undefined) this.count(n);
     for (let i = 0; i < n; i++) {
       if (this.bAen[i]) {
         try {
@@ -353,6 +398,64 @@ export class QueuePair {
   }
 
   /**
+   * Statistics of a batch of `n` completions (after deliver's pass 1): one
+   * clock read for the batch, plain stores into the shared block (this
+   * process is its only writer). Commands the callbacks submit next reuse
+   * this clock reading as their submit time.
+   */
+  private count(n: number): void {
+    const st = this.st!;
+    const stamp = this.stStamp!;
+    const bytes = this.stBytes!;
+    const opcodes = this.opcodes;
+    const bKey = this.bKey;
+    const bStatus = this.bStatus;
+    const bAen = this.bAen;
+    const bCb = this.bCb;
+    const now = performance.now();
+    this.stNow = now;
+    this.stFresh = true;
+    // Sums kept in locals, stored once per batch; the histogram per command.
+    let errors = 0;
+    let reads = 0;
+    let writes = 0;
+    let bytesRead = 0;
+    let bytesWritten = 0;
+    let latSum = 0;
+    let latCount = 0;
+    for (let i = 0; i < n; i++) {
+      if (bAen[i] === 1 || bCb[i] === undefined) continue;
+      const k = bKey[i]!;
+      const ok = bStatus[i] === 0;
+      const opc = opcodes[k];
+      if (!ok) errors++;
+      if (opc === NvmOpc.Read) {
+        reads++;
+        if (ok) bytesRead += bytes[k]!;
+      } else if (opc === NvmOpc.Write) {
+        writes++;
+        if (ok) bytesWritten += bytes[k]!;
+      }
+      // Whole microseconds (one clock: never negative).
+      const us = ((now - stamp[k]!) * 1000) >>> 0;
+      st[S_HIST + latencyBucket(us)]++;
+      latSum += us;
+      latCount++;
+    }
+    if (errors !== 0) st[S_ERRORS] += errors;
+    if (reads !== 0) {
+      st[S_READS] += reads;
+      st[S_BYTES_READ] += bytesRead;
+    }
+    if (writes !== 0) {
+      st[S_WRITES] += writes;
+      st[S_BYTES_WRITTEN] += bytesWritten;
+    }
+    st[S_LAT_SUM] += latSum;
+    st[S_LAT_COUNT] += latCount;
+  }
+
+  /**
    * The cid of the command the last guard() posted, read while it could not
    * have completed yet (on the shared admin queue: inside the lock, before
    * another process can reap it and reuse its slot).
@@ -368,6 +471,7 @@ export class QueuePair {
   }
 
   protected ringNow(): void {
+    this.stFresh = false;
     this.core.qpRing(this.desc);
   }
 
@@ -380,7 +484,7 @@ export class QueuePair {
    * with its buffers: on completion, never on timeout (the device may still
    * write them).
    */
-  run(opcode: number, what: string, submit: () => number, cleanup?: (err: Error | null) => void, opts: { timeoutMs?: number; background?: boolean } = {}): Promise<number> {
+  run(opcode: number, what: string, submit: () => number, cleanup?: (err: Error | null) => void, opts: { timeoutMs?: number; background?: boolean; bytes?: number } = {}): Promise<number> {
     if (this.closedError) {
       cleanup?.(this.closedError);
       return Promise.reject(this.closedError);
@@ -411,7 +515,7 @@ export class QueuePair {
         let r: number;
         try {
           r = this.guard(submit);
-          if (!this.track(r, opcode, cb, what)) return false;
+          if (!this.track(r, opcode, cb, what, opts.bytes)) return false;
         } catch (e) {
           cleanup?.(e as Error);
           if (settle()) reject(e);
@@ -537,6 +641,7 @@ export class QueuePair {
    */
   private expired(k: number): void {
     const cid = this.keyByCid ? k : this.core.slotCid(this.desc, k);
+    if (this.st !== undefined) this.st[S_TIMEOUTS]++;
     if (this.onTimeout) {
       this.timedOut[k] = 1;
       this.onTimeout(this, cid, this.opcodes[k]!, this.limits[k]!);

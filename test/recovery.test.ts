@@ -250,6 +250,10 @@ test('group: CSTS.CFS while three processes do verified I/O: one reset, every pr
     }
     const here = procs.filter((p) => p.lines.some((l) => /^reset .* here$/.test(l)));
     assert.is(here.length, 1, 'exactly one process ran the reset');
+    // It told the group over the messaging layer (primary: every secondary; a secondary: the primary).
+    const told = procs.filter((p) => p !== here[0]).map((p) => p.waitLine('notification resetDone', 10000).then(() => 1, () => 0));
+    const n = (await Promise.all(told)).reduce((x: number, y: number) => x + y, 0);
+    assert.is(n, here[0]!.lines.some((l) => l.endsWith('primary')) ? 2 : 1, 'resetDone notifications received');
     for (const s of await endGroup(procs)) {
       assert.is(s.mismatches, 0);
       assert.is(s.resets, 1);
@@ -271,6 +275,9 @@ test('group: a member asks for a reset; the others get their queue pairs back', 
       assert.match(await p.waitLine('reset ', 30000), /^reset requested \d+ elsewhere$/);
       await p.waitLine('after-reset 20', 30000);
     }
+    // We are a secondary: our resetDone notification went to the primary.
+    const primary = procs.find((p) => p.lines.some((l) => /^ready \d+ primary$/.test(l)))!;
+    assert.match(await primary.waitLine('notification resetDone', 10000), /"reason":"requested"/);
     for (const s of await endGroup(procs)) {
       assert.is(s.mismatches, 0);
       assert.is(s.resets, 1);

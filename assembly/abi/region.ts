@@ -12,7 +12,7 @@
 //           | process table (PROC_*)     |  PROC_SLOTS x PROC_ENTRY_SIZE
 //   0x02000 +----------------------------+
 //           | controller block (CTRL_*)  |  cached registers, admin queue,
-//           |                            |  free-QID bitmap
+//           |                            |  free-QID bitmap, stats directory
 //   0x04000 +----------------------------+
 //           | page map                   |  u32 per heap page (PM_*)
 //           +----------------------------+  aligned to HEAP_ALIGN
@@ -21,7 +21,7 @@
 //   size    +----------------------------+
 
 export const REGION_MAGIC: u32 = 0x574d564e; // "NVMW" little-endian
-export const REGION_LAYOUT_VERSION: u32 = 3;
+export const REGION_LAYOUT_VERSION: u32 = 4; // 3: CTRL_STATS_DIR; 4: CTRL_RESET_*
 export const REGION_ALIGN: u32 = 0x200000; // 2 MiB: hugetlbfs mapping granule
 export const REGION_MIN_SIZE: u32 = 0x400000; // 4 MiB
 export const REGION_MAX_SIZE: u32 = 0x7fe00000; // < 2 GiB: offsets stay positive i32
@@ -133,6 +133,9 @@ export enum ResetCause {
 // QID ownership: one byte per I/O QID, process slot + 1 of the owner, 0 = free.
 export const CTRL_QID_OWNER: u32 = CTRL_OFF + 0x100;
 export const CTRL_MAX_QID: u32 = 1023;
+// Statistics directory: one u32 per I/O QID, the region offset of that queue
+// pair's stats block (abi/stats.ts), 0 = none.
+export const CTRL_STATS_DIR: u32 = CTRL_OFF + 0x800; // .. + 0x1800
 export const CTRL_SIZE: u32 = 0x2000;
 
 // Mailboxes: one per process slot. Whoever reaps the shared admin CQ puts

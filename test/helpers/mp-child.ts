@@ -9,7 +9,7 @@ interface Args {
   shmId: number;
   prefix: string;
   trid?: string;
-  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post' | 'writer' | 'reset';
+  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post' | 'writer' | 'reset' | 'mp-peer' | 'mp-requester';
   procType?: 'auto' | 'primary' | 'secondary';
   lba?: number; // first block of this process's range (io)
   blocks?: number; // range size (io)
@@ -18,6 +18,12 @@ interface Args {
   nsCount?: number;
   /** io: a round that meets a controller reset is counted and retried, not fatal. */
   tolerateReset?: boolean;
+  // mp-peer: answer 'hang' requests never (print 'hanging' when one arrives)
+  // mp-requester: what to send to the primary, and how
+  mode?: 'send' | 'request' | 'requestAsync';
+  action?: string;
+  payload?: unknown;
+  timeoutMs?: number;
 }
 
 const a = JSON.parse(process.argv[2]!) as Args;
@@ -32,6 +38,7 @@ ctrl.on('reset', (r) => {
   resets++;
   out(`reset ${r.reason} ${r.generation} ${r.ranHere ? 'here' : 'elsewhere'}`);
 });
+ctrl.on('notification', (n) => out(`notification ${n.kind} ${JSON.stringify(n.detail)} from ${n.from.slot}`));
 let stop = false;
 process.on('SIGTERM', () => {
   stop = true;
@@ -147,6 +154,65 @@ if (a.role === 'io') {
   out('resetting');
   await ctrl.reset();
   out('reset-done');
+} else if (a.role === 'mp-peer') {
+  // A member that answers messages and requests until SIGTERM:
+  //   echo       -> { got: payload, slot, pid }
+  //   hang       -> never answers (prints 'hanging')
+  //   hang-if    -> never answers if payload.slot is ours, else { answered: slot }
+  //   boom       -> throws Error('boom')
+  //   big        -> an answer over the payload limit
+  //   unregister -> unregisters action payload.name if payload.slot is ours
+  //   io         -> payload { [slot]: { writes, reads, blocks } }: that I/O on its own queue pair
+  //   note       -> (a message) prints 'note <json> from <slot>'
+  const ns = ctrl.namespace(1);
+  let qp: Awaited<ReturnType<typeof ctrl.createQueuePair>> | undefined;
+  const me = ctrl.group.self;
+  ctrl.mp.register('echo', (payload) => ({ got: payload, slot: me, pid: process.pid }));
+  ctrl.mp.register('hang', () => {
+    out('hanging');
+    return new Promise(() => {});
+  });
+  ctrl.mp.register('hang-if', (p) => {
+    if ((p as { slot: number }).slot !== me) return { answered: me };
+    out('hanging');
+    return new Promise(() => {});
+  });
+  ctrl.mp.register('boom', () => {
+    throw new Error('boom');
+  });
+  ctrl.mp.register('big', () => 'x'.repeat(70000));
+  ctrl.mp.register('unregister', (p) => {
+    const q = p as { name: string; slot: number };
+    return q.slot === me ? ctrl.mp.unregister(q.name) : false;
+  });
+  ctrl.mp.register('note', (p, from) => out(`note ${JSON.stringify(p)} from ${from.slot}`));
+  ctrl.mp.register('io', async (p) => {
+    const q = (p as Record<string, { writes: number; reads: number; blocks: number }>)[String(me)];
+    if (!q) return null;
+    qp ??= await ctrl.createQueuePair({ depth: 16 });
+    const base = me * 4096;
+    for (let i = 0; i < q.writes; i++) await ns.write(base + i, Buffer.alloc(q.blocks * ns.blockSize, i), { qpair: qp });
+    for (let i = 0; i < q.reads; i++) await ns.readBlocks(base + i, q.blocks, { qpair: qp });
+    return { writes: q.writes, reads: q.reads, qid: qp.qid };
+  });
+  out('listening');
+  await new Promise<void>((r) => {
+    const t = setInterval(() => {
+      if (stop) {
+        clearInterval(t);
+        r();
+      }
+    }, 20);
+  });
+  if (qp) await qp.delete();
+} else if (a.role === 'mp-requester') {
+  const name = a.action ?? 'echo';
+  const opts = { timeoutMs: a.timeoutMs ?? 5000 };
+  if (a.mode === 'send') out(`result ${JSON.stringify({ sent: await ctrl.mp.send(name, a.payload) })}`);
+  else if (a.mode === 'requestAsync') {
+    const r = await new Promise((resolve) => ctrl.mp.requestAsync(name, a.payload, opts, resolve));
+    out(`result ${JSON.stringify(r)}`);
+  } else out(`result ${JSON.stringify(await ctrl.mp.request(name, a.payload, opts))}`);
 } else if (a.role === 'tool') {
   summary.namespaces = ctrl.namespaces.size;
   summary.serial = ctrl.data.serialNumber.length;

@@ -1,0 +1,52 @@
+// Live per-queue-pair statistics in the shared region, so a tool attached to
+// the group (`nvme-wasm stats -i N`, `nvme-wasm top -i N`) can read what
+// every process is doing without asking it.
+//
+// Commands submitted and completed are not repeated here: the core already
+// counts them in the queue pair descriptor (QP_SUBMITTED, QP_COMPLETED in
+// abi/qpair.ts); a stats block records where that descriptor is.
+//
+// Writers and readers:
+// - one writer per block, the JavaScript of the process owning the queue pair,
+//   with plain stores (no lock, no atomic read-modify-write on the I/O path);
+// - readers (tools) tolerate torn reads: a counter read while it is being
+//   stored is off by the one command being counted. Counters are f64 (exact
+//   integers up to 2^53, one aligned 8-byte store each).
+//
+// Directory: one u32 per I/O QID in the controller block (CTRL_STATS_DIR in
+// abi/region.ts), the region offset of that queue pair's stats block, 0 for
+// none. A reader trusts an entry only while CTRL_QID_OWNER names a process
+// for that QID and the block's ST_QID / ST_OWNER agree with it.
+//
+//   stats block (ST_SIZE bytes, heap memory owned by the queue pair's process)
+//   +0    +--------------------------------------+
+//         | u32 ST_MAGIC | u32 ST_QID            |
+//         | u32 ST_OWNER | u32 ST_DESC           |  owner slot, descriptor offset
+//   +16   +--------------------------------------+
+//         | f64 ST_ERRORS     f64 ST_TIMEOUTS    |  completions with a status,
+//         | f64 ST_READS      f64 ST_WRITES      |  commands that timed out
+//         | f64 ST_BYTES_READ f64 ST_BYTES_WRITTEN
+//         | f64 ST_LAT_SUM_US f64 ST_LAT_COUNT   |  for the mean latency
+//   +80   +--------------------------------------+
+//         | f64 x ST_HIST_BUCKETS: latency       |  bucket 0: < 1 us;
+//         | histogram, log2 of microseconds      |  bucket b: [2^(b-1), 2^b) us;
+//         |                                      |  the last is open-ended
+//   +336  +--------------------------------------+
+
+export const ST_MAGIC_VALUE: u32 = 0x5453574e; // "NWST" little-endian
+export const ST_MAGIC: u32 = 0;
+export const ST_QID: u32 = 4;
+export const ST_OWNER: u32 = 8; // process slot owning the queue pair
+export const ST_DESC: u32 = 12; // region offset of the queue pair descriptor
+export const ST_ERRORS: u32 = 16; // completions with a non-zero status field
+export const ST_TIMEOUTS: u32 = 24; // commands whose timeout expired
+export const ST_READS: u32 = 32; // Read commands completed (any status)
+export const ST_WRITES: u32 = 40; // Write commands completed (any status)
+export const ST_BYTES_READ: u32 = 48; // data bytes of successful Reads
+export const ST_BYTES_WRITTEN: u32 = 56; // data bytes of successful Writes
+export const ST_LAT_SUM_US: u32 = 64; // sum of the latencies in the histogram, microseconds
+export const ST_LAT_COUNT: u32 = 72; // commands in the histogram
+export const ST_HIST: u32 = 80;
+export const ST_HIST_BUCKETS: u32 = 32; // 2^31 us (36 min) and above in the last
+export const ST_SIZE: u32 = ST_HIST + ST_HIST_BUCKETS * 8;
+

@@ -1,0 +1,268 @@
+// Live statistics in the shared region, with real processes on a simulated
+// controller that runs as its own process: each member's counters match the
+// I/O it actually did; errors, timeouts and latency come from injected
+// faults; statistics can be switched off; `nvme-wasm stats` and `top`
+// attach to a running group and print them.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Controller, InvalidArgumentError, NvmeStatusError, NvmeTimeoutError, NvmOpc, Sct, GenericSc, type GroupStats } from '../host/index.js';
+import { latencyBucket, bucketLimitUs } from '../host/stats.js';
+import { CTRL_STATS_DIR } from '../assembly/abi/region.js';
+import { ST_HIST_BUCKETS } from '../assembly/abi/stats.js';
+import { runDir } from '../host/mp/index.js';
+import { member, startSim, stop, type Proc } from './helpers/procs.js';
+
+const CLI = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
+const tag = `st${process.pid}`;
+const trid = `trtype:sim name:${tag}`;
+let sim: Proc;
+let gid = 400;
+const BS = 512;
+
+test.before(async () => {
+  sim = await startSim({ name: tag, maxIoQueuePairs: 16, namespaces: [{ lbaSize: BS, blocks: 65536 }] });
+});
+test.after(async () => {
+  await stop(sim);
+  for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
+});
+
+const base = (shmId: number) => ({ shmId, prefix: tag, trid });
+const open = (g: number, extra: Record<string, unknown> = {}) =>
+  Controller.open({ shmId: g, filePrefix: tag, transport: trid, procType: 'primary', regionSize: 32 << 20, ...extra });
+/** The error a promise rejects with (fails if it resolves). */
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+const slotOf = async (p: Proc) => Number((await p.waitLine('ready ')).split(' ')[1]);
+
+/** Two secondaries that do I/O when asked (over the messaging layer), this process the primary. */
+async function group(): Promise<{ g: number; ctrl: Controller; peers: Proc[]; slots: number[] }> {
+  const g = gid++;
+  const ctrl = await open(g);
+  const peers = [member({ ...base(g), role: 'mp-peer' }), member({ ...base(g), role: 'mp-peer' })];
+  const slots = await Promise.all(peers.map(slotOf));
+  await Promise.all(peers.map((p) => p.waitLine('listening')));
+  return { g, ctrl, peers, slots };
+}
+
+const plan = (slots: number[]) => ({
+  [slots[0]!]: { writes: 30, reads: 50, blocks: 8 },
+  [slots[1]!]: { writes: 7, reads: 3, blocks: 2 },
+});
+
+test('latency buckets: 0 below 1 us, then powers of two, the last open-ended', () => {
+  assert.is(latencyBucket(0), 0);
+  assert.is(latencyBucket(1), 1);
+  assert.is(latencyBucket(3), 2);
+  assert.is(latencyBucket(4), 3);
+  assert.is(latencyBucket(1000), 10); // 512 .. 1023
+  assert.ok(bucketLimitUs(10) === 1024 && 1000 < bucketLimitUs(10) && 1000 >= bucketLimitUs(9));
+  assert.is(latencyBucket(0xffffffff), ST_HIST_BUCKETS - 1);
+});
+
+test('each process\'s counters match the I/O it did: commands, reads, writes, bytes, latency count', async () => {
+  const { ctrl, peers, slots } = await group();
+  try {
+    const want = plan(slots);
+    const r = await ctrl.mp.request('io', want, { timeoutMs: 60_000 });
+    assert.is(r.nbReceived, 2);
+    // This process too, through the Promise path on a queue pair of its own.
+    const ns = ctrl.namespace(1);
+    const qp = await ctrl.createQueuePair({ depth: 8 });
+    for (let i = 0; i < 5; i++) await ns.write(40000 + i, Buffer.alloc(4 * BS, i), { qpair: qp });
+    await ns.readBlocks(40000, 4, { qpair: qp });
+    const s = ctrl.groupStats();
+    assert.equal(s.processes.map((p) => p.slot).sort(), [ctrl.group.self, ...slots].sort());
+    for (const slot of slots) {
+      const p = s.processes.find((x) => x.slot === slot)!;
+      const w = want[slot]!;
+      const n = w.writes + w.reads;
+      assert.is(p.role, 'secondary');
+      assert.is(p.pid, peers[slots.indexOf(slot)]!.child.pid);
+      assert.is(p.qpairs.length, 1);
+      const t = p.totals;
+      assert.equal(
+        [t.submitted, t.completed, t.writes, t.reads, t.bytesWritten, t.bytesRead, t.errors, t.timeouts, t.latency.count],
+        [n, n, w.writes, w.reads, w.writes * w.blocks * BS, w.reads * w.blocks * BS, 0, 0, n],
+      );
+      assert.is(t.latency.buckets.reduce((a, b) => a + b, 0), n, 'every command in the histogram once');
+      assert.equal(p.qpairs[0]!.qid, (r.replies.find((a) => a.slot === slot)!.payload as { qid: number }).qid);
+    }
+    const me = s.processes.find((x) => x.slot === ctrl.group.self)!;
+    assert.is(me.role, 'primary');
+    assert.equal([me.totals.writes, me.totals.reads, me.totals.bytesWritten, me.totals.bytesRead, me.totals.completed], [5, 1, 5 * 4 * BS, 4 * BS, 6]);
+    await qp.delete();
+    // A deleted queue pair leaves the directory.
+    assert.is(ctrl.groupStats().processes.find((x) => x.slot === ctrl.group.self)!.qpairs.length, 0);
+    assert.is(ctrl.region.dv.getUint32(CTRL_STATS_DIR + qp.qid * 4, true), 0);
+  } finally {
+    for (const p of peers) await stop(p);
+    await ctrl.close();
+  }
+});
+
+test('errors, timeouts and latency from injected faults; a killed member drops out of the statistics', async () => {
+  const { ctrl, peers, slots } = await group();
+  const { SimClient } = await import('../host/sim/index.js');
+  const client = SimClient.open(tag);
+  try {
+    const ns = ctrl.namespace(1);
+    const qp = await ctrl.createQueuePair({ depth: 8 });
+    client.injectFault({ kind: 'status', qid: qp.qid, opcode: NvmOpc.Read, count: 2, status: { sct: Sct.Generic, sc: GenericSc.InternalError, dnr: true } });
+    for (let i = 0; i < 2; i++) assert.instance(await rejection(ns.readBlocks(0, 1, { qpair: qp })), NvmeStatusError);
+    client.injectFault({ kind: 'drop', qid: qp.qid, opcode: NvmOpc.Write, count: 1 });
+    assert.instance(await rejection(ns.write(0, Buffer.alloc(BS), { qpair: qp, timeoutMs: 200 })), NvmeTimeoutError);
+    client.injectFault({ kind: 'delay', qid: qp.qid, opcode: NvmOpc.Write, count: 1, delayUs: 50_000 });
+    await ns.write(8, Buffer.alloc(BS), { qpair: qp });
+    const mine = ctrl.groupStats().processes.find((x) => x.slot === ctrl.group.self)!.qpairs[0]!;
+    assert.is(mine.errors, 2);
+    assert.is(mine.reads, 2);
+    assert.is(mine.bytesRead, 0, 'failed reads move no bytes');
+    assert.is(mine.timeouts, 1);
+    assert.is(mine.writes, 1, 'the dropped write never completed');
+    assert.is(mine.bytesWritten, BS);
+    // The delayed write waited at least 50 ms in the controller: its bucket is at or above the one of 50,000 us.
+    let slowest = mine.latency.buckets.length - 1;
+    while (slowest > 0 && mine.latency.buckets[slowest] === 0) slowest--;
+    assert.ok(slowest >= latencyBucket(50_000), `slowest bucket ${slowest}`);
+    // A member killed with SIGKILL is gone from the next snapshot (its slot is no longer live).
+    await ctrl.mp.request('io', plan(slots), { timeoutMs: 60_000 });
+    peers[0]!.child.kill('SIGKILL');
+    await peers[0]!.exited;
+    await ctrl.reapDead();
+    const after = ctrl.groupStats();
+    assert.not.ok(after.processes.some((p) => p.slot === slots[0] && p.pid === peers[0]!.child.pid));
+    assert.ok(after.processes.some((p) => p.slot === slots[1]));
+  } finally {
+    client.clearFaults();
+    client.close();
+    for (const p of peers) await stop(p);
+    await ctrl.close();
+  }
+});
+
+test('stats: false (or NVME_WASM_STATS=0) keeps no statistics block; the queue pair still works', async () => {
+  const g = gid++;
+  const ctrl = await open(g, { stats: false });
+  try {
+    const ns = ctrl.namespace(1);
+    const qp = await ctrl.createQueuePair({ depth: 8 });
+    await ns.write(0, Buffer.alloc(BS, 1), { qpair: qp });
+    assert.is(ctrl.region.dv.getUint32(CTRL_STATS_DIR + qp.qid * 4, true), 0);
+    assert.equal(ctrl.groupStats().processes[0]!.qpairs, []);
+    assert.is(qp.stats.completed, 1, 'the descriptor counters are the core\'s and stay');
+    await qp.delete();
+    // Per queue pair, overriding the controller's default; a bad value is a typed error.
+    const on = await ctrl.createQueuePair({ depth: 4, stats: true });
+    assert.ok(ctrl.region.dv.getUint32(CTRL_STATS_DIR + on.qid * 4, true) !== 0);
+    await on.delete();
+    const bad = await ctrl.createQueuePair({ stats: 'yes' as unknown as boolean }).catch((e: unknown) => e);
+    assert.ok(bad instanceof InvalidArgumentError && bad.argument === 'stats');
+    assert.ok((await Controller.open({ stats: 1 as unknown as boolean }).catch((e: unknown) => e)) instanceof InvalidArgumentError);
+  } finally {
+    await ctrl.close();
+  }
+  process.env.NVME_WASM_STATS = '0';
+  try {
+    const c2 = await Controller.open({ sim: { namespaces: [{ lbaSize: 512, blocks: 1024 }] } });
+    const qp = await c2.createQueuePair();
+    assert.is(c2.region.dv.getUint32(CTRL_STATS_DIR + qp.qid * 4, true), 0);
+    await c2.close();
+  } finally {
+    delete process.env.NVME_WASM_STATS;
+  }
+});
+
+const cli = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+  const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  c.on('close', (status) => resolve({ status, stdout, stderr }));
+});
+
+test('nvme-wasm stats -i N (text and --json) and top -i N print every member and queue pair of a running group', async () => {
+  const { g, ctrl, peers, slots } = await group();
+  try {
+    const want = plan(slots);
+    await ctrl.mp.request('io', want, { timeoutMs: 60_000 });
+    const conn = ['-i', String(g), '--file-prefix', tag];
+    const j = await cli(['stats', ...conn, '--json']);
+    assert.is(j.status, 0, j.stderr);
+    const doc = JSON.parse(j.stdout) as GroupStats & { shmId: number };
+    assert.is(doc.shmId, g);
+    assert.equal(doc.processes.map((p) => p.slot).sort(), [ctrl.group.self, ...slots].sort(), 'the tool leaves itself out');
+    for (const slot of slots) {
+      const p = doc.processes.find((x) => x.slot === slot)!;
+      const w = want[slot]!;
+      assert.equal([p.totals.writes, p.totals.reads, p.totals.bytesWritten, p.totals.completed], [w.writes, w.reads, w.writes * w.blocks * BS, w.writes + w.reads]);
+    }
+    const t = await cli(['stats', ...conn]);
+    assert.is(t.status, 0, t.stderr);
+    assert.match(t.stdout, `group ${g} (file prefix ${tag}): 3 processes`);
+    const lines = t.stdout.split('\n');
+    for (const slot of slots) {
+      const p = doc.processes.find((x) => x.slot === slot)!;
+      const w = want[slot]!;
+      const row = lines.find((l) => l.startsWith(`${slot} `) && l.includes(` ${p.pid} `))!;
+      assert.ok(row, `a row for slot ${slot}`);
+      const cells = row.trim().split(/\s+/);
+      assert.equal(cells.slice(2, 10), ['secondary', 'all', String(w.writes + w.reads), String(w.writes + w.reads), '0', '0', String(w.reads), String(w.writes)]);
+      assert.ok(lines.some((l) => l.trim().startsWith(`${p.qpairs[0]!.qid} `)), 'a row per queue pair');
+      assert.ok(lines.some((l) => l.startsWith(`  slot ${slot} qid ${p.qpairs[0]!.qid}: `)), 'a histogram line per queue pair');
+    }
+    // top: two frames; the second shows the I/O done between them.
+    const topRun = cli(['top', ...conn, '--iterations', '2', '--interval', '1000']);
+    const more = { [slots[1]!]: { writes: 20, reads: 0, blocks: 1 } };
+    await new Promise((r) => setTimeout(r, 300));
+    await ctrl.mp.request('io', more, { timeoutMs: 60_000 });
+    const top = await topRun;
+    assert.is(top.status, 0, top.stderr);
+    const frames = top.stdout.trim().split(/\n\n(?=group )/);
+    assert.is(frames.length, 2);
+    for (const f of frames) {
+      assert.match(f, /^group \d+ \(file prefix [^)]+\): 3 processes/);
+      assert.match(f, /slot\s+pid\s+role\s+qid\s+IOPS/);
+      for (const slot of slots) assert.ok(f.split('\n').some((l) => l.startsWith(`${slot} `)), `slot ${slot} in every frame`);
+    }
+    // The 20 writes happened during the frames: one of them shows a write rate.
+    const writesOf = (f: string) => {
+      const row = f.split('\n').find((l) => l.startsWith(`${slots[1]} `))!;
+      return Number(row.trim().split(/\s+/)[6]);
+    };
+    assert.ok(frames.some((f) => writesOf(f) > 0), 'the writes show in a frame');
+  } finally {
+    for (const p of peers) await stop(p);
+    await ctrl.close();
+  }
+});
+
+test('stats and top need a running group: a typed error naming -i, exit code 1', () => {
+  const r = spawnSync(process.execPath, [CLI, 'stats'], { encoding: 'utf8' });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, 'invalid -i, --shm-id');
+  const t = spawnSync(process.execPath, [CLI, 'top', '-i', '9999', '--file-prefix', `${tag}none`, '--iterations', '1'], { encoding: 'utf8' });
+  assert.is(t.status, 1);
+  assert.match(t.stderr, 'no primary process for group 9999');
+  const bad = spawnSync(process.execPath, [CLI, 'top', '-i', '1', '--interval', '5'], { encoding: 'utf8' });
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, "--interval <ms>' argument '5' is invalid");
+});
+
+test('no socket file or group directory is left behind by the groups above', () => {
+  const dirs = fs.existsSync(runDir()) ? fs.readdirSync(runDir()).filter((d) => d.startsWith(`${tag}_`)) : [];
+  assert.equal(dirs.map((d) => `${d}/[${fs.readdirSync(path.join(runDir(), d)).join(',')}]`), []);
+});
+
+test.run();

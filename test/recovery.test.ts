@@ -311,6 +311,34 @@ test('group: the process running a reset is killed (kill -9) in the middle; anot
   }
 });
 
+test('group: surprise removal: every member fails with ControllerError (removed) and hears deviceRemoved from the others', async () => {
+  const name = `${tag}x`;
+  const gone = await startSim({ name, maxIoQueuePairs: 8, namespaces: [{ lbaSize: 512, blocks: 8192 }] });
+  const t = `trtype:sim name:${name}`;
+  const holders = [0, 1].map(() => member({ shmId: 4, prefix: tag, trid: t, role: 'hold' }));
+  for (const p of holders) await p.waitLine('holding');
+  const me = await Controller.open({ shmId: 4, filePrefix: tag, transport: t });
+  const sim = SimClient.open(name);
+  try {
+    const removed = new Promise<ControllerError>((r) => me.on('removed', r));
+    const heard = new Promise<string>((r) => me.on('notification', (n) => n.kind === 'deviceRemoved' && r(n.kind)));
+    sim.setRemoved();
+    assert.is((await removed).reason, 'removed');
+    assert.is(await heard, 'deviceRemoved', 'the primary told us');
+    for (const p of holders) await p.waitLine('notification deviceRemoved', 10000);
+    const e = await settle(me.identifyController());
+    assert.instance(e, ControllerError);
+    for (const p of holders) {
+      p.child.kill('SIGTERM');
+      assert.is(await p.exited, 0, 'a member of a removed device still closes cleanly');
+    }
+  } finally {
+    sim.close();
+    await me.close().catch(() => {});
+    await stop(gone);
+  }
+});
+
 test.after(async () => {
   if (simProc) await stop(simProc);
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });

@@ -95,6 +95,12 @@ export interface ControllerOptions {
    * has NVME_WASM_STATS=0.
    */
   stats?: boolean;
+  /**
+   * Latency statistics sample one command in this many (a power of two, 1 to
+   * 1024; default 32, or NVME_WASM_STATS_SAMPLING): the clock is read only
+   * for those. Counts, bytes and errors are exact whatever it is.
+   */
+  statsLatencySampling?: number;
 }
 
 export interface Registers {
@@ -135,6 +141,12 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string, fai
     if (performance.now() > end) throw new NvmeTimeoutError(what, timeoutMs);
     await new Promise((r) => setTimeout(r, 1));
   }
+}
+
+function checkPowerOfTwo(name: string, v: number, max: number): number {
+  checkInt(name, v, 1, max);
+  if ((v & (v - 1)) !== 0) throw new InvalidArgumentError(name, `a power of two from 1 to ${max}`, v);
+  return v;
 }
 
 export class Controller {
@@ -225,6 +237,8 @@ export class Controller {
       maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
       debugCore: opts.debugCore ?? false,
       stats: opts.stats ?? process.env.NVME_WASM_STATS !== '0',
+      statsLatencySampling: checkPowerOfTwo('statsLatencySampling',
+        opts.statsLatencySampling ?? (process.env.NVME_WASM_STATS_SAMPLING !== undefined ? Number(process.env.NVME_WASM_STATS_SAMPLING) : 32), 1024),
     };
     if (typeof options.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', options.stats);
     if (!['auto', 'never', 'require'].includes(options.hugepages)) {
@@ -987,7 +1001,7 @@ export class Controller {
         core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid, depth, nslots, desc: desc.regionOffset,
         maxTransfer: this.maxTransfer, timeoutMs: opts.timeoutMs ?? this.options.commandTimeoutMs, checkAlive: this.watchdog,
         onTimeout: this.onTimeout,
-        statsOff: stats?.regionOffset,
+        statsOff: stats?.regionOffset, latencySampling: this.options.statsLatencySampling,
       }, bufs);
       qp.onBogus = (b) => this.events.emit('bogusCompletion', b);
       if (this.resets.generation !== resetGen) {

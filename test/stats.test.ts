@@ -24,9 +24,13 @@ let gid = 400;
 const BS = 512;
 
 test.before(async () => {
+  // These tests count latency samples against the I/O done: sample every
+  // command (this process and the members it spawns, which inherit it).
+  process.env.NVME_WASM_STATS_SAMPLING = '1';
   sim = await startSim({ name: tag, maxIoQueuePairs: 16, namespaces: [{ lbaSize: BS, blocks: 65536 }] });
 });
 test.after(async () => {
+  delete process.env.NVME_WASM_STATS_SAMPLING;
   await stop(sim);
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
 });
@@ -182,6 +186,27 @@ test('stats: false (or NVME_WASM_STATS=0) keeps no statistics block; the queue p
     await c2.close();
   } finally {
     delete process.env.NVME_WASM_STATS;
+  }
+});
+
+test('latency is sampled one command in statsLatencySampling (default 32); counts and bytes stay exact; bad values are typed errors', async () => {
+  const ctrl = await open(gid++, { statsLatencySampling: 32 });
+  try {
+    const ns = ctrl.namespace(1);
+    const qp = await ctrl.createQueuePair({ depth: 16 });
+    for (let i = 0; i < 256; i++) await ns.readBlocks(i, 1, { qpair: qp });
+    const q = ctrl.groupStats().processes[0]!.qpairs[0]!;
+    assert.is(q.reads, 256);
+    assert.is(q.bytesRead, 256 * BS);
+    assert.is(q.latency.count, 256 / 32, 'one in 32 sampled');
+    assert.is(q.latency.buckets.reduce((x, y) => x + y, 0), 256 / 32);
+    await qp.delete();
+  } finally {
+    await ctrl.close();
+  }
+  for (const v of [0, 3, 2048, 1.5, Number.NaN]) {
+    const e = await Controller.open({ statsLatencySampling: v }).catch((x: unknown) => x);
+    assert.ok(e instanceof InvalidArgumentError && e.argument === 'statsLatencySampling', String(e));
   }
 });
 

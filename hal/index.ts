@@ -7,3 +7,10 @@ export { futexWait, futexWake } from './futex.js';
 export { Mmio } from './mmio.js';
 export { processStartTime, processAlive, currentPid } from './proc.js';
 export { hugetlbfsMount, hugePagesFree } from './hugepages.js';
+export {
+  PciError, pciDevice, listPciDevices, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers,
+  fileHolders, bindDriver, rebindDefault, driverLoaded, iommuPresent, PCI_ADDRESS_RE, type PciDevice,
+} from './pci.js';
+export { VfioDevice, vfioGroupOf, vfioUsers, stealFd } from './vfio.js';
+export { UioDevice } from './uio.js';
+export { physicalPages, physicalAddress, lockMemory, PagemapError } from './pagemap.js';

@@ -19,7 +19,7 @@ import {
   RegionState, HDR_STATE, HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_PRIMARY, HDR_TRID, HDR_TRID_LEN, REGION_MAGIC,
   REGION_LAYOUT_VERSION, CTRL_CAP_LO, CTRL_MAX_XFER, CTRL_ADMIN_QP, CTRL_MBOX, CTRL_MAX_QUEUE_PAIRS, CTRL_DSTRD,
   CTRL_AER_WANTED, PROC_SLOTS, MBOX_STRIDE, GROUP_OWNER, ProcRole, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_PID, PROC_START_LO,
-  PROC_START_HI, HDR_IOVA_LO, HDR_IOVA_HI,
+  PROC_START_HI, HDR_IOVA_LO, HDR_IOVA_HI, HDR_SHADOW_DB,
 } from '../assembly/abi/region.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import { Mmio, processAlive } from '../hal/index.js';
@@ -36,6 +36,7 @@ import { openTransport, IOVA_BASE, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
 import { QueuePair, type BogusCompletion } from './qpair.js';
+import { configureShadowDoorbells, useShadowDoorbells } from './shadow-doorbells.js';
 import { IoQueuePair } from './io-qpair.js';
 import { AdminQueue } from './admin.js';
 import { Namespace } from './namespace.js';
@@ -78,6 +79,8 @@ export interface ControllerOptions {
   maxTransferBytes?: number;
   /** Load the debug build of the Wasm core. */
   debugCore?: boolean;
+  /** Use shadow doorbells (Doorbell Buffer Config) when the controller offers them. Default true. */
+  shadowDoorbells?: boolean;
 }
 
 export interface Registers {
@@ -192,10 +195,14 @@ export class Controller {
       commandTimeoutMs: checkInt('commandTimeoutMs', opts.commandTimeoutMs ?? 30000, 0, 3_600_000),
       maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
       debugCore: opts.debugCore ?? false,
+      shadowDoorbells: opts.shadowDoorbells ?? true,
     };
     if (!['auto', 'never', 'require'].includes(options.hugepages)) {
       throw new InvalidArgumentError('hugepages', "'auto', 'never' or 'require'", options.hugepages);
     }
+    // A real device's DMA memory must be hugepages: fail early, saying how to get them.
+    const idGiven = typeof opts.transport === 'object' ? opts.transport : parseTransportId(opts.transport);
+    if (idGiven.trtype === 'pcie' && options.hugepages === 'auto') options.hugepages = 'require';
     const procType = opts.procType ?? 'auto';
     if (!['auto', 'primary', 'secondary'].includes(procType)) throw new InvalidArgumentError('procType', "'auto', 'primary' or 'secondary'", procType);
     if (opts.shmId === undefined) {
@@ -242,7 +249,8 @@ export class Controller {
       region.dv.setUint32(HDR_PRIMARY, group.self + 1, true);
       const trid = Buffer.from(transport.trid, 'latin1');
       region.u8.set(trid.subarray(0, HDR_TRID_LEN - 1), HDR_TRID);
-      await transport.mapDma(file.path, IOVA_BASE, file.size);
+      const dmaTable = await transport.mapDma(file.path, IOVA_BASE, file.size, layout.base + BigInt(layout.regionOff));
+      if (dmaTable) region.setDmaTable(dmaTable);
       // A private region needs no name once both sides mapped it, and an
       // unlinked file cannot be left behind by a crash. A group's stays, for
       // secondaries to find.
@@ -334,7 +342,7 @@ export class Controller {
     const tridText = Buffer.from(hdr.buffer, hdr.byteOffset + HDR_TRID, HDR_TRID_LEN).toString('latin1').replace(/\0.*$/s, '');
     let transport: Transport;
     try {
-      transport = await openTransport(parseTransportId(tridText.replace(/ \(embedded\)$/, '')), undefined);
+      transport = await openTransport(parseTransportId(tridText.replace(/ \(embedded\)$/, '')), undefined, { secondary: true });
     } catch (e) {
       // The device is gone (an embedded simulator died with its process): stale group.
       if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
@@ -357,6 +365,7 @@ export class Controller {
       const region = new Region(file, layout, core, 0);
       region.validate(coreHash(options.debugCore));
       core.setIovaBase(region.dv.getUint32(HDR_IOVA_LO, true), region.dv.getUint32(HDR_IOVA_HI, true));
+      region.useDmaTable();
       const group = new Group(region, core);
       const live = group.liveSlots();
       if (live.length === 0) {
@@ -404,6 +413,7 @@ export class Controller {
     const dv = this.region.dv;
     this.maxTransfer = dv.getUint32(CTRL_MAX_XFER, true);
     this.maxQueuePairs = dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+    useShadowDoorbells(this.region, this.core, this.doorbellStride);
     this.checkAlive();
     this.data = parseControllerData(await this.identifyRaw(Cns.Controller, 0));
     await this.rescanNamespaces();
@@ -557,8 +567,8 @@ export class Controller {
     const nslots = depth - 1;
     const prpPages = this.core.prpPagesFor(ADMIN_MAX_XFER);
     const owner = GROUP_OWNER; // the admin queue outlives any one process
-    const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true, owner });
-    const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true, owner });
+    const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true, owner, contiguous: true });
+    const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true, owner, contiguous: true });
     const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true, owner });
     const prp = this.region.allocDma(nslots * prpPages * PAGE_SIZE, { owner });
     const st = this.core.qpInit(desc.regionOffset, 0, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots,
@@ -608,8 +618,8 @@ export class Controller {
     // low dword of ASQ/ACQ first then the high dword, as 32-bit accesses.
     const depth = this.admin.depth;
     m.write32(REG_AQA, ((depth - 1) << AQA_ACQS_SHIFT) | ((depth - 1) << AQA_ASQS_SHIFT));
-    const asq = IOVA_BASE + BigInt(this.admin.sqMem!.regionOffset);
-    const acq = IOVA_BASE + BigInt(this.admin.cqMem!.regionOffset);
+    const asq = this.core.dmaAddrOf(this.admin.sqMem!.regionOffset);
+    const acq = this.core.dmaAddrOf(this.admin.cqMem!.regionOffset);
     m.write32(REG_ASQ, Number(asq & 0xffffffffn));
     m.write32(REG_ASQ_HI, Number(asq >> 32n));
     m.write32(REG_ACQ, Number(acq & 0xffffffffn));
@@ -635,6 +645,11 @@ export class Controller {
     const nsqa = ((dw0 >>> NQ_NSQ_SHIFT) & NQ_MASK) + 1;
     const ncqa = ((dw0 >>> NQ_NCQ_SHIFT) & NQ_MASK) + 1;
     this.maxQueuePairs = Math.min(nsqa, ncqa, want);
+
+    // Shadow doorbells (5.10) before any I/O queue exists.
+    if (this.options.shadowDoorbells) {
+      await configureShadowDoorbells(this.region, this.core, this.admin, this.data.oacs, this.maxQueuePairs, this.doorbellStride);
+    }
 
     // Step 7: active namespaces (CNS 02h), then each one's data (CNS 00h).
     await this.rescanNamespaces();
@@ -789,9 +804,9 @@ export class Controller {
     const prpPages = this.core.prpPagesFor(this.maxTransfer);
     const bufs: DmaBuffer[] = [];
     try {
-      const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true });
+      const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true, contiguous: true });
       bufs.push(sq);
-      const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true });
+      const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true, contiguous: true });
       bufs.push(cq);
       const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true });
       bufs.push(desc);
@@ -869,6 +884,16 @@ export class Controller {
 
   get isClosed(): boolean {
     return this.closed !== undefined;
+  }
+
+  /** Are shadow doorbells on (Doorbell Buffer Config accepted)? */
+  get shadowDoorbells(): boolean {
+    return this.region.dv.getUint32(HDR_SHADOW_DB, true) !== 0;
+  }
+
+  /** MMIO doorbell writes this process skipped thanks to shadow doorbells. */
+  get doorbellWritesSkipped(): number {
+    return this.core.doorbellsSkipped();
   }
 
   get version(): string {

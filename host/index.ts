@@ -5,7 +5,7 @@ export { QueuePair, type IoCallback, type BogusCompletion, type QueuePairStats }
 export { IoQueuePair } from './io-qpair.js';
 export { DmaBuffer } from './dma.js';
 export {
-  NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ResourceError, HalError,
+  NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ResourceError, HalError, PcieError,
   statusName, opcodeName,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';

@@ -6,7 +6,7 @@ export { addressOf, createSharedMemory, alignedOffset, mapFixed, unmapFixed } fr
 export { futexWait, futexWake } from './futex.js';
 export { Mmio } from './mmio.js';
 export { processStartTime, processAlive, currentPid } from './proc.js';
-export { hugetlbfsMount, hugePagesFree } from './hugepages.js';
+export { hugetlbfsMount, hugePagesFree, hugepageStatus, reserveHugepages, type HugepageStatus } from './hugepages.js';
 export {
   PciError, pciDevice, listPciDevices, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers,
   fileHolders, bindDriver, rebindDefault, driverLoaded, iommuPresent, PCI_ADDRESS_RE, type PciDevice,

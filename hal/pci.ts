@@ -167,8 +167,12 @@ export function resourceUsers(address: string): Array<{ pid: number; command: st
   return out;
 }
 
-/** Processes other than this one holding an open file whose link target is `target`, with their fd numbers. */
-export function fileHolders(target: string): Array<{ pid: number; fd: number; command: string }> {
+/**
+ * Processes other than this one holding an open file whose link target is
+ * `target` (or satisfies it, when a predicate), with their fd numbers.
+ */
+export function fileHolders(target: string | ((link: string) => boolean)): Array<{ pid: number; fd: number; command: string }> {
+  const match = typeof target === 'string' ? (l: string) => l === target : target;
   const out: Array<{ pid: number; fd: number; command: string }> = [];
   for (const pid of otherPids()) {
     let fds: string[];
@@ -179,7 +183,7 @@ export function fileHolders(target: string): Array<{ pid: number; fd: number; co
     }
     for (const f of fds) {
       try {
-        if (fs.readlinkSync(`/proc/${pid}/fd/${f}`) === target) out.push({ pid, fd: Number(f), command: commandOf(pid) });
+        if (match(fs.readlinkSync(`/proc/${pid}/fd/${f}`))) out.push({ pid, fd: Number(f), command: commandOf(pid) });
       } catch {
         /* closed meanwhile */
       }

@@ -14,6 +14,7 @@ import { intArg } from './options.js';
 import { perfCommand } from './perf/command.js';
 import { identifyCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
 import { simCommand } from './sim.js';
+import { setupCommand } from './setup.js';
 
 const program = new Command();
 program
@@ -31,7 +32,7 @@ program
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
   });
 
-for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand()]) program.addCommand(c);
+for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand()]) program.addCommand(c);
 
 // Every command (and the program) throws instead of exiting, so one place
 // decides the exit code; help output is not an error.

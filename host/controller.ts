@@ -32,7 +32,7 @@ import {
 import { Group, GroupClosedError } from './group.js';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import { openTransport, IOVA_BASE, type Transport } from './transport.js';
+import { openTransport, checkPcieDevice, IOVA_BASE, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
 import { QueuePair, type BogusCompletion } from './qpair.js';
@@ -202,7 +202,10 @@ export class Controller {
     }
     // A real device's DMA memory must be hugepages: fail early, saying how to get them.
     const idGiven = typeof opts.transport === 'object' ? opts.transport : parseTransportId(opts.transport);
-    if (idGiven.trtype === 'pcie' && options.hugepages === 'auto') options.hugepages = 'require';
+    if (idGiven.trtype === 'pcie') {
+      checkPcieDevice(idGiven.traddr); // say what is wrong with the device before asking for hugepages
+      if (options.hugepages === 'auto') options.hugepages = 'require';
+    }
     const procType = opts.procType ?? 'auto';
     if (!['auto', 'primary', 'secondary'].includes(procType)) throw new InvalidArgumentError('procType', "'auto', 'primary' or 'secondary'", procType);
     if (opts.shmId === undefined) {

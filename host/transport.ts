@@ -150,6 +150,15 @@ function checkHugetlbfs(address: string, regionPath: string): void {
   }
 }
 
+/** Throw a PcieError if the device cannot be opened as it is bound (missing, kernel driver, unbound). */
+export function checkPcieDevice(address: string): void {
+  try {
+    pcieRoute(address);
+  } catch (e) {
+    throw pcieFailure(address, e);
+  }
+}
+
 function pcieTransport(address: string, secondary: boolean): Transport {
   try {
     const route = pcieRoute(address);

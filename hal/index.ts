@@ -7,9 +7,10 @@ export { futexWait, futexWake } from './futex.js';
 export { Mmio } from './mmio.js';
 export { processStartTime, processAlive, currentPid } from './proc.js';
 export { hugetlbfsMount, hugePagesFree, hugepageStatus, reserveHugepages, type HugepageStatus } from './hugepages.js';
+export * as pciBind from './pci-bind.js';
+export { PciError, pciDevice, listPciDevices, bindDriver, rebindDefault, driverLoaded, normalizeAddress, type PciDevice } from './pci-bind.js';
 export {
-  PciError, pciDevice, listPciDevices, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers,
-  fileHolders, bindDriver, rebindDefault, driverLoaded, iommuPresent, PCI_ADDRESS_RE, type PciDevice,
+  PciAccessError, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers, fileHolders, commandOf, iommuPresent,
 } from './pci.js';
 export { VfioDevice, vfioGroupOf, vfioUsers, stealFd } from './vfio.js';
 export { UioDevice } from './uio.js';

@@ -1,51 +1,28 @@
-// PCI devices through sysfs (Documentation/ABI/testing/sysfs-bus-pci): who
-// a device is, which driver holds it, its configuration space, mapping a
-// BAR's resource file, and who else uses it. Nothing about NVMe: callers say
-// which class of device they look for.
+// PCI device access through sysfs that pci-bind.ts (identity and driver
+// binding) does not cover: configuration space, bus mastering, mapping a
+// BAR's resource file, and who else uses a device. Nothing about NVMe.
 //
 //   /sys/bus/pci/devices/DDDD:BB:DD.F/
-//     vendor device class      identity (hex text)
-//     driver -> .../drivers/X  bound driver (absent when unbound)
-//     driver_override          next probe binds this driver only
-//     iommu_group -> .../N     VFIO group (absent without an IOMMU)
 //     config                   configuration space (pread/pwrite)
 //     resource                 one "start end flags" line per BAR
 //     resourceN                BAR N, mmap-able (uio route)
 import fs from 'node:fs';
-import path from 'node:path';
 import { openFile, closeFd, O_RDWR } from './fd.js';
 import { mapFixed } from './mmap.js';
-
-export const SYSFS_PCI_DEVICES = '/sys/bus/pci/devices';
-export const SYSFS_PCI_DRIVERS = '/sys/bus/pci/drivers';
+import { SYSFS_PCI_DEVICES } from './pci-bind.js';
 
 // Configuration space header (PCI Local Bus 3.0, 6.2.2): the Command register.
 export const PCI_CFG_COMMAND = 0x04;
 export const PCI_COMMAND_MEMORY = 1 << 1; // respond to memory-space accesses (BARs)
 export const PCI_COMMAND_MASTER = 1 << 2; // bus master: the device may DMA
 
-/** A PCI address DDDD:BB:DD.F, lower case. */
-export const PCI_ADDRESS_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
-
-export interface PciDevice {
-  address: string;
-  vendor: number;
-  device: number;
-  /** 24-bit class code (class, subclass, programming interface). */
-  classCode: number;
-  /** Bound driver's name, undefined when unbound. */
-  driver: string | undefined;
-  /** VFIO (IOMMU) group number, undefined without an IOMMU. */
-  iommuGroup: number | undefined;
-}
-
-/** Thrown when sysfs says something is missing or not allowed: the message says what to do. */
-export class PciError extends Error {
-  override readonly name = 'PciError';
+/** A device cannot be used as it is: in use by another process, not permitted, wrong driver, no IOMMU. */
+export class PciAccessError extends Error {
+  override readonly name = 'PciAccessError';
   constructor(
     message: string,
     readonly address: string,
-    readonly reason: 'missing' | 'driver' | 'in-use' | 'permission' | 'iommu',
+    readonly reason: 'in-use' | 'permission' | 'driver' | 'iommu',
   ) {
     super(message);
   }
@@ -54,57 +31,12 @@ export class PciError extends Error {
 export function pciDevicePath(address: string): string {
   return `${SYSFS_PCI_DEVICES}/${address}`;
 }
-
-function readHex(file: string): number {
-  return Number.parseInt(fs.readFileSync(file, 'latin1').trim(), 16);
-}
-
-function linkBase(file: string): string | undefined {
-  try {
-    return path.basename(fs.readlinkSync(file));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The device at `address`, or a PciError('missing') naming what exists. */
-export function pciDevice(address: string): PciDevice {
-  const dir = pciDevicePath(address);
-  if (!fs.existsSync(dir)) {
-    throw new PciError(`no PCI device ${address} (${dir} does not exist; lspci or nvme-wasm setup status lists devices)`, address, 'missing');
-  }
-  const group = linkBase(`${dir}/iommu_group`);
-  return {
-    address,
-    vendor: readHex(`${dir}/vendor`),
-    device: readHex(`${dir}/device`),
-    classCode: readHex(`${dir}/class`),
-    driver: linkBase(`${dir}/driver`),
-    iommuGroup: group === undefined ? undefined : Number(group),
-  };
-}
-
-/** Every PCI device, or those whose class code is `classCode`. */
-export function listPciDevices(classCode?: number): PciDevice[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(SYSFS_PCI_DEVICES);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => PCI_ADDRESS_RE.test(n))
-    .sort()
-    .map((n) => pciDevice(n))
-    .filter((d) => classCode === undefined || d.classCode === classCode);
-}
-
 /** Read `size` (1, 2, 4) bytes of configuration space at `off` through sysfs. */
 export function readConfig(address: string, off: number, size: 1 | 2 | 4): number {
   const fd = fs.openSync(`${pciDevicePath(address)}/config`, 'r');
   try {
     const b = Buffer.alloc(4);
-    if (fs.readSync(fd, b, 0, size, off) !== size) throw new PciError(`${address}: short read of config space at ${off}`, address, 'permission');
+    if (fs.readSync(fd, b, 0, size, off) !== size) throw new PciAccessError(`${address}: short read of config space at ${off}`, address, 'permission');
     return size === 1 ? b.readUInt8(0) : size === 2 ? b.readUInt16LE(0) : b.readUInt32LE(0);
   } finally {
     fs.closeSync(fd);
@@ -202,42 +134,6 @@ export function commandOf(pid: number): string {
   } catch {
     return `pid ${pid}`;
   }
-}
-
-/**
- * Bind the device to `driver` (or unbind it when undefined): write
- * driver_override, unbind from the current driver, then drivers_probe
- * (Documentation/ABI/testing/sysfs-bus-pci). An empty override afterwards
- * lets the kernel pick the driver again on the next probe.
- */
-export function bindDriver(address: string, driver: string | undefined): void {
-  const dir = pciDevicePath(address);
-  const current = linkBase(`${dir}/driver`);
-  if (current === driver) return;
-  fs.writeFileSync(`${dir}/driver_override`, driver ?? '\n');
-  if (current) fs.writeFileSync(`${dir}/driver/unbind`, address);
-  if (driver) {
-    fs.writeFileSync('/sys/bus/pci/drivers_probe', address);
-    const now = linkBase(`${dir}/driver`);
-    if (now !== driver) {
-      throw new PciError(`${address}: binding to ${driver} failed (now ${now ?? 'unbound'}); is the ${driver} module loaded? (modprobe ${driver})`, address, 'driver');
-    }
-  }
-}
-
-/** Give the device back to the kernel's choice of driver (clear the override, probe). */
-export function rebindDefault(address: string): string | undefined {
-  const dir = pciDevicePath(address);
-  const current = linkBase(`${dir}/driver`);
-  fs.writeFileSync(`${dir}/driver_override`, '\n');
-  if (current) fs.writeFileSync(`${dir}/driver/unbind`, address);
-  fs.writeFileSync('/sys/bus/pci/drivers_probe', address);
-  return linkBase(`${dir}/driver`);
-}
-
-/** Is a kernel module (driver) available: loaded, or loadable? */
-export function driverLoaded(driver: string): boolean {
-  return fs.existsSync(`${SYSFS_PCI_DRIVERS}/${driver}`);
 }
 
 /** Does the system have an IOMMU with groups (VFIO can isolate devices)? */

@@ -3,7 +3,8 @@
 // through the sysfs config file, and DMA addresses come from
 // /proc/self/pagemap (pagemap.ts). The uio driver only keeps the kernel's
 // own driver off the device; /dev/uioN (interrupts) is not used: we poll.
-import { PciError, pciDevice, barSize, mapResource, readConfig, writeConfig, enableBusMaster, resourceUsers } from './pci.js';
+import { PciAccessError, barSize, mapResource, readConfig, writeConfig, enableBusMaster, resourceUsers } from './pci.js';
+import { pciDevice } from './pci-bind.js';
 
 export class UioDevice {
   private constructor(readonly address: string) {}
@@ -12,12 +13,12 @@ export class UioDevice {
   static open(address: string, shared: boolean): UioDevice {
     const dev = pciDevice(address);
     if (dev.driver !== 'uio_pci_generic') {
-      throw new PciError(`${address} is bound to ${dev.driver ?? 'no driver'}, not uio_pci_generic`, address, 'driver');
+      throw new PciAccessError(`${address} is bound to ${dev.driver ?? 'no driver'}, not uio_pci_generic`, address, 'driver');
     }
     if (!shared) {
       const users = resourceUsers(address);
       if (users.length) {
-        throw new PciError(`${address} is in use: its BAR is mapped by ${users.map((u) => `pid ${u.pid} (${u.command})`).join(', ')}`, address, 'in-use');
+        throw new PciAccessError(`${address} is in use: its BAR is mapped by ${users.map((u) => `pid ${u.pid} (${u.command})`).join(', ')}`, address, 'in-use');
       }
     }
     return new UioDevice(address);

@@ -17,7 +17,8 @@ import { c, errno, fail } from './libc.js';
 import { HalError } from './errors.js';
 import { openFile, closeFd, O_RDWR } from './fd.js';
 import { mapFixed } from './mmap.js';
-import { PciError, pciDevice, fileHolders, commandOf } from './pci.js';
+import { PciAccessError, fileHolders, commandOf } from './pci.js';
+import { pciDevice } from './pci-bind.js';
 
 // ioctl numbers: _IO(';', 100 + n); VFIO passes sizes in argsz, not in the number.
 const VFIO_TYPE = 0x3b;
@@ -91,7 +92,7 @@ function ioctl(fd: number, req: number, arg: Buffer | number, what: string): num
 export function vfioGroupOf(address: string): number {
   const dev = pciDevice(address);
   if (dev.iommuGroup === undefined) {
-    throw new PciError(
+    throw new PciAccessError(
       `${address} has no IOMMU group: VFIO needs an IOMMU (boot with intel_iommu=on iommu=pt, or a virtual IOMMU in a VM); without one use uio_pci_generic (nvme-wasm setup does this)`,
       address, 'iommu',
     );
@@ -133,7 +134,7 @@ export class VfioDevice {
     const group = vfioGroupOf(address);
     const groupPath = `/dev/vfio/${group}`;
     if (!fs.existsSync(groupPath)) {
-      throw new PciError(`${groupPath} does not exist: bind ${address} to vfio-pci (nvme-wasm setup)`, address, 'driver');
+      throw new PciAccessError(`${groupPath} does not exist: bind ${address} to vfio-pci (nvme-wasm setup)`, address, 'driver');
     }
     let container = -1;
     let groupFd = -1;
@@ -143,19 +144,19 @@ export class VfioDevice {
       if (version !== VFIO_API_VERSION) throw new Error(`VFIO API version ${version}, expected ${VFIO_API_VERSION}`);
       const type = ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU, 'VFIO_CHECK_EXTENSION') ? VFIO_TYPE1v2_IOMMU
         : ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU, 'VFIO_CHECK_EXTENSION') ? VFIO_TYPE1_IOMMU : 0;
-      if (!type) throw new PciError(`${address}: the kernel's VFIO has no Type 1 IOMMU driver (modprobe vfio_iommu_type1)`, address, 'iommu');
+      if (!type) throw new PciAccessError(`${address}: the kernel's VFIO has no Type 1 IOMMU driver (modprobe vfio_iommu_type1)`, address, 'iommu');
       try {
         groupFd = openFile(groupPath, O_RDWR);
       } catch (e) {
         if (e instanceof HalError && e.code === 'EBUSY') {
           const users = fileHolders(groupPath).map((h) => `pid ${h.pid} (${h.command})`);
-          throw new PciError(`${address} is in use: VFIO group ${group} is open in ${users.join(', ') || 'another process'}`, address, 'in-use');
+          throw new PciAccessError(`${address} is in use: VFIO group ${group} is open in ${users.join(', ') || 'another process'}`, address, 'in-use');
         }
         throw e;
       }
       const status = groupStatus(groupFd);
       if (!(status & VFIO_GROUP_FLAGS_VIABLE)) {
-        throw new PciError(`VFIO group ${group} is not viable: bind every device of /sys/kernel/iommu_groups/${group}/devices to vfio-pci`, address, 'iommu');
+        throw new PciAccessError(`VFIO group ${group} is not viable: bind every device of /sys/kernel/iommu_groups/${group}/devices to vfio-pci`, address, 'iommu');
       }
       const arg = Buffer.alloc(4);
       arg.writeInt32LE(container, 0);
@@ -179,13 +180,13 @@ export class VfioDevice {
     const group = vfioGroupOf(address);
     const groupPath = `/dev/vfio/${group}`;
     const holders = fileHolders(groupPath);
-    if (holders.length === 0) throw new PciError(`${address}: no process holds VFIO group ${group} to share it`, address, 'in-use');
+    if (holders.length === 0) throw new PciAccessError(`${address}: no process holds VFIO group ${group} to share it`, address, 'in-use');
     let lastError: unknown;
     for (const h of holders) {
       let groupFd = -1;
       try {
         groupFd = stealFd(h.pid, h.fd);
-        if (!(groupStatus(groupFd) & VFIO_GROUP_FLAGS_CONTAINER_SET)) throw new PciError(`VFIO group ${group} held by pid ${h.pid} has no container yet`, address, 'in-use');
+        if (!(groupStatus(groupFd) & VFIO_GROUP_FLAGS_CONTAINER_SET)) throw new PciAccessError(`VFIO group ${group} held by pid ${h.pid} has no container yet`, address, 'in-use');
         const deviceFd = ioctl(groupFd, VFIO_GROUP_GET_DEVICE_FD, Buffer.from(`${address}\0`, 'latin1'), `VFIO_GROUP_GET_DEVICE_FD ${address}`);
         return new VfioDevice(address, group, -1, groupFd, deviceFd);
       } catch (e) {
@@ -231,7 +232,7 @@ export class VfioDevice {
   /** Map `len` bytes of region `index` over memory offset `memOff` of a memory at `base`. */
   mapRegion(index: number, base: bigint, memOff: number, len: number): void {
     const r = this.regionInfo(index);
-    if (len > r.mappable) throw new PciError(`${this.address}: region ${index} has ${r.mappable} mmap-able bytes, ${len} wanted`, this.address, 'permission');
+    if (len > r.mappable) throw new PciAccessError(`${this.address}: region ${index} has ${r.mappable} mmap-able bytes, ${len} wanted`, this.address, 'permission');
     mapFixed(base, memOff, len, this.deviceFd, r.offset);
   }
 

@@ -4,7 +4,7 @@
 // physical addresses from /proc/self/pagemap). Which PCIe route is taken
 // follows the driver the device is bound to (nvme-wasm setup binds it).
 import {
-  openFile, closeFd, mapFixed, O_RDWR, hugetlbfsMount, pciDevice, VfioDevice, UioDevice, PciError, HalError,
+  openFile, closeFd, mapFixed, O_RDWR, hugetlbfsMount, pciDevice, VfioDevice, UioDevice, PciError, PciAccessError, HalError,
   lockMemory, physicalPages, PagemapError, fileHolders, enableBusMaster,
 } from '../hal/index.js';
 import { DMA_PAGE_SIZE } from '../assembly/abi/region.js';
@@ -119,7 +119,8 @@ export function kernelUsers(address: string): string[] {
 /** Turn HAL failures into typed errors that say what to do. */
 function pcieFailure(address: string, e: unknown): Error {
   if (e instanceof PcieError) return e;
-  if (e instanceof PciError) return new PcieError(e.message, address, e.reason);
+  if (e instanceof PciError) return new PcieError(e.message, address, e.reason === 'argument' ? 'missing' : e.reason);
+  if (e instanceof PciAccessError) return new PcieError(e.message, address, e.reason);
   if (e instanceof PagemapError) return new PcieError(`${address}: ${e.message}`, address, 'permission');
   if (e instanceof HalError && (e.code === 'EACCES' || e.code === 'EPERM')) {
     return new PcieError(`${address}: ${e.message}: user-space PCIe access needs root (or CAP_SYS_ADMIN and access to /dev/vfio)`, address, 'permission');

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { Command, InvalidArgumentError as OptionValueError } from 'commander';
 import {
   listPciDevices, bindDriver, rebindDefault, driverLoaded, iommuPresent, fileHolders, resourceUsers, vfioUsers,
-  hugepageStatus, reserveHugepages, PCI_ADDRESS_RE, type PciDevice,
+  hugepageStatus, reserveHugepages, pciBind, type PciDevice,
 } from '../../hal/index.js';
 import { PCI_CLASS_NVME } from '../../assembly/nvme/regs.js';
 import { kernelUsers } from '../transport.js';
@@ -33,7 +33,7 @@ export function parseAddressList(text: string | undefined, what: string): string
   if (!text || !text.trim()) return [];
   return text.trim().split(/[\s,]+/).map((a) => {
     const full = (/^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(a) ? `0000:${a}` : a).toLowerCase();
-    if (!PCI_ADDRESS_RE.test(full)) throw new InvalidArgumentError(what, 'PCI addresses DDDD:BB:DD.F (or BB:DD.F), separated by spaces or commas', a);
+    if (!pciBind.PCI_ADDRESS_RE.test(full)) throw new InvalidArgumentError(what, 'PCI addresses DDDD:BB:DD.F (or BB:DD.F), separated by spaces or commas', a);
     return full;
   });
 }

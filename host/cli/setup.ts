@@ -1,6 +1,7 @@
 // `nvme-wasm setup`: the counterpart of SPDK's scripts/setup.sh.
 //
-//   setup          reserve hugepages (--hugemem MiB or HUGEMEM, default 2048)
+//   setup          reserve hugepages (--hugemem MiB or HUGEMEM; by default what
+//                  is reserved if >= 64 MiB, else 2048 MiB up to 1/4 of memory)
 //                  and mount hugetlbfs; bind NVMe devices to vfio-pci when an
 //                  IOMMU is present, to uio_pci_generic otherwise (--driver
 //                  overrides); --allow / --block (PCI_ALLOWED / PCI_BLOCKED)
@@ -26,6 +27,10 @@ const out = (s: string): void => void process.stdout.write(`${s}\n`);
 
 export const USER_SPACE_DRIVERS = ['vfio-pci', 'uio_pci_generic'] as const;
 const DEFAULT_HUGEMEM_MIB = 2048;
+/** Without --hugemem or HUGEMEM: enough for the default 64 MiB region is enough. */
+const MIN_DEFAULT_HUGEMEM_MIB = 64;
+/** ... and a default never takes more than this share of the machine's memory. */
+const DEFAULT_MAX_SHARE = 0.25;
 const HUGEPAGE_MOUNT = '/dev/hugepages';
 
 /** A PCI address list: DDDD:BB:DD.F or BB:DD.F (domain 0000), separated by spaces or commas. */
@@ -151,10 +156,30 @@ function selection(o: SetupCliOptions): DeviceSelection {
   };
 }
 
+function memTotalMib(): number {
+  try {
+    return Number(/MemTotal:\s+(\d+)/.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * MiB of hugepages to have: --hugemem, else HUGEMEM, else what is reserved
+ * already if it is at least 64 MiB, else 2048 MiB capped at a quarter of
+ * the memory (hugepages are taken from everything else: a small VM would
+ * starve).
+ */
 function hugememMib(o: SetupCliOptions): number {
   if (o.hugemem !== undefined) return o.hugemem;
   const env = process.env.HUGEMEM;
-  if (env === undefined || env === '') return DEFAULT_HUGEMEM_MIB;
+  if (env === undefined || env === '') {
+    const st = hugepageStatus();
+    const have = (st.total * st.pageSize) / 2 ** 20;
+    if (have >= MIN_DEFAULT_HUGEMEM_MIB) return have;
+    const mem = memTotalMib();
+    return Math.max(MIN_DEFAULT_HUGEMEM_MIB, Math.min(DEFAULT_HUGEMEM_MIB, mem ? Math.floor(mem * DEFAULT_MAX_SHARE) : DEFAULT_HUGEMEM_MIB));
+  }
   if (!/^\d+$/.test(env.trim())) throw new InvalidArgumentError('HUGEMEM', 'a number of MiB', env);
   return Number(env.trim());
 }
@@ -264,7 +289,7 @@ function selectionOptions(c: Command): Command {
 export function setupCommand(): Command {
   const setup = selectionOptions(new Command('setup'))
     .description('reserve hugepages and bind NVMe devices to vfio-pci (IOMMU present) or uio_pci_generic, like SPDK scripts/setup.sh')
-    .option('--hugemem <MiB>', `hugepage memory to reserve (env HUGEMEM; default ${DEFAULT_HUGEMEM_MIB})`, intArg(0, 1 << 24, 'a number of MiB'))
+    .option('--hugemem <MiB>', `hugepage memory to reserve (env HUGEMEM; default: keep what is reserved if at least ${MIN_DEFAULT_HUGEMEM_MIB} MiB, else ${DEFAULT_HUGEMEM_MIB} MiB up to a quarter of memory)`, intArg(0, 1 << 24, 'a number of MiB'))
     .option('--driver <name>', 'bind to this driver instead of choosing by IOMMU presence', driverArg)
     .action((o: SetupCliOptions) => {
       if (runSetup(o) > 0) process.exitCode = 1;

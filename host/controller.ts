@@ -274,6 +274,7 @@ export class Controller {
       return ctrl;
     } catch (e) {
       region?.close(true);
+      region?.unmap();
       if (!region) closeFdQuiet(file);
       fs.rmSync(file.path, { force: true }); // a failed open leaves no file behind
       await transport?.close().catch(() => {});
@@ -944,6 +945,7 @@ export class Controller {
       }
       this.region.close(false);
       await this.transport.close();
+      this.region.unmap();
     }
     if (firstError) throw firstError;
   }

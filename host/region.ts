@@ -3,7 +3,7 @@
 // memory, formatting it, and the DMA allocator on top of the core's.
 import fs from 'node:fs';
 import {
-  openFile, truncateFile, closeFd, mapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_CREAT, O_EXCL, HalError,
+  openFile, truncateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_CREAT, O_EXCL, HalError,
 } from '../hal/index.js';
 import {
   REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, REGION_MAGIC, REGION_LAYOUT_VERSION,
@@ -239,6 +239,19 @@ export class Region implements DmaOwner {
   heapOffset(): number {
     return this.dv.getUint32(HDR_HEAP_OFF, true);
   }
+
+  /**
+   * Drop this process's mapping of the region (anonymous memory takes the
+   * window's place): the hugepages go back to the system once no process
+   * maps the file, instead of when the Wasm memory is garbage-collected.
+   */
+  unmap(): void {
+    if (this.unmapped) return;
+    this.unmapped = true;
+    unmapFixed(this.layout.base, this.layout.regionOff, this.file.size);
+  }
+
+  private unmapped = false;
 
   close(unlink: boolean): void {
     if (this.closed) return;

@@ -5,7 +5,7 @@
 // follows the driver the device is bound to (nvme-wasm setup binds it).
 import {
   openFile, closeFd, mapFixed, O_RDWR, hugetlbfsMount, pciDevice, VfioDevice, UioDevice, PciError, PciAccessError, HalError,
-  lockMemory, physicalPages, PagemapError, fileHolders, enableBusMaster,
+  lockMemory, physicalPages, PagemapError, fileHolders, enableBusMaster, unmapFixed,
 } from '../hal/index.js';
 import { DMA_PAGE_SIZE } from '../assembly/abi/region.js';
 import { REG_DBS } from '../assembly/nvme/regs.js';
@@ -182,6 +182,7 @@ function vfioTransport(address: string, secondary: boolean): Transport {
     if (bar.mappable < REG_DBS) throw new PcieError(`${address}: BAR0 is not mmap-able through VFIO (${bar.mappable} of ${bar.size} bytes)`, address, 'permission');
     enableBusMaster(dev); // through the config region: vfio-pci passes the bus-master bit through
     const trid = `trtype:PCIe traddr:${address}`;
+    const bars = new BarWindows();
     return {
       trid,
       description: trid,
@@ -190,6 +191,7 @@ function vfioTransport(address: string, secondary: boolean): Transport {
       barSize: bar.mappable,
       mapBar(base, memOff) {
         dev.mapRegion(0, base, memOff, bar.mappable);
+        bars.add(base, memOff, bar.mappable);
       },
       async mapDma(regionPath, iova, size, vaddr) {
         checkHugetlbfs(address, regionPath);
@@ -198,6 +200,7 @@ function vfioTransport(address: string, secondary: boolean): Transport {
         return undefined;
       },
       async close() {
+        bars.unmapAll(); // the mapping holds the device file, and so the VFIO group, open
         dev.close();
       },
     };
@@ -212,6 +215,7 @@ function uioTransport(address: string, secondary: boolean): Transport {
   dev.enableBusMaster();
   const size = dev.barSize(0);
   const trid = `trtype:PCIe traddr:${address}`;
+  const bars = new BarWindows();
   return {
     trid,
     description: trid,
@@ -221,6 +225,7 @@ function uioTransport(address: string, secondary: boolean): Transport {
     mapBar(base, memOff) {
       try {
         dev.mapBar(0, base, memOff, size);
+        bars.add(base, memOff, size);
       } catch (e) {
         throw pcieFailure(address, e);
       }
@@ -234,6 +239,19 @@ function uioTransport(address: string, secondary: boolean): Transport {
         throw pcieFailure(address, e);
       }
     },
-    async close() {},
+    async close() {
+      bars.unmapAll(); // other processes see who maps the BAR: stop being one
+    },
   };
+}
+
+/** Where this transport mapped BAR0, so close() can put anonymous memory back. */
+class BarWindows {
+  private readonly windows: Array<{ base: bigint; memOff: number; len: number }> = [];
+  add(base: bigint, memOff: number, len: number): void {
+    this.windows.push({ base, memOff, len });
+  }
+  unmapAll(): void {
+    for (const w of this.windows.splice(0)) unmapFixed(w.base, w.memOff, w.len);
+  }
 }

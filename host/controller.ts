@@ -45,7 +45,7 @@ import {
   parseControllerData, parseNamespaceData, parseNamespaceList, parseSmartLog, parseErrorLog, parseFirmwareSlotLog,
   versionString, type ControllerData, type SmartLog, type ErrorLogEntry, type FirmwareSlotLog,
 } from './identify.js';
-import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
+import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError, PcieError } from './errors.js';
 import { checkInt } from './validate.js';
 
 export interface ControllerOptions {
@@ -349,6 +349,8 @@ export class Controller {
       transport = await openTransport(parseTransportId(tridText.replace(/ \(embedded\)$/, '')), undefined, { secondary: true });
     } catch (e) {
       // The device is gone (an embedded simulator died with its process): stale group.
+      // A PCIe device does not go with a process: say why it cannot be shared, and leave the group alone.
+      if (e instanceof PcieError) throw e;
       if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
       fs.rmSync(path, { force: true });
       return undefined;

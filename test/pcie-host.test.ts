@@ -176,4 +176,17 @@ test('nvme-wasm setup status: hugepages, IOMMU and the NVMe devices (or that the
   assert.match(badDriver.stderr, '--driver');
 });
 
+test('not root: setup and setup reset refuse, saying they need root; setup status works', () => {
+  if (process.getuid?.() !== 0) return; // the test switches to an unprivileged user
+  const as = { encoding: 'utf8' as const, uid: 65534, gid: 65534 };
+  for (const args of [['setup', '--hugemem', '2'], ['setup', 'reset']]) {
+    const r = spawnSync(process.execPath, [MAIN, ...args], as);
+    assert.is(r.status, 1, args.join(' '));
+    assert.match(r.stderr, `PcieError: nvme-wasm ${args[0]}${args[1] === 'reset' ? ' reset' : ''} needs root`);
+  }
+  const st = spawnSync(process.execPath, [MAIN, 'setup', 'status'], as);
+  assert.is(st.status, 0, st.stderr);
+  assert.match(st.stdout, /^hugepages: /m);
+});
+
 test.run();

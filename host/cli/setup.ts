@@ -109,7 +109,7 @@ export function deviceUsers(dev: PciDevice): string[] {
 
 function requireRoot(what: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new PcieError(`nvme-wasm setup ${what} needs root (it writes /proc/sys/vm/nr_hugepages and /sys/bus/pci)`, '', 'permission');
+    throw new PcieError(`nvme-wasm setup${what ? ` ${what}` : ''} needs root (it writes /proc/sys/vm/nr_hugepages and /sys/bus/pci)`, '', 'permission');
   }
 }
 

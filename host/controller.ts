@@ -947,7 +947,7 @@ export class Controller {
       }
       this.region.close(false);
       await this.transport.close();
-      this.region.unmap();
+      this.region.unmap(); // after the device is detached: nothing can DMA into the window any more
     }
     if (firstError) throw firstError;
   }

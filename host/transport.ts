@@ -153,10 +153,33 @@ function checkHugetlbfs(address: string, regionPath: string): void {
 
 /** Throw a PcieError if the device cannot be opened as it is bound (missing, kernel driver, unbound). */
 export function checkPcieDevice(address: string): void {
+  let route: 'vfio' | 'uio';
   try {
-    pcieRoute(address);
+    route = pcieRoute(address);
   } catch (e) {
     throw pcieFailure(address, e);
+  }
+  checkRights(address, route);
+}
+
+/**
+ * Before anything is created: the uio route reads physical addresses
+ * (CAP_SYS_ADMIN) and maps sysfs resources (root); VFIO needs read-write
+ * access to the group's /dev/vfio node.
+ */
+function checkRights(address: string, route: 'vfio' | 'uio'): void {
+  const root = typeof process.getuid !== 'function' || process.getuid() === 0;
+  if (route === 'uio' && !root) {
+    throw new PcieError(`${address} is on uio_pci_generic: user-space access then needs root (physical addresses from /proc/self/pagemap, the BAR through sysfs)`, address, 'permission');
+  }
+  if (route === 'vfio') {
+    const node = `/dev/vfio/${pciDevice(address).iommuGroup}`;
+    try {
+      fs.accessSync(node, fs.constants.R_OK | fs.constants.W_OK);
+      fs.accessSync('/dev/vfio/vfio', fs.constants.R_OK | fs.constants.W_OK);
+    } catch {
+      throw new PcieError(`${address}: no read-write access to ${node} and /dev/vfio/vfio: run as root (or give this user the VFIO group)`, address, 'permission');
+    }
   }
 }
 

@@ -17,7 +17,7 @@ import { DMA_PAGE_SIZE } from '../assembly/abi/region.js';
 import { PAGE_SIZE } from '../assembly/nvme/regs.js';
 import { pattern } from './helpers/rand.js';
 import {
-  vmConfig, cliSync, cli, tridOf, driverOf, bindForRoute, resetToKernel, waitFor, kernelState, kernelBlockDevices,
+  vmConfig, cliSync, cli, tridOf, MAIN, driverOf, bindForRoute, resetToKernel, waitFor, kernelState, kernelBlockDevices,
 } from './helpers/pcie-vm.js';
 
 const vm = vmConfig();
@@ -177,6 +177,13 @@ t('a device in use: a second driver and setup reset are refused, naming this pro
   // Once closed, nothing holds it.
   const r = await cli('identify', '-r', tridOf(main!));
   assert.is(r.code, 0, r.err);
+});
+
+t('not root: opening is refused with a PcieError saying so, before anything is created', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'identify', '-r', tridOf(main!)], { encoding: 'utf8', uid: 65534, gid: 65534 });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, 'PcieError');
+  assert.match(r.stderr, 'root');
 });
 
 t('no hugepages for the region: a ResourceError saying how to reserve them', async () => {

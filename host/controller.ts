@@ -45,7 +45,7 @@ import {
   parseControllerData, parseNamespaceData, parseNamespaceList, parseSmartLog, parseErrorLog, parseFirmwareSlotLog,
   versionString, type ControllerData, type SmartLog, type ErrorLogEntry, type FirmwareSlotLog,
 } from './identify.js';
-import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError, PcieError } from './errors.js';
+import { ControllerError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
 import { checkInt } from './validate.js';
 
 export interface ControllerOptions {
@@ -345,12 +345,14 @@ export class Controller {
     }
     const tridText = Buffer.from(hdr.buffer, hdr.byteOffset + HDR_TRID, HDR_TRID_LEN).toString('latin1').replace(/\0.*$/s, '');
     let transport: Transport;
+    let groupTrid: TransportId | undefined;
     try {
-      transport = await openTransport(parseTransportId(tridText.replace(/ \(embedded\)$/, '')), undefined, { secondary: true });
+      groupTrid = parseTransportId(tridText.replace(/ \(embedded\)$/, ''));
+      transport = await openTransport(groupTrid, undefined, { secondary: true });
     } catch (e) {
       // The device is gone (an embedded simulator died with its process): stale group.
       // A PCIe device does not go with a process: say why it cannot be shared, and leave the group alone.
-      if (e instanceof PcieError) throw e;
+      if (groupTrid?.trtype === 'pcie') throw e;
       if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
       fs.rmSync(path, { force: true });
       return undefined;

@@ -28,7 +28,8 @@ import {
 } from '../hal/pci-bind.js';
 import { IDC_VID, IDC_SN, IDC_SN_LEN, IDC_MDTS, IDNS_NSZE, IDNS_FLBAS, IDNS_FLBAS_INDEX_MASK, IDNS_LBAF0, IDNS_LBAF_SIZE, LBAF_LBADS_SHIFT } from '../assembly/nvme/identify.js';
 import { FeatureId, NQ_NSQ_SHIFT, NQ_NCQ_SHIFT, NQ_MASK } from '../assembly/nvme/cmd.js';
-import { vmConfig, ROUTE_DRIVER, QEMU_NVME_VENDOR, QEMU_NVME_DEVICE, PCI_CLASS_NVME, type VmDevice } from './vm/env.js';
+import { vmConfig, ROUTE_DRIVER, QEMU_NVME_VENDOR, QEMU_NVME_DEVICE, PCI_CLASS_NVME, } from './vm/env.js';
+import { kernelController, kernelReady } from './vm/kernel.js';
 import { pattern } from './helpers/rand.js';
 
 const vm = vmConfig();
@@ -39,50 +40,6 @@ const devices = vm?.devices ?? [];
 const LBADS_MASK = 0xff;
 /** sysfs block sizes are in 512-byte sectors, whatever the LBA size. */
 const SECTOR = 512;
-
-/** The kernel's controller (nvmeN) at `bdf`, if the nvme driver holds it. */
-function kernelController(bdf: string): string | undefined {
-  const dir = '/sys/class/nvme';
-  if (!fs.existsSync(dir)) return undefined;
-  return fs.readdirSync(dir).find((c) => {
-    try {
-      return fs.readFileSync(`${dir}/${c}/address`, 'latin1').trim() === bdf;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Block devices of a controller's namespaces: nsid -> nvmeXnY. */
-function kernelNamespaces(ctrl: string): Map<number, string> {
-  const out = new Map<number, string>();
-  for (const b of fs.readdirSync('/sys/block')) {
-    if (!b.startsWith(`${ctrl}n`)) continue;
-    out.set(Number(fs.readFileSync(`/sys/block/${b}/nsid`, 'latin1').trim()), b);
-  }
-  return out;
-}
-
-/** Waits (polling sysfs) until `cond` holds; the kernel probes and scans in work items. */
-async function waitFor<T>(what: string, cond: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`still waiting for ${what} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Waits until nvme holds `d` again with every namespace's block device. */
-async function kernelReady(d: VmDevice): Promise<{ ctrl: string; ns: Map<number, string> }> {
-  return waitFor(`nvme to bring ${d.bdf} back with ${d.namespaces.length} namespace(s)`, () => {
-    const ctrl = kernelController(d.bdf);
-    if (!ctrl) return undefined;
-    const ns = kernelNamespaces(ctrl);
-    return ns.size === d.namespaces.length && [...ns.values()].every((b) => fs.existsSync(`/dev/${b}`)) ? { ctrl, ns } : undefined;
-  });
-}
 
 function nvmeCli(...args: string[]): Buffer {
   return execFileSync('nvme', args, { maxBuffer: 1 << 20 });

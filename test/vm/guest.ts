@@ -12,6 +12,7 @@
 //     job.sh                      environment + the caller's script
 //     stdout stderr rc            written by init around the job
 //     boot-seconds boot-error     guest uptime at job start / init failure
+//     dmesg                       the kernel log after the job (kept as <name>-dmesg.log)
 //     (anything else)             files the job wrote: returned in `files`
 //
 // PCI layout: NVMe controller i sits at 0000:00:(04+i).0, so tests know
@@ -20,7 +21,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { VmArgumentError, QemuMissingError, GuestBootError, GuestTimeoutError } from './errors.js';
 import { provision, type Provisioned } from './provision.js';
@@ -69,8 +70,8 @@ export interface GuestOptions {
   memMiB?: number;
   /** 2 MiB hugepages reserved and mounted at /dev/hugepages before the script; default 0. */
   hugepages?: number;
-  /** Shell script (sh) run as root in the chroot, cwd the project directory. */
-  script: string;
+  /** Shell script (sh) run as root in the chroot, cwd the project directory; an array is one command a line. */
+  script: string | string[];
   /** Extra environment of the script. */
   env?: Record<string, string>;
   /** Extra kernel command-line arguments (e.g. nvme.poll_queues=2). */
@@ -79,7 +80,7 @@ export interface GuestOptions {
   projectWritable?: boolean;
   /** QEMU is killed after this long; default 20 minutes. */
   timeoutMs?: number;
-  /** Where the serial console goes; default <project>/build/vm/<name>-console.log. */
+  /** Where the serial console goes; default <project>/build/vm/<name>-console.log (the kernel log: <name>-dmesg.log beside it). */
   consoleLog?: string;
   /** Label of this boot (log file names, messages). */
   name?: string;
@@ -117,7 +118,10 @@ function checkInt(name: string, v: number | undefined, lo: number, hi: number): 
 }
 
 function validate(o: GuestOptions): void {
-  if (typeof o.script !== 'string' || o.script.length === 0) throw new VmArgumentError('script', 'a non-empty shell script', o.script);
+  const script = Array.isArray(o.script) ? o.script : [o.script];
+  if (script.length === 0 || script.some((l) => typeof l !== 'string') || script.join('').trim() === '') {
+    throw new VmArgumentError('script', 'a non-empty shell script or array of commands', o.script);
+  }
   const nvme = o.nvme ?? [];
   if (!Array.isArray(nvme) || nvme.length > MAX_NVME) throw new VmArgumentError('nvme', `an array of at most ${MAX_NVME} controllers`, nvme);
   nvme.forEach((d, i) => {
@@ -217,6 +221,37 @@ function readTree(dir: string, skip: Set<string>): Map<string, Buffer> {
   return files;
 }
 
+/**
+ * Guests running now. If this process exits or is told to stop while one
+ * runs, its QEMU is killed and its images removed (QEMU would otherwise run
+ * on, orphaned, and leave its sparse images in the temporary directory).
+ */
+const active = new Set<{ qemu: ChildProcess; tmp: string }>();
+let watching = false;
+
+function reap(): void {
+  for (const g of active) {
+    g.qemu.kill('SIGKILL');
+    fs.rmSync(g.tmp, { recursive: true, force: true });
+  }
+  active.clear();
+}
+
+function watchSignals(): void {
+  if (watching) return;
+  watching = true;
+  process.once('exit', reap);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      reap();
+      // Then die of the same signal, as without this handler.
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
+    };
+    process.once(sig, onSignal);
+  }
+}
+
 /** Boots a guest, runs `script` in it, powers it off; see GuestOptions. */
 export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
   validate(o);
@@ -258,12 +293,14 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
         '# Written by test/vm/guest.ts',
         ...Object.entries(env).map(([k, v]) => `export ${k}=${shQuote(v)}`),
         hp > 0 ? `echo ${hp} > /proc/sys/vm/nr_hugepages && mount -t hugetlbfs nodev /dev/hugepages || { echo 'nvme-wasm-vm: hugepages setup failed' >&2; exit 125; }` : '',
-        o.script,
+        ...(Array.isArray(o.script) ? o.script : [o.script]),
         '',
       ].join('\n'),
     );
 
-    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', ...(iommu ? ['intel_iommu=on', 'iommu=pt'] : []), ...(o.kernelArgs ?? [])];
+    // no_timer_check: under TCG on a loaded host the IO-APIC timer check can
+    // miss its ticks and panic ("timer doesn't work through Interrupt-remapped IO-APIC").
+    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', 'no_timer_check', ...(iommu ? ['intel_iommu=on', 'iommu=pt'] : []), ...(o.kernelArgs ?? [])];
     const args = [
       '-nodefaults',
       '-no-user-config',
@@ -303,6 +340,10 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
     const err = new Follower(path.join(shared, 'stderr'), o.onStderr);
     const t0 = Date.now();
     const qemu = spawn(QEMU, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const guest = { qemu, tmp };
+    active.add(guest);
+    qemu.once('exit', () => active.delete(guest));
+    watchSignals();
     let qemuOut = '';
     qemu.stdout.on('data', (d: Buffer) => (qemuOut += d.toString()));
     qemu.stderr.on('data', (d: Buffer) => (qemuOut += d.toString()));
@@ -332,10 +373,15 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
     const rc = read('rc');
     if (timedOut) throw new GuestTimeoutError(timeoutMs, tail(consoleLog), consoleLog, (read('stdout') ?? '').split('\n').slice(-30).join('\n'));
     if (rc === undefined) {
-      const why = read('boot-error')?.trim() ?? (status === 0 ? 'the guest powered off without running the job' : `QEMU exited with ${status}: ${qemuOut.trim().split('\n').slice(-5).join(' | ')}`);
+      const panic = /Kernel panic[^\n]*/.exec(tail(consoleLog, 200))?.[0];
+      const why =
+        read('boot-error')?.trim() ??
+        (status !== 0 ? `QEMU exited with ${status}: ${qemuOut.trim().split('\n').slice(-5).join(' | ')}` : panic ? `kernel panic: ${panic}` : 'the guest powered off without running the job');
       throw new GuestBootError(why, tail(consoleLog), consoleLog);
     }
-    const internal = new Set(['job.env', 'job.sh', 'stdout', 'stderr', 'rc', 'boot-seconds', 'boot-error']);
+    const internal = new Set(['job.env', 'job.sh', 'stdout', 'stderr', 'rc', 'boot-seconds', 'boot-error', 'dmesg']);
+    const dmesg = read('dmesg');
+    if (dmesg !== undefined) fs.writeFileSync(consoleLog.replace(/(-console)?\.log$/, '') + '-dmesg.log', dmesg);
     return {
       exitCode: Number(rc.trim()),
       stdout: read('stdout') ?? '',

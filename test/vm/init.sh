@@ -10,7 +10,7 @@
 #   9p tag     guest path (inside the chroot)   mode
 #   hostroot   /                                 ro, cached (the host's node, nvme-cli, fio ...)
 #   project    $NVMEVM_PROJECT                   ro or rw, uncached
-#   shared     $NVMEVM_SHARED                    rw, uncached (job.sh, job.env, stdout, stderr, rc)
+#   shared     $NVMEVM_SHARED                    rw, uncached (job.sh, job.env, stdout, stderr, rc, dmesg)
 #
 # tmpfs over /tmp /run /var/tmp /root and /dev/shm give the job writable
 # scratch space without touching the host.
@@ -33,8 +33,16 @@ mount -t proc proc /proc || fail "mount /proc"
 mount -t sysfs sysfs /sys || fail "mount /sys"
 mount -t devtmpfs devtmpfs /dev || fail "mount /dev"
 
+# Parameters of module m on the kernel command line (m.param=value), as
+# modprobe would pass them: the kernel applies those to built-in code only.
+params() {
+	for w in $(cat /proc/cmdline); do
+		case "$w" in "$1".*=*) printf '%s ' "${w#"$1".}" ;; esac
+	done
+}
 while read -r m; do
-	insmod "/lib/modules/$m.ko" || fail "insmod $m"
+	# shellcheck disable=SC2046 # one word per parameter
+	insmod "/lib/modules/$m.ko" $(params "$m") || fail "insmod $m $(params "$m")"
 done < /lib/modules/order
 
 # 9p2000.L with a large msize: the job reads node (~100 MB) through it.
@@ -64,6 +72,8 @@ echo "$up" > /shared/boot-seconds
 chroot /newroot /bin/sh -c 'cd "$1" && exec /bin/sh "$2/job.sh"' job "$NVMEVM_PROJECT" "$NVMEVM_SHARED" \
 	< /dev/null > /shared/stdout 2> /shared/stderr
 echo $? > /shared/rc
+# The whole kernel log (the console shows warnings and worse only).
+dmesg > /shared/dmesg 2>&1
 read -r up _ < /proc/uptime
 say "job end at ${up}s, exit $(cat /shared/rc)"
 sync

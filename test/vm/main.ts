@@ -4,9 +4,9 @@
 // boots; exits non-zero on any failure, boot failure or timeout.
 import { Command, InvalidArgumentError } from 'commander';
 import { provision } from './provision.js';
-import { runInGuest, type NvmeSpec } from './guest.js';
+import { runInGuest, type NvmeSpec, type GuestResult } from './guest.js';
 import type { VmRoute } from './env.js';
-import { VmError } from './errors.js';
+import { VmError, GuestBootError } from './errors.js';
 
 /**
  * The controllers every boot gets (see test/vm/README.md):
@@ -50,11 +50,14 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const problems: string[] = [];
-for (const route of opts.routes) {
-  console.log(`\n== vm boot '${route}': ${TEST_DEVICES.length} NVMe controllers, intel-iommu, route ${route}`);
-  try {
-    const r = await runInGuest({
-      name: `test-${route}`,
+/**
+ * One boot; a guest that fails before its job runs (a TCG boot on a loaded
+ * host can) is booted once more, and the first failure is printed.
+ */
+async function bootOnce(route: VmRoute): Promise<GuestResult> {
+  const run = (attempt: number): Promise<GuestResult> =>
+    runInGuest({
+      name: `test-${route}${attempt > 1 ? `-${attempt}` : ''}`,
       provisioned: prov,
       nvme: TEST_DEVICES,
       iommu: true,
@@ -67,6 +70,19 @@ for (const route of opts.routes) {
       onStdout: (s) => process.stdout.write(s),
       onStderr: (s) => process.stderr.write(s),
     });
+  try {
+    return await run(1);
+  } catch (e) {
+    if (!(e instanceof GuestBootError)) throw e;
+    console.log(`== vm boot '${route}': the guest failed to boot, booting again\n${e.message}`);
+    return run(2);
+  }
+}
+
+for (const route of opts.routes) {
+  console.log(`\n== vm boot '${route}': ${TEST_DEVICES.length} NVMe controllers, intel-iommu, route ${route}`);
+  try {
+    const r = await bootOnce(route);
     const m = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$/m.exec(r.stdout);
     console.log(`== vm boot '${route}': exit ${r.exitCode}, job started at ${r.bootSeconds}s guest uptime, ${r.seconds.toFixed(1)} s in all; console: ${r.consoleLog}`);
     if (!m) {

@@ -256,6 +256,10 @@ function ensureKernel(cacheDir: string, log: (l: string) => void): KernelManifes
     fs.renameSync(stage, dir);
     fs.writeFileSync(currentFile, JSON.stringify({ version }));
     log(`kernel: ${pkg} unpacked, modules ${order.join(' ')}`);
+    // Kernels apt no longer offers as current are never booted again.
+    for (const v of fs.readdirSync(kroot)) {
+      if (v !== version && !v.startsWith('.') && v !== 'current.json') fs.rmSync(path.join(kroot, v), { recursive: true, force: true });
+    }
     return { ...manifest, dir };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -293,6 +297,10 @@ function ensureInitramfs(cacheDir: string, kernel: KernelManifest & { dir: strin
     }
     fs.renameSync(tmp, file);
     log(`initramfs: built ${file} (${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB)`);
+    // Older builds (another init.sh or kernel) are never used again.
+    for (const f of fs.readdirSync(cacheDir)) {
+      if (/^initramfs-[0-9a-f]+\.cpio$/.test(f) && path.join(cacheDir, f) !== file) fs.rmSync(path.join(cacheDir, f), { force: true });
+    }
     return file;
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });

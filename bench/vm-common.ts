@@ -1,0 +1,14 @@
+// Shared by bench/vm.ts (host) and bench/vm-guest.ts (guest): one run's record.
+
+export interface BenchRun {
+  rep: number;
+  qd: number;
+  driver: string;
+  iops?: number;
+  meanUs?: number;
+  p99Us?: number;
+  /** Why the run gave no figures. */
+  error?: string;
+}
+
+export const DRIVERS = { fio: 'kernel fio io_uring', fioPolled: 'kernel fio io_uring polled', wasm: 'nvme-wasm perf' } as const;

@@ -111,6 +111,27 @@ t('kill -9 of a secondary: its queue pair is reclaimed (max_ioqpairs=2 leaves no
   assert.equal(groupFiles(), []);
 });
 
+t('kill -9 of the primary: a secondary takes the role and its verified I/O goes on (DMA mappings outlive the primary)', async () => {
+  const shmId = shm++;
+  const trid = tridOf(main!);
+  const primary = spawnMember({ shmId, trid, role: 'hold', procType: 'primary' });
+  await primary.waitLine('holding', 120_000);
+  const sec = spawnMember({ shmId, trid, role: 'io', procType: 'secondary', lba: 8192, blocks: 1024, rounds: 0 });
+  await sec.waitLine('progress 50', 300_000);
+  primary.child.kill('SIGKILL');
+  assert.is(await primary.exited, 'SIGKILL');
+  await sec.waitLine('primary', 120_000);
+  const seen = sec.lines.filter((l) => l.startsWith('progress ')).length;
+  // Progress after the takeover: I/O still completes into the region.
+  for (let i = 0; i < 3000 && sec.lines.filter((l) => l.startsWith('progress ')).length < seen + 2; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(sec.lines.filter((l) => l.startsWith('progress ')).length >= seen + 2, 'no I/O progress after the primary died');
+  await stop(sec);
+  const r = await summary(sec);
+  assert.is(r.mismatches, 0);
+  assert.is(await sec.exited, 0);
+  assert.equal(groupFiles(), []);
+});
+
 t('a management tool attaches to the group during perf, and perf carries on', async () => {
   const shmId = shm++;
   const perf = spawn(process.execPath, [MAIN, 'perf', '-r', tridOf(main!), '-i', String(shmId), '--file-prefix', PREFIX, '-q', '8', '-w', 'randrw', '-V', '-t', '20'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -26,7 +26,8 @@ const runs: string[] = [];
 for (const q of o.depths) {
   for (let r = 0; r < o.reps; r++) {
     for (const mode of r % 2 === 0 ? ['on', 'off'] : ['off', 'on']) {
-      runs.push(`echo "RESULT ${q} ${mode} $(node dist/host/cli/main.js perf -r 'trtype:PCIe traddr:0000:00:04.0' -q ${q} -o 4096 -w randread -t ${o.seconds} --json ${mode === 'off' ? '--no-shadow-doorbells' : ''} 2>/dev/null | tr -d '\\n')"`);
+      const perf = `node dist/host/cli/main.js perf -r 'trtype:PCIe traddr:0000:00:04.0' -q ${q} -o 4096 -w randread -t ${o.seconds} --json ${mode === 'off' ? '--no-shadow-doorbells' : ''}`;
+      runs.push(`if out=$(${perf} 2>/tmp/perf.err); then echo "RESULT ${q} ${mode} $(echo "$out" | tr -d '\\n')"; else echo "FAILED ${q} ${mode}: $(tail -3 /tmp/perf.err | tr '\\n' ' ')"; fi`);
     }
   }
 }
@@ -54,6 +55,7 @@ if (r.exitCode !== 0) {
 interface Row { iops: number; skipped: number }
 const results = new Map<string, Row[]>();
 for (const line of r.stdout.split('\n')) {
+  if (line.startsWith('FAILED ')) console.log(line);
   const m = /^RESULT (\d+) (on|off) (.*)$/.exec(line);
   if (!m) continue;
   const doc = JSON.parse(m[3]!) as { total: { iops: number }; config: { doorbellWritesSkipped: number } };

@@ -2,7 +2,7 @@
 // on a shared region of memory. No I/O, no system calls, no allocation at run
 // time, no exceptions: every entry point returns a value or a CoreStatus.
 // The host (host/) ties it to the HAL (hal/) and the device.
-export { setRegionWindow, setBarWindow, setIovaBase } from './core/mem';
+export { setRegionWindow, setBarWindow, setIovaBase, setDmaTable, dmaAddrOf, setShadowDoorbells, doorbellsSkipped } from './core/mem';
 export { regionFormat } from './core/region';
 export { lockTry, lockRelease, lockSteal } from './core/lock';
 export { dmaAlloc, dmaFree, dmaSize, dmaFreeOwner, dmaCheck, dmaRepair } from './core/alloc';

@@ -6,5 +6,12 @@ export { addressOf, createSharedMemory, alignedOffset, mapFixed, unmapFixed } fr
 export { futexWait, futexWake } from './futex.js';
 export { Mmio } from './mmio.js';
 export { processStartTime, processAlive, currentPid } from './proc.js';
-export { hugetlbfsMount, hugePagesFree } from './hugepages.js';
+export { hugetlbfsMount, hugePagesFree, hugepageStatus, reserveHugepages, type HugepageStatus } from './hugepages.js';
 export * as pciBind from './pci-bind.js';
+export { PciError, pciDevice, listPciDevices, bindDriver, rebindDefault, driverLoaded, normalizeAddress, type PciDevice } from './pci-bind.js';
+export {
+  PciAccessError, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers, fileHolders, commandOf, iommuPresent,
+} from './pci.js';
+export { VfioDevice, vfioGroupOf, vfioUsers, stealFd } from './vfio.js';
+export { UioDevice } from './uio.js';
+export { physicalPages, physicalAddress, lockMemory, PagemapError } from './pagemap.js';

@@ -18,6 +18,15 @@ export const c = {
   futexWait: lib.func('long syscall(long nr, uintptr_t uaddr, int op, uint32_t val, void *timeout)'),
   futexWake: lib.func('long syscall(long nr, uintptr_t uaddr, int op, int count)'),
   getpid: lib.func('int getpid()'),
+  // ioctl(2) is variadic too; its third argument is either a pointer or an
+  // integer, hence two fixed prototypes (same register on x86-64).
+  ioctlPtr: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
+  ioctlInt: lib.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
+  mlock: lib.func('int mlock(uintptr_t addr, size_t len)'),
+  // pidfd_open(2) / pidfd_getfd(2) (Linux 5.6): duplicate a file descriptor
+  // another process holds (a VFIO group can be opened only once).
+  pidfdOpen: lib.func('long syscall(long nr, int pid, unsigned int flags)'),
+  pidfdGetfd: lib.func('long syscall(long nr, int pidfd, int targetfd, unsigned int flags)'),
 };
 
 export function errno(): number {

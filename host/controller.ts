@@ -19,7 +19,7 @@ import {
   RegionState, HDR_STATE, HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_PRIMARY, HDR_TRID, HDR_TRID_LEN, REGION_MAGIC,
   REGION_LAYOUT_VERSION, CTRL_CAP_LO, CTRL_MAX_XFER, CTRL_ADMIN_QP, CTRL_MBOX, CTRL_MAX_QUEUE_PAIRS, CTRL_DSTRD,
   CTRL_AER_WANTED, PROC_SLOTS, MBOX_STRIDE, GROUP_OWNER, ProcRole, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_PID, PROC_START_LO,
-  PROC_START_HI, HDR_IOVA_LO, HDR_IOVA_HI,
+  PROC_START_HI, HDR_IOVA_LO, HDR_IOVA_HI, HDR_SHADOW_DB,
 } from '../assembly/abi/region.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import { Mmio, processAlive } from '../hal/index.js';
@@ -32,10 +32,11 @@ import {
 import { Group, GroupClosedError } from './group.js';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import { openTransport, IOVA_BASE, type Transport } from './transport.js';
+import { openTransport, checkPcieDevice, IOVA_BASE, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
 import { QueuePair, type BogusCompletion } from './qpair.js';
+import { configureShadowDoorbells, useShadowDoorbells } from './shadow-doorbells.js';
 import { IoQueuePair } from './io-qpair.js';
 import { AdminQueue } from './admin.js';
 import { Namespace } from './namespace.js';
@@ -101,6 +102,8 @@ export interface ControllerOptions {
    * for those. Counts, bytes and errors are exact whatever it is.
    */
   statsLatencySampling?: number;
+  /** Use shadow doorbells (Doorbell Buffer Config) when the controller offers them. Default true. */
+  shadowDoorbells?: boolean;
 }
 
 export interface Registers {
@@ -239,10 +242,17 @@ export class Controller {
       stats: opts.stats ?? process.env.NVME_WASM_STATS !== '0',
       statsLatencySampling: checkPowerOfTwo('statsLatencySampling',
         opts.statsLatencySampling ?? (process.env.NVME_WASM_STATS_SAMPLING !== undefined ? Number(process.env.NVME_WASM_STATS_SAMPLING) : 32), 1024),
+      shadowDoorbells: opts.shadowDoorbells ?? true,
     };
     if (typeof options.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', options.stats);
     if (!['auto', 'never', 'require'].includes(options.hugepages)) {
       throw new InvalidArgumentError('hugepages', "'auto', 'never' or 'require'", options.hugepages);
+    }
+    // A real device's DMA memory must be hugepages: fail early, saying how to get them.
+    const idGiven = typeof opts.transport === 'object' ? opts.transport : parseTransportId(opts.transport);
+    if (idGiven.trtype === 'pcie') {
+      checkPcieDevice(idGiven.traddr); // say what is wrong with the device before asking for hugepages
+      if (options.hugepages === 'auto') options.hugepages = 'require';
     }
     const procType = opts.procType ?? 'auto';
     if (!['auto', 'primary', 'secondary'].includes(procType)) throw new InvalidArgumentError('procType', "'auto', 'primary' or 'secondary'", procType);
@@ -290,7 +300,8 @@ export class Controller {
       region.dv.setUint32(HDR_PRIMARY, group.self + 1, true);
       const trid = Buffer.from(transport.trid, 'latin1');
       region.u8.set(trid.subarray(0, HDR_TRID_LEN - 1), HDR_TRID);
-      await transport.mapDma(file.path, IOVA_BASE, file.size);
+      const dmaTable = await transport.mapDma(file.path, IOVA_BASE, file.size, layout.base + BigInt(layout.regionOff));
+      if (dmaTable) region.setDmaTable(dmaTable);
       // A private region needs no name once both sides mapped it, and an
       // unlinked file cannot be left behind by a crash. A group's stays, for
       // secondaries to find.
@@ -311,6 +322,7 @@ export class Controller {
       return ctrl;
     } catch (e) {
       region?.close(true);
+      region?.unmap();
       if (!region) closeFdQuiet(file);
       fs.rmSync(file.path, { force: true }); // a failed open leaves no file behind
       await transport?.close().catch(() => {});
@@ -381,10 +393,14 @@ export class Controller {
     }
     const tridText = Buffer.from(hdr.buffer, hdr.byteOffset + HDR_TRID, HDR_TRID_LEN).toString('latin1').replace(/\0.*$/s, '');
     let transport: Transport;
+    let groupTrid: TransportId | undefined;
     try {
-      transport = await openTransport(parseTransportId(tridText.replace(/ \(embedded\)$/, '')), undefined);
+      groupTrid = parseTransportId(tridText.replace(/ \(embedded\)$/, ''));
+      transport = await openTransport(groupTrid, undefined, { secondary: true });
     } catch (e) {
       // The device is gone (an embedded simulator died with its process): stale group.
+      // A PCIe device does not go with a process: say why it cannot be shared, and leave the group alone.
+      if (groupTrid?.trtype === 'pcie') throw e;
       if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
       fs.rmSync(path, { force: true });
       return undefined;
@@ -405,6 +421,7 @@ export class Controller {
       const region = new Region(file, layout, core, 0);
       region.validate(coreHash(options.debugCore));
       core.setIovaBase(region.dv.getUint32(HDR_IOVA_LO, true), region.dv.getUint32(HDR_IOVA_HI, true));
+      region.useDmaTable();
       const group = new Group(region, core);
       const live = group.liveSlots();
       if (live.length === 0) {
@@ -452,6 +469,7 @@ export class Controller {
     const dv = this.region.dv;
     this.maxTransfer = dv.getUint32(CTRL_MAX_XFER, true);
     this.maxQueuePairs = dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+    useShadowDoorbells(this.region, this.core, this.doorbellStride);
     this.checkAlive();
     this.data = parseControllerData(await this.identifyRaw(Cns.Controller, 0));
     await this.rescanNamespaces();
@@ -593,7 +611,19 @@ export class Controller {
       setNumberOfQueues: async () => {
         const n = this.region.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
         await this.setFeature(FeatureId.NumberOfQueues, ((n - 1) << NQ_NCQ_SHIFT) | ((n - 1) << NQ_NSQ_SHIFT));
+        // The reset forgot the shadow doorbell pages (5.10): give them again, from zero.
+        const db = this.region.dv.getUint32(HDR_SHADOW_DB, true);
+        if (db !== 0) {
+          this.region.u8.fill(0, db, db + 2 * PAGE_SIZE);
+          try {
+            await this.admin.run(AdminOpc.DoorbellBufferConfig, 'Doorbell Buffer Config', () =>
+              this.core.submitRaw(this.admin.desc, AdminOpc.DoorbellBufferConfig, 0, db, 2 * PAGE_SIZE, 0, 0, 0, 0, 0, 0));
+          } catch {
+            this.region.dv.setUint32(HDR_SHADOW_DB, 0, true); // refused now: plain doorbells for everyone
+          }
+        }
       },
+      refreshDoorbells: () => useShadowDoorbells(this.region, this.core, this.doorbellStride),
       createQueues: (qp) => this.createIoQueues(qp.qid, qp.depth, this.region.dv.getUint32(qp.desc + QP_CQ, true), this.region.dv.getUint32(qp.desc + QP_SQ, true)),
       failForever: (err) => {
         this.failEverything(err);
@@ -735,8 +765,8 @@ export class Controller {
     const nslots = depth - 1;
     const prpPages = this.core.prpPagesFor(ADMIN_MAX_XFER);
     const owner = GROUP_OWNER; // the admin queue outlives any one process
-    const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true, owner });
-    const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true, owner });
+    const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true, owner, contiguous: true });
+    const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true, owner, contiguous: true });
     const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true, owner });
     const prp = this.region.allocDma(nslots * prpPages * PAGE_SIZE, { owner });
     const st = this.core.qpInit(desc.regionOffset, 0, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots,
@@ -797,6 +827,11 @@ export class Controller {
     const ncqa = ((dw0 >>> NQ_NCQ_SHIFT) & NQ_MASK) + 1;
     this.maxQueuePairs = Math.min(nsqa, ncqa, want);
 
+    // Shadow doorbells (5.10) before any I/O queue exists.
+    if (this.options.shadowDoorbells) {
+      await configureShadowDoorbells(this.region, this.core, this.admin, this.data.oacs, this.maxQueuePairs, this.doorbellStride);
+    }
+
     // Step 7: active namespaces (CNS 02h), then each one's data (CNS 00h).
     await this.rescanNamespaces();
   }
@@ -811,8 +846,8 @@ export class Controller {
     // low dword of ASQ/ACQ first then the high dword, as 32-bit accesses.
     const depth = this.admin.depth;
     m.write32(REG_AQA, ((depth - 1) << AQA_ACQS_SHIFT) | ((depth - 1) << AQA_ASQS_SHIFT));
-    const asq = IOVA_BASE + BigInt(this.region.dv.getUint32(this.admin.desc + QP_SQ, true));
-    const acq = IOVA_BASE + BigInt(this.region.dv.getUint32(this.admin.desc + QP_CQ, true));
+    const asq = this.core.dmaAddrOf(this.region.dv.getUint32(this.admin.desc + QP_SQ, true));
+    const acq = this.core.dmaAddrOf(this.region.dv.getUint32(this.admin.desc + QP_CQ, true));
     m.write32(REG_ASQ, Number(asq & 0xffffffffn));
     m.write32(REG_ASQ_HI, Number(asq >> 32n));
     m.write32(REG_ACQ, Number(acq & 0xffffffffn));
@@ -982,9 +1017,9 @@ export class Controller {
     const prpPages = this.core.prpPagesFor(this.maxTransfer);
     const bufs: DmaBuffer[] = [];
     try {
-      const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true });
+      const sq = this.region.allocDma(depth * SQE_SIZE, { zero: true, contiguous: true });
       bufs.push(sq);
-      const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true });
+      const cq = this.region.allocDma(depth * CQE_SIZE, { zero: true, contiguous: true });
       bufs.push(cq);
       const desc = this.region.allocDma(qpDescriptorSize(nslots), { zero: true });
       bufs.push(desc);
@@ -1083,6 +1118,16 @@ export class Controller {
     return this.closed !== undefined;
   }
 
+  /** Are shadow doorbells on (Doorbell Buffer Config accepted)? */
+  get shadowDoorbells(): boolean {
+    return this.region.dv.getUint32(HDR_SHADOW_DB, true) !== 0;
+  }
+
+  /** MMIO doorbell writes this process skipped thanks to shadow doorbells. */
+  get doorbellWritesSkipped(): number {
+    return this.core.doorbellsSkipped();
+  }
+
   get version(): string {
     return versionString(this.mmio.read32(REG_VS));
   }
@@ -1131,6 +1176,7 @@ export class Controller {
       }
       this.region.close(false);
       await this.transport.close();
+      this.region.unmap(); // after the device is detached: nothing can DMA into the window any more
     }
     if (firstError) throw firstError;
   }

@@ -11,6 +11,10 @@ export interface CoreExports {
   setRegionWindow(base: number, size: number): void;
   setBarWindow(base: number): void;
   setIovaBase(lo: number, hi: number): void;
+  setDmaTable(off: number): void;
+  dmaAddrOf(off: number): bigint;
+  setShadowDoorbells(db: number, ei: number, from: number): void;
+  doorbellsSkipped(): number;
   regionFormat(coreHash: number, iovaLo: number, iovaHi: number): number;
   lockTry(off: number, who: number): number;
   lockRelease(off: number): number;

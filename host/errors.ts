@@ -148,3 +148,20 @@ export class MessageTooLargeError extends InvalidArgumentError {
     super(argument, `at most ${limit} bytes of JSON`, `${size} bytes`);
   }
 }
+
+/**
+ * A PCIe device cannot be used from user space as it is: missing, bound to
+ * the kernel's driver, in use by another process, no IOMMU for VFIO, or not
+ * enough rights. The message says what to do (usually `nvme-wasm setup`).
+ */
+export class PcieError extends NvmeError {
+  override readonly name = 'PcieError';
+  constructor(
+    message: string,
+    /** PCI address DDDD:BB:DD.F */
+    readonly address: string,
+    readonly reason: 'missing' | 'driver' | 'in-use' | 'permission' | 'iommu',
+  ) {
+    super(message);
+  }
+}

@@ -6,7 +6,7 @@ export { IoQueuePair } from './io-qpair.js';
 export { DmaBuffer } from './dma.js';
 export {
   NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ControllerResetError, ResourceError, HalError,
-  MessageTooLargeError,
+  MessageTooLargeError, PcieError,
   statusName, opcodeName,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';

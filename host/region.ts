@@ -3,12 +3,12 @@
 // memory, formatting it, and the DMA allocator on top of the core's.
 import fs from 'node:fs';
 import {
-  openFile, truncateFile, closeFd, mapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_CREAT, O_EXCL, HalError,
+  openFile, truncateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_CREAT, O_EXCL, HalError,
 } from '../hal/index.js';
 import {
   REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, REGION_MAGIC, REGION_LAYOUT_VERSION,
   HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_REGION_SIZE, HDR_FREE_PAGES, HDR_HEAP_PAGES, HDR_HEAP_OFF,
-  HDR_PAGEMAP_OFF, PM_USED, PM_OWNER_SHIFT, PM_OWNER_MASK,
+  HDR_PAGEMAP_OFF, PM_USED, PM_OWNER_SHIFT, PM_OWNER_MASK, HDR_DMA_TABLE, DMA_PAGE_SIZE, DMA_TABLE_ENTRY, GROUP_OWNER,
 } from '../assembly/abi/region.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
@@ -160,9 +160,12 @@ export class Region implements DmaOwner {
   /** Set by the group: take over the allocator lock if its holder died. */
   allocLockRecovery: (() => boolean) | undefined;
 
-  allocDma(bytes: number, opts: { align?: number; zero?: boolean; owner?: number } = {}): DmaBuffer {
+  allocDma(bytes: number, opts: { align?: number; zero?: boolean; owner?: number; contiguous?: boolean } = {}): DmaBuffer {
     if (!Number.isInteger(bytes) || bytes <= 0 || bytes > this.size) throw new InvalidArgumentError('bytes', `an integer from 1 to ${this.size}`, bytes);
-    const align = opts.align ?? 4096;
+    if (opts.contiguous && bytes > DMA_PAGE_SIZE) throw new InvalidArgumentError('bytes', `at most ${DMA_PAGE_SIZE} for device-contiguous memory`, bytes);
+    // Device-contiguous (queues, shadow doorbells): aligned to its size's
+    // power of two, it never crosses a DMA page (physically contiguous on uio).
+    const align = opts.contiguous ? Math.max(opts.align ?? 4096, 2 ** Math.ceil(Math.log2(bytes))) : opts.align ?? 4096;
     if (!Number.isInteger(align) || align <= 0 || (align & (align - 1)) !== 0 || align > REGION_ALIGN) {
       throw new InvalidArgumentError('align', `a power of two up to ${REGION_ALIGN}`, align);
     }
@@ -181,6 +184,24 @@ export class Region implements DmaOwner {
       throw new Error(`dmaAlloc failed: ${CoreStatus[off] ?? off}`);
     }
     return new DmaBuffer(this, off, bytes, this.u8.subarray(off, off + bytes));
+  }
+
+  /**
+   * Device addresses that are not IOVA base + offset (uio): store the
+   * address of each DMA_PAGE_SIZE page in a table in the region (for every
+   * process of the group) and make the core use it.
+   */
+  setDmaTable(pages: bigint[]): void {
+    if (pages.length * DMA_PAGE_SIZE < this.size) throw new Error(`DMA table of ${pages.length} pages for a ${this.size}-byte region`);
+    const t = this.allocDma(pages.length * DMA_TABLE_ENTRY, { owner: GROUP_OWNER });
+    pages.forEach((pa, i) => this.dv.setBigUint64(t.regionOffset + i * DMA_TABLE_ENTRY, pa, true));
+    this.dv.setUint32(HDR_DMA_TABLE, t.regionOffset, true);
+    this.core.setDmaTable(t.regionOffset);
+  }
+
+  /** A joining process: use the table the primary stored, if any. */
+  useDmaTable(): void {
+    this.core.setDmaTable(this.dv.getUint32(HDR_DMA_TABLE, true));
   }
 
   freeDma(buf: DmaBuffer): void {
@@ -218,6 +239,19 @@ export class Region implements DmaOwner {
   heapOffset(): number {
     return this.dv.getUint32(HDR_HEAP_OFF, true);
   }
+
+  /**
+   * Drop this process's mapping of the region (anonymous memory takes the
+   * window's place): the hugepages go back to the system once no process
+   * maps the file, instead of when the Wasm memory is garbage-collected.
+   */
+  unmap(): void {
+    if (this.unmapped) return;
+    this.unmapped = true;
+    unmapFixed(this.layout.base, this.layout.regionOff, this.file.size);
+  }
+
+  private unmapped = false;
 
   close(unlink: boolean): void {
     if (this.closed) return;

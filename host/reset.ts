@@ -57,6 +57,8 @@ export interface ResetHost {
   enable(): Promise<void>;
   /** Set Features Number of Queues with what the group was granted. */
   setNumberOfQueues(): Promise<void>;
+  /** Point the core at the group's doorbell scheme again (shadow doorbells may have been turned off). */
+  refreshDoorbells(): void;
   /** Create I/O CQ then SQ for `qp` (same qid, same memory). */
   createQueues(qp: IoQueuePair): Promise<void>;
   /** The controller is gone for good: fail everything. */
@@ -262,6 +264,7 @@ export class GroupReset {
       throw err;
     }
     h.admin.resume();
+    h.refreshDoorbells();
     for (const qp of h.ownQueuePairs()) {
       h.core.qpReset(qp.desc);
       try {

@@ -48,6 +48,13 @@ export const HDR_ALLOC_WAITERS: u32 = 68;
 // Anti-starvation: a process that has waited for HDR_ADMIN_LOCK too long
 // writes its slot + 1 here; others leave the lock to it until it has it.
 export const HDR_LOCK_WANT: u32 = 72;
+// Device addresses without an IOMMU (uio): region offset of the DMA page
+// table, one u64 physical address per DMA_PAGE_SIZE page of the region;
+// 0 = linear addresses, IOVA base + region offset (VFIO, simulator).
+export const HDR_DMA_TABLE: u32 = 76;
+// Shadow doorbells (NVMe 1.4, 5.10 Doorbell Buffer Config): region offset of
+// the shadow doorbell page, the EventIdx page right after it; 0 = off.
+export const HDR_SHADOW_DB: u32 = 80;
 export const HDR_TRID: u32 = 0x100; // the group's transport ID, NUL-terminated ASCII
 export const HDR_TRID_LEN: u32 = 256;
 export const HDR_SIZE: u32 = 0x1000;
@@ -174,6 +181,11 @@ export const PM_HEAD: u32 = 0x40000000;
 export const PM_OWNER_SHIFT: u32 = 24;
 export const PM_OWNER_MASK: u32 = 0x3f;
 export const PM_PAGES_MASK: u32 = 0xffffff;
+
+// DMA page table granule: a hugepage, physically contiguous (= REGION_ALIGN).
+export const DMA_PAGE_SHIFT: u32 = 21;
+export const DMA_PAGE_SIZE: u32 = 0x200000;
+export const DMA_TABLE_ENTRY: u32 = 8;
 
 // Where the window sits in each process's Wasm memory: the core's own data
 // lives below CORE_LOW_RESERVED, then the 2 MiB aligned window, then BAR

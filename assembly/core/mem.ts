@@ -12,10 +12,25 @@
 // regionBase and barBase are Wasm addresses private to this process; only
 // region offsets (u32) are ever stored in shared memory.
 
+import { REG_DBS } from '../nvme/regs';
+import { DMA_PAGE_SHIFT, DMA_PAGE_SIZE } from '../abi/region';
+
 export let regionBase: usize = 0;
 export let regionSize: u32 = 0;
 export let barBase: usize = 0;
 export let iovaBase: u64 = 0;
+// Region offset of the DMA page table (uio: physical address per 2 MiB
+// page), 0 for linear IOVAs. A copy of HDR_DMA_TABLE.
+export let dmaTable: u32 = 0;
+// Shadow doorbells (NVMe 1.4, 5.10 and 7.13): region offsets of the shadow
+// doorbell and EventIdx pages (0 = off) and the BAR offset of the first
+// shadowed doorbell (I/O queue 1's: the admin queue's stay plain MMIO, as
+// in Linux). Copies of HDR_SHADOW_DB and what the controller derives.
+export let shadowDb: u32 = 0;
+export let eventIdx: u32 = 0;
+export let shadowFrom: u32 = 0;
+// MMIO doorbell writes the EventIdx rule let us skip (this process).
+export let mmioSkipped: u32 = 0;
 
 export function setRegionWindow(base: usize, size: u32): void {
   regionBase = base;
@@ -28,6 +43,20 @@ export function setBarWindow(base: usize): void {
 
 export function setIovaBase(lo: u32, hi: u32): void {
   iovaBase = (<u64>hi << 32) | <u64>lo;
+}
+
+export function setDmaTable(off: u32): void {
+  dmaTable = off;
+}
+
+export function setShadowDoorbells(db: u32, ei: u32, from: u32): void {
+  shadowDb = db;
+  eventIdx = ei;
+  shadowFrom = from;
+}
+
+export function doorbellsSkipped(): u32 {
+  return mmioSkipped;
 }
 
 // @ts-ignore: decorator
@@ -55,10 +84,22 @@ export function setIovaBase(lo: u32, hi: u32): void {
   store<u64>(regionBase + <usize>off, v);
 }
 
-/** Device address of a region offset (VFIO and simulator scheme: one linear IOVA window). */
+/**
+ * Device address of a region offset. VFIO and the simulator: one linear IOVA
+ * window. uio: the physical address of the offset's 2 MiB page from the
+ * table, plus the offset inside it (hugepages are physically contiguous, the
+ * region as a whole is not). Callers never let one DMA object cross a 2 MiB
+ * boundary except page by page (PRP entries are per 4 KiB page).
+ */
 // @ts-ignore: decorator
 @inline export function dmaAddr(off: u32): u64 {
-  return iovaBase + <u64>off;
+  if (dmaTable == 0) return iovaBase + <u64>off;
+  return load<u64>(regionBase + <usize>dmaTable + ((<usize>(off >> DMA_PAGE_SHIFT)) << 3)) + <u64>(off & (DMA_PAGE_SIZE - 1));
+}
+
+/** dmaAddr for the host (admin queue base registers). */
+export function dmaAddrOf(off: u32): u64 {
+  return dmaAddr(off);
 }
 
 // A private word for barriers: binaryen rejects AssemblyScript's bare
@@ -75,6 +116,45 @@ const FENCE_WORD: usize = memory.data(4, 4);
  */
 // @ts-ignore: decorator
 @inline export function ringDoorbell(dbOff: u32, value: u32): void {
-  atomic.or<u32>(FENCE_WORD, 0);
+  if (shadowDb != 0 && dbOff >= shadowFrom) {
+    if (!shadowUpdate(dbOff - REG_DBS, value)) {
+      mmioSkipped++;
+      return;
+    }
+  } else atomic.or<u32>(FENCE_WORD, 0);
   store<u32>(barBase + <usize>dbOff, value);
+}
+
+/**
+ * Write a shadow doorbell and decide whether the MMIO doorbell is needed
+ * (NVMe 1.4, 7.13; Linux nvme_dbbuf_update_and_check_event). The
+ * sequentially consistent store orders the queue entries before the shadow
+ * value and the shadow value before the EventIdx load: without that full
+ * barrier the controller could miss our new value while we miss its new
+ * EventIdx, and nobody would ring.
+ */
+function shadowUpdate(i: u32, value: u32): bool {
+  const old = r32(shadowDb + i);
+  atomic.store<u32>(rAddr(shadowDb + i), value);
+  atomic.or<u32>(FENCE_WORD, 0);
+  return needEvent(atomic.load<u32>(rAddr(eventIdx + i)), value, old);
+}
+
+/**
+ * The EventIdx rule: ring if the controller asked to be told when the index
+ * passes `ei`, and moving from `old` to `next` passed it (16-bit wrapping
+ * arithmetic, as virtio's vring_need_event).
+ */
+// @ts-ignore: decorator
+@inline export function needEvent(ei: u32, next: u32, old: u32): bool {
+  return ((next - ei - 1) & 0xffff) < ((next - old) & 0xffff);
+}
+
+/** Zero queue `qid`'s shadow doorbells and event indexes before the queue is created (a reused qid must not start from a stale value). */
+export function shadowReset(sqDb: u32, cqDb: u32): void {
+  if (shadowDb == 0) return;
+  w32(shadowDb + sqDb - REG_DBS, 0);
+  w32(shadowDb + cqDb - REG_DBS, 0);
+  w32(eventIdx + sqDb - REG_DBS, 0);
+  w32(eventIdx + cqDb - REG_DBS, 0);
 }

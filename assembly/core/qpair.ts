@@ -27,7 +27,7 @@ import {
   MB_CID, MB_STATUS, MB_DW0, MB_FLAGS, MB_FLAG_AEN, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_STATE, PROC_SLOTS, ProcState,
 } from '../abi/region';
 import { AdminOpc } from '../nvme/cmd';
-import { r32, w32, r16, w16, rAddr, ringDoorbell } from './mem';
+import { r32, w32, r16, w16, rAddr, ringDoorbell, shadowReset } from './mem';
 
 // Completion records for the host, in this process's private memory.
 const OUT: usize = memory.data(<i32>(OUT_MAX * OUT_STRIDE * 4), 16);
@@ -71,6 +71,7 @@ export function qpInit(
   w32(qp + QP_CQ, cq);
   w32(qp + QP_SQ_DB, doorbellOffset(qid, false, dstrd));
   w32(qp + QP_CQ_DB, doorbellOffset(qid, true, dstrd));
+  shadowReset(doorbellOffset(qid, false, dstrd), doorbellOffset(qid, true, dstrd));
   w32(qp + QP_CQ_PHASE, 1);
   w32(qp + QP_SLOT_BITS, slotBits);
   w32(qp + QP_NSLOTS, nslots);
@@ -461,6 +462,7 @@ export function qpReset(qp: u32): void {
   w32(qp + QP_CQ_HEAD_DB, 0);
   w32(qp + QP_CQ_PHASE, 1);
   w32(qp + QP_POST_SLOT, 0);
+  shadowReset(r32(qp + QP_SQ_DB), r32(qp + QP_CQ_DB)); // the queue starts again from 0
   const nslots = r32(qp + QP_NSLOTS);
   for (let s: u32 = 0; s < nslots; s++) {
     const so = slotOff(qp, s);

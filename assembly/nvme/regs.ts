@@ -36,6 +36,10 @@ export const REG_ACQ: u32 = 0x30;
 export const REG_ACQ_HI: u32 = 0x34;
 export const REG_DBS: u32 = 0x1000;
 
+// PCI class code of an NVMe controller (2.1.5 CC): mass storage (01h),
+// non-volatile memory (08h), NVM Express I/O controller interface (02h).
+export const PCI_CLASS_NVME: u32 = 0x010802;
+
 // CAP, low dword (3.1.1)
 export const CAP_MQES_SHIFT: u32 = 0; // Maximum Queue Entries Supported, 0's based
 export const CAP_MQES_MASK: u32 = 0xffff;

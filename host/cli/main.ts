@@ -16,6 +16,7 @@ import { identifyCommand, listCommand, smartLogCommand, errorLogCommand, getFeat
 import { simCommand } from './sim.js';
 import { statsCommand } from './stats.js';
 import { topCommand } from './top.js';
+import { setupCommand } from './setup.js';
 
 const program = new Command();
 program
@@ -33,7 +34,7 @@ program
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
   });
 
-for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), statsCommand(), topCommand()]) program.addCommand(c);
+for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand()]) program.addCommand(c);
 
 // Every command (and the program) throws instead of exiting, so one place
 // decides the exit code; help output is not an error.

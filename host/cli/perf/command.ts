@@ -23,6 +23,7 @@ interface PerfOptions extends ConnectOptions {
   enableSwLatencyTracking: number;
   json: boolean;
   verify: boolean;
+  shadowDoorbells: boolean;
 }
 
 export function perfCommand(): Command {
@@ -37,7 +38,8 @@ export function perfCommand(): Command {
     .option('-c, --core-mask <mask>', "CPUs for the polling thread: a hex mask like 0x1 or a list like '[0,2-3]'", parseCoreMask)
     .option('-L, --enable-sw-latency-tracking', 'latency percentiles per namespace; -LL adds the histogram', (_v: string, prev: number) => prev + 1, 0)
     .option('-V, --verify', 'write a pattern carrying the LBA and a sequence number, check it on every read and read everything back at the end', false)
-    .option('--json', 'print one JSON document (progress lines go to stderr)', false);
+    .option('--json', 'print one JSON document (progress lines go to stderr)', false)
+    .option('--no-shadow-doorbells', 'write every doorbell to the device, even when it offers shadow doorbells (Doorbell Buffer Config)');
   // -L is a flag that counts: make commander hand it to the parser.
   cmd.options.find((o) => o.long === '--enable-sw-latency-tracking')!.preset('');
   addConnectOptions(cmd);
@@ -66,7 +68,7 @@ async function runPerf(o: PerfOptions, ioSizeGiven: boolean): Promise<number> {
 
   say('Initializing NVMe Controllers');
   // The embedded simulator moves no data unless --verify needs it to.
-  const ctrl = await openController(o, { nullIo: !o.verify }, { regionSize: Math.max(regionSize, 64 * 2 ** 20) });
+  const ctrl = await openController(o, { nullIo: !o.verify }, { regionSize: Math.max(regionSize, 64 * 2 ** 20), shadowDoorbells: o.shadowDoorbells });
   const qps: IoQueuePair[] = [];
   let engine: PerfEngine | undefined;
   try {
@@ -133,7 +135,7 @@ async function runPerf(o: PerfOptions, ioSizeGiven: boolean): Promise<number> {
 
     if (o.json) {
       process.stdout.write(`${toJson({
-        config: { transport: ctrl.transport.description, ioDepth: o.ioDepth, ioSize: o.ioSize, workload: o.ioPattern, readPercent: readPct, seconds: o.time, elapsedSeconds: secs, coreMask: cores ? maskString(cores) : null, shmId: o.shmId ?? null, verify: o.verify },
+        config: { transport: ctrl.transport.description, ioDepth: o.ioDepth, ioSize: o.ioSize, workload: o.ioPattern, readPercent: readPct, seconds: o.time, elapsedSeconds: secs, coreMask: cores ? maskString(cores) : null, shmId: o.shmId ?? null, verify: o.verify, shadowDoorbells: ctrl.shadowDoorbells, doorbellWritesSkipped: ctrl.doorbellWritesSkipped },
         namespaces: rows.map((r) => resultJson(r, o.enableSwLatencyTracking)),
         total: resultJson(total, 0),
         ...(verify ? { verify } : {}),
@@ -141,6 +143,7 @@ async function runPerf(o: PerfOptions, ioSizeGiven: boolean): Promise<number> {
       })}\n`);
     } else {
       say(formatSummary(rows, total));
+      if (ctrl.shadowDoorbells) say(`Shadow doorbells: on, ${ctrl.doorbellWritesSkipped} MMIO doorbell writes skipped`);
       if (o.enableSwLatencyTracking >= 1) for (const r of rows) say(formatPercentiles(r));
       if (o.enableSwLatencyTracking >= 2) for (const r of rows) say(formatHistogram(r));
       if (verify) {

@@ -73,6 +73,35 @@ t('identify and namespaces: the controller and both namespaces as QEMU was told'
   }
 });
 
+t('controller reset on QEMU\'s controller: two queue pairs come back (shadow doorbells given again), verified I/O after each of three resets', async () => {
+  const ctrl = await open();
+  try {
+    const a = await ctrl.createQueuePair({ depth: 32 });
+    const b = await ctrl.createQueuePair({ depth: 32 });
+    const ns = ctrl.namespace(1);
+    const resets: string[] = [];
+    ctrl.on('reset', (r) => resets.push(r.reason));
+    for (let i = 0; i < 3; i++) {
+      // Commands in flight on both queue pairs while the reset starts: each ends, none hangs.
+      const inflight = [a, b].flatMap((qp) => [0, 1, 2, 3].map((j) => ns.readBlocks(j * 8, 8, { qpair: qp }).then(() => 'ok', (e: Error) => e.name)));
+      await ctrl.reset();
+      for (const r of await Promise.all(inflight)) assert.ok(r === 'ok' || r === 'ControllerResetError', r);
+      for (const qp of [a, b]) {
+        const d = pattern(1000 + qp.qid * 16, 16, ns.blockSize, i);
+        await ns.write(1000 + qp.qid * 16, d, { qpair: qp });
+        assert.ok((await ns.readBlocks(1000 + qp.qid * 16, 16, { qpair: qp })).equals(d), `qid ${qp.qid} after reset ${i + 1}`);
+      }
+    }
+    assert.equal(resets, ['requested', 'requested', 'requested']);
+    assert.is(ctrl.resetCount, 3);
+    assert.ok(ctrl.shadowDoorbells, 'still on after the resets');
+    await a.delete();
+    await b.delete();
+  } finally {
+    await ctrl.close();
+  }
+});
+
 t('verified write/read from one block to beyond MDTS (split), 512- and 4096-byte blocks', async () => {
   const ctrl = await open({ regionSize: 64 << 20 });
   try {

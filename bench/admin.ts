@@ -5,9 +5,10 @@
 //    (`nvme-wasm identify -i N`) while perf runs in the group, against a bare
 //    `node -e 0` measured in the same run.
 // The simulated controller runs as its own process. Medians of repeated runs.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
+import { median, firstLine } from './common.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIM = here('../host/sim/main.js');
@@ -17,26 +18,13 @@ const tag = `bench${process.pid}`;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 3);
 const REPEAT = Number(process.env.REPEAT ?? 3);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function lines(c: ChildProcess, prefix: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    c.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const l = buf.split('\n').find((x) => x.startsWith(prefix));
-      if (l) resolve(l);
-    });
-    c.once('exit', (code) => reject(new Error(`exited ${code} before '${prefix}': ${buf}`)));
-  });
-}
 
 async function adminRate(procs: number, g: number): Promise<number> {
   const kids = Array.from({ length: procs }, () => spawn(process.execPath, [CHILD, String(g), tag, String(SECONDS), '8'], { stdio: ['pipe', 'pipe', 'inherit'] }));
   // The first one becomes primary; let it finish initialising before the rest join.
-  await Promise.all(kids.map((k) => lines(k, 'ready')));
+  await Promise.all(kids.map((k) => firstLine(k, 'ready')));
   for (const k of kids) k.stdin!.write('go\n');
-  const done = await Promise.all(kids.map((k) => lines(k, 'done ')));
+  const done = await Promise.all(kids.map((k) => firstLine(k, 'done ')));
   await Promise.all(kids.map((k) => new Promise((r) => k.once('exit', r))));
   return done.reduce((s, l) => s + Number(l.slice(5)), 0) / SECONDS;
 }
@@ -49,7 +37,7 @@ function wall(cmd: string[]): number {
 }
 
 const sim = spawn(process.execPath, [SIM, '--config', JSON.stringify({ name: tag, nullIo: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
-await lines(sim, `ready ${tag}`);
+await firstLine(sim, `ready ${tag}`);
 try {
   const trid = `trtype:sim name:${tag}`;
   // Create each group with its device recorded: a primary that holds on while the children run.
@@ -59,7 +47,7 @@ try {
     for (const n of [1, 4]) {
       const holder = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 30)], { stdio: ['ignore', 'pipe', 'pipe'] });
       const holderExit = new Promise((r) => holder.once('exit', r));
-      await lines(holder, '');
+      await firstLine(holder, '');
       await new Promise((r) => setTimeout(r, 500));
       rates[n]!.push(await adminRate(n, g));
       holder.kill('SIGINT');
@@ -76,7 +64,7 @@ try {
   const perfExit = new Promise((r) => perf.once('exit', r));
   let perfOut = '';
   perf.stdout!.on('data', (d: Buffer) => (perfOut += d.toString()));
-  await lines(perf, '');
+  await firstLine(perf, '');
   await new Promise((r) => setTimeout(r, 1500));
   const tool: number[] = [];
   const bare: number[] = [];

@@ -8,9 +8,10 @@
 // median IOPS of each, the ratio on/off of the medians, and each round's
 // ratio (their spread is the noise floor of this machine).
 //   SECONDS_PER_RUN (default 3), REPEAT (default 5), QDS (default '1,32')
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Controller, type IoQueuePair, type DmaBuffer } from '../host/index.js';
+import { median, firstLine } from './common.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const SIM = here('../host/sim/main.js');
@@ -20,19 +21,6 @@ const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 2);
 const REPEAT = Number(process.env.REPEAT ?? 7);
 const QDS = (process.env.QDS ?? '1,32').split(',').map(Number);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function firstLine(c: ChildProcess, prefix: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    c.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const l = buf.split('\n').find((x) => x.startsWith(prefix));
-      if (l) resolve(l);
-    });
-    c.once('exit', (code) => reject(new Error(`exited ${code} before '${prefix}': ${buf}`)));
-  });
-}
 
 /** One perf run; resolves with its total IOPS. */
 function perf(stats: boolean, qd: number, trid: string): Promise<number> {

@@ -46,7 +46,7 @@ import {
   versionString, type ControllerData, type SmartLog, type ErrorLogEntry, type FirmwareSlotLog,
 } from './identify.js';
 import { ControllerError, ControllerResetError, NvmeTimeoutError, InvalidArgumentError, ResourceError } from './errors.js';
-import { GroupReset, type ResetInfo } from './reset.js';
+import { GroupReset, type ResetHost, type ResetInfo } from './reset.js';
 import { checkInt } from './validate.js';
 import { Messaging, groupSocketDir } from './mp/messaging.js';
 import { NOTIFY_ACTION, NOTIFICATION_KINDS, asyncEventDetail, type GroupNotification, type NotificationKind } from './mp/notify.js';
@@ -596,7 +596,7 @@ export class Controller {
   }
 
   /** What the group reset needs from this controller (host/reset.ts). */
-  private resetHost(): ConstructorParameters<typeof GroupReset>[0] {
+  private resetHost(): ResetHost {
     return {
       region: this.region,
       group: this.group,
@@ -736,7 +736,7 @@ export class Controller {
   private readonly watchdog = (): void => {
     const csts = this.mmio.read32(REG_CSTS);
     if (csts === 0xffffffff) {
-      const err = new ControllerError(`${this.transport.description}: registers read all ones (device removed?)`, 'removed');
+      const err = this.removedError();
       if (!this.admin.isClosed) {
         this.failEverything(err);
         this.events.emit('removed', err);
@@ -753,10 +753,15 @@ export class Controller {
     for (const qp of this.queuePairs) qp.failAll(err);
   }
 
+  /** What every path that finds BAR0 reading all ones reports. */
+  private removedError(): ControllerError {
+    return new ControllerError(`${this.transport.description}: registers read all ones (device removed?)`, 'removed');
+  }
+
   /** Throw if the controller reports a fatal status or reads as removed. */
   checkAlive(): void {
     const csts = this.mmio.read32(REG_CSTS);
-    if (csts === 0xffffffff) throw new ControllerError(`${this.transport.description}: registers read all ones (device removed?)`, 'removed');
+    if (csts === 0xffffffff) throw this.removedError();
     if (regField(csts, CSTS_CFS_SHIFT, CSTS_CFS_MASK)) throw new ControllerError(`${this.transport.description}: controller fatal status (CSTS.CFS)`, 'fatal');
   }
 
@@ -871,7 +876,7 @@ export class Controller {
     if (cc & (1 << CC_EN_SHIFT)) m.write32(REG_CC, cc & ~(1 << CC_EN_SHIFT));
     await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 0, this.readyTimeoutMs,
       `${this.transport.description}: waiting for CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)`, () => {
-        if (m.read32(REG_CSTS) === 0xffffffff) throw new ControllerError(`${this.transport.description}: registers read all ones (device removed?)`, 'removed');
+        if (m.read32(REG_CSTS) === 0xffffffff) throw this.removedError();
       });
   }
 

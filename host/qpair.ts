@@ -683,8 +683,8 @@ export class QueuePair {
   }
 
   /**
-   * End every outstanding command with `errFor(false)`, or, for commands
-   * already past their deadline, with an NvmeTimeoutError naming `recovery`.
+   * End every outstanding command with `err`, or, for commands already
+   * past their deadline, with an NvmeTimeoutError naming `recovery`.
    */
   private failOutstanding(err: Error, recovery: TimeoutRecovery): void {
     for (let k = 0; k < this.keySpace; k++) {

@@ -7,16 +7,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Controller, InvalidArgumentError, NvmeStatusError, NvmeTimeoutError, NvmOpc, Sct, GenericSc, type GroupStats } from '../host/index.js';
 import { latencyBucket, bucketLimitUs } from '../host/stats.js';
 import { CTRL_STATS_DIR } from '../assembly/abi/region.js';
 import { ST_HIST_BUCKETS } from '../assembly/abi/stats.js';
 import { runDir } from '../host/mp/index.js';
 import { member, startSim, stop, type Proc } from './helpers/procs.js';
+import { cli } from './helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
 const tag = `st${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
 let sim: Proc;
@@ -210,24 +208,15 @@ test('latency is sampled one command in statsLatencySampling (default 32); count
   }
 });
 
-const cli = (args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-  const c = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  c.on('close', (status) => resolve({ status, stdout, stderr }));
-});
-
 test('nvme-wasm stats -i N (text and --json) and top -i N print every member and queue pair of a running group', async () => {
   const { g, ctrl, peers, slots } = await group();
   try {
     const want = plan(slots);
     await ctrl.mp.request('io', want, { timeoutMs: 60_000 });
     const conn = ['-i', String(g), '--file-prefix', tag];
-    const j = await cli(['stats', ...conn, '--json']);
-    assert.is(j.status, 0, j.stderr);
-    const doc = JSON.parse(j.stdout) as GroupStats & { shmId: number };
+    const j = await cli('stats', ...conn, '--json');
+    assert.is(j.code, 0, j.err);
+    const doc = JSON.parse(j.out) as GroupStats & { shmId: number };
     assert.is(doc.shmId, g);
     assert.equal(doc.processes.map((p) => p.slot).sort(), [ctrl.group.self, ...slots].sort(), 'the tool leaves itself out');
     for (const slot of slots) {
@@ -235,10 +224,10 @@ test('nvme-wasm stats -i N (text and --json) and top -i N print every member and
       const w = want[slot]!;
       assert.equal([p.totals.writes, p.totals.reads, p.totals.bytesWritten, p.totals.completed], [w.writes, w.reads, w.writes * w.blocks * BS, w.writes + w.reads]);
     }
-    const t = await cli(['stats', ...conn]);
-    assert.is(t.status, 0, t.stderr);
-    assert.match(t.stdout, `group ${g} (file prefix ${tag}): 3 processes`);
-    const lines = t.stdout.split('\n');
+    const t = await cli('stats', ...conn);
+    assert.is(t.code, 0, t.err);
+    assert.match(t.out, `group ${g} (file prefix ${tag}): 3 processes`);
+    const lines = t.out.split('\n');
     for (const slot of slots) {
       const p = doc.processes.find((x) => x.slot === slot)!;
       const w = want[slot]!;
@@ -250,13 +239,13 @@ test('nvme-wasm stats -i N (text and --json) and top -i N print every member and
       assert.ok(lines.some((l) => l.startsWith(`  slot ${slot} qid ${p.qpairs[0]!.qid}: `)), 'a histogram line per queue pair');
     }
     // top: two frames; the second shows the I/O done between them.
-    const topRun = cli(['top', ...conn, '--iterations', '2', '--interval', '1000']);
+    const topRun = cli('top', ...conn, '--iterations', '2', '--interval', '1000');
     const more = { [slots[1]!]: { writes: 20, reads: 0, blocks: 1 } };
     await new Promise((r) => setTimeout(r, 300));
     await ctrl.mp.request('io', more, { timeoutMs: 60_000 });
     const top = await topRun;
-    assert.is(top.status, 0, top.stderr);
-    const frames = top.stdout.trim().split(/\n\n(?=group )/);
+    assert.is(top.code, 0, top.err);
+    const frames = top.out.trim().split(/\n\n(?=group )/);
     assert.is(frames.length, 2);
     for (const f of frames) {
       assert.match(f, /^group \d+ \(file prefix [^)]+\): 3 processes/);
@@ -275,16 +264,16 @@ test('nvme-wasm stats -i N (text and --json) and top -i N print every member and
   }
 });
 
-test('stats and top need a running group: a typed error naming -i, exit code 1', () => {
-  const r = spawnSync(process.execPath, [CLI, 'stats'], { encoding: 'utf8' });
-  assert.is(r.status, 1);
-  assert.match(r.stderr, 'invalid -i, --shm-id');
-  const t = spawnSync(process.execPath, [CLI, 'top', '-i', '9999', '--file-prefix', `${tag}none`, '--iterations', '1'], { encoding: 'utf8' });
-  assert.is(t.status, 1);
-  assert.match(t.stderr, 'no primary process for group 9999');
-  const bad = spawnSync(process.execPath, [CLI, 'top', '-i', '1', '--interval', '5'], { encoding: 'utf8' });
-  assert.is(bad.status, 1);
-  assert.match(bad.stderr, "--interval <ms>' argument '5' is invalid");
+test('stats and top need a running group: a typed error naming -i, exit code 1', async () => {
+  const r = await cli('stats');
+  assert.is(r.code, 1);
+  assert.match(r.err, 'invalid -i, --shm-id');
+  const t = await cli('top', '-i', '9999', '--file-prefix', `${tag}none`, '--iterations', '1');
+  assert.is(t.code, 1);
+  assert.match(t.err, 'no primary process for group 9999');
+  const bad = await cli('top', '-i', '1', '--interval', '5');
+  assert.is(bad.code, 1);
+  assert.match(bad.err, "--interval <ms>' argument '5' is invalid");
 });
 
 test('no socket file or group directory is left behind by the groups above', () => {

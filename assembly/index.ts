@@ -8,7 +8,7 @@ export { lockTry, lockRelease, lockSteal } from './core/lock';
 export { dmaAlloc, dmaFree, dmaSize, dmaFreeOwner, dmaCheck, dmaRepair } from './core/alloc';
 export { prpPagesFor } from './core/prp';
 export {
-  qpInit, qpRing, qpPoll, qpOutstanding, qpSqFullSeen, qpMaxXfer, slotCid, outPtr, qpPollShared, mboxTake, mboxReset,
+  qpInit, qpRing, qpPoll, qpSetStats, qpOutstanding, qpSqFullSeen, qpMaxXfer, slotCid, outPtr, qpPollShared, mboxTake, mboxReset,
   qpRecover, qpReset, qpCountOpcode, qpCountOwner, qpReleaseOwner, wakeMask,
 } from './core/qpair';
 export {

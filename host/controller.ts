@@ -97,11 +97,14 @@ export interface ControllerOptions {
    */
   stats?: boolean;
   /**
-   * Latency statistics sample one command in this many (a power of two, 1 to
-   * 1024; default 32, or NVME_WASM_STATS_SAMPLING): the clock is read only
-   * for those. Counts, bytes and errors are exact whatever it is.
+   * Which commands the latency statistics time (the clock is read only for
+   * those; counts, bytes and errors are exact whatever it is): 'auto' (the
+   * default, or NVME_WASM_STATS_SAMPLING) adapts the share so a queue pair
+   * takes 2,000 to 20,000 samples a second: every command of a slow device,
+   * one in a few hundred at millions of IOPS. A number (a power of two, 1 to
+   * 1024) samples one command in that many.
    */
-  statsLatencySampling?: number;
+  statsLatencySampling?: number | 'auto';
   /** Use shadow doorbells (Doorbell Buffer Config) when the controller offers them. Default true. */
   shadowDoorbells?: boolean;
 }
@@ -146,10 +149,14 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string, fai
   }
 }
 
-function checkPowerOfTwo(name: string, v: number, max: number): number {
-  checkInt(name, v, 1, max);
-  if ((v & (v - 1)) !== 0) throw new InvalidArgumentError(name, `a power of two from 1 to ${max}`, v);
-  return v;
+function checkSampling(v: unknown): number | 'auto' {
+  const expected = "'auto' or a power of two from 1 to 1024";
+  if (v === 'auto') return v;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v; // from the environment
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024 || (n & (n - 1)) !== 0) {
+    throw new InvalidArgumentError('statsLatencySampling', expected, v);
+  }
+  return n;
 }
 
 export class Controller {
@@ -240,8 +247,7 @@ export class Controller {
       maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
       debugCore: opts.debugCore ?? false,
       stats: opts.stats ?? process.env.NVME_WASM_STATS !== '0',
-      statsLatencySampling: checkPowerOfTwo('statsLatencySampling',
-        opts.statsLatencySampling ?? (process.env.NVME_WASM_STATS_SAMPLING !== undefined ? Number(process.env.NVME_WASM_STATS_SAMPLING) : 32), 1024),
+      statsLatencySampling: checkSampling(opts.statsLatencySampling ?? process.env.NVME_WASM_STATS_SAMPLING ?? 'auto'),
       shadowDoorbells: opts.shadowDoorbells ?? true,
     };
     if (typeof options.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', options.stats);
@@ -356,9 +362,24 @@ export class Controller {
     // Wait (bounded) for the primary to lay out the header and initialise.
     const deadline = performance.now() + 30_000;
     let hdr: DataView | undefined;
+    let ino = 0;
     for (;;) {
-      hdr = readRegionHeader(path);
-      if (!hdr) return undefined; // removed meanwhile
+      const read = readRegionHeader(path);
+      if (!read) {
+        const st = fs.statSync(path, { throwIfNoEntry: false });
+        if (!st) return undefined; // removed meanwhile
+        // Created and not sized yet: its creator is between open and
+        // ftruncate (microseconds), or died there (a crash leaves it so).
+        if (performance.now() > deadline || Date.now() - st.mtimeMs > 10_000) {
+          fs.rmSync(path, { force: true });
+          if (procType === 'secondary') throw new ControllerError(`the primary of group ${shmId} never finished initialising`, 'state');
+          return undefined;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      hdr = read.dv;
+      ino = read.ino;
       if (hdr.getUint32(HDR_MAGIC, true) === REGION_MAGIC) {
         const layout = hdr.getUint32(HDR_LAYOUT_VERSION, true);
         const hash = hdr.getUint32(HDR_CORE_HASH, true);
@@ -415,6 +436,13 @@ export class Controller {
           return undefined; // removed by the last member leaving
         }
         throw e;
+      }
+      if (fs.fstatSync(file.fd).ino !== ino) {
+        // The group we saw Ready ended and the name now holds a new group's
+        // file, perhaps not formatted yet: look again from the start.
+        closeFdQuiet(file);
+        await transport.close();
+        return undefined;
       }
       const layout = layoutMemory(file.size, transport.barSize);
       const core = instantiateCore(layout.memory, options.debugCore);
@@ -1036,6 +1064,7 @@ export class Controller {
       const st = this.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, this.doorbellStride, nslots, 0,
         prp?.regionOffset ?? 0, prpPages, this.maxTransfer, 0);
       if (st !== CoreStatus.Ok) throw new Error(`qpInit(qid ${qid}) failed: ${CoreStatus[st]}`);
+      if (stats) this.core.qpSetStats(desc.regionOffset, stats.regionOffset); // the core counts into it as it polls
       await this.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset);
       const qp = new IoQueuePair(this, {
         core: this.core, memory: this.region.layout.memory, regionOff: this.region.layout.regionOff, qid, depth, nslots, desc: desc.regionOffset,

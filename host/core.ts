@@ -28,6 +28,7 @@ export interface CoreExports {
   qpInit(qp: number, qid: number, qsize: number, sq: number, cq: number, dstrd: number, nslots: number, ownerBits: number, prp: number, prpPages: number, maxXfer: number, ownerProc: number): number;
   qpRing(qp: number): number;
   qpPoll(qp: number, max: number): number;
+  qpSetStats(qp: number, st: number): void;
   qpOutstanding(qp: number): number;
   qpSqFullSeen(qp: number): number;
   qpMaxXfer(qp: number): number;

@@ -25,14 +25,14 @@ export class IoQueuePair extends QueuePair {
   submitRead(ns: Namespace, lba: number, buf: DmaBuffer, cb: IoCallback): boolean {
     const blocks = ns.checkIo(lba, buf.length, this.maxTransfer);
     if (this.held()) return false;
-    return this.track(this.core.submitRw(this.desc, NvmOpc.Read, ns.id, lba, blocks, buf.regionOffset, buf.length, 0), NvmOpc.Read, cb, 'read', buf.length);
+    return this.track(this.core.submitRw(this.desc, NvmOpc.Read, ns.id, lba, blocks, buf.regionOffset, buf.length, 0), NvmOpc.Read, cb, 'read');
   }
 
   /** Write `buf` at `lba`; as submitRead. `fua` forces unit access. */
   submitWrite(ns: Namespace, lba: number, buf: DmaBuffer, cb: IoCallback, fua = false): boolean {
     const blocks = ns.checkIo(lba, buf.length, this.maxTransfer);
     if (this.held()) return false;
-    return this.track(this.core.submitRw(this.desc, NvmOpc.Write, ns.id, lba, blocks, buf.regionOffset, buf.length, fua ? 1 << RW_FUA_SHIFT : 0), NvmOpc.Write, cb, 'write', buf.length);
+    return this.track(this.core.submitRw(this.desc, NvmOpc.Write, ns.id, lba, blocks, buf.regionOffset, buf.length, fua ? 1 << RW_FUA_SHIFT : 0), NvmOpc.Write, cb, 'write');
   }
 
   /**

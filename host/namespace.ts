@@ -166,14 +166,14 @@ export class Namespace {
     const core = this.ctrl.core;
     if (data instanceof DmaBuffer) {
       const at = data.regionOffset + off;
-      return qp.run(opc, what, () => core.submitRw(qp.desc, opc, this.id, lba, blocks, at, len, flags), undefined, { timeoutMs, bytes: len });
+      return qp.run(opc, what, () => core.submitRw(qp.desc, opc, this.id, lba, blocks, at, len, flags), undefined, { timeoutMs });
     }
     const bounce = this.ctrl.region.allocDma(len);
     if (opc !== NvmOpc.Read) bounce.bytes.set(data.subarray(off, off + len));
     return qp.run(opc, what, () => core.submitRw(qp.desc, opc, this.id, lba, blocks, bounce.regionOffset, len, flags), (err) => {
       if (!err && opc === NvmOpc.Read) data.set(bounce.bytes, off);
       bounce.free();
-    }, { timeoutMs, bytes: len });
+    }, { timeoutMs });
   }
 
   /** Write Zeroes (6.17); `deallocate` lets the controller deallocate instead (DEAC). */

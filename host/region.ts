@@ -96,15 +96,19 @@ export function openRegionFile(path: string): RegionFile {
   return { path, fd, size, hugetlbfs: mount !== undefined && path.startsWith(`${mount}/`) };
 }
 
-/** The first pages of a region file (header and process table), read without mapping it. */
-export function readRegionHeader(path: string): DataView | undefined {
+/**
+ * The first pages of a region file (header and process table), read without
+ * mapping it, and the inode they came from: the name may meanwhile be
+ * removed and created again for a new group, which a later open must notice.
+ */
+export function readRegionHeader(path: string): { dv: DataView; ino: number } | undefined {
   try {
     const fd = fs.openSync(path, 'r');
     try {
       // The header and the process table.
       const b = Buffer.alloc(0x2000);
       const n = fs.readSync(fd, b, 0, b.length, 0);
-      return n === b.length ? new DataView(b.buffer, b.byteOffset, b.length) : undefined;
+      return n === b.length ? { dv: new DataView(b.buffer, b.byteOffset, b.length), ino: fs.fstatSync(fd).ino } : undefined;
     } finally {
       fs.closeSync(fd);
     }

@@ -5,15 +5,21 @@
 // the owning process, so what is read here may be one command behind.
 import {
   ST_MAGIC, ST_MAGIC_VALUE, ST_QID, ST_OWNER, ST_DESC, ST_ERRORS, ST_TIMEOUTS, ST_READS, ST_WRITES, ST_BYTES_READ,
-  ST_BYTES_WRITTEN, ST_LAT_SUM_US, ST_LAT_COUNT, ST_HIST, ST_HIST_BUCKETS, ST_SIZE,
+  ST_BYTES_WRITTEN, ST_LAT_SUM_US, ST_LAT_COUNT, ST_LAT_SAMPLES, ST_HIST, ST_HIST_BUCKETS, ST_SIZE,
 } from '../assembly/abi/stats.js';
 import { CTRL_STATS_DIR, CTRL_QID_OWNER, CTRL_MAX_QUEUE_PAIRS, CTRL_MAX_QID } from '../assembly/abi/region.js';
 import { QP_SUBMITTED, QP_COMPLETED, QP_QID } from '../assembly/abi/qpair.js';
 import type { Group } from './group.js';
 
 export interface LatencySummary {
-  /** Commands measured. */
+  /**
+   * Commands the figures stand for: each timed command counts for the share
+   * it was sampled at (one in w counts w), so this follows the commands
+   * completed, and the histogram and percentiles are those of every command.
+   */
   count: number;
+  /** Commands actually timed. */
+  samples: number;
   meanUs: number;
   /** Upper bounds (us) of the histogram buckets holding the 50th / 99th percentile. */
   p50Us: number;
@@ -64,7 +70,7 @@ export function latencyBucket(us: number): number {
   return b < ST_HIST_BUCKETS ? b : ST_HIST_BUCKETS - 1;
 }
 
-export function summariseLatency(buckets: number[], sumUs: number, count: number): LatencySummary {
+export function summariseLatency(buckets: number[], sumUs: number, count: number, samples: number): LatencySummary {
   const pct = (p: number): number => {
     if (count === 0) return 0;
     const want = Math.ceil(count * p);
@@ -75,13 +81,13 @@ export function summariseLatency(buckets: number[], sumUs: number, count: number
     }
     return bucketLimitUs(buckets.length - 1);
   };
-  return { count, meanUs: count ? sumUs / count : 0, p50Us: pct(0.5), p99Us: pct(0.99), buckets };
+  return { count, samples, meanUs: count ? sumUs / count : 0, p50Us: pct(0.5), p99Us: pct(0.99), buckets };
 }
 
 function emptyCounters(): QueuePairCounters {
   return {
     submitted: 0, completed: 0, errors: 0, timeouts: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0,
-    latency: summariseLatency(new Array<number>(ST_HIST_BUCKETS).fill(0), 0, 0),
+    latency: summariseLatency(new Array<number>(ST_HIST_BUCKETS).fill(0), 0, 0, 0),
   };
 }
 
@@ -93,7 +99,7 @@ export function addCounters(a: QueuePairCounters, b: QueuePairCounters): QueuePa
     submitted: a.submitted + b.submitted, completed: a.completed + b.completed, errors: a.errors + b.errors,
     timeouts: a.timeouts + b.timeouts, reads: a.reads + b.reads, writes: a.writes + b.writes,
     bytesRead: a.bytesRead + b.bytesRead, bytesWritten: a.bytesWritten + b.bytesWritten,
-    latency: summariseLatency(buckets, sum, a.latency.count + b.latency.count),
+    latency: summariseLatency(buckets, sum, a.latency.count + b.latency.count, a.latency.samples + b.latency.samples),
   };
 }
 
@@ -106,7 +112,7 @@ export function diffCounters(b: QueuePairCounters, a: QueuePairCounters): QueueP
     submitted: u32(b.submitted, a.submitted), completed: u32(b.completed, a.completed), errors: b.errors - a.errors,
     timeouts: b.timeouts - a.timeouts, reads: b.reads - a.reads, writes: b.writes - a.writes,
     bytesRead: b.bytesRead - a.bytesRead, bytesWritten: b.bytesWritten - a.bytesWritten,
-    latency: summariseLatency(buckets, Math.max(0, sum), Math.max(0, b.latency.count - a.latency.count)),
+    latency: summariseLatency(buckets, Math.max(0, sum), Math.max(0, b.latency.count - a.latency.count), Math.max(0, b.latency.samples - a.latency.samples)),
   };
 }
 
@@ -130,7 +136,7 @@ function readQueuePair(dv: DataView, qid: number, owner: number): QueuePairSnaps
     completed: descOk ? dv.getUint32(desc + QP_COMPLETED, true) : 0,
     errors: f(ST_ERRORS), timeouts: f(ST_TIMEOUTS), reads: f(ST_READS), writes: f(ST_WRITES),
     bytesRead: f(ST_BYTES_READ), bytesWritten: f(ST_BYTES_WRITTEN),
-    latency: summariseLatency(buckets, f(ST_LAT_SUM_US), f(ST_LAT_COUNT)),
+    latency: summariseLatency(buckets, f(ST_LAT_SUM_US), f(ST_LAT_COUNT), f(ST_LAT_SAMPLES)),
   };
 }
 

@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { fuzz, makeFuzzHarness, runSequence, emptyStats, SeqFailure, type AfterOp } from './fuzz/run.js';
 import type { Op } from './fuzz/ops.js';
 import type { QpConfig } from './fuzz/model.js';
-import { QP_CQ_PHASE, QP_SQ_TAIL } from '../assembly/abi/qpair.js';
+import { QP_CQ_PHASE, QP_SQ_TAIL, QP_HDR_SIZE, QP_SLOT_SIZE, SLOT_LEN } from '../assembly/abi/qpair.js';
+import { ST_READS } from '../assembly/abi/stats.js';
 
 const h = makeFuzzHarness();
 const SEED = 20240601;
@@ -38,7 +39,7 @@ test('fuzz: same seed, same run', () => {
 });
 
 // A fixed little sequence: two commands around a 4-entry ring, twice.
-const cfg: QpConfig = { qid: 3, qsize: 4, nslots: 3, ownerBits: 0, dstrd: 0, maxXfer: 8192 };
+const cfg: QpConfig = { qid: 3, qsize: 4, nslots: 3, ownerBits: 0, dstrd: 0, maxXfer: 8192, stats: true };
 const lap: Op[] = [
   { op: 'submit', count: 3, cmd: { kind: 'read', nsid: 1, slba: 8, blocks: 2, flags: 0, where: 'data', off: 4092, len: 8192 } },
   { op: 'ring' },
@@ -82,7 +83,11 @@ test('checker: stray writes are caught (SQ, CQ, PRP list, canaries, BAR, rest of
     ['CQ ring', (s) => (s.h.u8[s.at.cq + 5] ^= 1)],
     ['PRP list page of slot', (s) => (s.h.u8[s.at.prp + 4096 + 24] ^= 1)],
     ['canary data buffers', (s) => (s.h.u8[s.data + 100] ^= 1)],
-    ['canary after descriptor', (s) => (s.h.u8[s.at.sq - 1] ^= 1)],
+    ['canary after descriptor', (s) => (s.h.u8[s.at.stats - 1] ^= 1)],
+    ['canary after statistics block', (s) => (s.h.u8[s.at.sq - 1] ^= 1)],
+    ['statistics reads', (s) => s.h.dv.setFloat64(s.at.stats + ST_READS, 1, true)],
+    ['statistics word +72', (s) => (s.h.u8[s.at.stats + 72] ^= 1)],
+    ['slot 1 data length', (s) => s.h.dv.setUint32(s.at.desc + QP_HDR_SIZE + QP_SLOT_SIZE + SLOT_LEN, 0, true)],
     ['BAR window', (s) => (s.h.bar[0x1000 / 4 + 100] = 1)],
     ['region above the queue pair block', (s) => (s.h.u8[s.block.end + 12345] ^= 1)],
   ];

@@ -34,7 +34,9 @@ const base = (shmId: number) => ({ shmId, prefix: tag, trid });
 
 test('four processes: verified I/O at once on their own queue pairs over disjoint LBA ranges', async () => {
   const g = gid++;
-  const procs = [0, 1, 2, 3].map((i) => member({ ...base(g), role: 'io', lba: i * 8192, blocks: 8192, rounds: 300 }));
+  // Each waits for all four before its I/O: on a loaded machine a late starter
+  // could otherwise find the group already over and start a new one.
+  const procs = [0, 1, 2, 3].map((i) => member({ ...base(g), role: 'io', lba: i * 8192, blocks: 8192, rounds: 300, members: 4 }));
   const ready = await Promise.all(procs.map((p) => p.waitLine('ready ')));
   assert.is(ready.filter((l) => l.endsWith('primary')).length, 1, 'exactly one primary');
   assert.is(new Set(ready.map((l) => l.split(' ')[1])).size, 4, 'four distinct slots');

@@ -187,24 +187,95 @@ test('stats: false (or NVME_WASM_STATS=0) keeps no statistics block; the queue p
   }
 });
 
-test('latency is sampled one command in statsLatencySampling (default 32); counts and bytes stay exact; bad values are typed errors', async () => {
+test('latency sampling: a fixed share (statsLatencySampling: 32) times exactly one command in 32; counts and bytes stay exact; bad values are typed errors', async () => {
   const ctrl = await open(gid++, { statsLatencySampling: 32 });
   try {
     const ns = ctrl.namespace(1);
     const qp = await ctrl.createQueuePair({ depth: 16 });
+    assert.is(qp.latencySamplingNow, 32);
     for (let i = 0; i < 256; i++) await ns.readBlocks(i, 1, { qpair: qp });
     const q = ctrl.groupStats().processes[0]!.qpairs[0]!;
     assert.is(q.reads, 256);
     assert.is(q.bytesRead, 256 * BS);
-    assert.is(q.latency.count, 256 / 32, 'one in 32 sampled');
-    assert.is(q.latency.buckets.reduce((x, y) => x + y, 0), 256 / 32);
+    assert.is(q.latency.samples, 256 / 32, 'one in 32 timed');
+    // Each timed command stands for the 32 it was sampled from.
+    assert.is(q.latency.count, 256);
+    assert.is(q.latency.buckets.reduce((x, y) => x + y, 0), 256);
+    assert.ok(q.latency.buckets.every((n) => n % 32 === 0), 'every bucket in whole samples of weight 32');
     await qp.delete();
   } finally {
     await ctrl.close();
   }
-  for (const v of [0, 3, 2048, 1.5, Number.NaN]) {
-    const e = await Controller.open({ statsLatencySampling: v }).catch((x: unknown) => x);
+  for (const v of [0, 3, 2048, 1.5, Number.NaN, 'fast', '']) {
+    const e = await Controller.open({ statsLatencySampling: v as number }).catch((x: unknown) => x);
     assert.ok(e instanceof InvalidArgumentError && e.argument === 'statsLatencySampling', String(e));
+  }
+  process.env.NVME_WASM_STATS_SAMPLING = '33';
+  try {
+    const e = await Controller.open({}).catch((x: unknown) => x);
+    assert.ok(e instanceof InvalidArgumentError && e.argument === 'statsLatencySampling' && e.value === '33', String(e));
+  } finally {
+    process.env.NVME_WASM_STATS_SAMPLING = '1';
+  }
+});
+
+test("latency sampling 'auto' (the default): every command of a slow queue pair is timed, a small share of a fast one", async () => {
+  const ctrl = await open(gid++, { statsLatencySampling: 'auto' });
+  try {
+    const ns = ctrl.namespace(1);
+    // Slow: one read at a time, 2 ms apart (500 IOPS): every one timed.
+    const slow = await ctrl.createQueuePair({ depth: 16 });
+    for (let i = 0; i < 20; i++) {
+      await ns.readBlocks(i, 1, { qpair: slow });
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const qs = ctrl.groupStats().processes[0]!.qpairs.find((q) => q.qid === slow.qid)!;
+    assert.is(qs.reads, 20);
+    assert.is(qs.latency.samples, 20, 'every command of a slow queue pair timed');
+    assert.is(qs.latency.count, 20);
+    assert.is(slow.latencySamplingNow, 1);
+    // Fast: the callback path at QD 32 for 100,000 reads.
+    const fast = await ctrl.createQueuePair({ depth: 64 });
+    const bufs = Array.from({ length: 32 }, () => ctrl.allocDma(BS));
+    const N = 100_000;
+    let submitted = 0;
+    let done = 0;
+    let failed: Error | null = null;
+    const t0 = performance.now();
+    const go = (buf: (typeof bufs)[number]): void => {
+      const cb = (err: Error | null): void => {
+        failed ??= err;
+        done++;
+        if (submitted < N) go(buf);
+      };
+      submitted++;
+      assert.ok(fast.submitRead(ns, submitted % 60000, buf, cb));
+    };
+    for (const b of bufs) go(b);
+    while (done < N) fast.processCompletions();
+    const ms = performance.now() - t0;
+    assert.is(failed, null);
+    const qf = ctrl.groupStats().processes[0]!.qpairs.find((q) => q.qid === fast.qid)!;
+    assert.is(qf.reads, N, 'counts stay exact');
+    assert.is(qf.bytesRead, N * BS);
+    // Samples are polls 50 us or more apart once adapted (SAMPLE_GAP_MIN_MS in
+    // host/qpair.ts), each with the sampled commands of its batch (up to
+    // QD / share); the ramp from timing every command takes a few polls.
+    const share = fast.latencySamplingNow;
+    const iops = (N / ms) * 1000;
+    const timed = qf.latency.samples;
+    assert.ok(timed > 0 && timed < N, `some, not all, timed: ${timed} of ${N} at ${iops.toFixed(0)} IOPS, share 1/${share}`);
+    if (iops > 40_000) assert.ok(share > 1 && timed < N / 2, `share adapted at ${iops.toFixed(0)} IOPS: 1/${share}, ${timed} timed`);
+    // Weighted by their shares, the timed commands stand for all of them
+    // (off by at most a few shares where the share changed).
+    assert.ok(Math.abs(qf.latency.count - N) <= N / 10, `the histogram stands for ${qf.latency.count} commands, ${N} done`);
+    assert.is(qf.latency.buckets.reduce((x, y) => x + y, 0), qf.latency.count);
+    assert.ok(qf.latency.meanUs > 0 && qf.latency.p99Us >= qf.latency.p50Us);
+    for (const b of bufs) b.free();
+    await fast.delete();
+    await slow.delete();
+  } finally {
+    await ctrl.close();
   }
 });
 
@@ -236,13 +307,20 @@ test('nvme-wasm stats -i N (text and --json) and top -i N print every member and
       const cells = row.trim().split(/\s+/);
       assert.equal(cells.slice(2, 10), ['secondary', 'all', String(w.writes + w.reads), String(w.writes + w.reads), '0', '0', String(w.reads), String(w.writes)]);
       assert.ok(lines.some((l) => l.trim().startsWith(`${p.qpairs[0]!.qid} `)), 'a row per queue pair');
-      assert.ok(lines.some((l) => l.startsWith(`  slot ${slot} qid ${p.qpairs[0]!.qid}: `)), 'a histogram line per queue pair');
+      const timed = p.qpairs[0]!.latency.samples;
+      assert.ok(timed > 0);
+      assert.ok(lines.some((l) => l.startsWith(`  slot ${slot} qid ${p.qpairs[0]!.qid} (${timed} timed): `)), 'a histogram line per queue pair, with how many commands were timed');
     }
     // top: two frames; the second shows the I/O done between them.
-    const topRun = cli('top', ...conn, '--iterations', '2', '--interval', '1000');
+    // Writes go on in bursts until top is done, so its second frame's second
+    // holds some whatever top's start-up takes on a loaded machine.
+    let topDone = false;
+    const topRun = cli('top', ...conn, '--iterations', '2', '--interval', '1000').finally(() => (topDone = true));
     const more = { [slots[1]!]: { writes: 20, reads: 0, blocks: 1 } };
-    await new Promise((r) => setTimeout(r, 300));
-    await ctrl.mp.request('io', more, { timeoutMs: 60_000 });
+    while (!topDone) {
+      await ctrl.mp.request('io', more, { timeoutMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const top = await topRun;
     assert.is(top.code, 0, top.err);
     const frames = top.out.trim().split(/\n\n(?=group )/);
@@ -252,7 +330,7 @@ test('nvme-wasm stats -i N (text and --json) and top -i N print every member and
       assert.match(f, /slot\s+pid\s+role\s+qid\s+IOPS/);
       for (const slot of slots) assert.ok(f.split('\n').some((l) => l.startsWith(`${slot} `)), `slot ${slot} in every frame`);
     }
-    // The 20 writes happened during the frames: one of them shows a write rate.
+    // Writes went on during both frames: one of them shows a write rate.
     const writesOf = (f: string) => {
       const row = f.split('\n').find((l) => l.startsWith(`${slots[1]} `))!;
       return Number(row.trim().split(/\s+/)[6]);

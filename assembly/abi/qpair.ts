@@ -2,10 +2,13 @@
 // can inspect and clean up a dead process's queues). All fields are u32.
 //
 //   +0    +---------------------------+
-//         | QP_QID .. QP_FLAGS        |  ring state, doorbells, limits
+//         | QP_QID .. QP_POST_TAIL    |  ring state, doorbells, limits, counters
 //   +128  +---------------------------+
+//         | QP_STATS, reserved (0)    |  statistics block the poll counts into
+//   +160  +---------------------------+
 //         | slot table, QP_SLOT_SIZE  |  one entry per command slot:
 //         | bytes per slot            |    u16 cid, u16 state, u32 next free
+//         |                           |    or opcode, u32 data length, u32 0
 //         +---------------------------+
 //
 // A command identifier (cid) is laid out as
@@ -52,12 +55,19 @@ export const QP_COMPLETED: u32 = 116; // completions reported
 // one. QP_POST_TAIL means nothing while QP_POST_SLOT is 0.
 export const QP_POST_SLOT: u32 = 120;
 export const QP_POST_TAIL: u32 = 124;
-export const QP_HDR_SIZE: u32 = 128;
+// Region offset of this queue pair's live statistics block (abi/stats.ts),
+// 0 for none. While set, every poll adds its batch's reads, writes, errors
+// and bytes to the block's core-written fields, in one store per field.
+export const QP_STATS: u32 = 128;
+// 132 .. QP_HDR_SIZE - 1: reserved, zero.
+export const QP_HDR_SIZE: u32 = 160;
 
-export const QP_SLOT_SIZE: u32 = 8;
+export const QP_SLOT_SIZE: u32 = 16;
 export const SLOT_CID: u32 = 0; // u16
 export const SLOT_STATE: u32 = 2; // u16 SlotState
 export const SLOT_NEXT: u32 = 4; // u32: next free slot when free, the opcode when outstanding
+export const SLOT_LEN: u32 = 8; // u32: data bytes of the outstanding command (its buffer length, 0 for none)
+// 12 .. QP_SLOT_SIZE - 1: reserved, zero.
 
 export const SLOT_NONE: u32 = 0xffffffff;
 export const QP_ADMIN_OWNER_BITS: u32 = 6;

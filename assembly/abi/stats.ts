@@ -7,10 +7,22 @@
 // abi/qpair.ts); a stats block records where that descriptor is.
 //
 // Writers and readers:
-// - one writer per block, the JavaScript of the process owning the queue pair,
-//   with plain stores (no lock, no atomic read-modify-write on the I/O path);
+// - one process writes a block, the one owning the queue pair, with plain
+//   stores (no lock, no atomic read-modify-write on the I/O path); inside it,
+//   the Wasm core and the JavaScript write disjoint fields, both from the
+//   process's one thread:
+//   - the core, at each poll (qpPoll, through the descriptor's QP_STATS):
+//     errors, reads, writes and bytes, from the slot's opcode and data length
+//     (abi/qpair.ts SLOT_NEXT, SLOT_LEN), one add per field per batch;
+//   - the JavaScript (host/qpair.ts): timeouts, and the latency of sampled
+//     commands (it owns the clock; the core has none). A command sampled at
+//     a share of one in w adds w to its histogram bucket, w times its latency
+//     to ST_LAT_SUM_US and w to ST_LAT_COUNT: the histogram estimates every
+//     command's latency, not only the timed ones', even while the share
+//     changes (it adapts to the rate, so a slow spell would otherwise weigh
+//     more than its share of commands). ST_LAT_SAMPLES counts the timed ones;
 // - readers (tools) tolerate torn reads: a counter read while it is being
-//   stored is off by the one command being counted. Counters are f64 (exact
+//   stored is off by the batch being counted. Counters are f64 (exact
 //   integers up to 2^53, one aligned 8-byte store each).
 //
 // Directory: one u32 per I/O QID in the controller block (CTRL_STATS_DIR in
@@ -23,15 +35,16 @@
 //         | u32 ST_MAGIC | u32 ST_QID            |
 //         | u32 ST_OWNER | u32 ST_DESC           |  owner slot, descriptor offset
 //   +16   +--------------------------------------+
-//         | f64 ST_ERRORS     f64 ST_TIMEOUTS    |  completions with a status,
-//         | f64 ST_READS      f64 ST_WRITES      |  commands that timed out
-//         | f64 ST_BYTES_READ f64 ST_BYTES_WRITTEN
-//         | f64 ST_LAT_SUM_US f64 ST_LAT_COUNT   |  for the mean latency
-//   +80   +--------------------------------------+
-//         | f64 x ST_HIST_BUCKETS: latency       |  bucket 0: < 1 us;
+//         | f64 ST_ERRORS     f64 ST_TIMEOUTS    |  core | JS
+//         | f64 ST_READS      f64 ST_WRITES      |  core
+//         | f64 ST_BYTES_READ f64 ST_BYTES_WRITTEN| core
+//         | f64 ST_LAT_SUM_US f64 ST_LAT_COUNT   |  JS: for the mean latency
+//         | f64 ST_LAT_SAMPLES                   |  JS: commands timed
+//   +88   +--------------------------------------+
+//         | f64 x ST_HIST_BUCKETS: latency       |  JS. bucket 0: < 1 us;
 //         | histogram, log2 of microseconds      |  bucket b: [2^(b-1), 2^b) us;
 //         |                                      |  the last is open-ended
-//   +336  +--------------------------------------+
+//   +344  +--------------------------------------+
 
 export const ST_MAGIC_VALUE: u32 = 0x5453574e; // "NWST" little-endian
 export const ST_MAGIC: u32 = 0;
@@ -44,9 +57,10 @@ export const ST_READS: u32 = 32; // Read commands completed (any status)
 export const ST_WRITES: u32 = 40; // Write commands completed (any status)
 export const ST_BYTES_READ: u32 = 48; // data bytes of successful Reads
 export const ST_BYTES_WRITTEN: u32 = 56; // data bytes of successful Writes
-export const ST_LAT_SUM_US: u32 = 64; // sum of the latencies in the histogram, microseconds
-export const ST_LAT_COUNT: u32 = 72; // commands in the histogram
-export const ST_HIST: u32 = 80;
+export const ST_LAT_SUM_US: u32 = 64; // sum of the latencies in the histogram, microseconds (weighted)
+export const ST_LAT_COUNT: u32 = 72; // commands the histogram stands for (weighted)
+export const ST_LAT_SAMPLES: u32 = 80; // commands actually timed
+export const ST_HIST: u32 = 88;
 export const ST_HIST_BUCKETS: u32 = 32; // 2^31 us (36 min) and above in the last
 export const ST_SIZE: u32 = ST_HIST + ST_HIST_BUCKETS * 8;
 

@@ -51,7 +51,7 @@ export function post(
     w32(qp + QP_POST_TAIL, r32(qp + QP_SQ_TAIL));
     w32(qp + QP_POST_SLOT, next == SLOT_NONE ? 0 : next + 1);
   }
-  const s = slotTake(qp, self, opc);
+  const s = slotTake(qp, self, opc, len);
   if (s < 0) {
     if (shared) w32(qp + QP_POST_SLOT, 0);
     return s;

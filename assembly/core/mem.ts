@@ -83,6 +83,11 @@ export function doorbellsSkipped(): u32 {
 @inline export function w64(off: u32, v: u64): void {
   store<u64>(regionBase + <usize>off, v);
 }
+/** Add to an f64 counter (plain load and store: its one writer is this process). */
+// @ts-ignore: decorator
+@inline export function addF64(off: u32, v: f64): void {
+  store<f64>(regionBase + <usize>off, load<f64>(regionBase + <usize>off) + v);
+}
 
 /**
  * Device address of a region offset. VFIO and the simulator: one linear IOVA

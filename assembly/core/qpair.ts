@@ -17,8 +17,8 @@ import {
   QP_QID, QP_QSIZE, QP_SQ, QP_CQ, QP_SQ_DB, QP_CQ_DB, QP_SQ_TAIL, QP_SQ_TAIL_DB, QP_SQ_HEAD, QP_CQ_HEAD,
   QP_CQ_PHASE, QP_CQ_HEAD_DB, QP_SLOT_BITS, QP_NSLOTS, QP_OUTSTANDING, QP_FREE_SLOT, QP_PRP, QP_PRP_PAGES,
   QP_MAX_XFER, QP_OWNER_BITS, QP_BOGUS, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_OWNER_PROC, QP_SQ_FULL_SEEN,
-  QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_SUBMITTED, QP_COMPLETED, QP_POST_SLOT, QP_POST_TAIL, QP_HDR_SIZE, QP_SLOT_SIZE,
-  SLOT_CID, SLOT_STATE, SLOT_NEXT, SLOT_NONE, SlotState,
+  QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_SUBMITTED, QP_COMPLETED, QP_POST_SLOT, QP_POST_TAIL, QP_STATS, QP_HDR_SIZE,
+  QP_SLOT_SIZE, SLOT_CID, SLOT_STATE, SLOT_NEXT, SLOT_LEN, SLOT_NONE, SlotState,
   OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX,
 } from '../abi/qpair';
 import { CoreStatus } from '../abi/status';
@@ -26,8 +26,9 @@ import {
   CTRL_MBOX, MBOX_STRIDE, MBOX_HEAD, MBOX_TAIL, MBOX_DROPPED, MBOX_WAKE, MBOX_ENTRIES_OFF, MBOX_ENTRY_SIZE, MBOX_ENTRIES,
   MB_CID, MB_STATUS, MB_DW0, MB_FLAGS, MB_FLAG_AEN, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_STATE, PROC_SLOTS, ProcState,
 } from '../abi/region';
-import { AdminOpc } from '../nvme/cmd';
-import { r32, w32, r16, w16, rAddr, ringDoorbell, shadowReset } from './mem';
+import { AdminOpc, NvmOpc } from '../nvme/cmd';
+import { ST_ERRORS, ST_READS, ST_WRITES, ST_BYTES_READ, ST_BYTES_WRITTEN } from '../abi/stats';
+import { r32, w32, r16, w16, rAddr, addF64, ringDoorbell, shadowReset } from './mem';
 
 // Completion records for the host, in this process's private memory.
 const OUT: usize = memory.data(<i32>(OUT_MAX * OUT_STRIDE * 4), 16);
@@ -101,10 +102,11 @@ export function sqFull(qp: u32): bool {
 /**
  * Take a free command slot and give it a fresh cid: same slot index, the
  * submitter in the owner field, the generation bumped so a late or
- * duplicated completion of the slot's previous command cannot match.
- * Returns the slot, or NoSlot.
+ * duplicated completion of the slot's previous command cannot match. The
+ * slot remembers the opcode and data length (`len` bytes) for the poll's
+ * statistics. Returns the slot, or NoSlot.
  */
-export function slotTake(qp: u32, owner: u32, opc: u32): i32 {
+export function slotTake(qp: u32, owner: u32, opc: u32, len: u32): i32 {
   const slot = r32(qp + QP_FREE_SLOT);
   if (slot == SLOT_NONE) return CoreStatus.NoSlot;
   const so = slotOff(qp, slot);
@@ -117,6 +119,7 @@ export function slotTake(qp: u32, owner: u32, opc: u32): i32 {
   w16(so + SLOT_CID, (gen << genShift) | ownerField | slot);
   w16(so + SLOT_STATE, SlotState.Outstanding);
   w32(so + SLOT_NEXT, opc); // while outstanding, the slot remembers its opcode
+  w32(so + SLOT_LEN, len);
   w32(qp + QP_OUTSTANDING, r32(qp + QP_OUTSTANDING) + 1);
   return <i32>slot;
 }
@@ -179,8 +182,9 @@ function bogus(qp: u32, dw2: u32, dw3: u32): void {
  * each, free their slots, and ring the CQ head doorbell once for the batch.
  * A completion naming an unknown or idle cid, another SQ, or an SQ head
  * beyond the ring is consumed, counted in QP_BOGUS and not reported (the
- * command it may belong to stays outstanding until its timeout). Returns the
- * number of records.
+ * command it may belong to stays outstanding until its timeout). With a
+ * statistics block (QP_STATS), the batch's reads, writes, errors and bytes
+ * are added to it. Returns the number of records.
  */
 export function qpPoll(qp: u32, max: u32): i32 {
   if (max > OUT_MAX) max = OUT_MAX;
@@ -189,10 +193,17 @@ export function qpPoll(qp: u32, max: u32): i32 {
   const qid = r32(qp + QP_QID);
   const nslots = r32(qp + QP_NSLOTS);
   const slotMask: u32 = (1 << r32(qp + QP_SLOT_BITS)) - 1;
+  const st = r32(qp + QP_STATS);
   let head = r32(qp + QP_CQ_HEAD);
   let phase = r32(qp + QP_CQ_PHASE);
   let n: u32 = 0;
   let consumed: u32 = 0;
+  // The batch's statistics, in locals: one store per field after the loop.
+  let errors: u32 = 0;
+  let reads: u32 = 0;
+  let writes: u32 = 0;
+  let bytesRead: u64 = 0;
+  let bytesWritten: u64 = 0;
   // consumed < qsize: even a controller posting garbage cannot keep us here.
   while (n < max && consumed < qsize) {
     const e = cq + head * CQE_SIZE;
@@ -207,7 +218,22 @@ export function qpPoll(qp: u32, max: u32): i32 {
     if (!cqeValid(qp, qid, qsize, nslots, dw2, cid, slot)) {
       bogus(qp, dw2, dw3);
     } else {
-      outPut(n++, slot, cqeStatusField(dw3), r32(e + CQE_DW0), cid);
+      const sf = cqeStatusField(dw3);
+      if (st != 0) {
+        // Before slotGive: it reuses SLOT_NEXT for the free list.
+        const so = slotOff(qp, slot);
+        const opc = r32(so + SLOT_NEXT);
+        const len: u64 = sf == 0 ? <u64>r32(so + SLOT_LEN) : 0; // bytes moved: successful commands only
+        if (sf != 0) errors++;
+        if (opc == NvmOpc.Read) {
+          reads++;
+          bytesRead += len;
+        } else if (opc == NvmOpc.Write) {
+          writes++;
+          bytesWritten += len;
+        }
+      }
+      outPut(n++, slot, sf, r32(e + CQE_DW0), cid);
       w32(qp + QP_SQ_HEAD, sqhd);
       slotGive(qp, slot);
     }
@@ -219,7 +245,23 @@ export function qpPoll(qp: u32, max: u32): i32 {
     }
   }
   if (consumed > 0) cqReleased(qp, head, phase, n);
+  if (st != 0 && n > 0) {
+    if (errors != 0) addF64(st + ST_ERRORS, <f64>errors);
+    if (reads != 0) {
+      addF64(st + ST_READS, <f64>reads);
+      addF64(st + ST_BYTES_READ, <f64>bytesRead);
+    }
+    if (writes != 0) {
+      addF64(st + ST_WRITES, <f64>writes);
+      addF64(st + ST_BYTES_WRITTEN, <f64>bytesWritten);
+    }
+  }
   return <i32>n;
+}
+
+/** Count this queue pair's completions into statistics block `st` (region offset; 0: stop counting). */
+export function qpSetStats(qp: u32, st: u32): void {
+  w32(qp + QP_STATS, st);
 }
 
 /**

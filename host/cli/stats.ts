@@ -63,11 +63,12 @@ export function formatStats(s: GroupStats, title: string): string {
     rows.push([String(p.slot), String(p.pid), p.role, 'all', ...counterCells(p.totals)]);
     for (const q of p.qpairs) {
       rows.push(['', '', '', String(q.qid), ...counterCells(q)]);
-      hist.push(`  slot ${p.slot} qid ${q.qid}: ${histogramLine(q.latency.buckets)}`);
+      hist.push(`  slot ${p.slot} qid ${q.qid} (${q.latency.samples} timed): ${histogramLine(q.latency.buckets)}`);
     }
   }
   const out = [`${title}: ${s.processes.length} process${s.processes.length === 1 ? '' : 'es'}`, '', table(rows)];
-  if (hist.length) out.push('', 'Latency histogram (us range:commands)', ...hist);
+  // Sampled commands count for the share they were sampled at: the histogram estimates every command.
+  if (hist.length) out.push('', 'Latency histogram (us range:commands, estimated from the commands timed)', ...hist);
   return out.join('\n');
 }
 

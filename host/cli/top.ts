@@ -30,7 +30,7 @@ export function formatTop(prev: GroupStats, cur: GroupStats, title: string): str
   const rows: string[][] = [TOP_HEADER];
   for (const p of cur.processes) {
     const before = prev.processes.find((x) => x.slot === p.slot && x.pid === p.pid);
-    const zero = { ...p.totals, submitted: 0, completed: 0, errors: 0, timeouts: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, latency: { ...p.totals.latency, count: 0, meanUs: 0, buckets: p.totals.latency.buckets.map(() => 0) } };
+    const zero = { ...p.totals, submitted: 0, completed: 0, errors: 0, timeouts: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, latency: { ...p.totals.latency, count: 0, samples: 0, meanUs: 0, buckets: p.totals.latency.buckets.map(() => 0) } };
     rows.push([String(p.slot), String(p.pid), p.role, 'all', ...rateCells(diffCounters(p.totals, before?.totals ?? zero), seconds)]);
     for (const q of p.qpairs) {
       const qb = before?.qpairs.find((x) => x.qid === q.qid);

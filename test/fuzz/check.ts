@@ -5,8 +5,10 @@ import {
   QP_QID, QP_QSIZE, QP_SQ, QP_CQ, QP_SQ_DB, QP_CQ_DB, QP_SQ_TAIL, QP_SQ_TAIL_DB, QP_SQ_HEAD, QP_CQ_HEAD,
   QP_CQ_PHASE, QP_CQ_HEAD_DB, QP_SLOT_BITS, QP_NSLOTS, QP_OUTSTANDING, QP_FREE_SLOT, QP_PRP, QP_PRP_PAGES,
   QP_MAX_XFER, QP_OWNER_BITS, QP_BOGUS, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_OWNER_PROC, QP_FLAGS, QP_SQ_FULL_SEEN,
-  QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_SUBMITTED, QP_COMPLETED, QP_POST_SLOT, QP_POST_TAIL, QP_HDR_SIZE, QP_SLOT_SIZE, SLOT_CID, SLOT_STATE, SLOT_NEXT,
+  QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_SUBMITTED, QP_COMPLETED, QP_POST_SLOT, QP_POST_TAIL, QP_STATS, QP_HDR_SIZE, QP_SLOT_SIZE, SLOT_CID, SLOT_STATE, SLOT_NEXT,
+  SLOT_LEN,
 } from '../../assembly/abi/qpair.js';
+import { ST_ERRORS, ST_READS, ST_WRITES, ST_BYTES_READ, ST_BYTES_WRITTEN, ST_SIZE } from '../../assembly/abi/stats.js';
 import { Divergence } from './device.js';
 import { PAGE, SLOT_NONE, sqDoorbell, cqDoorbell } from './model.js';
 import type { Seq } from './run.js';
@@ -64,7 +66,8 @@ export function checkHeader(s: Seq): void {
   // QP_POST_TAIL is only read while QP_POST_SLOT != 0; the abi comment says post() clears it, the
   // core leaves the last tail there: accept either, but it must be a ring index.
   if (f(QP_POST_TAIL) >= c.qsize) throw new Divergence(`QP_POST_TAIL ${f(QP_POST_TAIL)} is not an SQ index`);
-  for (let off = QP_POST_TAIL + 4; off < QP_HDR_SIZE; off += 4) eq(`descriptor reserved word +${off}`, f(off), 0);
+  eq('QP_STATS', f(QP_STATS), s.at.stats);
+  for (let off = QP_POST_TAIL + 4; off < QP_HDR_SIZE; off += 4) if (off !== QP_STATS) eq(`descriptor reserved word +${off}`, f(off), 0);
   // Free list head: a free slot, or none when every slot is outstanding.
   const head = f(QP_FREE_SLOT);
   if (m.free.size === 0) eq('QP_FREE_SLOT (no free slot)', head, SLOT_NONE);
@@ -82,6 +85,9 @@ export function checkSlots(s: Seq): void {
     eq(`slot ${slot} state`, dv.getUint16(so(slot) + SLOT_STATE, true), m.free.has(slot) ? 0 : 1);
     // abi/qpair.ts: while outstanding, SLOT_NEXT holds the command's opcode.
     if (!m.free.has(slot)) eq(`slot ${slot} opcode`, dv.getUint32(so(slot) + SLOT_NEXT, true), m.slotOpc[slot]!);
+    // SLOT_LEN: the data length of the slot's last command (kept when it is freed).
+    eq(`slot ${slot} data length`, dv.getUint32(so(slot) + SLOT_LEN, true), m.slotLen[slot]!);
+    for (let off = SLOT_LEN + 4; off < QP_SLOT_SIZE; off += 4) eq(`slot ${slot} reserved word +${off}`, dv.getUint32(so(slot) + off, true), 0);
   }
   const seen = new Set<number>();
   for (let slot = dv.getUint32(s.at.desc + QP_FREE_SLOT, true); slot !== SLOT_NONE; slot = dv.getUint32(so(slot) + SLOT_NEXT, true)) {
@@ -89,6 +95,27 @@ export function checkSlots(s: Seq): void {
     seen.add(slot);
   }
   eq('free list length', seen.size, m.free.size);
+}
+
+/**
+ * Statistics block (abi/stats.ts): the fields the core writes hold the
+ * model's counts; the rest (the JavaScript's: timeouts, latency) stay zero.
+ */
+export function checkStats(s: Seq): void {
+  if (s.at.stats === 0) return;
+  const dv = s.h.dv;
+  const m = s.model.st;
+  const want = new Map<number, [string, number]>([
+    [ST_ERRORS, ['errors', m.errors]],
+    [ST_READS, ['reads', m.reads]],
+    [ST_WRITES, ['writes', m.writes]],
+    [ST_BYTES_READ, ['bytes read', m.bytesRead]],
+    [ST_BYTES_WRITTEN, ['bytes written', m.bytesWritten]],
+  ]);
+  for (let off = 0; off < ST_SIZE; off += 8) {
+    const [name, v] = want.get(off) ?? [`word +${off} (not the core's)`, 0];
+    eq(`statistics ${name}`, dv.getFloat64(s.at.stats + off, true), v);
+  }
 }
 
 /** SQ ring byte for byte (4.2 entries the model built), CQ ring as the device wrote it. */
@@ -139,6 +166,7 @@ export function checkOutside(s: Seq): void {
 export function checkAll(s: Seq, touched: Iterable<number>): void {
   checkHeader(s);
   checkSlots(s);
+  checkStats(s);
   checkRings(s);
   checkBar(s);
   checkPrp(s, touched);

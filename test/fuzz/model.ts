@@ -47,6 +47,8 @@ export interface QpConfig {
   ownerBits: number;
   dstrd: number;
   maxXfer: number;
+  /** A statistics block the poll counts into (abi/qpair.ts QP_STATS). */
+  stats: boolean;
 }
 
 /** Where things live, in region offsets; decided by the runner. */
@@ -56,6 +58,8 @@ export interface Placement {
   cq: number;
   prp: number;
   prpPages: number;
+  /** Statistics block, 0 for none. */
+  stats: number;
   heapOff: number;
   regionSize: number;
   iova: bigint;
@@ -110,6 +114,7 @@ export class RingModel {
   // Command slots
   readonly slotCid: number[];
   readonly slotOpc: number[]; // opcode of the command a slot holds (abi: SLOT_NEXT while outstanding)
+  readonly slotLen: number[]; // its data length (abi: SLOT_LEN)
   readonly outstanding = new Map<number, number>(); // cid -> slot
   readonly free = new Set<number>();
   self = 0;
@@ -122,6 +127,9 @@ export class RingModel {
   bogus = 0;
   bogusDw2 = 0;
   bogusDw3 = 0;
+  // Statistics block fields the core writes (abi/stats.ts), with one: every
+  // completion reported, by its slot's opcode; bytes of successful ones only.
+  readonly st = { errors: 0, reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0 };
   // Fuzzer statistics
   laps = 0;
   noSlotHits = 0;
@@ -140,6 +148,7 @@ export class RingModel {
     this.genBits = 16 - this.slotBits - cfg.ownerBits;
     this.slotCid = Array.from({ length: cfg.nslots }, (_, s) => s);
     this.slotOpc = new Array<number>(cfg.nslots).fill(0);
+    this.slotLen = new Array<number>(cfg.nslots).fill(0);
     for (let s = 0; s < cfg.nslots; s++) this.free.add(s);
     this.sqShadow = new Uint8Array(cfg.qsize * 64);
   }
@@ -206,6 +215,7 @@ export class RingModel {
     if (this.outstanding.has(cid)) throw new Error(`model: cid ${cid} would be duplicated (4.2)`);
     this.slotCid[slot] = cid;
     this.slotOpc[slot] = req.kind === 'flush' ? 0x00 : 0x02;
+    this.slotLen[slot] = req.kind === 'flush' ? 0 : req.len;
     this.free.delete(slot);
     this.outstanding.set(cid, slot);
     this.sqShadow.set(this.sqe(slot, cid, req), this.sqTail * 64);
@@ -277,6 +287,18 @@ export class RingModel {
     return e.sqid !== this.cfg.qid || e.sqhd >= this.qsize || !this.outstanding.has(e.cid);
   }
 
+  /** A reported completion in the statistics: 6.9 Read is opcode 02h (6.15 Write 01h is never sent here). */
+  private count(slot: number, sf: number): void {
+    if (sf !== 0) this.st.errors++;
+    if (this.slotOpc[slot] === 0x02) {
+      this.st.reads++;
+      if (sf === 0) this.st.bytesRead += this.slotLen[slot]!;
+    } else if (this.slotOpc[slot] === 0x01) {
+      this.st.writes++;
+      if (sf === 0) this.st.bytesWritten += this.slotLen[slot]!;
+    }
+  }
+
   /** qpPoll(max): the completions it must return, in CQ order. Updates the model. */
   poll(max: number): Completion[] {
     const limit = Math.min(max, OUT_MAX);
@@ -295,6 +317,7 @@ export class RingModel {
         this.free.add(slot);
         this.sqHead = e.sqhd; // 4.1.2
         got.push({ slot, cid: e.cid, status: e.sf, dw0: e.dw0 });
+        if (this.cfg.stats) this.count(slot, e.sf);
       }
       consumed++;
       this.cqHead++;

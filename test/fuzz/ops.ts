@@ -49,13 +49,14 @@ export const configArb: fc.Arbitrary<QpConfig> = fc
     qid: fc.integer({ min: 0, max: 127 }),
     dstrd: fc.integer({ min: 0, max: 3 }),
     maxXfer: fc.constantFrom(4096, 8192, 16384),
+    stats: fc.boolean(),
   })
-  .map(({ qsize, full, nslotsR, ownerR, qid, dstrd, maxXfer }) => {
+  .map(({ qsize, full, nslotsR, ownerR, qid, dstrd, maxXfer, stats }) => {
     const nslots = full ? qsize - 1 : 1 + (nslotsR % (qsize - 1));
     let slotBits = 1;
     while (1 << slotBits < nslots) slotBits++;
     const ownerBits = ownerR < 0 ? 0 : ownerR % (16 - slotBits + 1);
-    return { qid, qsize, nslots, ownerBits, dstrd, maxXfer };
+    return { qid, qsize, nslots, ownerBits, dstrd, maxXfer, stats };
   });
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -182,5 +183,5 @@ export function describeOp(o: Op): string {
 }
 
 export function describeConfig(c: QpConfig): string {
-  return `qid=${c.qid} qsize=${c.qsize} nslots=${c.nslots} ownerBits=${c.ownerBits} dstrd=${c.dstrd} maxXfer=${c.maxXfer}`;
+  return `qid=${c.qid} qsize=${c.qsize} nslots=${c.nslots} ownerBits=${c.ownerBits} dstrd=${c.dstrd} maxXfer=${c.maxXfer} stats=${c.stats}`;
 }

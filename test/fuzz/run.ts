@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { makeHarness, type Harness } from '../helpers/core-harness.js';
 import { IOVA_BASE } from '../../host/transport.js';
 import { HDR_HEAP_OFF } from '../../assembly/abi/region.js';
+import { ST_SIZE } from '../../assembly/abi/stats.js';
 import { qpDescriptorSize, OUT_STRIDE, OUT_SLOT, OUT_STATUS, OUT_DW0, OUT_CID } from '../../assembly/abi/qpair.js';
 import { RingModel, PAGE, OUT_MAX, sqDoorbell, cqDoorbell, type QpConfig, type Placement, type SubmitReq, type Completion } from './model.js';
 import { FuzzDevice, Divergence } from './device.js';
@@ -75,26 +76,29 @@ export class Seq {
     readonly cfg: QpConfig,
     salt: number,
   ) {
-    // One block: [guard][desc][guard][SQ][guard][CQ][guard][PRP][guard][data][guard], page aligned.
+    // One block: [guard][desc][guard][stats][guard][SQ][guard][CQ][guard][PRP][guard][data][guard], page aligned.
     const prpPages = h.core.prpPagesFor(cfg.maxXfer);
     const descSize = qpDescriptorSize(cfg.nslots);
-    const parts = [PAGE, pageUp(descSize + 1), pageUp(cfg.qsize * 64 + 1), pageUp(cfg.qsize * 16 + 1), cfg.nslots * prpPages * PAGE + PAGE, DATA_BYTES + PAGE];
+    const parts = [PAGE, pageUp(descSize + 1), pageUp(ST_SIZE + 1), pageUp(cfg.qsize * 64 + 1), pageUp(cfg.qsize * 16 + 1), cfg.nslots * prpPages * PAGE + PAGE, DATA_BYTES + PAGE];
     const total = parts.reduce((a, b) => a + b, 0);
     this.dma = h.region.allocDma(total);
     const start = this.dma.regionOffset;
     let p = start + PAGE;
     const desc = p;
     p += parts[1]!;
-    const sq = p;
+    const statsAt = p;
+    const stats = cfg.stats ? statsAt : 0;
     p += parts[2]!;
-    const cq = p;
+    const sq = p;
     p += parts[3]!;
+    const cq = p;
+    p += parts[4]!;
     const prp = prpPages ? p : 0;
     const prpBytes = cfg.nslots * prpPages * PAGE;
-    p += parts[4]!;
+    p += parts[5]!;
     this.data = p;
     this.block = { start, end: start + total, off: start };
-    this.at = { desc, sq, cq, prp, prpPages, heapOff: h.dv.getUint32(HDR_HEAP_OFF, true), regionSize: REGION_SIZE, iova: IOVA_BASE };
+    this.at = { desc, sq, cq, prp, prpPages, stats, heapOff: h.dv.getUint32(HDR_HEAP_OFF, true), regionSize: REGION_SIZE, iova: IOVA_BASE };
 
     // Canary bytes everywhere in the block, then zero PRP pages (the model's start).
     const u8 = h.u8;
@@ -106,9 +110,11 @@ export class Seq {
       u8[i] = x & 0xff;
     }
     if (prpBytes) u8.fill(0, prp, prp + prpBytes);
+    if (stats) u8.fill(0, stats, stats + ST_SIZE); // a fresh block is zeroed (host/stats.ts)
 
     const st = h.core.qpInit(desc, cfg.qid, cfg.qsize, sq, cq, cfg.dstrd, cfg.nslots, cfg.ownerBits, prp, prpPages, cfg.maxXfer, 0);
     if (st !== 0) throw new Error(`qpInit(${describeConfig(cfg)}) failed: ${st}`);
+    if (stats) h.core.qpSetStats(desc, stats);
     h.core.setSelf(0);
     // A new queue's doorbells start at 0 (the controller resets them on creation).
     h.bar[sqDoorbell(cfg.qid, cfg.dstrd) / 4] = 0;
@@ -118,7 +124,9 @@ export class Seq {
       if (b > a) this.guards.push({ name, start: a, bytes: u8.slice(a, b) });
     };
     guard('before descriptor', start, desc);
-    guard('after descriptor', desc + descSize, sq);
+    // Without statistics the block's place is canary too: the core must not write it.
+    guard('after descriptor', desc + descSize, stats ? statsAt : statsAt + ST_SIZE);
+    guard('after statistics block', statsAt + ST_SIZE, sq);
     guard('after SQ', sq + cfg.qsize * 64, cq);
     guard('after CQ', cq + cfg.qsize * 16, prp || this.data - PAGE);
     if (prp) guard('after PRP pages', prp + prpBytes, this.data);

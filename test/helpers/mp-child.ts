@@ -18,6 +18,8 @@ interface Args {
   nsCount?: number;
   /** io: a round that meets a controller reset is counted and retried, not fatal. */
   tolerateReset?: boolean;
+  /** io: wait until the group has this many live members before the I/O starts (so they overlap). */
+  members?: number;
   // mp-peer: answer 'hang' requests never (print 'hanging' when one arrives)
   // mp-requester: what to send to the primary, and how
   mode?: 'send' | 'request' | 'requestAsync';
@@ -46,6 +48,11 @@ process.on('SIGTERM', () => {
 
 const summary: Record<string, number> = {};
 if (a.role === 'io') {
+  const until = performance.now() + 60_000;
+  while (ctrl.group.liveSlots().length < (a.members ?? 0)) {
+    if (performance.now() > until) throw new Error(`only ${ctrl.group.liveSlots().length} of ${a.members} members joined`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const ns = ctrl.namespace(1);
   const qp = await ctrl.createQueuePair({ depth: 32 });
   const base = a.lba ?? 0;

@@ -23,8 +23,13 @@
 // callback-path reads at QD 1 and QD 32, alternating: mean, p50 and p99
 // bucket bounds, how many commands were timed and how many the histogram
 // stands for.
+//
+// With two CPUs or more, the simulator is pinned to the last CPU and perf to
+// the first, so the scheduler does not put both pollers on one CPU for part
+// of a run (that alone halves a run's IOPS).
 //   SECONDS_PER_RUN (default 2), REPEAT (default 7), QDS (default '1,32')
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Controller, type IoQueuePair, type DmaBuffer } from '../host/index.js';
 import { median, firstLine } from './common.js';
@@ -36,12 +41,19 @@ const tag = `bstats${process.pid}`;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 2);
 const REPEAT = Number(process.env.REPEAT ?? 7);
 const QDS = (process.env.QDS ?? '1,32').split(',').map(Number);
+const PIN = os.availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
+
+/** Bind every thread of process `pid` to CPU `cpu` (taskset from util-linux). */
+function pin(pid: number, cpu: number): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset: ${r.stderr}`);
+}
 
 
 /** One perf run; resolves with its total IOPS. */
 function perf(stats: boolean, qd: number, trid: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [CLI, 'perf', '-r', trid, '-q', String(qd), '-o', '4096', '-w', 'randread', '-t', String(SECONDS), '--json'], {
+    const c = spawn(process.execPath, [CLI, 'perf', '-r', trid, '-q', String(qd), '-o', '4096', '-w', 'randread', '-t', String(SECONDS), '--json', ...(PIN ? ['-c', '0x1'] : [])], {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NVME_WASM_STATS: stats ? '1' : '0' },
     });
     let out = '';
@@ -194,9 +206,11 @@ async function samplingAccuracy(trid: string): Promise<void> {
 
 const sim = spawn(process.execPath, [SIM, '--config', JSON.stringify({ name: tag, nullIo: true, namespaces: [{ lbaSize: 512, blocks: 1 << 21 }] })], { stdio: ['ignore', 'pipe', 'inherit'] });
 await firstLine(sim, `ready ${tag}`);
+const SIM_CPU = os.availableParallelism() - 1;
+if (PIN) pin(sim.pid!, SIM_CPU); // every thread of the simulator on the last CPU; perf binds itself to the first (-c)
 try {
   const trid = `trtype:sim name:${tag}`;
-  console.log(`statistics on vs off, with off vs off as the control: perf randread 4 KiB, ${SECONDS} s per run, ${REPEAT} rounds of three runs, simulator (nullIo) in its own process`);
+  console.log(`statistics on vs off, with off vs off as the control: perf randread 4 KiB, ${SECONDS} s per run, ${REPEAT} rounds of three runs, simulator (nullIo) in its own process${PIN ? `, perf on CPU 0 and simulator on CPU ${SIM_CPU}` : ''}`);
   for (const qd of QDS) {
     const runs = { on: [] as number[], off: [] as number[], off2: [] as number[] };
     const cost: number[] = [];

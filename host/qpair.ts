@@ -216,12 +216,13 @@ export class QueuePair {
   private readonly stWeight: Uint16Array | undefined;
   private readonly stKeys: Uint32Array | undefined;
   private stSampled = 0;
-  /** One in (stMask + 1) commands is sampled: those with (stSeq & stMask) === 0. */
-  private stMask: number;
+  /** One command in stShare is sampled. */
+  private stShare: number;
+  /** Commands until the next sampled one; negative (never reaching 0) without statistics. */
+  private stCountdown: number;
   private readonly stAdaptive: boolean;
   /** When the last poll that timed sampled commands read the clock (adaptive sampling). */
   private stLastSample = 0;
-  private stSeq = 0;
   private stNow = 0;
   private stFresh = false;
   /** Called after a poll that met malformed completions. */
@@ -259,7 +260,8 @@ export class QueuePair {
     this.descView = new DataView(init.memory.buffer, init.regionOff + init.desc, 128);
     const sampling = init.latencySampling ?? 'auto';
     this.stAdaptive = sampling === 'auto';
-    this.stMask = sampling === 'auto' ? 0 : sampling - 1; // adaptive: start by timing every command
+    this.stShare = sampling === 'auto' ? 1 : sampling; // adaptive: start by timing every command
+    this.stCountdown = init.statsOff !== undefined ? 1 : -1;
     if (init.statsOff !== undefined) {
       this.st = new Float64Array(init.memory.buffer, init.regionOff + init.statsOff, ST_SIZE >>> 3);
       this.stStamp = new Float64Array(this.keySpace);
@@ -304,19 +306,23 @@ export class QueuePair {
       this.deadlines[k] = 0;
       this.limits[k] = this.timeoutMs;
       this.timedOut[k] = 0;
-      if (this.st !== undefined && (this.stSeq++ & this.stMask) === 0) {
-        if (!this.stFresh) {
-          this.stNow = performance.now();
-          this.stFresh = true; // until the doorbell: the batch shares this time
-        }
-        this.stStamp![k] = this.stNow;
-        this.stWeight![k] = this.stMask + 1;
-        this.stKeys![this.stSampled++] = k;
-      }
+      if (--this.stCountdown === 0) this.sample(k); // the JavaScript side of statistics, per unsampled command: one decrement
       return true;
     }
     if (FULL.has(r)) return false;
     throw coreError(r, what);
+  }
+
+  /** Time command `k` for the latency statistics; the next is stShare commands on. */
+  private sample(k: number): void {
+    this.stCountdown = this.stShare;
+    if (!this.stFresh) {
+      this.stNow = performance.now();
+      this.stFresh = true; // until the doorbell: the batch shares this time
+    }
+    this.stStamp![k] = this.stNow;
+    this.stWeight![k] = this.stShare;
+    this.stKeys![this.stSampled++] = k;
   }
 
   /** Ring the SQ tail doorbell for everything submitted since the last ring. */
@@ -479,14 +485,14 @@ export class QueuePair {
       const gap = now - this.stLastSample;
       this.stLastSample = now;
       if (gap < SAMPLE_GAP_MIN_MS) {
-        if (this.stMask < SAMPLE_EVERY_MAX - 1) this.stMask = this.stMask * 2 + 1;
-      } else if (gap > SAMPLE_GAP_MAX_MS) this.stMask >>>= 1;
+        if (this.stShare < SAMPLE_EVERY_MAX) this.stShare *= 2;
+      } else if (gap > SAMPLE_GAP_MAX_MS && this.stShare > 1) this.stShare /= 2;
     }
   }
 
   /** Commands in how many get timed for the latency statistics now (1: every one). */
   get latencySamplingNow(): number {
-    return this.stMask + 1;
+    return this.stShare;
   }
 
   /**

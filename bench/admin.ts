@@ -8,10 +8,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
-import { median, firstLine } from './common.js';
+import { median, firstLine, startSim } from './common.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const SIM = here('../host/sim/main.js');
 const CLI = here('../host/cli/main.js');
 const CHILD = here('./admin-child.js');
 const tag = `bench${process.pid}`;
@@ -36,8 +35,7 @@ function wall(cmd: string[]): number {
   return performance.now() - t0;
 }
 
-const sim = spawn(process.execPath, [SIM, '--config', JSON.stringify({ name: tag, nullIo: true })], { stdio: ['ignore', 'pipe', 'inherit'] });
-await firstLine(sim, `ready ${tag}`);
+const { stop } = await startSim({ name: tag, nullIo: true });
 try {
   const trid = `trtype:sim name:${tag}`;
   // Create each group with its device recorded: a primary that holds on while the children run.
@@ -80,6 +78,6 @@ try {
   process.stdout.write(`  the tool's own work: ${(median(tool) - median(bare)).toFixed(0)} ms over a bare node start\n`);
   process.stdout.write(`  perf exit code ${code}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
 } finally {
-  sim.kill('SIGTERM');
+  await stop();
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
 }

@@ -1,5 +1,8 @@
 // Small pieces the benchmarks share.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const SIM = fileURLToPath(new URL('../host/sim/main.js', import.meta.url));
 
 /** The median of `xs` (the upper one for an even count). */
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -15,4 +18,38 @@ export function firstLine(c: ChildProcess, prefix: string): Promise<string> {
     });
     c.once('exit', (code) => reject(new Error(`exited ${code} before '${prefix}': ${buf}`)));
   });
+}
+
+/**
+ * Start a simulated controller (host/sim/main.js) with `config` as its own
+ * process and wait for its ready line (returned). It never outlives the
+ * benchmark: it is stopped when this process exits, is interrupted or loses
+ * its output pipe (`bench ... | head`), so no poller is left spinning to
+ * skew the next measurement.
+ */
+export async function startSim(config: { name: string } & Record<string, unknown>): Promise<{ sim: ChildProcess; ready: string; stop: () => Promise<void> }> {
+  const sim = spawn(process.execPath, [SIM, '--config', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const kill = (): void => {
+    if (sim.exitCode === null && sim.signalCode === null) sim.kill('SIGTERM');
+  };
+  process.on('exit', kill);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      kill();
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    });
+  }
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    kill();
+    process.exit(0);
+  });
+  const ready = await firstLine(sim, `ready ${config.name}`);
+  const stop = async (): Promise<void> => {
+    if (sim.exitCode !== null || sim.signalCode !== null) return;
+    const gone = new Promise((r) => sim.once('exit', r));
+    kill();
+    await gone;
+  };
+  return { sim, ready, stop };
 }

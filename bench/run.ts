@@ -34,6 +34,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
+import { startSim } from './common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const root = path.resolve(here, '../..');
@@ -74,20 +75,8 @@ execFileSync('cc', ['-O2', '-Wall', '-o', nativeBin, path.join(root, 'bench/nati
 // 2. The simulated controller as its own process.
 const name = `bench-${process.pid}`;
 const simConfig = { name, nullIo: true, mqes: 1023, maxIoQueuePairs: 8, namespaces: [{ lbaSize: 512, blocks: 2 ** 21 }] };
-const sim = spawn(process.execPath, [path.join(root, 'dist/host/sim/main.js'), '--config', JSON.stringify(simConfig)], { stdio: ['ignore', 'pipe', 'inherit'] });
-const simPid = await new Promise<number>((resolve, reject) => {
-  let out = '';
-  sim.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /ready \S+ pid (\d+)/.exec(out);
-    if (m) resolve(Number(m[1]));
-  });
-  sim.once('exit', (code) => reject(new Error(`the simulated controller exited with code ${code}`)));
-});
-const stopSim = (): void => {
-  if (sim.exitCode === null) sim.kill('SIGTERM');
-};
-process.on('exit', stopSim);
+const { ready, stop: stopSim } = await startSim(simConfig);
+const simPid = Number(/ready \S+ pid (\d+)/.exec(ready)?.[1]);
 
 const ticksNs = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || '100');
 function simCpuNs(): number {
@@ -183,5 +172,5 @@ try {
   fs.writeFileSync(file, JSON.stringify({ seconds, reps, qds, simConfig, loadavg: os.loadavg(), points: table, ceiling: ceil, runs: Object.fromEntries(results), ceilingRuns: ceiling }, null, 2));
   console.log(`\nall runs: ${path.relative(root, file)}`);
 } finally {
-  stopSim();
+  await stopSim();
 }

@@ -32,10 +32,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Controller, type IoQueuePair, type DmaBuffer } from '../host/index.js';
-import { median, firstLine } from './common.js';
+import { median, startSim } from './common.js';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const SIM = here('../host/sim/main.js');
 const CLI = here('../host/cli/main.js');
 const tag = `bstats${process.pid}`;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 2);
@@ -204,8 +203,7 @@ async function samplingAccuracy(trid: string): Promise<void> {
   }
 }
 
-const sim = spawn(process.execPath, [SIM, '--config', JSON.stringify({ name: tag, nullIo: true, namespaces: [{ lbaSize: 512, blocks: 1 << 21 }] })], { stdio: ['ignore', 'pipe', 'inherit'] });
-await firstLine(sim, `ready ${tag}`);
+const { sim, stop } = await startSim({ name: tag, nullIo: true, namespaces: [{ lbaSize: 512, blocks: 1 << 21 }] });
 const SIM_CPU = os.availableParallelism() - 1;
 if (PIN) pin(sim.pid!, SIM_CPU); // every thread of the simulator on the last CPU; perf binds itself to the first (-c)
 try {
@@ -238,6 +236,5 @@ try {
   await sideBySide(trid);
   await samplingAccuracy(trid);
 } finally {
-  sim.kill('SIGTERM');
-  await new Promise((r) => sim.once('exit', r));
+  await stop();
 }

@@ -9,7 +9,9 @@ import {
   Controller, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ResourceError,
   Sct, GenericSc, CommandSpecificSc, MediaSc, AdminOpc, NvmOpc,
 } from '../host/index.js';
+import fs from 'node:fs';
 import { pattern } from './helpers/rand.js';
+import { startSim } from './helpers/procs.js';
 
 let ctrl: Controller;
 
@@ -193,3 +195,21 @@ test('queue pairs: asking for more than the controller granted is a ResourceErro
 });
 
 test.run();
+
+test('a simulated controller whose process died: open fails at once with ControllerError(removed), nothing left behind; a missing one says how to start one', async () => {
+  const name = `dead${process.pid}`;
+  const sim = await startSim({ name, nullIo: true });
+  sim.child.kill('SIGKILL'); // its files stay, saying Running: only the process is gone
+  await sim.exited;
+  const before = fs.readdirSync('/dev/shm').filter((f) => f.endsWith('.region')).sort();
+  const t0 = performance.now();
+  const e = await Controller.open({ transport: `trtype:sim name:${name}` }).catch((x: unknown) => x);
+  assert.instance(e, ControllerError);
+  assert.is((e as ControllerError).reason, 'removed');
+  assert.match((e as Error).message, 'its process is gone');
+  assert.ok(performance.now() - t0 < 3000, 'no waiting for a timeout');
+  assert.equal(fs.readdirSync('/dev/shm').filter((f) => f.endsWith('.region')).sort(), before, 'no region file left behind');
+  for (const f of fs.readdirSync('/dev/shm')) if (f.includes(`-sim-${name}.`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
+  const m = await Controller.open({ transport: 'trtype:sim name:no-such-sim' }).catch((x: unknown) => x);
+  assert.ok(m instanceof ControllerError && m.reason === 'removed' && /nvme-wasm sim start/.test(m.message), String(m));
+});

@@ -7,6 +7,7 @@ import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../h
 import { openFile, closeFd, O_RDWR } from '../../hal/fd.js';
 import { processStartTime } from '../../hal/proc.js';
 import { HalError } from '../../hal/errors.js';
+import { ControllerError } from '../errors.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 import { statusField } from '../../assembly/nvme/status.js';
 import {
@@ -101,7 +102,7 @@ export class SimClient {
     try {
       fd = openFile(path, O_RDWR);
     } catch (e) {
-      throw new Error(`no simulated controller named ${name} in ${directory} (${path}: ${e instanceof HalError ? e.code : String(e)})`);
+      throw new ControllerError(`no simulated controller named ${name} in ${directory} (${path}: ${e instanceof HalError ? e.code : String(e)}): start one with nvme-wasm sim start`, 'removed');
     }
     try {
       if (fs.fstatSync(fd).size < CTL_SIZE) throw new Error(`${path} is not a simulated controller's ctl file (too short)`);
@@ -185,7 +186,9 @@ export class SimClient {
     const seq = (Atomics.add(this.ctl, CTL_DMA_SEQ >>> 2, 1) + 1) >>> 0;
     const deadline = Date.now() + DMA_TIMEOUT_MS;
     while (this.word(CTL_DMA_ACK) !== seq) {
-      if (Date.now() > deadline) throw new Error(`simulated controller ${this.name} did not ${what} within ${DMA_TIMEOUT_MS} ms`);
+      // Its process gone (killed, crashed): say so at once rather than after the timeout.
+      if (!this.isAlive()) throw new ControllerError(`simulated controller ${this.name} stopped (its process is gone) before it could ${what}`, 'removed');
+      if (Date.now() > deadline) throw new ControllerError(`simulated controller ${this.name} did not ${what} within ${DMA_TIMEOUT_MS} ms (process ${this.pid} stopped or stuck)`, 'state');
       await sleep(1);
     }
     const errno = this.word(CTL_DMA_RESULT);

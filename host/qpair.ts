@@ -212,7 +212,7 @@ export class QueuePair {
   // looks at those few, not at every completion.
   private readonly st: Float64Array | undefined;
   private readonly stStamp: Float64Array | undefined;
-  /** The share a sampled command was taken at (one in stWeight[k]): what it counts for. */
+  /** The commands a sampled command stands for: those since the previous sampled one, itself included. */
   private readonly stWeight: Uint16Array | undefined;
   private readonly stKeys: Uint32Array | undefined;
   private stSampled = 0;
@@ -222,6 +222,8 @@ export class QueuePair {
   private stCountdown: number;
   /** xorshift32 state for the gaps between sampled commands. */
   private stRng: number;
+  /** The gap drawn at the last sample: what the next sampled command stands for. */
+  private stGap = 1;
   private readonly stAdaptive: boolean;
   /** When the last poll that timed sampled commands read the clock (adaptive sampling). */
   private stLastSample = 0;
@@ -317,11 +319,13 @@ export class QueuePair {
   }
 
   /**
-   * Time command `k` for the latency statistics. The next sampled command is
-   * 1 to 2 * stShare - 1 commands on, at random (stShare on average): a fixed
-   * stride would pick the same place in every batch of a steady workload
-   * (at QD 32 and a share of 512, always the same one of the 32), and the
-   * place in a batch decides much of a command's latency.
+   * Time command `k` for the latency statistics. It stands for the commands
+   * since the previous timed one (so the figures' count follows the
+   * commands done exactly, whatever the share did meanwhile). The next
+   * timed command is 1 to 2 * stShare - 1 commands on, at random (stShare
+   * on average): a fixed stride would pick the same place in every batch of
+   * a steady workload (at QD 32 and a share of 512, always the same one of
+   * the 32), and the place in a batch decides much of a command's latency.
    */
   private sample(k: number): void {
     let x = this.stRng;
@@ -329,13 +333,14 @@ export class QueuePair {
     x ^= x >>> 17;
     x ^= x << 5;
     this.stRng = x >>> 0;
-    this.stCountdown = 1 + (this.stRng % (2 * this.stShare - 1));
+    this.stWeight![k] = this.stGap;
+    this.stGap = 1 + (this.stRng % (2 * this.stShare - 1));
+    this.stCountdown = this.stGap;
     if (!this.stFresh) {
       this.stNow = performance.now();
       this.stFresh = true; // until the doorbell: the batch shares this time
     }
     this.stStamp![k] = this.stNow;
-    this.stWeight![k] = this.stShare;
     this.stKeys![this.stSampled++] = k;
   }
 

@@ -13,8 +13,8 @@ import type { Group } from './group.js';
 
 export interface LatencySummary {
   /**
-   * Commands the figures stand for: each timed command counts for the share
-   * it was sampled at (one in w counts w), so this follows the commands
+   * Commands the figures stand for: each timed command counts for the
+   * commands since the previous timed one, so this follows the commands
    * completed, and the histogram and percentiles are those of every command.
    */
   count: number;

@@ -15,12 +15,13 @@
 //     errors, reads, writes and bytes, from the slot's opcode and data length
 //     (abi/qpair.ts SLOT_NEXT, SLOT_LEN), one add per field per batch;
 //   - the JavaScript (host/qpair.ts): timeouts, and the latency of sampled
-//     commands (it owns the clock; the core has none). A command sampled at
-//     a share of one in w adds w to its histogram bucket, w times its latency
-//     to ST_LAT_SUM_US and w to ST_LAT_COUNT: the histogram estimates every
-//     command's latency, not only the timed ones', even while the share
-//     changes (it adapts to the rate, so a slow spell would otherwise weigh
-//     more than its share of commands). ST_LAT_SAMPLES counts the timed ones;
+//     commands (it owns the clock; the core has none). A timed command
+//     stands for the w commands since the previous timed one: it adds w to
+//     its histogram bucket, w times its latency to ST_LAT_SUM_US and w to
+//     ST_LAT_COUNT, so the histogram estimates every command's latency, not
+//     only the timed ones', even while the share changes (it adapts to the
+//     rate, so a slow spell would otherwise weigh more than its share of
+//     commands). ST_LAT_SAMPLES counts the timed ones;
 // - readers (tools) tolerate torn reads: a counter read while it is being
 //   stored is off by the batch being counted. Counters are f64 (exact
 //   integers up to 2^53, one aligned 8-byte store each).

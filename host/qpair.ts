@@ -11,7 +11,7 @@
 //   event loop between polls, and the doorbell is rung once per tick.
 import {
   OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES,
-  QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_SLOT_BITS,
+  QP_CQ_DB_WRITES, QP_BOGUS, QP_SQ_FULL_SEEN, QP_BOGUS_DW2, QP_BOGUS_DW3, QP_SLOT_BITS, QP_HDR_SIZE,
 } from '../assembly/abi/qpair.js';
 import { CQE_DW3_CID_MASK, CQE_DW3_SF_SHIFT } from '../assembly/nvme/cmd.js';
 import {
@@ -261,7 +261,7 @@ export class QueuePair {
     this.timedOut = new Uint8Array(this.keySpace);
     this.onTimeout = init.onTimeout;
     this.abandon = new Array(this.keySpace).fill(undefined);
-    this.descView = new DataView(init.memory.buffer, init.regionOff + init.desc, 128);
+    this.descView = new DataView(init.memory.buffer, init.regionOff + init.desc, QP_HDR_SIZE);
     const sampling = init.latencySampling ?? 'auto';
     this.stAdaptive = sampling === 'auto';
     this.stShare = sampling === 'auto' ? 1 : sampling; // adaptive: start by timing every command

@@ -81,15 +81,22 @@ export function qpInit(
   w32(qp + QP_MAX_XFER, maxXfer);
   w32(qp + QP_OWNER_BITS, ownerBits);
   w32(qp + QP_OWNER_PROC, ownerProc);
+  // Start each slot's generation so the first cid of slot s is s.
+  for (let s: u32 = 0; s < nslots; s++) w16(slotOff(qp, s) + SLOT_CID, s);
+  slotsFreeAll(qp);
+  return CoreStatus.Ok;
+}
+
+/** Every slot free, on the free list in index order (cids kept). */
+function slotsFreeAll(qp: u32): void {
+  const nslots = r32(qp + QP_NSLOTS);
   for (let s: u32 = 0; s < nslots; s++) {
     const so = slotOff(qp, s);
-    // Start each slot's generation so the first cid of slot s is s.
-    w16(so + SLOT_CID, s);
     w16(so + SLOT_STATE, SlotState.Free);
     w32(so + SLOT_NEXT, s + 1 < nslots ? s + 1 : SLOT_NONE);
   }
   w32(qp + QP_FREE_SLOT, 0);
-  return CoreStatus.Ok;
+  w32(qp + QP_OUTSTANDING, 0);
 }
 
 /** Is the SQ full? (4.1.2: full when tail + 1 == head, modulo the size.) */
@@ -505,25 +512,21 @@ export function qpReset(qp: u32): void {
   w32(qp + QP_CQ_PHASE, 1);
   w32(qp + QP_POST_SLOT, 0);
   shadowReset(r32(qp + QP_SQ_DB), r32(qp + QP_CQ_DB)); // the queue starts again from 0
-  const nslots = r32(qp + QP_NSLOTS);
-  for (let s: u32 = 0; s < nslots; s++) {
-    const so = slotOff(qp, s);
-    w16(so + SLOT_STATE, SlotState.Free);
-    w32(so + SLOT_NEXT, s + 1 < nslots ? s + 1 : SLOT_NONE);
-  }
-  w32(qp + QP_FREE_SLOT, 0);
-  w32(qp + QP_OUTSTANDING, 0);
+  slotsFreeAll(qp);
+}
+
+/** The process slot in the owner field of slot `s`'s cid (abi/qpair.ts cid layout). */
+// @ts-ignore: decorator
+@inline function slotOwner(qp: u32, s: u32): u32 {
+  return (r16(slotOff(qp, s) + SLOT_CID) >> r32(qp + QP_SLOT_BITS)) & ((1 << r32(qp + QP_OWNER_BITS)) - 1);
 }
 
 /** Release the slots held for process `owner`'s unread completions (it died). Returns how many. */
 export function qpReleaseOwner(qp: u32, owner: u32): u32 {
   const nslots = r32(qp + QP_NSLOTS);
-  const slotBits = r32(qp + QP_SLOT_BITS);
-  const ownerMask: u32 = (1 << r32(qp + QP_OWNER_BITS)) - 1;
   let n: u32 = 0;
   for (let s: u32 = 0; s < nslots; s++) {
-    const so = slotOff(qp, s);
-    if (r16(so + SLOT_STATE) == SlotState.Delivered && ((r16(so + SLOT_CID) >> slotBits) & ownerMask) == owner) {
+    if (r16(slotOff(qp, s) + SLOT_STATE) == SlotState.Delivered && slotOwner(qp, s) == owner) {
       slotGive(qp, s);
       n++;
     }
@@ -545,12 +548,9 @@ export function qpCountOpcode(qp: u32, opc: u32): u32 {
 /** Outstanding commands whose cid names owner `owner` (admin queue). */
 export function qpCountOwner(qp: u32, owner: u32): u32 {
   const nslots = r32(qp + QP_NSLOTS);
-  const slotBits = r32(qp + QP_SLOT_BITS);
-  const ownerMask: u32 = (1 << r32(qp + QP_OWNER_BITS)) - 1;
   let n: u32 = 0;
   for (let s: u32 = 0; s < nslots; s++) {
-    const so = slotOff(qp, s);
-    if (r16(so + SLOT_STATE) == SlotState.Outstanding && ((r16(so + SLOT_CID) >> slotBits) & ownerMask) == owner) n++;
+    if (r16(slotOff(qp, s) + SLOT_STATE) == SlotState.Outstanding && slotOwner(qp, s) == owner) n++;
   }
   return n;
 }

@@ -45,6 +45,16 @@ let stop = false;
 process.on('SIGTERM', () => {
   stop = true;
 });
+/** Resolves once SIGTERM has come. */
+const untilStopped = (): Promise<void> =>
+  new Promise<void>((r) => {
+    const t = setInterval(() => {
+      if (stop) {
+        clearInterval(t);
+        r();
+      }
+    }, 20);
+  });
 
 const summary: Record<string, number> = {};
 if (a.role === 'io') {
@@ -116,14 +126,7 @@ if (a.role === 'io') {
   const qp = await ctrl.createQueuePair({ depth: 8 });
   const buf = ctrl.allocDma(64 * 1024);
   out('holding');
-  await new Promise<void>((r) => {
-    const t = setInterval(() => {
-      if (stop) {
-        clearInterval(t);
-        r();
-      }
-    }, 20);
-  });
+  await untilStopped();
   buf.free();
   await qp.delete();
 } else if (a.role === 'die-in-lock') {
@@ -203,14 +206,7 @@ if (a.role === 'io') {
     return { writes: q.writes, reads: q.reads, qid: qp.qid };
   });
   out('listening');
-  await new Promise<void>((r) => {
-    const t = setInterval(() => {
-      if (stop) {
-        clearInterval(t);
-        r();
-      }
-    }, 20);
-  });
+  await untilStopped();
   if (qp) await qp.delete();
 } else if (a.role === 'mp-requester') {
   const name = a.action ?? 'echo';

@@ -2,12 +2,51 @@
 // and reaping happen under the group lock; a reaper hands other processes'
 // completions to their mailboxes, and each process reads its own mailbox, so
 // callbacks and Promises resolve only in the process that submitted.
-import { OUT_MAX } from '../assembly/abi/qpair.js';
+import { OUT_MAX, qpDescriptorSize, QP_ADMIN_OWNER_BITS } from '../assembly/abi/qpair.js';
+import { GROUP_OWNER } from '../assembly/abi/region.js';
+import { SQE_SIZE, CQE_SIZE } from '../assembly/nvme/cmd.js';
+import { PAGE_SIZE } from '../assembly/nvme/regs.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import { QueuePair, type QueuePairInit } from './qpair.js';
 import type { DmaBuffer } from './dma.js';
 import type { Region } from './region.js';
 import type { Group } from './group.js';
+import { CoreStatusError } from './errors.js';
+import { QpDescriptor } from './layout/qp-descriptor.js';
+
+/** Largest transfer of one admin command (its PRP lists are sized for it). */
+export const ADMIN_MAX_XFER = 64 * 1024;
+
+/** The parts of an admin queue's init that do not depend on where it lives. */
+export type AdminQueueInit = Pick<QueuePairInit, 'core' | 'region' | 'timeoutMs' | 'checkAlive' | 'onTimeout'>;
+
+/**
+ * The primary makes the group's admin queue: rings, descriptor and PRP
+ * lists owned by the group (GROUP_OWNER: it outlives any one process),
+ * published in the controller block for secondaries.
+ */
+export function createAdminQueue(region: Region, group: Group, depth: number, dstrd: number, init: AdminQueueInit): AdminQueue {
+  const core = init.core;
+  const nslots = depth - 1;
+  const prpPages = core.prpPagesFor(ADMIN_MAX_XFER);
+  const owner = GROUP_OWNER;
+  const sq = region.allocDma(depth * SQE_SIZE, { zero: true, owner, contiguous: true });
+  const cq = region.allocDma(depth * CQE_SIZE, { zero: true, owner, contiguous: true });
+  const desc = region.allocDma(qpDescriptorSize(nslots), { zero: true, owner });
+  const prp = region.allocDma(nslots * prpPages * PAGE_SIZE, { owner });
+  const st = core.qpInit(desc.regionOffset, 0, depth, sq.regionOffset, cq.regionOffset, dstrd, nslots, QP_ADMIN_OWNER_BITS,
+    prp.regionOffset, prpPages, ADMIN_MAX_XFER, GROUP_OWNER);
+  if (st !== CoreStatus.Ok) throw new CoreStatusError('setting up the admin queue pair', st);
+  region.ctrl.adminQueuePair = desc.regionOffset;
+  return new AdminQueue(region, group, { ...init, qid: 0, depth, nslots, desc: desc.regionOffset, maxTransfer: ADMIN_MAX_XFER });
+}
+
+/** A secondary uses the admin queue the primary made. */
+export function attachAdminQueue(region: Region, group: Group, init: AdminQueueInit): AdminQueue {
+  const desc = region.ctrl.adminQueuePair;
+  const depth = new QpDescriptor(region.u8, desc).depth;
+  return new AdminQueue(region, group, { ...init, qid: 0, depth, nslots: depth - 1, desc, maxTransfer: ADMIN_MAX_XFER });
+}
 
 export class AdminQueue extends QueuePair {
   /** Completions delivered to this process for commands it did not send (must stay 0). */
@@ -20,8 +59,6 @@ export class AdminQueue extends QueuePair {
     private readonly region: Region,
     private readonly group: Group,
     init: QueuePairInit,
-    readonly sqMem: DmaBuffer | undefined,
-    readonly cqMem: DmaBuffer | undefined,
   ) {
     super({ ...init, keyByCid: true });
   }

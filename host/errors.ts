@@ -1,7 +1,11 @@
 // Typed errors of the public API. Every failure a caller can meet is one of
 // these (or a HalError from the system-call layer), never a bare string.
-import { Sct, GenericSc, CommandSpecificSc, MediaSc } from '../assembly/nvme/status.js';
+import {
+  Sct, GenericSc, CommandSpecificSc, MediaSc, SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK,
+  SF_M_SHIFT, SF_M_MASK, SF_CRD_SHIFT, SF_CRD_MASK,
+} from '../assembly/nvme/status.js';
 import { AdminOpc, NvmOpc } from '../assembly/nvme/cmd.js';
+import { CoreStatus } from '../assembly/abi/status.js';
 export { HalError } from '../hal/errors.js';
 
 export class NvmeError extends Error {}
@@ -163,5 +167,60 @@ export class PcieError extends NvmeError {
     readonly reason: 'missing' | 'driver' | 'in-use' | 'permission' | 'iommu',
   ) {
     super(message);
+  }
+}
+
+/**
+ * The Wasm core refused an operation for a reason no caller argument
+ * explains (its tables are inconsistent, or a build mismatch): a driver
+ * fault, reported with the core's status.
+ */
+export class CoreStatusError extends NvmeError {
+  override readonly name = 'CoreStatusError';
+  readonly statusName: string;
+  constructor(
+    /** What the driver asked the core to do. */
+    readonly operation: string,
+    /** The CoreStatus it returned (assembly/abi/status.ts). */
+    readonly status: number,
+  ) {
+    const n = CoreStatus[status] ?? String(status);
+    super(`${operation}: the Wasm core returned ${n}`);
+    this.statusName = n;
+  }
+}
+
+/** The error a command completed with, from its 15-bit status field (4.6.1). */
+export function statusError(sf: number, opcode: number, cid: number, qid: number): NvmeStatusError {
+  return new NvmeStatusError(
+    (sf >>> SF_SCT_SHIFT) & SF_SCT_MASK,
+    (sf >>> SF_SC_SHIFT) & SF_SC_MASK,
+    ((sf >>> SF_DNR_SHIFT) & SF_DNR_MASK) === 1,
+    opcode,
+    cid,
+    qid,
+    ((sf >>> SF_M_SHIFT) & SF_M_MASK) === 1,
+    (sf >>> SF_CRD_SHIFT) & SF_CRD_MASK,
+  );
+}
+
+/** A CoreStatus from a submission or an allocation, as the typed error a caller should see. */
+export function coreError(st: number, what: string): NvmeError {
+  switch (st) {
+    case CoreStatus.Misaligned:
+      return new InvalidArgumentError(`${what} buffer`, 'a dword (4-byte) aligned DMA buffer');
+    case CoreStatus.BadLength:
+      return new InvalidArgumentError(`${what} length`, 'a non-zero length within the maximum transfer size');
+    case CoreStatus.OutOfRegion:
+      return new InvalidArgumentError(`${what} buffer`, "a DMA buffer inside this controller's region");
+    case CoreStatus.BadArgument:
+      return new InvalidArgumentError(what, 'valid command fields');
+    case CoreStatus.SqFull:
+    case CoreStatus.NoSlot:
+      return new ResourceError(`${what}: queue pair is full`, 'slot');
+    case CoreStatus.NoMemory:
+      return new ResourceError(`${what}: no DMA memory left in the region`, 'dma');
+    default:
+      return new CoreStatusError(what, st);
   }
 }

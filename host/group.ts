@@ -8,19 +8,19 @@
 // the holder is still alive (pid AND start time from the process table). A
 // dead holder's lock is taken over with a CAS from its value, then the admin
 // queue is made consistent before going on.
-import {
-  HDR_STATE, RegionState, HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WANT, HDR_LOCK_WAITERS, HDR_PRIMARY, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE,
-  PROC_PID, PROC_START_LO, PROC_START_HI, PROC_CLEANER, PROC_GEN, PROC_ROLE, ProcState, ProcRole, CTRL_QID_OWNER,
-  CTRL_MAX_QUEUE_PAIRS, CTRL_MBOX, MBOX_STRIDE, MBOX_WAKE, CTRL_STATS_DIR,
-} from '../assembly/abi/region.js';
+import { RegionState, PROC_SLOTS, ProcState, ProcRole } from '../assembly/abi/region.js';
 import { futexWait, futexWake, processAlive, processStartTime } from '../hal/index.js';
 import type { CoreExports } from './core.js';
 import type { Region } from './region.js';
-import { ResourceError, ControllerError } from './errors.js';
-import { CoreStatus } from '../assembly/abi/status.js';
+import { ResourceError, ControllerError, NvmeError } from './errors.js';
+import { ADMIN_LOCK, ALLOC_LOCK, type RegionHeader } from './layout/header.js';
+import type { ProcTable } from './layout/proc-table.js';
+import type { ControllerBlock } from './layout/ctrl-block.js';
 
 /** The group closed (its last member left) while this process was joining: start afresh. */
-export class GroupClosedError extends Error {}
+export class GroupClosedError extends NvmeError {
+  override readonly name = 'GroupClosedError';
+}
 
 const SPIN = 200;
 const LIVENESS_EVERY_MS = 10;
@@ -33,8 +33,9 @@ export class Group {
   /** This process's slot in the process table. */
   self = -1;
   private depth = 0;
-  private readonly i32: Int32Array;
-  private readonly dv: DataView;
+  private readonly hdr: RegionHeader;
+  private readonly procs: ProcTable;
+  private readonly ctrl: ControllerBlock;
   private readonly lockAddr: bigint;
   private readonly joiningSeen = new Map<number, number>();
   /** Called after the admin lock was taken over from a dead holder. */
@@ -44,29 +45,27 @@ export class Group {
     readonly region: Region,
     readonly core: CoreExports,
   ) {
-    this.dv = region.dv;
-    this.i32 = new Int32Array(region.layout.memory.buffer, region.layout.regionOff, region.size >>> 2);
-    this.lockAddr = this.addr(HDR_ADMIN_LOCK);
+    this.hdr = region.hdr;
+    this.procs = region.procs;
+    this.ctrl = region.ctrl;
+    this.lockAddr = this.addr(ADMIN_LOCK);
   }
 
+  /** Virtual address of region offset `off` in this process (for the futex). */
   private addr(off: number): bigint {
     return this.region.layout.base + BigInt(this.region.layout.regionOff + off);
   }
 
-  private procOff(slot: number, field: number): number {
-    return PROC_TABLE_OFF + slot * PROC_ENTRY_SIZE + field;
-  }
-
   procState(slot: number): ProcState {
-    return Atomics.load(this.i32, this.procOff(slot, PROC_STATE) >>> 2) as ProcState;
+    return this.procs.state(slot);
   }
 
   procPid(slot: number): number {
-    return this.dv.getUint32(this.procOff(slot, PROC_PID), true);
+    return this.procs.pid(slot);
   }
 
   private procStart(slot: number): number {
-    return this.dv.getUint32(this.procOff(slot, PROC_START_LO), true) + this.dv.getUint32(this.procOff(slot, PROC_START_HI), true) * 2 ** 32;
+    return this.procs.startTime(slot);
   }
 
   /** Is the process recorded in `slot` running (same pid, same start time)? */
@@ -92,21 +91,21 @@ export class Group {
       return;
     }
     const me = this.self;
-    const WANT = HDR_LOCK_WANT >>> 2;
+    const hdr = this.hdr;
     const t0 = performance.now();
     let lastCheck = t0;
     for (let spin = 0; ; spin++) {
       // Leave the lock to a process that claimed priority (unless that is us).
-      const want = Atomics.load(this.i32, WANT);
+      const want = hdr.lockWant;
       let holder: number;
       if (want === 0 || want === me + 1) {
-        holder = this.core.lockTry(HDR_ADMIN_LOCK, me);
+        holder = this.core.lockTry(ADMIN_LOCK, me);
         if (holder === 0 || holder === me + 1) {
-          if (want === me + 1) Atomics.compareExchange(this.i32, WANT, want, 0);
+          if (want === me + 1) hdr.casLockWant(want, 0);
           break;
         }
       } else {
-        holder = Atomics.load(this.i32, HDR_ADMIN_LOCK >>> 2);
+        holder = hdr.adminLockWord;
       }
       if (spin < SPIN) continue;
       const now = performance.now();
@@ -116,22 +115,22 @@ export class Group {
       }
       if (now - lastCheck >= LIVENESS_EVERY_MS) {
         lastCheck = now;
-        if (holder !== 0 && !this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, me)) {
-          if (Atomics.load(this.i32, WANT) === me + 1) Atomics.store(this.i32, WANT, 0);
+        if (holder !== 0 && !this.slotAlive(holder - 1) && this.core.lockSteal(ADMIN_LOCK, holder, me)) {
+          if (hdr.lockWant === me + 1) hdr.lockWant = 0;
           this.depth = 1;
           this.onLockRecovered?.();
           return;
         }
         // A priority claimant that died gives up its claim.
-        if (want !== 0 && want !== me + 1 && !this.slotAlive(want - 1)) Atomics.compareExchange(this.i32, WANT, want, 0);
+        if (want !== 0 && want !== me + 1 && !this.slotAlive(want - 1)) hdr.casLockWant(want, 0);
       }
-      if (want === 0 && now - t0 > PRIORITY_AFTER_MS) Atomics.compareExchange(this.i32, WANT, 0, me + 1);
+      if (want === 0 && now - t0 > PRIORITY_AFTER_MS) hdr.casLockWant(0, me + 1);
       if (holder === 0) continue; // free but reserved for the claimant: look again
-      Atomics.add(this.i32, HDR_LOCK_WAITERS >>> 2, 1);
+      hdr.addLockWaiters(1);
       try {
         futexWait(this.lockAddr, holder, 1);
       } finally {
-        Atomics.sub(this.i32, HDR_LOCK_WAITERS >>> 2, 1);
+        hdr.addLockWaiters(-1);
       }
     }
     this.depth = 1;
@@ -139,8 +138,8 @@ export class Group {
 
   unlock(): void {
     if (--this.depth > 0) return;
-    this.core.lockRelease(HDR_ADMIN_LOCK);
-    if (Atomics.load(this.i32, HDR_LOCK_WAITERS >>> 2) > 0) futexWake(this.lockAddr, 1);
+    this.core.lockRelease(ADMIN_LOCK);
+    if (this.hdr.lockWaiters > 0) futexWake(this.lockAddr, 1);
   }
 
   /**
@@ -153,16 +152,16 @@ export class Group {
       this.depth++;
       return true;
     }
-    const want = Atomics.load(this.i32, HDR_LOCK_WANT >>> 2);
+    const want = this.hdr.lockWant;
     if (want !== 0 && want !== this.self + 1) return false; // someone waited long: let them
-    const holder = this.core.lockTry(HDR_ADMIN_LOCK, this.self);
+    const holder = this.core.lockTry(ADMIN_LOCK, this.self);
     if (holder === 0 || holder === this.self + 1) {
-      if (want === this.self + 1) Atomics.compareExchange(this.i32, HDR_LOCK_WANT >>> 2, want, 0);
+      if (want === this.self + 1) this.hdr.casLockWant(want, 0);
       this.depth = 1;
       return true;
     }
-    if (!this.slotAlive(holder - 1) && this.core.lockSteal(HDR_ADMIN_LOCK, holder, this.self)) {
-      if (want === this.self + 1) Atomics.compareExchange(this.i32, HDR_LOCK_WANT >>> 2, want, 0);
+    if (!this.slotAlive(holder - 1) && this.core.lockSteal(ADMIN_LOCK, holder, this.self)) {
+      if (want === this.self + 1) this.hdr.casLockWant(want, 0);
       this.depth = 1;
       this.onLockRecovered?.();
       return true;
@@ -185,27 +184,15 @@ export class Group {
    * an allocation keeps finding the lock busy.
    */
   recoverAllocLock(): boolean {
-    const holder = Atomics.load(this.i32, HDR_ALLOC_LOCK >>> 2);
+    const holder = this.hdr.allocLockWord;
     if (holder === 0 || this.slotAlive(holder - 1)) return false;
-    if (!this.core.lockSteal(HDR_ALLOC_LOCK, holder, this.self)) return false;
+    if (!this.core.lockSteal(ALLOC_LOCK, holder, this.self)) return false;
     this.core.dmaRepair();
-    this.core.lockRelease(HDR_ALLOC_LOCK);
+    this.core.lockRelease(ALLOC_LOCK);
     return true;
   }
 
   // ---- membership ----
-
-  /**
-   * Run an allocator operation of the core, retrying while another process
-   * holds the allocator lock, and taking it over if that process died.
-   */
-  allocOp(fn: () => number): number {
-    for (let tries = 1; ; tries++) {
-      const r = fn();
-      if (r !== CoreStatus.Busy) return r;
-      if (tries % 10_000 === 0 && !this.recoverAllocLock() && tries > 5_000_000) return r;
-    }
-  }
 
   /**
    * Claim a free slot for this process. The claim is a compare-and-swap on
@@ -218,21 +205,15 @@ export class Group {
     const pid = process.pid;
     const start = processStartTime(pid) ?? 0;
     for (let s = 0; s < PROC_SLOTS; s++) {
-      const o = (f: number) => this.procOff(s, f);
-      if (Atomics.compareExchange(this.i32, o(PROC_STATE) >>> 2, ProcState.Free, ProcState.Joining) !== ProcState.Free) continue;
-      this.dv.setUint32(o(PROC_PID), pid, true);
-      this.dv.setUint32(o(PROC_START_LO), start % 2 ** 32, true);
-      this.dv.setUint32(o(PROC_START_HI), Math.floor(start / 2 ** 32), true);
-      this.dv.setUint32(o(PROC_CLEANER), 0, true);
-      this.dv.setUint32(o(PROC_GEN), this.dv.getUint32(o(PROC_GEN), true) + 1, true);
-      this.dv.setUint32(o(PROC_ROLE), role, true);
+      if (!this.procs.casState(s, ProcState.Free, ProcState.Joining)) continue;
+      this.procs.fill(s, pid, start, role);
       this.core.mboxReset(s);
-      Atomics.store(this.i32, o(PROC_STATE) >>> 2, ProcState.Live);
+      this.procs.setState(s, ProcState.Live);
       this.setSelf(s);
       if (role === ProcRole.Secondary) {
-        const ready = this.withLock(() => Atomics.load(this.i32, HDR_STATE >>> 2) === RegionState.Ready);
+        const ready = this.withLock(() => this.hdr.state === RegionState.Ready);
         if (!ready) {
-          Atomics.store(this.i32, o(PROC_STATE) >>> 2, ProcState.Free);
+          this.procs.setState(s, ProcState.Free);
           throw new GroupClosedError();
         }
       }
@@ -258,7 +239,7 @@ export class Group {
   closeIfLast(): boolean {
     return this.withLock(() => {
       if (this.liveSlots().some((s) => s !== this.self)) return false;
-      Atomics.store(this.i32, HDR_STATE >>> 2, RegionState.Closed);
+      this.hdr.state = RegionState.Closed;
       return true;
     });
   }
@@ -266,28 +247,28 @@ export class Group {
   /** Leave: free the slot and this process's memory (its queues must be gone already). */
   leave(adminDesc: number): void {
     const s = this.self;
-    this.allocOp(() => this.core.dmaFreeOwner(s, s));
+    this.region.allocatorOp(() => this.core.dmaFreeOwner(s, s));
     this.withLock(() => {
       this.core.qpReleaseOwner(adminDesc, s);
       this.core.mboxReset(s);
-      if (this.primarySlot() === s) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);
-      Atomics.store(this.i32, this.procOff(s, PROC_STATE) >>> 2, ProcState.Free);
+      if (this.primarySlot() === s) this.hdr.primarySlot = -1;
+      this.procs.setState(s, ProcState.Free);
     });
   }
 
   // ---- primary role ----
 
   primarySlot(): number {
-    return Atomics.load(this.i32, HDR_PRIMARY >>> 2) - 1;
+    return this.hdr.primarySlot;
   }
 
   /** Become primary if there is none or it died. Returns true if this process is primary now. */
   claimPrimary(): boolean {
-    const cur = Atomics.load(this.i32, HDR_PRIMARY >>> 2);
-    if (cur === this.self + 1) return true;
-    if (cur !== 0 && this.slotAlive(cur - 1)) return false;
-    if (Atomics.compareExchange(this.i32, HDR_PRIMARY >>> 2, cur, this.self + 1) !== cur) return false;
-    this.dv.setUint32(this.procOff(this.self, PROC_ROLE), ProcRole.Primary, true);
+    const cur = this.hdr.primarySlot;
+    if (cur === this.self) return true;
+    if (cur >= 0 && this.slotAlive(cur)) return false;
+    if (!this.hdr.casPrimary(cur, this.self)) return false;
+    this.procs.setRole(this.self, ProcRole.Primary);
     return true;
   }
 
@@ -305,23 +286,22 @@ export class Group {
       for (let s = 0; s < PROC_SLOTS; s++) {
         if (s === this.self) continue;
         const st = this.procState(s);
-        const o = this.procOff(s, PROC_CLEANER);
         // A Joining slot is in someone's hands for microseconds; only one still
         // Joining a whole round later, with a dead pid, was left by a crash.
         if (st === ProcState.Joining) {
-          const gen = this.dv.getUint32(this.procOff(s, PROC_GEN), true);
+          const gen = this.procs.generation(s);
           const seen = this.joiningSeen.get(s);
           this.joiningSeen.set(s, gen);
           if (seen !== gen) continue;
         } else this.joiningSeen.delete(s);
         if ((st === ProcState.Live || st === ProcState.Joining) && !processAlive(this.procPid(s), this.procStart(s))) {
-          this.dv.setUint32(o, this.self + 1, true);
-          Atomics.store(this.i32, this.procOff(s, PROC_STATE) >>> 2, ProcState.Cleaning);
+          this.procs.setCleaner(s, this.self + 1);
+          this.procs.setState(s, ProcState.Cleaning);
           dead.push(s);
         } else if (st === ProcState.Cleaning) {
-          const cleaner = this.dv.getUint32(o, true);
+          const cleaner = this.procs.cleaner(s);
           if (cleaner === 0 || (cleaner - 1 !== this.self && !this.slotAlive(cleaner - 1))) {
-            this.dv.setUint32(o, this.self + 1, true);
+            this.procs.setCleaner(s, this.self + 1);
             dead.push(s);
           }
         }
@@ -336,10 +316,10 @@ export class Group {
   releaseDead(slot: number, adminDesc: number): void {
     this.withLock(() => {
       this.core.qpReleaseOwner(adminDesc, slot); // admin slots held for its unread completions
-      this.allocOp(() => this.core.dmaFreeOwner(slot, this.self));
+      this.region.allocatorOp(() => this.core.dmaFreeOwner(slot, this.self));
       this.core.mboxReset(slot);
-      if (this.primarySlot() === slot) Atomics.store(this.i32, HDR_PRIMARY >>> 2, 0);
-      Atomics.store(this.i32, this.procOff(slot, PROC_STATE) >>> 2, ProcState.Free);
+      if (this.primarySlot() === slot) this.hdr.primarySlot = -1;
+      this.procs.setState(slot, ProcState.Free);
     });
   }
 
@@ -348,11 +328,11 @@ export class Group {
   /** Take a free QID for this process (under the lock), or throw ResourceError. */
   takeQid(): number {
     return this.withLock(() => {
-      const max = this.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+      const max = this.ctrl.maxQueuePairs;
       let inUse = 0;
       for (let q = 1; q <= max; q++) {
-        if (this.dv.getUint8(CTRL_QID_OWNER + q) === 0) {
-          this.dv.setUint8(CTRL_QID_OWNER + q, this.self + 1);
+        if (this.ctrl.qidOwner(q) < 0) {
+          this.ctrl.setQidOwner(q, this.self);
           return q;
         }
         inUse++;
@@ -363,23 +343,23 @@ export class Group {
 
   releaseQid(qid: number): void {
     this.withLock(() => {
-      this.dv.setUint32(CTRL_STATS_DIR + qid * 4, 0, true); // its stats block goes with it
-      this.dv.setUint8(CTRL_QID_OWNER + qid, 0);
+      this.ctrl.setStatsBlock(qid, 0); // its stats block goes with it
+      this.ctrl.setQidOwner(qid, -1);
     });
   }
 
   /** QIDs owned by process slot `slot`. */
   qidsOf(slot: number): number[] {
-    const max = this.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+    const max = this.ctrl.maxQueuePairs;
     const out: number[] = [];
-    for (let q = 1; q <= max; q++) if (this.dv.getUint8(CTRL_QID_OWNER + q) === slot + 1) out.push(q);
+    for (let q = 1; q <= max; q++) if (this.ctrl.qidOwner(q) === slot) out.push(q);
     return out;
   }
 
   qidsInUse(): number {
-    const max = this.dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true);
+    const max = this.ctrl.maxQueuePairs;
     let n = 0;
-    for (let q = 1; q <= max; q++) if (this.dv.getUint8(CTRL_QID_OWNER + q) !== 0) n++;
+    for (let q = 1; q <= max; q++) if (this.ctrl.qidOwner(q) >= 0) n++;
     return n;
   }
 
@@ -388,10 +368,9 @@ export class Group {
     const lo = this.core.wakeMask(0) >>> 0;
     const hi = this.core.wakeMask(1) >>> 0;
     if (lo === 0 && hi === 0) return;
-    const mbox = this.dv.getUint32(CTRL_MBOX, true);
     for (let p = 0; p < PROC_SLOTS; p++) {
       if (((p < 32 ? lo >>> p : hi >>> (p - 32)) & 1) === 0) continue;
-      futexWake(this.addr(mbox + p * MBOX_STRIDE + MBOX_WAKE));
+      futexWake(this.addr(this.ctrl.mailboxWakeWord(p)));
     }
   }
 }

@@ -1,38 +1,113 @@
-// An I/O queue pair, with the low-overhead submission methods: validate,
-// post, remember the callback. Nothing is allocated per command here; the
-// doorbell rings on processCompletions() or ring().
-import { NvmOpc, RW_FUA_SHIFT } from '../assembly/nvme/cmd.js';
+// An I/O queue pair: every NVM command it can carry, built here and nowhere
+// else (like SPDK's nvme_ns_cmd.c builders over a qpair). Two ways in:
+// - callback: submitRead/submitWrite validate, post and remember the
+//   callback; nothing is allocated per command, the doorbell rings on
+//   processCompletions() or ring();
+// - Promise: read/write/compare/flush/writeZeroes/deallocate/command, one
+//   command each (Namespace splits larger requests into these). A Node
+//   Buffer goes through a bounce buffer, freed when the command is done
+//   with it (never while the device may still write it); a DmaBuffer is
+//   used in place.
+import {
+  NvmOpc, RW_FUA_SHIFT, RW_DEAC_SHIFT, RW_MAX_BLOCKS, DSM_AD_SHIFT, DSM_MAX_RANGES, DSM_RANGE_SIZE, DSM_RANGE_NLB, DSM_RANGE_SLBA,
+} from '../assembly/nvme/cmd.js';
 import { QueuePair, type QueuePairInit, type IoCallback } from './qpair.js';
-import type { DmaBuffer } from './dma.js';
-import type { Controller } from './controller.js';
-import type { Namespace } from './namespace.js';
+import { DmaBuffer } from './dma.js';
+import { passthrough, type PassthroughCommand } from './passthrough.js';
+import { InvalidArgumentError } from './errors.js';
 import { checkInt } from './validate.js';
+
+/** What a command needs of its namespace (Namespace is one). */
+export interface IoNamespace {
+  readonly id: number;
+  readonly blockSize: number;
+  /** Validate one command's `bytes` at `lba`; returns the block count. */
+  checkIo(lba: number, bytes: number, maxTransfer: number): number;
+}
+
+/** What an I/O queue pair needs of its controller. */
+export interface IoQueuePairHost {
+  allocDma(bytes: number, opts?: { zero?: boolean }): DmaBuffer;
+  deleteQueuePair(qp: IoQueuePair): Promise<void>;
+}
+
+/** Options of one Promise-path command. */
+export interface CommandOptions {
+  /** Timeout in ms (0 = none); default: the queue pair's. */
+  timeoutMs?: number;
+  /** Force Unit Access. */
+  fua?: boolean;
+}
 
 export class IoQueuePair extends QueuePair {
   constructor(
-    private readonly ctrl: Controller,
+    private readonly host: IoQueuePairHost,
     init: QueuePairInit,
     private readonly memoryRuns: DmaBuffer[],
   ) {
     super(init);
   }
 
+  // ---- callback path ----
+
   /**
    * Read `buf.length / ns.blockSize` blocks at `lba` into `buf` (a DMA
    * buffer: zero copy). Returns false if the queue pair is full (reap
    * completions and retry); throws InvalidArgumentError for a bad request.
    */
-  submitRead(ns: Namespace, lba: number, buf: DmaBuffer, cb: IoCallback): boolean {
+  submitRead(ns: IoNamespace, lba: number, buf: DmaBuffer, cb: IoCallback): boolean {
     const blocks = ns.checkIo(lba, buf.length, this.maxTransfer);
     if (this.held()) return false;
     return this.track(this.core.submitRw(this.desc, NvmOpc.Read, ns.id, lba, blocks, buf.regionOffset, buf.length, 0), NvmOpc.Read, cb, 'read');
   }
 
   /** Write `buf` at `lba`; as submitRead. `fua` forces unit access. */
-  submitWrite(ns: Namespace, lba: number, buf: DmaBuffer, cb: IoCallback, fua = false): boolean {
+  submitWrite(ns: IoNamespace, lba: number, buf: DmaBuffer, cb: IoCallback, fua = false): boolean {
     const blocks = ns.checkIo(lba, buf.length, this.maxTransfer);
     if (this.held()) return false;
     return this.track(this.core.submitRw(this.desc, NvmOpc.Write, ns.id, lba, blocks, buf.regionOffset, buf.length, fua ? 1 << RW_FUA_SHIFT : 0), NvmOpc.Write, cb, 'write');
+  }
+
+  // ---- Promise path: one command each ----
+
+  /** Read (6.9) `data.length` bytes at block `lba` into `data`. */
+  read(ns: IoNamespace, lba: number, data: Uint8Array | DmaBuffer, opts: CommandOptions = {}): Promise<void> {
+    return this.rw(NvmOpc.Read, 'read', ns, lba, data, opts);
+  }
+
+  /** Write (6.15) `data` at block `lba`. */
+  write(ns: IoNamespace, lba: number, data: Uint8Array | DmaBuffer, opts: CommandOptions = {}): Promise<void> {
+    return this.rw(NvmOpc.Write, 'write', ns, lba, data, opts);
+  }
+
+  /** Compare (6.2) `data` with the blocks at `lba`: rejects with NvmeStatusError (Compare Failure) when they differ. */
+  compare(ns: IoNamespace, lba: number, data: Uint8Array | DmaBuffer, opts: CommandOptions = {}): Promise<void> {
+    return this.rw(NvmOpc.Compare, 'compare', ns, lba, data, opts);
+  }
+
+  /** Flush (6.8): make completed writes durable. */
+  flush(ns: IoNamespace, opts: CommandOptions = {}): Promise<void> {
+    return this.run(NvmOpc.Flush, 'flush', () => this.core.submitFlush(this.desc, ns.id), undefined, opts) as Promise<unknown> as Promise<void>;
+  }
+
+  /** Write Zeroes (6.17) of `blocks` (at most 65536) at `lba`; `deallocate` lets the controller deallocate instead (DEAC). */
+  writeZeroes(ns: IoNamespace, lba: number, blocks: number, opts: CommandOptions & { deallocate?: boolean } = {}): Promise<void> {
+    checkInt('blocks', blocks, 1, RW_MAX_BLOCKS);
+    const flags = (opts.deallocate ? 1 << RW_DEAC_SHIFT : 0) | (opts.fua ? 1 << RW_FUA_SHIFT : 0);
+    return this.run(NvmOpc.WriteZeroes, 'write zeroes', () => this.core.submitRw(this.desc, NvmOpc.WriteZeroes, ns.id, lba, blocks, 0, 0, flags), undefined, opts) as Promise<unknown> as Promise<void>;
+  }
+
+  /** Dataset Management (6.7) with the Deallocate attribute over up to 256 ranges (checked by the caller). */
+  deallocate(ns: IoNamespace, ranges: ReadonlyArray<{ lba: number; blocks: number }>, opts: CommandOptions = {}): Promise<void> {
+    if (ranges.length < 1 || ranges.length > DSM_MAX_RANGES) throw new InvalidArgumentError('ranges', `1 to ${DSM_MAX_RANGES} ranges per command`, ranges.length);
+    const buf = this.host.allocDma(ranges.length * DSM_RANGE_SIZE, { zero: true });
+    const dv = new DataView(buf.bytes.buffer, buf.bytes.byteOffset, buf.length);
+    ranges.forEach((r, j) => {
+      dv.setUint32(j * DSM_RANGE_SIZE + DSM_RANGE_NLB, r.blocks, true);
+      dv.setBigUint64(j * DSM_RANGE_SIZE + DSM_RANGE_SLBA, BigInt(r.lba), true);
+    });
+    return this.run(NvmOpc.DatasetManagement, 'deallocate', () =>
+      this.core.submitDsm(this.desc, ns.id, ranges.length, 1 << DSM_AD_SHIFT, buf.regionOffset), () => buf.free(), opts) as Promise<unknown> as Promise<void>;
   }
 
   /**
@@ -40,27 +115,30 @@ export class IoQueuePair extends QueuePair {
    * `data` is copied to a DMA buffer before and back after. Resolves with
    * the completion's dword 0; rejects with NvmeStatusError.
    */
-  async command(cmd: { opcode: number; nsid: number; cdw10?: number; cdw11?: number; cdw12?: number; cdw13?: number; cdw14?: number; cdw15?: number; data?: Uint8Array; timeoutMs?: number }): Promise<number> {
-    const f = (k: string, v: number | undefined) => checkInt(k, v ?? 0, 0, 0xffffffff) >>> 0;
-    checkInt('opcode', cmd.opcode, 0, 255);
-    const nsid = f('nsid', cmd.nsid);
-    const cdw = [f('cdw10', cmd.cdw10), f('cdw11', cmd.cdw11), f('cdw12', cmd.cdw12), f('cdw13', cmd.cdw13), f('cdw14', cmd.cdw14), f('cdw15', cmd.cdw15)] as const;
-    const data = cmd.data;
-    const what = `I/O opcode 0x${cmd.opcode.toString(16)}`;
-    if (!data || data.length === 0) {
-      return this.run(cmd.opcode, what, () => this.core.submitRaw(this.desc, cmd.opcode, nsid, 0, 0, ...cdw), undefined, { timeoutMs: cmd.timeoutMs });
+  command(cmd: PassthroughCommand & { nsid: number }): Promise<number> {
+    return passthrough(this, this.core, (n) => this.host.allocDma(n), cmd, 'I/O');
+  }
+
+  /** Read, Write or Compare of one command's worth; a Node Buffer is bounced. */
+  private rw(opc: number, what: string, ns: IoNamespace, lba: number, data: Uint8Array | DmaBuffer, opts: CommandOptions): Promise<void> {
+    const len = data.length;
+    const blocks = ns.checkIo(lba, len, this.maxTransfer);
+    const flags = opts.fua ? 1 << RW_FUA_SHIFT : 0;
+    if (data instanceof DmaBuffer) {
+      const at = data.regionOffset;
+      return this.run(opc, what, () => this.core.submitRw(this.desc, opc, ns.id, lba, blocks, at, len, flags), undefined, opts) as Promise<unknown> as Promise<void>;
     }
-    const buf = this.ctrl.region.allocDma(data.length);
-    buf.bytes.set(data);
-    return this.run(cmd.opcode, what, () => this.core.submitRaw(this.desc, cmd.opcode, nsid, buf.regionOffset, data.length, ...cdw), (err) => {
-      if (!err) data.set(buf.bytes);
-      buf.free();
-    }, { timeoutMs: cmd.timeoutMs });
+    const bounce = this.host.allocDma(len);
+    if (opc !== NvmOpc.Read) bounce.bytes.set(data);
+    return this.run(opc, what, () => this.core.submitRw(this.desc, opc, ns.id, lba, blocks, bounce.regionOffset, len, flags), (err) => {
+      if (!err && opc === NvmOpc.Read) data.set(bounce.bytes);
+      bounce.free();
+    }, opts) as Promise<unknown> as Promise<void>;
   }
 
   /** Delete this queue pair on the controller and free its memory. */
   delete(): Promise<void> {
-    return this.ctrl.deleteQueuePair(this);
+    return this.host.deleteQueuePair(this);
   }
 
   /** Free the rings, descriptor and PRP lists (after deletion on the controller). */

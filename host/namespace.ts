@@ -1,19 +1,24 @@
-// A namespace: its geometry and the Promise-path I/O methods. Requests larger
-// than one command may carry are split by the transfer limit (MDTS) and the
-// 16-bit block count; Node Buffers go through bounce buffers, DMA buffers
-// are used in place.
-import {
-  NvmOpc, RW_FUA_SHIFT, RW_DEAC_SHIFT, RW_MAX_BLOCKS, DSM_AD_SHIFT, DSM_MAX_RANGES, DSM_RANGE_SIZE,
-  DSM_RANGE_NLB, DSM_RANGE_SLBA,
-} from '../assembly/nvme/cmd.js';
+// A namespace: its geometry, argument checks, and the Promise-path I/O
+// methods, which validate and split (like SPDK's nvme_ns_cmd.c): requests
+// larger than one command may carry are split by the transfer limit (MDTS)
+// and the 16-bit block count, and each piece is one command of the queue
+// pair (host/io-qpair.ts builds and posts it).
+import { RW_MAX_BLOCKS, DSM_MAX_RANGES } from '../assembly/nvme/cmd.js';
 import { ONCS_WRITE_ZEROES, ONCS_DSM, ONCS_COMPARE } from '../assembly/nvme/identify.js';
 import { Sct, MediaSc } from '../assembly/nvme/status.js';
-import type { Controller } from './controller.js';
-import type { IoQueuePair } from './io-qpair.js';
+import type { IoQueuePair, IoNamespace } from './io-qpair.js';
 import { DmaBuffer } from './dma.js';
 import type { NamespaceData } from './identify.js';
 import { InvalidArgumentError, ControllerError, NvmeStatusError } from './errors.js';
 import { checkLba, checkInt } from './validate.js';
+
+/** What a namespace needs of its controller. */
+export interface NamespaceHost {
+  /** The queue pair used when a call names none. */
+  defaultQueuePair(): Promise<IoQueuePair>;
+  /** Identify Controller's ONCS (optional NVM commands supported). */
+  oncs(): number;
+}
 
 export interface IoOptions {
   /** Queue pair to use; default: the controller's default queue pair. */
@@ -24,12 +29,15 @@ export interface IoOptions {
   fua?: boolean;
 }
 
+/** The queue pair's Promise methods a transfer maps to. */
+type RwOp = 'read' | 'write' | 'compare';
+
 export interface BlockRange {
   lba: number | bigint;
   blocks: number;
 }
 
-export class Namespace {
+export class Namespace implements IoNamespace {
   /** Logical block size in bytes. */
   blockSize = 0;
   /** Namespace size in logical blocks. */
@@ -37,7 +45,7 @@ export class Namespace {
   data!: NamespaceData;
 
   constructor(
-    private readonly ctrl: Controller,
+    private readonly host: NamespaceHost,
     readonly id: number,
     data: NamespaceData,
   ) {
@@ -67,6 +75,7 @@ export class Namespace {
     if (bytes <= 0 || bytes % this.blockSize !== 0) throw new InvalidArgumentError('length', `a non-zero multiple of the ${this.blockSize}-byte block size`, bytes);
     if (bytes > maxTransfer) throw new InvalidArgumentError('length', `at most ${maxTransfer} bytes per command (use the Namespace methods to split)`, bytes);
     const blocks = bytes / this.blockSize;
+    if (blocks > RW_MAX_BLOCKS) throw new InvalidArgumentError('length', `at most ${RW_MAX_BLOCKS} blocks per command (use the Namespace methods to split)`, bytes);
     if (lba + blocks > this.blocks) throw new InvalidArgumentError('lba', `a range inside the namespace (${this.blocks} blocks)`, `${lba}+${blocks}`);
     return blocks;
   }
@@ -88,17 +97,17 @@ export class Namespace {
   }
 
   private qp(opts: IoOptions): Promise<IoQueuePair> {
-    return opts.qpair ? Promise.resolve(opts.qpair) : this.ctrl.defaultQueuePair();
+    return opts.qpair ? Promise.resolve(opts.qpair) : this.host.defaultQueuePair();
   }
 
   /** Read `data.length` bytes from block `lba` into `data`. */
   read(lba: number | bigint, data: Uint8Array | DmaBuffer, opts: IoOptions = {}): Promise<void> {
-    return this.transfer(NvmOpc.Read, lba, data, opts);
+    return this.transfer('read', lba, data, opts);
   }
 
   /** Write `data` (a whole number of blocks) at block `lba`. */
   write(lba: number | bigint, data: Uint8Array | DmaBuffer, opts: IoOptions = {}): Promise<void> {
-    return this.transfer(NvmOpc.Write, lba, data, opts);
+    return this.transfer('write', lba, data, opts);
   }
 
   /** Read `blocks` blocks into a new Buffer. */
@@ -116,7 +125,7 @@ export class Namespace {
   async compare(lba: number | bigint, data: Uint8Array | DmaBuffer, opts: IoOptions = {}): Promise<boolean> {
     this.requireOncs(ONCS_COMPARE, 'Compare');
     try {
-      await this.transfer(NvmOpc.Compare, lba, data, opts);
+      await this.transfer('compare', lba, data, opts);
       return true;
     } catch (e) {
       if (e instanceof NvmeStatusError && e.sct === Sct.MediaError && e.sc === MediaSc.CompareFailure) return false;
@@ -124,7 +133,7 @@ export class Namespace {
     }
   }
 
-  private transfer(opc: number, lbaIn: number | bigint, data: Uint8Array | DmaBuffer, opts: IoOptions): Promise<void> {
+  private transfer(op: RwOp, lbaIn: number | bigint, data: Uint8Array | DmaBuffer, opts: IoOptions): Promise<void> {
     let lba: number;
     let blocks: number;
     try {
@@ -135,45 +144,28 @@ export class Namespace {
     } catch (e) {
       return Promise.reject(e);
     }
-    const flags = opts.fua ? 1 << RW_FUA_SHIFT : 0;
-    const what = opc === NvmOpc.Read ? 'read' : opc === NvmOpc.Write ? 'write' : 'compare';
     const qp = opts.qpair;
     // One command on a given queue pair (the common case): no async
     // scaffolding, the command's own promise.
-    if (qp && blocks <= Math.min(Math.floor(qp.maxTransfer / this.blockSize), RW_MAX_BLOCKS)) {
-      return this.chunk(qp, opc, what, lba, blocks, data, 0, flags, opts.timeoutMs) as Promise<unknown> as Promise<void>;
-    }
-    return this.transferSplit(opc, what, lba, blocks, data, flags, opts);
+    if (qp && blocks <= this.maxBlocksPerCommand(qp)) return qp[op](this, lba, data, opts);
+    return this.transferSplit(op, lba, blocks, data, opts);
   }
 
-  private async transferSplit(opc: number, what: string, lba: number, blocks: number, data: Uint8Array | DmaBuffer, flags: number, opts: IoOptions): Promise<void> {
+  private maxBlocksPerCommand(qp: IoQueuePair): number {
+    return Math.min(Math.floor(qp.maxTransfer / this.blockSize), RW_MAX_BLOCKS);
+  }
+
+  private async transferSplit(op: RwOp, lba: number, blocks: number, data: Uint8Array | DmaBuffer, opts: IoOptions): Promise<void> {
     const qp = await this.qp(opts);
-    const maxBlocks = Math.min(Math.floor(qp.maxTransfer / this.blockSize), RW_MAX_BLOCKS);
-    if (blocks <= maxBlocks) {
-      await this.chunk(qp, opc, what, lba, blocks, data, 0, flags, opts.timeoutMs);
-      return;
-    }
-    const parts: Promise<number>[] = [];
+    const maxBlocks = this.maxBlocksPerCommand(qp);
+    if (blocks <= maxBlocks) return qp[op](this, lba, data, opts);
+    const parts: Promise<void>[] = [];
     for (let done = 0; done < blocks; done += maxBlocks) {
       const n = Math.min(maxBlocks, blocks - done);
-      parts.push(this.chunk(qp, opc, what, lba + done, n, data, done * this.blockSize, flags, opts.timeoutMs));
+      const piece = data.subarray(done * this.blockSize, (done + n) * this.blockSize);
+      parts.push(qp[op](this, lba + done, piece, opts));
     }
     await settleAll(parts);
-  }
-
-  private chunk(qp: IoQueuePair, opc: number, what: string, lba: number, blocks: number, data: Uint8Array | DmaBuffer, off: number, flags: number, timeoutMs: number | undefined): Promise<number> {
-    const len = blocks * this.blockSize;
-    const core = this.ctrl.core;
-    if (data instanceof DmaBuffer) {
-      const at = data.regionOffset + off;
-      return qp.run(opc, what, () => core.submitRw(qp.desc, opc, this.id, lba, blocks, at, len, flags), undefined, { timeoutMs });
-    }
-    const bounce = this.ctrl.region.allocDma(len);
-    if (opc !== NvmOpc.Read) bounce.bytes.set(data.subarray(off, off + len));
-    return qp.run(opc, what, () => core.submitRw(qp.desc, opc, this.id, lba, blocks, bounce.regionOffset, len, flags), (err) => {
-      if (!err && opc === NvmOpc.Read) data.set(bounce.bytes, off);
-      bounce.free();
-    }, { timeoutMs });
   }
 
   /** Write Zeroes (6.17); `deallocate` lets the controller deallocate instead (DEAC). */
@@ -182,11 +174,9 @@ export class Namespace {
     checkInt('blocks', blocks, 1, this.blocks);
     const lba = this.checkRange(lbaIn, blocks);
     const qp = await this.qp(opts);
-    const flags = (opts.deallocate ? 1 << RW_DEAC_SHIFT : 0) | (opts.fua ? 1 << RW_FUA_SHIFT : 0);
-    const parts: Promise<number>[] = [];
+    const parts: Promise<void>[] = [];
     for (let done = 0; done < blocks; done += RW_MAX_BLOCKS) {
-      const n = Math.min(RW_MAX_BLOCKS, blocks - done);
-      parts.push(qp.run(NvmOpc.WriteZeroes, 'write zeroes', () => this.ctrl.core.submitRw(qp.desc, NvmOpc.WriteZeroes, this.id, lba + done, n, 0, 0, flags), undefined, opts));
+      parts.push(qp.writeZeroes(this, lba + done, Math.min(RW_MAX_BLOCKS, blocks - done), opts));
     }
     await settleAll(parts);
   }
@@ -201,34 +191,24 @@ export class Namespace {
       return { lba: this.checkRange(r.lba, blocks), blocks };
     });
     const qp = await this.qp(opts);
-    const parts: Promise<number>[] = [];
-    for (let i = 0; i < checked.length; i += DSM_MAX_RANGES) {
-      const batch = checked.slice(i, i + DSM_MAX_RANGES);
-      const buf = this.ctrl.region.allocDma(batch.length * DSM_RANGE_SIZE, { zero: true });
-      const dv = new DataView(buf.bytes.buffer, buf.bytes.byteOffset, buf.length);
-      batch.forEach((r, j) => {
-        dv.setUint32(j * DSM_RANGE_SIZE + DSM_RANGE_NLB, r.blocks, true);
-        dv.setBigUint64(j * DSM_RANGE_SIZE + DSM_RANGE_SLBA, BigInt(r.lba), true);
-      });
-      parts.push(qp.run(NvmOpc.DatasetManagement, 'deallocate', () =>
-        this.ctrl.core.submitDsm(qp.desc, this.id, batch.length, 1 << DSM_AD_SHIFT, buf.regionOffset), () => buf.free(), opts));
-    }
+    const parts: Promise<void>[] = [];
+    for (let i = 0; i < checked.length; i += DSM_MAX_RANGES) parts.push(qp.deallocate(this, checked.slice(i, i + DSM_MAX_RANGES), opts));
     await settleAll(parts);
   }
 
   /** Flush (6.8): make completed writes durable. */
   async flush(opts: IoOptions = {}): Promise<void> {
     const qp = await this.qp(opts);
-    await qp.run(NvmOpc.Flush, 'flush', () => this.ctrl.core.submitFlush(qp.desc, this.id), undefined, opts);
+    await qp.flush(this, opts);
   }
 
   private requireOncs(bit: number, name: string): void {
-    if (!(this.ctrl.data.oncs & bit)) throw new ControllerError(`the controller does not support ${name} (ONCS)`, 'unsupported');
+    if (!(this.host.oncs() & bit)) throw new ControllerError(`the controller does not support ${name} (ONCS)`, 'unsupported');
   }
 }
 
 /** Wait for every part (none left writing a caller's buffer), then throw the first error. */
-async function settleAll(parts: Promise<number>[]): Promise<void> {
+async function settleAll(parts: Promise<void>[]): Promise<void> {
   const r = await Promise.allSettled(parts);
   for (const x of r) if (x.status === 'rejected') throw x.reason;
 }

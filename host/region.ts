@@ -6,15 +6,18 @@ import {
   openFile, truncateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_CREAT, O_EXCL, HalError,
 } from '../hal/index.js';
 import {
-  REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, REGION_MAGIC, REGION_LAYOUT_VERSION,
-  HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_REGION_SIZE, HDR_FREE_PAGES, HDR_HEAP_PAGES, HDR_HEAP_OFF,
-  HDR_PAGEMAP_OFF, PM_USED, PM_OWNER_SHIFT, PM_OWNER_MASK, HDR_DMA_TABLE, DMA_PAGE_SIZE, DMA_TABLE_ENTRY, GROUP_OWNER,
+  REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, DMA_PAGE_SIZE, DMA_TABLE_ENTRY, GROUP_OWNER, CTRL_OFF, CTRL_SIZE,
 } from '../assembly/abi/region.js';
 import { CoreStatus } from '../assembly/abi/status.js';
+import { PAGE_SIZE } from '../assembly/nvme/regs.js';
 import type { CoreExports } from './core.js';
 import type { MemoryLayout } from './memory.js';
 import { DmaBuffer, type DmaOwner } from './dma.js';
-import { InvalidArgumentError, ResourceError } from './errors.js';
+import { InvalidArgumentError, ResourceError, ControllerError, coreError } from './errors.js';
+import { RegionHeader } from './layout/header.js';
+import { ControllerBlock } from './layout/ctrl-block.js';
+import { ProcTable } from './layout/proc-table.js';
+import { pagesByOwner, writeDmaTable } from './layout/page-map.js';
 
 export type HugepagePolicy = 'auto' | 'never' | 'require';
 
@@ -96,19 +99,27 @@ export function openRegionFile(path: string): RegionFile {
   return { path, fd, size, hugetlbfs: mount !== undefined && path.startsWith(`${mount}/`) };
 }
 
+/** A region file's header and process table as read from the file (not mapped). */
+export interface RegionFileHead {
+  header: RegionHeader;
+  procs: ProcTable;
+  /** The inode they came from. */
+  ino: number;
+}
+
 /**
  * The first pages of a region file (header and process table), read without
  * mapping it, and the inode they came from: the name may meanwhile be
  * removed and created again for a new group, which a later open must notice.
  */
-export function readRegionHeader(path: string): { dv: DataView; ino: number } | undefined {
+export function readRegionHeader(path: string): RegionFileHead | undefined {
   try {
     const fd = fs.openSync(path, 'r');
     try {
-      // The header and the process table.
-      const b = Buffer.alloc(0x2000);
+      // The header and the process table: everything below the controller block.
+      const b = Buffer.alloc(CTRL_OFF);
       const n = fs.readSync(fd, b, 0, b.length, 0);
-      return n === b.length ? { dv: new DataView(b.buffer, b.byteOffset, b.length), ino: fs.fstatSync(fd).ino } : undefined;
+      return n === b.length ? { header: new RegionHeader(b), procs: new ProcTable(b), ino: fs.fstatSync(fd).ino } : undefined;
     } finally {
       fs.closeSync(fd);
     }
@@ -121,6 +132,12 @@ export function readRegionHeader(path: string): { dv: DataView; ino: number } | 
 export class Region implements DmaOwner {
   readonly u8: Uint8Array;
   readonly dv: DataView;
+  /** The header's words (layout/header.ts). */
+  readonly hdr: RegionHeader;
+  /** The controller block's words (layout/ctrl-block.ts). */
+  readonly ctrl: ControllerBlock;
+  /** The process table (layout/proc-table.ts). */
+  readonly procs: ProcTable;
   private closed = false;
 
   constructor(
@@ -134,6 +151,9 @@ export class Region implements DmaOwner {
     core.setRegionWindow(layout.regionOff, file.size);
     this.u8 = new Uint8Array(layout.memory.buffer, layout.regionOff, file.size);
     this.dv = new DataView(layout.memory.buffer, layout.regionOff, file.size);
+    this.hdr = new RegionHeader(this.u8);
+    this.ctrl = new ControllerBlock(this.u8.subarray(0, CTRL_OFF + CTRL_SIZE));
+    this.procs = new ProcTable(this.u8.subarray(0, CTRL_OFF));
   }
 
   get size(): number {
@@ -143,49 +163,49 @@ export class Region implements DmaOwner {
   /** Lay out a fresh region (primary only). */
   format(coreHash: number, iova: bigint): void {
     const heapPages = this.core.regionFormat(coreHash, Number(iova & 0xffffffffn), Number(iova >> 32n));
-    if (heapPages < 0) throw new Error(`regionFormat failed: ${CoreStatus[heapPages] ?? heapPages}`);
+    if (heapPages < 0) throw new ResourceError(`${this.file.path}: a ${this.size}-byte region has no room for its tables (${CoreStatus[heapPages] ?? heapPages})`, 'dma');
   }
 
-  /** Check the header a primary wrote: magic, layout version, core build. */
+  /** Check the header a primary wrote: magic, layout version, core build, size. */
   validate(coreHash: number): void {
-    const magic = this.dv.getUint32(HDR_MAGIC, true);
-    if (magic !== REGION_MAGIC) throw new Error(`${this.file.path} is not an nvme-wasm region (magic 0x${magic.toString(16)})`);
-    const layout = this.dv.getUint32(HDR_LAYOUT_VERSION, true);
-    const hash = this.dv.getUint32(HDR_CORE_HASH, true);
-    if (layout !== REGION_LAYOUT_VERSION || hash !== coreHash) {
-      throw new Error(
-        `version mismatch: region ${this.file.path} has layout ${layout} core ${hash.toString(16).padStart(8, '0')}, this process has layout ${REGION_LAYOUT_VERSION} core ${coreHash.toString(16).padStart(8, '0')}`,
-      );
-    }
-    if (this.dv.getUint32(HDR_REGION_SIZE, true) !== this.file.size) throw new Error(`${this.file.path}: size does not match its header`);
+    if (!this.hdr.hasMagic) throw new ControllerError(`${this.file.path} is not an nvme-wasm region (magic 0x${this.hdr.magic.toString(16)})`, 'unsupported');
+    this.hdr.checkVersion(`region ${this.file.path}`, coreHash);
+    if (this.hdr.regionSize !== this.file.size) throw new ControllerError(`${this.file.path}: size ${this.file.size} does not match its header's ${this.hdr.regionSize}`, 'state');
   }
 
-  /** Allocate DMA memory in the region (page granular). */
   /** Set by the group: take over the allocator lock if its holder died. */
   allocLockRecovery: (() => boolean) | undefined;
 
+  /**
+   * Run an allocator operation of the core, retrying while another process
+   * holds the allocator lock (it is only ever held for a page-map scan), and
+   * now and then checking that its holder is alive (taking it over if not).
+   * The one retry loop of the allocator.
+   */
+  allocatorOp(op: () => number): number {
+    for (let tries = 1; ; tries++) {
+      const r = op();
+      if (r !== CoreStatus.Busy || tries > 5_000_000) return r;
+      if (tries % 10_000 === 0) this.allocLockRecovery?.();
+    }
+  }
+
+  /** Allocate DMA memory in the region (page granular). */
   allocDma(bytes: number, opts: { align?: number; zero?: boolean; owner?: number; contiguous?: boolean } = {}): DmaBuffer {
     if (!Number.isInteger(bytes) || bytes <= 0 || bytes > this.size) throw new InvalidArgumentError('bytes', `an integer from 1 to ${this.size}`, bytes);
     if (opts.contiguous && bytes > DMA_PAGE_SIZE) throw new InvalidArgumentError('bytes', `at most ${DMA_PAGE_SIZE} for device-contiguous memory`, bytes);
     // Device-contiguous (queues, shadow doorbells): aligned to its size's
     // power of two, it never crosses a DMA page (physically contiguous on uio).
-    const align = opts.contiguous ? Math.max(opts.align ?? 4096, 2 ** Math.ceil(Math.log2(bytes))) : opts.align ?? 4096;
+    const align = opts.contiguous ? Math.max(opts.align ?? PAGE_SIZE, 2 ** Math.ceil(Math.log2(bytes))) : opts.align ?? PAGE_SIZE;
     if (!Number.isInteger(align) || align <= 0 || (align & (align - 1)) !== 0 || align > REGION_ALIGN) {
       throw new InvalidArgumentError('align', `a power of two up to ${REGION_ALIGN}`, align);
     }
-    let off: number;
-    // The allocator lock is only ever held for a page-map scan: spin, and
-    // now and then check that its holder is still alive.
-    for (let tries = 1; ; tries++) {
-      off = this.core.dmaAlloc(bytes, align, opts.zero ? 1 : 0, opts.owner ?? this.self);
-      if (off !== CoreStatus.Busy || tries > 5_000_000) break;
-      if (tries % 10_000 === 0) this.allocLockRecovery?.();
-    }
+    const off = this.allocatorOp(() => this.core.dmaAlloc(bytes, align, opts.zero ? 1 : 0, opts.owner ?? this.self));
     if (off < 0) {
       if (off === CoreStatus.NoMemory) {
         throw new ResourceError(`no ${bytes}-byte run of DMA memory left in the region (${this.freeBytes()} bytes free in all)`, 'dma');
       }
-      throw new Error(`dmaAlloc failed: ${CoreStatus[off] ?? off}`);
+      throw coreError(off, 'DMA allocation');
     }
     return new DmaBuffer(this, off, bytes, this.u8.subarray(off, off + bytes));
   }
@@ -196,52 +216,38 @@ export class Region implements DmaOwner {
    * process of the group) and make the core use it.
    */
   setDmaTable(pages: bigint[]): void {
-    if (pages.length * DMA_PAGE_SIZE < this.size) throw new Error(`DMA table of ${pages.length} pages for a ${this.size}-byte region`);
+    if (pages.length * DMA_PAGE_SIZE < this.size) throw new InvalidArgumentError('DMA table', `at least ${Math.ceil(this.size / DMA_PAGE_SIZE)} pages for a ${this.size}-byte region`, pages.length);
     const t = this.allocDma(pages.length * DMA_TABLE_ENTRY, { owner: GROUP_OWNER });
-    pages.forEach((pa, i) => this.dv.setBigUint64(t.regionOffset + i * DMA_TABLE_ENTRY, pa, true));
-    this.dv.setUint32(HDR_DMA_TABLE, t.regionOffset, true);
+    writeDmaTable(this.dv, t.regionOffset, pages);
+    this.hdr.dmaTable = t.regionOffset;
     this.core.setDmaTable(t.regionOffset);
   }
 
   /** A joining process: use the table the primary stored, if any. */
   useDmaTable(): void {
-    this.core.setDmaTable(this.dv.getUint32(HDR_DMA_TABLE, true));
+    this.core.setDmaTable(this.hdr.dmaTable);
   }
 
   freeDma(buf: DmaBuffer): void {
-    let r: number;
-    for (let tries = 1; ; tries++) {
-      r = this.core.dmaFree(buf.regionOffset, this.self);
-      if (r !== CoreStatus.Busy || tries > 5_000_000) break;
-      if (tries % 10_000 === 0) this.allocLockRecovery?.();
-    }
-    if (r < 0) throw new Error(`dmaFree(${buf.regionOffset}) failed: ${CoreStatus[r] ?? r}`);
+    const r = this.allocatorOp(() => this.core.dmaFree(buf.regionOffset, this.self));
+    if (r < 0) throw new ResourceError(`freeing the DMA buffer at region offset ${buf.regionOffset}: ${CoreStatus[r] ?? r} (freed twice, or not from this region?)`, 'dma');
   }
 
   /** Pages in use per owner (process slot, or GROUP_OWNER), read from the page map. */
   pagesByOwner(): Map<number, number> {
-    const pm = this.dv.getUint32(HDR_PAGEMAP_OFF, true);
-    const pages = this.dv.getUint32(HDR_HEAP_PAGES, true);
-    const out = new Map<number, number>();
-    for (let p = 0; p < pages; p++) {
-      const e = this.dv.getUint32(pm + p * 4, true);
-      if ((e & PM_USED) === 0) continue;
-      const owner = (e >>> PM_OWNER_SHIFT) & PM_OWNER_MASK;
-      out.set(owner, (out.get(owner) ?? 0) + 1);
-    }
-    return out;
+    return pagesByOwner(this.dv, this.hdr);
   }
 
   freeBytes(): number {
-    return this.dv.getUint32(HDR_FREE_PAGES, true) * 4096;
+    return this.hdr.freeBytes;
   }
 
   heapBytes(): number {
-    return this.dv.getUint32(HDR_HEAP_PAGES, true) * 4096;
+    return this.hdr.heapBytes;
   }
 
   heapOffset(): number {
-    return this.dv.getUint32(HDR_HEAP_OFF, true);
+    return this.hdr.heapOffset;
   }
 
   /**

@@ -29,16 +29,15 @@
 // caused it); Promise-path commands submitted during the reset wait for it.
 // If the controller does not come back, every member fails everything with
 // ControllerError 'reset-failed' (or 'removed').
-import {
-  CTRL_RESET_GEN, CTRL_RESET_OWNER, CTRL_RESET_RESULT, CTRL_RESET_REASON, CTRL_RESETS, ResetResult, ResetCause, PROC_SLOTS,
-} from '../assembly/abi/region.js';
-import { CSTS_CFS_SHIFT, CSTS_CFS_MASK, regField } from '../assembly/nvme/regs.js';
+import { ResetResult, ResetCause, PROC_SLOTS } from '../assembly/abi/region.js';
+import { CSTS_CFS_SHIFT, CSTS_CFS_MASK, REG_ALL_ONES, regField } from '../assembly/nvme/regs.js';
 import { ControllerError, ControllerResetError, type ResetReason } from './errors.js';
 import type { Group } from './group.js';
 import type { Region } from './region.js';
 import type { CoreExports } from './core.js';
 import type { AdminQueue } from './admin.js';
 import type { IoQueuePair } from './io-qpair.js';
+import type { ControllerBlock } from './layout/ctrl-block.js';
 
 /** What the reset needs from the controller it belongs to. */
 export interface ResetHost {
@@ -88,19 +87,15 @@ const FOLLOW_POLL_MS = 2;
 export class GroupReset {
   private seenGen: number;
   private running: Promise<void> | undefined;
-  private readonly i32: Int32Array;
+  private readonly ctrl: ControllerBlock;
 
   constructor(private readonly h: ResetHost) {
-    this.i32 = new Int32Array(h.region.layout.memory.buffer, h.region.layout.regionOff, h.region.size >>> 2);
+    this.ctrl = h.region.ctrl;
     this.seenGen = this.gen() & ~1;
   }
 
   private gen(): number {
-    return Atomics.load(this.i32, CTRL_RESET_GEN >>> 2) >>> 0;
-  }
-
-  private word(off: number): number {
-    return Atomics.load(this.i32, off >>> 2) >>> 0;
+    return this.ctrl.resetGeneration;
   }
 
   /** The group's reset generation (even: usable, odd: a reset runs). */
@@ -110,12 +105,12 @@ export class GroupReset {
 
   /** Why the last (or current) reset of the group happened. */
   get lastReason(): ResetReason {
-    return REASONS[this.word(CTRL_RESET_REASON) as ResetCause] ?? 'requested';
+    return REASONS[this.ctrl.resetCause] ?? 'requested';
   }
 
   /** Resets completed in this group. */
   get count(): number {
-    return this.word(CTRL_RESETS);
+    return this.ctrl.resets;
   }
 
   /** Resolves when no reset runs here (whatever its outcome). */
@@ -134,7 +129,7 @@ export class GroupReset {
    */
   holdsAdmin(): boolean {
     const g = this.gen();
-    if (g === this.seenGen) return (g & 1) === 1 && this.word(CTRL_RESET_OWNER) !== this.h.group.self + 1;
+    if (g === this.seenGen) return (g & 1) === 1 && this.ctrl.resetOwner !== this.h.group.self + 1;
     this.poll();
     return true;
   }
@@ -150,7 +145,7 @@ export class GroupReset {
       return;
     }
     const c = csts ?? this.h.readCsts();
-    if (c !== 0xffffffff && regField(c, CSTS_CFS_SHIFT, CSTS_CFS_MASK)) this.start(() => this.run(ResetCause.Fatal));
+    if (c !== REG_ALL_ONES && regField(c, CSTS_CFS_SHIFT, CSTS_CFS_MASK)) this.start(() => this.run(ResetCause.Fatal));
   }
 
   /** Reset the controller (or join the reset already under way). Resolves when this process has its queues back. */
@@ -177,9 +172,9 @@ export class GroupReset {
     const g = h.group.withLock(() => {
       const cur = this.gen();
       if (cur !== this.seenGen) return -1; // someone else did or does: follow theirs
-      Atomics.store(this.i32, CTRL_RESET_REASON >>> 2, cause);
-      Atomics.store(this.i32, CTRL_RESET_OWNER >>> 2, me);
-      Atomics.store(this.i32, CTRL_RESET_GEN >>> 2, cur + 1); // odd: others hold their submissions from here
+      this.ctrl.resetCause = cause;
+      this.ctrl.resetOwner = me;
+      this.ctrl.resetGeneration = cur + 1; // odd: others hold their submissions from here
       return cur + 1;
     });
     if (g < 0) return this.follow();
@@ -206,13 +201,13 @@ export class GroupReset {
       await h.setNumberOfQueues();
     } catch (e) {
       failure = e;
-      result = h.readCsts() === 0xffffffff ? ResetResult.Removed : ResetResult.Failed;
+      result = h.readCsts() === REG_ALL_ONES ? ResetResult.Removed : ResetResult.Failed;
     }
     const done = h.group.withLock(() => {
-      Atomics.store(this.i32, CTRL_RESET_RESULT >>> 2, result);
-      Atomics.store(this.i32, CTRL_RESET_OWNER >>> 2, 0);
-      if (result === ResetResult.Ok) Atomics.add(this.i32, CTRL_RESETS >>> 2, 1);
-      Atomics.store(this.i32, CTRL_RESET_GEN >>> 2, g + 1); // even: members recreate their queues
+      this.ctrl.resetResult = result;
+      this.ctrl.resetOwner = 0;
+      if (result === ResetResult.Ok) this.ctrl.countReset();
+      this.ctrl.resetGeneration = g + 1; // even: members recreate their queues
       return g + 1;
     });
     this.seenGen = done;
@@ -223,21 +218,21 @@ export class GroupReset {
   private async follow(): Promise<void> {
     const h = this.h;
     let g = this.gen();
-    this.suspendAll(new ControllerResetError(REASONS[this.word(CTRL_RESET_REASON) as ResetCause] ?? 'requested', g | 1));
+    this.suspendAll(new ControllerResetError(REASONS[this.ctrl.resetCause] ?? 'requested', g | 1));
     // Bounded: CAP.TO for the disable, again for the enable, and slack for the admin commands.
     const limit = performance.now() + 2 * h.readyTimeoutMs + 30_000;
     while ((g & 1) === 1) {
-      const owner = this.word(CTRL_RESET_OWNER);
+      const owner = this.ctrl.resetOwner;
       if (owner === 0 || !h.group.slotAlive(owner - 1)) {
         // The resetter died mid-reset: take it over (under the lock, once).
         const took = h.group.withLock(() => {
-          if (this.gen() !== g || this.word(CTRL_RESET_OWNER) !== owner) return false;
-          Atomics.store(this.i32, CTRL_RESET_OWNER >>> 2, h.group.self + 1);
+          if (this.gen() !== g || this.ctrl.resetOwner !== owner) return false;
+          this.ctrl.resetOwner = h.group.self + 1;
           return true;
         });
         if (took) {
           this.seenGen = g;
-          return this.resetController(g, this.word(CTRL_RESET_REASON) as ResetCause);
+          return this.resetController(g, this.ctrl.resetCause);
         }
       }
       if (performance.now() > limit) {
@@ -249,12 +244,12 @@ export class GroupReset {
       g = this.gen();
     }
     this.seenGen = g;
-    await this.finish(g, this.word(CTRL_RESET_REASON) as ResetCause, false, undefined);
+    await this.finish(g, this.ctrl.resetCause, false, undefined);
   }
 
   private async finish(g: number, cause: ResetCause, ranHere: boolean, failure: unknown): Promise<void> {
     const h = this.h;
-    const result = this.word(CTRL_RESET_RESULT) as ResetResult;
+    const result = this.ctrl.resetResult;
     if (result !== ResetResult.Ok) {
       const why = failure instanceof Error ? `: ${failure.message}` : '';
       const err = result === ResetResult.Removed

@@ -10,13 +10,12 @@
 //   +0     shadow doorbells   same layout as BAR0 from 1000h: SQ y tail at
 //                             (2y) * (4 << DSTRD), CQ y head at (2y + 1) * ...
 //   +4096  EventIdx           same layout, written by the controller
-import { HDR_SHADOW_DB, GROUP_OWNER } from '../assembly/abi/region.js';
-import { AdminOpc } from '../assembly/nvme/cmd.js';
+import { GROUP_OWNER } from '../assembly/abi/region.js';
 import { OACS_DBBUF_CONFIG } from '../assembly/nvme/identify.js';
 import { PAGE_SIZE, REG_DBS, doorbellOffset } from '../assembly/nvme/regs.js';
 import type { CoreExports } from './core.js';
 import type { Region } from './region.js';
-import type { AdminQueue } from './admin.js';
+import type { AdminCommands } from './admin-commands.js';
 
 /** Do the doorbells of queues 0..maxQid fit in one page (the command takes one page per buffer)? */
 export function shadowFits(maxQid: number, dstrd: number): boolean {
@@ -29,24 +28,39 @@ export function shadowFits(maxQid: number, dstrd: number): boolean {
  * EventIdx page. Returns whether they are on. Primary only, after Number of
  * Queues and before any I/O queue exists (qpInit resets a queue's entries).
  */
-export async function configureShadowDoorbells(region: Region, core: CoreExports, admin: AdminQueue, oacs: number, maxQid: number, dstrd: number): Promise<boolean> {
+export async function configureShadowDoorbells(region: Region, core: CoreExports, admin: AdminCommands, oacs: number, maxQid: number, dstrd: number): Promise<boolean> {
   if (!(oacs & OACS_DBBUF_CONFIG) || !shadowFits(maxQid, dstrd)) return false;
   const buf = region.allocDma(2 * PAGE_SIZE, { zero: true, owner: GROUP_OWNER, contiguous: true });
   try {
-    await admin.run(AdminOpc.DoorbellBufferConfig, 'Doorbell Buffer Config', () =>
-      core.submitRaw(admin.desc, AdminOpc.DoorbellBufferConfig, 0, buf.regionOffset, 2 * PAGE_SIZE, 0, 0, 0, 0, 0, 0));
+    await admin.doorbellBufferConfig(buf.regionOffset);
   } catch {
     buf.free(); // the controller refused: plain doorbells
     return false;
   }
-  region.dv.setUint32(HDR_SHADOW_DB, buf.regionOffset, true);
+  region.hdr.shadowDoorbells = buf.regionOffset;
   useShadowDoorbells(region, core, dstrd);
   return true;
 }
 
+/**
+ * After a controller reset, which forgot the shadow doorbell pages (5.10):
+ * give them again, from zero (before any I/O queue is created again). If
+ * the controller refuses now, every member goes back to plain doorbells.
+ */
+export async function restoreShadowDoorbells(region: Region, admin: AdminCommands): Promise<void> {
+  const db = region.hdr.shadowDoorbells;
+  if (db === 0) return;
+  region.u8.fill(0, db, db + 2 * PAGE_SIZE);
+  try {
+    await admin.doorbellBufferConfig(db);
+  } catch {
+    region.hdr.shadowDoorbells = 0; // refused now: plain doorbells for everyone
+  }
+}
+
 /** Point the core at the group's shadow pages (every process; a no-op when they are off). */
 export function useShadowDoorbells(region: Region, core: CoreExports, dstrd: number): void {
-  const db = region.dv.getUint32(HDR_SHADOW_DB, true);
+  const db = region.hdr.shadowDoorbells;
   if (db === 0) core.setShadowDoorbells(0, 0, 0);
   else core.setShadowDoorbells(db, db + PAGE_SIZE, doorbellOffset(1, false, dstrd));
 }

@@ -1,14 +1,9 @@
 // Live statistics: reading the per-queue-pair stats blocks (abi/stats.ts)
 // and descriptor counters of every member of a group, as a snapshot a tool
 // prints (`nvme-wasm stats`) or compares with the previous one (`nvme-wasm
-// top`). The writing side is in QueuePair (host/qpair.ts): plain stores by
+// top`). The writing side is the core's poll and LatencySampler (host/latency-sampler.ts): plain stores by
 // the owning process, so what is read here may be one command behind.
-import {
-  ST_MAGIC, ST_MAGIC_VALUE, ST_QID, ST_OWNER, ST_DESC, ST_ERRORS, ST_TIMEOUTS, ST_READS, ST_WRITES, ST_BYTES_READ,
-  ST_BYTES_WRITTEN, ST_LAT_SUM_US, ST_LAT_COUNT, ST_LAT_SAMPLES, ST_HIST, ST_HIST_BUCKETS, ST_SIZE,
-} from '../assembly/abi/stats.js';
-import { CTRL_STATS_DIR, CTRL_QID_OWNER, CTRL_MAX_QUEUE_PAIRS, CTRL_MAX_QID } from '../assembly/abi/region.js';
-import { QP_SUBMITTED, QP_COMPLETED, QP_QID } from '../assembly/abi/qpair.js';
+import { HIST_BUCKETS as ST_HIST_BUCKETS, readStatsBlock } from './layout/stats-block.js';
 import type { Group } from './group.js';
 
 export interface LatencySummary {
@@ -116,40 +111,26 @@ export function diffCounters(b: QueuePairCounters, a: QueuePairCounters): QueueP
   };
 }
 
-/**
- * The stats block of I/O queue pair `qid` if its directory entry is
- * trustworthy now: the QID is owned, the block says it is that QID's and
- * that owner's, and it lies inside the region.
- */
-function readQueuePair(dv: DataView, qid: number, owner: number): QueuePairSnapshot | undefined {
-  const off = dv.getUint32(CTRL_STATS_DIR + qid * 4, true);
-  if (off === 0 || off % 8 !== 0 || off + ST_SIZE > dv.byteLength) return undefined;
-  if (dv.getUint32(off + ST_MAGIC, true) !== ST_MAGIC_VALUE || dv.getUint32(off + ST_QID, true) !== qid || dv.getUint32(off + ST_OWNER, true) !== owner) return undefined;
-  const desc = dv.getUint32(off + ST_DESC, true);
-  const descOk = desc !== 0 && desc + QP_COMPLETED + 4 <= dv.byteLength && dv.getUint32(desc + QP_QID, true) === qid;
-  const f = (o: number) => dv.getFloat64(off + o, true);
-  const buckets: number[] = [];
-  for (let b = 0; b < ST_HIST_BUCKETS; b++) buckets.push(f(ST_HIST + b * 8));
+/** The snapshot of I/O queue pair `qid` (owned by `owner`), if its stats block can be trusted now. */
+function readQueuePair(group: Group, qid: number, owner: number): QueuePairSnapshot | undefined {
+  const b = readStatsBlock(group.region.dv, group.region.ctrl, qid, owner);
+  if (!b) return undefined;
   return {
-    qid,
-    submitted: descOk ? dv.getUint32(desc + QP_SUBMITTED, true) : 0,
-    completed: descOk ? dv.getUint32(desc + QP_COMPLETED, true) : 0,
-    errors: f(ST_ERRORS), timeouts: f(ST_TIMEOUTS), reads: f(ST_READS), writes: f(ST_WRITES),
-    bytesRead: f(ST_BYTES_READ), bytesWritten: f(ST_BYTES_WRITTEN),
-    latency: summariseLatency(buckets, f(ST_LAT_SUM_US), f(ST_LAT_COUNT), f(ST_LAT_SAMPLES)),
+    qid, submitted: b.submitted, completed: b.completed, errors: b.errors, timeouts: b.timeouts, reads: b.reads, writes: b.writes,
+    bytesRead: b.bytesRead, bytesWritten: b.bytesWritten, latency: summariseLatency(b.buckets, b.latSumUs, b.latCount, b.latSamples),
   };
 }
 
 /** Every live member of the group with its queue pairs' statistics (no lock taken: readers never disturb the I/O). */
 export function readGroupStats(group: Group): GroupStats {
-  const dv = group.region.dv;
+  const ctrl = group.region.ctrl;
   const primary = group.primarySlot();
-  const max = Math.min(dv.getUint32(CTRL_MAX_QUEUE_PAIRS, true), CTRL_MAX_QID);
+  const max = ctrl.maxQid;
   const byOwner = new Map<number, QueuePairSnapshot[]>();
   for (let qid = 1; qid <= max; qid++) {
-    const owner = dv.getUint8(CTRL_QID_OWNER + qid) - 1;
+    const owner = ctrl.qidOwner(qid);
     if (owner < 0) continue;
-    const q = readQueuePair(dv, qid, owner);
+    const q = readQueuePair(group, qid, owner);
     if (!q) continue;
     const list = byOwner.get(owner) ?? [];
     list.push(q);
@@ -163,17 +144,4 @@ export function readGroupStats(group: Group): GroupStats {
     };
   });
   return { time: Date.now(), processes };
-}
-
-/**
- * Lay out a fresh (zeroed) stats block for I/O queue pair `qid` owned by
- * process slot `owner`, then publish it in the directory. The directory
- * entry is stored last: a reader that finds it finds the header filled in.
- */
-export function publishStatsBlock(dv: DataView, off: number, qid: number, owner: number, desc: number): void {
-  dv.setUint32(off + ST_QID, qid, true);
-  dv.setUint32(off + ST_OWNER, owner, true);
-  dv.setUint32(off + ST_DESC, desc, true);
-  dv.setUint32(off + ST_MAGIC, ST_MAGIC_VALUE, true);
-  dv.setUint32(CTRL_STATS_DIR + qid * 4, off, true);
 }

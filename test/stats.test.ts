@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Controller, InvalidArgumentError, NvmeStatusError, NvmeTimeoutError, NvmOpc, Sct, GenericSc, type GroupStats } from '../host/index.js';
 import { latencyBucket, bucketLimitUs } from '../host/stats.js';
-import { CTRL_STATS_DIR } from '../assembly/abi/region.js';
 import { ST_HIST_BUCKETS } from '../assembly/abi/stats.js';
 import { runDir } from '../host/mp/index.js';
 import { member, startSim, stop, type Proc } from './helpers/procs.js';
@@ -106,7 +105,7 @@ test('each process\'s counters match the I/O it did: commands, reads, writes, by
     await qp.delete();
     // A deleted queue pair leaves the directory.
     assert.is(ctrl.groupStats().processes.find((x) => x.slot === ctrl.group.self)!.qpairs.length, 0);
-    assert.is(ctrl.region.dv.getUint32(CTRL_STATS_DIR + qp.qid * 4, true), 0);
+    assert.is(ctrl.region.ctrl.statsBlock(qp.qid), 0);
   } finally {
     for (const p of peers) await stop(p);
     await ctrl.close();
@@ -162,13 +161,13 @@ test('stats: false (or NVME_WASM_STATS=0) keeps no statistics block; the queue p
     const ns = ctrl.namespace(1);
     const qp = await ctrl.createQueuePair({ depth: 8 });
     await ns.write(0, Buffer.alloc(BS, 1), { qpair: qp });
-    assert.is(ctrl.region.dv.getUint32(CTRL_STATS_DIR + qp.qid * 4, true), 0);
+    assert.is(ctrl.region.ctrl.statsBlock(qp.qid), 0);
     assert.equal(ctrl.groupStats().processes[0]!.qpairs, []);
     assert.is(qp.stats.completed, 1, 'the descriptor counters are the core\'s and stay');
     await qp.delete();
     // Per queue pair, overriding the controller's default; a bad value is a typed error.
     const on = await ctrl.createQueuePair({ depth: 4, stats: true });
-    assert.ok(ctrl.region.dv.getUint32(CTRL_STATS_DIR + on.qid * 4, true) !== 0);
+    assert.ok(ctrl.region.ctrl.statsBlock(on.qid) !== 0);
     await on.delete();
     const bad = await ctrl.createQueuePair({ stats: 'yes' as unknown as boolean }).catch((e: unknown) => e);
     assert.ok(bad instanceof InvalidArgumentError && bad.argument === 'stats');
@@ -180,7 +179,7 @@ test('stats: false (or NVME_WASM_STATS=0) keeps no statistics block; the queue p
   try {
     const c2 = await Controller.open({ sim: { namespaces: [{ lbaSize: 512, blocks: 1024 }] } });
     const qp = await c2.createQueuePair();
-    assert.is(c2.region.dv.getUint32(CTRL_STATS_DIR + qp.qid * 4, true), 0);
+    assert.is(c2.region.ctrl.statsBlock(qp.qid), 0);
     await c2.close();
   } finally {
     delete process.env.NVME_WASM_STATS;

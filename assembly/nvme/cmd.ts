@@ -52,28 +52,25 @@ export const CQE_STATUS: u32 = 14; // u16: phase tag in bit 0, status field in 1
 export const CQE_DW2: u32 = 8;
 export const CQE_DW3: u32 = 12;
 
-// CQE dword 3
+// CQE dword 2 (4.6): SQ Head Pointer 15:0, SQ Identifier 31:16
+export const CQE_DW2_SQHD_SHIFT: u32 = 0;
+export const CQE_DW2_SQHD_MASK: u32 = 0xffff;
+export const CQE_DW2_SQID_SHIFT: u32 = 16;
+export const CQE_DW2_SQID_MASK: u32 = 0xffff;
+
+// CQE dword 3 (4.6): Command Identifier 15:0, Phase Tag 16, Status Field 31:17
+export const CQE_DW3_CID_SHIFT: u32 = 0;
 export const CQE_DW3_CID_MASK: u32 = 0xffff;
 export const CQE_DW3_P_SHIFT: u32 = 16; // Phase Tag (4.6)
 
-// The 15-bit Status Field (4.6.1), as it stands in CQE bits 31:17 shifted
-// down by 17 (so bit 0 here is SC bit 0).
-export const SF_SC_SHIFT: u32 = 0; // Status Code
-export const SF_SC_MASK: u32 = 0xff;
-export const SF_SCT_SHIFT: u32 = 8; // Status Code Type
-export const SF_SCT_MASK: u32 = 0x7;
-export const SF_CRD_SHIFT: u32 = 11; // Command Retry Delay
-export const SF_CRD_MASK: u32 = 0x3;
-export const SF_M_SHIFT: u32 = 13; // More
-export const SF_M_MASK: u32 = 0x1;
-export const SF_DNR_SHIFT: u32 = 14; // Do Not Retry
-export const SF_DNR_MASK: u32 = 0x1;
+// The Status Field's own bits (SF_*) are in status.ts.
 export const CQE_DW3_SF_SHIFT: u32 = 17;
 
 /** Status field (15 bits, as in the constants above) of a CQE's dword 3. */
 export function cqeStatusField(dw3: u32): u32 {
   return dw3 >>> CQE_DW3_SF_SHIFT;
 }
+
 
 // PRP entries (4.3): 64-bit, dword aligned; every entry but PRP1 has a zero
 // page offset. A PRP list page holds PAGE_SIZE / 8 entries; when a transfer
@@ -171,6 +168,21 @@ export enum FeatureId {
 export const NQ_NSQ_SHIFT: u32 = 0;
 export const NQ_NCQ_SHIFT: u32 = 16;
 export const NQ_MASK: u32 = 0xffff;
+
+/** Number of Queues dword 11 (and the completion's dword 0) for `nsq` SQs and `ncq` CQs, both 1's based here, 0's based in the field. */
+export function numberOfQueues(nsq: u32, ncq: u32): u32 {
+  return ((((ncq - 1) & NQ_MASK) << NQ_NCQ_SHIFT) | (((nsq - 1) & NQ_MASK) << NQ_NSQ_SHIFT)) >>> 0;
+}
+
+/** SQs allocated (1's based) from Number of Queues' completion dword 0. */
+export function nqSubmissionQueues(dw0: u32): u32 {
+  return ((dw0 >>> NQ_NSQ_SHIFT) & NQ_MASK) + 1;
+}
+
+/** CQs allocated (1's based) from Number of Queues' completion dword 0. */
+export function nqCompletionQueues(dw0: u32): u32 {
+  return ((dw0 >>> NQ_NCQ_SHIFT) & NQ_MASK) + 1;
+}
 
 // Create I/O CQ (5.3) / Create I/O SQ (5.4): CDW10 QID 15:0, QSIZE 31:16
 // (0's based); CQ CDW11: PC bit 0, IEN bit 1, IV 31:16; SQ CDW11: PC bit 0,

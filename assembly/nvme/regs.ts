@@ -133,6 +133,18 @@ export function regField(value: u32, shift: u32, mask: u32): u32 {
   return (value >>> shift) & mask;
 }
 
+/** `value` with one field replaced: the field is cleared, then (field & MASK) << SHIFT is set. */
+export function regFieldSet(value: u32, shift: u32, mask: u32, field: u32): u32 {
+  return ((value & ~(mask << shift)) | ((field & mask) << shift)) >>> 0;
+}
+
+/**
+ * What a 32-bit register read returns when the device is gone (a PCIe read
+ * that no function answers completes with all ones): no valid CSTS or CAP
+ * half has every bit set.
+ */
+export const REG_ALL_ONES: u32 = 0xffffffff;
+
 /**
  * Byte offset in BAR0 of a queue's doorbell (3.1.24, 3.1.25): the SQ y Tail
  * Doorbell is at 1000h + (2y) * (4 << CAP.DSTRD), the CQ y Head Doorbell at

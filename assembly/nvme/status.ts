@@ -2,6 +2,27 @@
 // ("Status Field Definition"). The simulated controller posts these, the
 // host turns them into NvmeStatusError, the tests compare against them.
 
+// The 15-bit Status Field (4.6.1), as it stands in CQE bits 31:17 shifted
+// down by 17 (so bit 0 here is SC bit 0).
+export const SF_SC_SHIFT: u32 = 0; // Status Code
+export const SF_SC_MASK: u32 = 0xff;
+export const SF_SCT_SHIFT: u32 = 8; // Status Code Type
+export const SF_SCT_MASK: u32 = 0x7;
+export const SF_CRD_SHIFT: u32 = 11; // Command Retry Delay
+export const SF_CRD_MASK: u32 = 0x3;
+export const SF_M_SHIFT: u32 = 13; // More
+export const SF_M_MASK: u32 = 0x1;
+export const SF_DNR_SHIFT: u32 = 14; // Do Not Retry
+export const SF_DNR_MASK: u32 = 0x1;
+
+/**
+ * The status field without its retry hints (CRD, M, DNR): Status Code Type
+ * and Status Code alone, to compare against a known status.
+ */
+export function sfCode(sf: u32): u32 {
+  return sf & ((SF_SCT_MASK << SF_SCT_SHIFT) | (SF_SC_MASK << SF_SC_SHIFT));
+}
+
 // Status Code Type (4.6.1.1)
 export enum Sct {
   Generic = 0x0,
@@ -90,5 +111,8 @@ export enum MediaSc {
 
 /** A status field value (as in cmd.ts SF_*) from its parts. */
 export function statusField(sct: u32, sc: u32, dnr: bool): u32 {
-  return ((dnr ? 1 : 0) << 14) | ((sct & 0x7) << 8) | (sc & 0xff);
+  return ((dnr ? 1 : 0) << SF_DNR_SHIFT) | ((sct & SF_SCT_MASK) << SF_SCT_SHIFT) | ((sc & SF_SC_MASK) << SF_SC_SHIFT);
 }
+
+/** Command Abort Requested (generic 07h, 4.6.1.2.1), without retry hints: what an aborted command completes with. */
+export const SF_ABORT_REQUESTED: u32 = (Sct.Generic << SF_SCT_SHIFT) | (GenericSc.AbortRequested << SF_SC_SHIFT);

@@ -1,7 +1,7 @@
 // Log pages (5.14.1): Error Information (01h), SMART / Health Information
 // (02h) and Firmware Slot Information (03h).
 import * as I from '../../assembly/nvme/identify.js';
-import { SF_SCT_SHIFT, SF_SCT_MASK } from '../../assembly/nvme/cmd.js';
+import { SF_SCT_SHIFT, SF_SCT_MASK } from '../../assembly/nvme/status.js';
 import { Sct } from '../../assembly/nvme/status.js';
 import { ERRLOG_PARAM_LOC_NONE, ERRLOG_STATUS_SF_SHIFT, SMART_CW_TEMPERATURE } from '../../assembly/nvme/identify.js';
 import { SIM_ERRLOG_ENTRIES, SIM_TEMPERATURE_K, putAscii, putU64 } from './identify-data.js';

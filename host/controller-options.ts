@@ -1,0 +1,106 @@
+// Controller.open's options: what each means, their defaults, and the one
+// place they are checked (every bad value is an InvalidArgumentError naming
+// the option).
+import { AQ_MAX_ENTRIES, PAGE_SIZE } from '../assembly/nvme/regs.js';
+import { checkRegionSize, type HugepagePolicy } from './region.js';
+import type { TransportId } from './trid.js';
+import type { SimConfigInput } from './sim/config.js';
+import { InvalidArgumentError } from './errors.js';
+import { checkInt } from './validate.js';
+
+export interface ControllerOptions {
+  /** Transport ID ('trtype:sim name:X', 'trtype:PCIe traddr:...'); default: an embedded simulated controller. */
+  transport?: string | TransportId;
+  /** Configuration of the embedded simulated controller. */
+  sim?: SimConfigInput;
+  /**
+   * Shared-memory group id (like SPDK's -i / shm_id): processes opening the
+   * same transport with the same shmId and filePrefix share the controller
+   * (the first is the primary). Undefined: a private, single-process driver.
+   */
+  shmId?: number;
+  /** Group file prefix (like DPDK's --file-prefix). Default 'nvme-wasm'. */
+  filePrefix?: string;
+  /** 'auto' (default: primary if the group has none yet), 'primary' or 'secondary'. */
+  procType?: 'auto' | 'primary' | 'secondary';
+  /** Bytes of shared region (queues and DMA buffers), rounded up to 2 MiB. Default 64 MiB. */
+  regionSize?: number;
+  /** Use hugetlbfs for the region: 'auto' (default, when mounted with free pages), 'never', 'require'. */
+  hugepages?: HugepagePolicy;
+  /** Admin queue entries (2..4096). Default 64. */
+  adminQueueDepth?: number;
+  /** Default I/O queue entries (2..CAP.MQES+1). Default 256. */
+  ioQueueDepth?: number;
+  /** I/O queue pairs to ask for with Set Features Number of Queues. Default 64. */
+  requestedQueuePairs?: number;
+  /**
+   * Command timeout in ms (0 = none). Default: 30 s, or twice CAP.TO when
+   * the controller declares a slower worst case. A command past it is
+   * aborted (Abort, 5.1); if that does not take it back within the same
+   * time, the controller is reset (see the README's "Timeouts and resets").
+   */
+  commandTimeoutMs?: number;
+  /** Largest transfer per command the driver builds, before MDTS. Default 4 MiB. */
+  maxTransferBytes?: number;
+  /** Load the debug build of the Wasm core. */
+  debugCore?: boolean;
+  /**
+   * Keep live statistics of each I/O queue pair in the shared region (read by
+   * `nvme-wasm stats` / `top`). Default true, or false when the environment
+   * has NVME_WASM_STATS=0.
+   */
+  stats?: boolean;
+  /**
+   * Which commands the latency statistics time (the clock is read only for
+   * those; counts, bytes and errors are exact whatever it is): 'auto' (the
+   * default, or NVME_WASM_STATS_SAMPLING) adapts the share so a queue pair
+   * takes 2,000 to 20,000 samples a second: every command of a slow device,
+   * one in a few hundred at millions of IOPS. A number (a power of two, 1 to
+   * 1024) samples one command in that many.
+   */
+  statsLatencySampling?: number | 'auto';
+  /** Use shadow doorbells (Doorbell Buffer Config) when the controller offers them. Default true. */
+  shadowDoorbells?: boolean;
+}
+
+/** The options after defaults and checks (the transport and group ones are handled by Controller.open). */
+export type ResolvedOptions = Required<Omit<ControllerOptions, 'transport' | 'sim' | 'shmId' | 'filePrefix' | 'procType'>>;
+
+const DEFAULT_REGION = 64 * 1024 * 1024;
+
+function checkSampling(v: unknown): number | 'auto' {
+  const expected = "'auto' or a power of two from 1 to 1024";
+  if (v === 'auto') return v;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v; // from the environment
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024 || (n & (n - 1)) !== 0) {
+    throw new InvalidArgumentError('statsLatencySampling', expected, v);
+  }
+  return n;
+}
+
+/**
+ * Defaults and checks. commandTimeoutMs is -1 when not given: the
+ * controller picks it from CAP.TO once it has read CAP.
+ */
+export function resolveOptions(opts: ControllerOptions): ResolvedOptions {
+  const options: ResolvedOptions = {
+    regionSize: checkRegionSize(opts.regionSize ?? DEFAULT_REGION),
+    hugepages: opts.hugepages ?? 'auto',
+    adminQueueDepth: checkInt('adminQueueDepth', opts.adminQueueDepth ?? 64, 2, AQ_MAX_ENTRIES),
+    ioQueueDepth: checkInt('ioQueueDepth', opts.ioQueueDepth ?? 256, 2, 65536),
+    requestedQueuePairs: checkInt('requestedQueuePairs', opts.requestedQueuePairs ?? 64, 1, 65535),
+    commandTimeoutMs: opts.commandTimeoutMs === undefined ? -1 : checkInt('commandTimeoutMs', opts.commandTimeoutMs, 0, 3_600_000),
+    maxTransferBytes: checkInt('maxTransferBytes', opts.maxTransferBytes ?? 4 * 1024 * 1024, PAGE_SIZE, 64 * 1024 * 1024),
+    debugCore: opts.debugCore ?? false,
+    stats: opts.stats ?? process.env.NVME_WASM_STATS !== '0',
+    statsLatencySampling: checkSampling(opts.statsLatencySampling ?? process.env.NVME_WASM_STATS_SAMPLING ?? 'auto'),
+    shadowDoorbells: opts.shadowDoorbells ?? true,
+  };
+  if (typeof options.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', options.stats);
+  if (!['auto', 'never', 'require'].includes(options.hugepages)) {
+    throw new InvalidArgumentError('hugepages', "'auto', 'never' or 'require'", options.hugepages);
+  }
+  return options;
+}
+
+export type { HugepagePolicy };

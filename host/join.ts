@@ -1,0 +1,160 @@
+// Joining an existing group as a secondary: find its region file, wait
+// (bounded) for its primary to finish initialising, check it runs this
+// build, open the group's device, map the region and BAR, take a slot; then
+// hand the pieces to `finish` (Controller.open: attach to what the primary
+// set up). A group that turns out stale (every member dead, its creator
+// died while initialising, the last member left) is removed and
+// `undefined` returned, for the caller to start afresh.
+import fs from 'node:fs';
+import { RegionState, ProcRole } from '../assembly/abi/region.js';
+import { Mmio, processAlive } from '../hal/index.js';
+import { instantiateCore, coreHash } from './core.js';
+import { layoutMemory } from './memory.js';
+import { Region, findRegionFile, openRegionFile, readRegionHeader, type RegionFile, type RegionFileHead } from './region.js';
+import { Group, GroupClosedError } from './group.js';
+import { openTransport, type Transport } from './transport.js';
+import { parseTransportId, type TransportId } from './trid.js';
+import { ControllerError } from './errors.js';
+import { closeFdQuiet, type Attachment } from './bring-up.js';
+import type { ResolvedOptions } from './controller-options.js';
+
+/** How long a joiner waits for a primary to initialise. */
+const INIT_WAIT_MS = 30_000;
+/** A region this old that is still not Ready, whose creator is dead, is stale. */
+const STALE_AFTER_MS = 10_000;
+
+/** Which group, and how the caller asked to join it. */
+export interface JoinRequest {
+  /** The region file's name. */
+  name: string;
+  shmId: number;
+  prefix: string;
+  procType: 'auto' | 'primary' | 'secondary';
+  options: ResolvedOptions;
+}
+
+/** Is the process that created this region (its primary) still running? */
+function creatorAlive(head: RegionFileHead): boolean {
+  const p = head.header.primarySlot;
+  if (p < 0 || p >= head.procs.slots) return false;
+  return processAlive(head.procs.pid(p), head.procs.startTime(p));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Wait for the group's region to be Ready; undefined if it is stale (removed here) or gone. */
+async function waitReady(path: string, req: JoinRequest): Promise<RegionFileHead | undefined> {
+  const deadline = performance.now() + INIT_WAIT_MS;
+  const stale = (why: string): undefined => {
+    fs.rmSync(path, { force: true });
+    if (req.procType === 'secondary') throw new ControllerError(`the primary of group ${req.shmId} ${why}`, 'state');
+    return undefined;
+  };
+  for (;;) {
+    const head = readRegionHeader(path);
+    if (!head) {
+      const st = fs.statSync(path, { throwIfNoEntry: false });
+      if (!st) return undefined; // removed meanwhile
+      // Created and not sized yet: its creator is between open and
+      // ftruncate (microseconds), or died there (a crash leaves it so).
+      if (performance.now() > deadline || Date.now() - st.mtimeMs > STALE_AFTER_MS) return stale('never finished initialising');
+      await sleep(5);
+      continue;
+    }
+    if (head.header.hasMagic) {
+      head.header.checkVersion(`group ${req.shmId}`, coreHash(req.options.debugCore));
+      const state = head.header.state;
+      if (state === RegionState.Ready) return head;
+      if (state === RegionState.Closed) {
+        // The last member left (and is removing it, or died doing so): start afresh.
+        fs.rmSync(path, { force: true });
+        return undefined;
+      }
+      if (state === RegionState.Failed) return stale('failed to initialise');
+    }
+    // Still being created: by a live process?
+    const ageMs = Date.now() - (fs.statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+    if (performance.now() > deadline || (ageMs > STALE_AFTER_MS && !creatorAlive(head))) return stale('never finished initialising');
+    await sleep(5);
+  }
+}
+
+/** Join the group named in `req` and run `finish` on the attachment; undefined when the group was stale or changed. */
+export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => Promise<T>): Promise<T | undefined> {
+  const { shmId, prefix, procType, options } = req;
+  const path = findRegionFile(req.name);
+  if (!path) {
+    if (procType === 'secondary') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): start a primary first (no ${req.name})`, 'state');
+    return undefined;
+  }
+  const head = await waitReady(path, req);
+  if (!head) return undefined;
+  const tridText = head.header.trid;
+  let transport: Transport;
+  let groupTrid: TransportId | undefined;
+  try {
+    groupTrid = parseTransportId(tridText.replace(/ \(embedded\)$/, ''));
+    transport = await openTransport(groupTrid, undefined, { secondary: true });
+  } catch (e) {
+    // The device is gone (an embedded simulator died with its process): stale group.
+    // A PCIe device does not go with a process: say why it cannot be shared, and leave the group alone.
+    if (groupTrid?.trtype === 'pcie') throw e;
+    if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
+    fs.rmSync(path, { force: true });
+    return undefined;
+  }
+  let file: RegionFile | undefined;
+  try {
+    try {
+      file = openRegionFile(path);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') {
+        await transport.close();
+        return undefined; // removed by the last member leaving
+      }
+      throw e;
+    }
+    if (fs.fstatSync(file.fd).ino !== head.ino) {
+      // The group we saw Ready ended and the name now holds a new group's
+      // file, perhaps not formatted yet: look again from the start.
+      closeFdQuiet(file);
+      await transport.close();
+      return undefined;
+    }
+    const layout = layoutMemory(file.size, transport.barSize);
+    const core = instantiateCore(layout.memory, options.debugCore);
+    const region = new Region(file, layout, core, 0);
+    region.validate(coreHash(options.debugCore));
+    core.setIovaBase(region.hdr.iovaLo, region.hdr.iovaHi);
+    region.useDmaTable();
+    const group = new Group(region, core);
+    if (group.liveSlots().length === 0) {
+      // Everyone died: the next process to join starts the group afresh.
+      region.close(false);
+      await transport.close();
+      if (procType === 'secondary') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): all its processes have exited`, 'state');
+      fs.rmSync(path, { force: true });
+      return undefined;
+    }
+    const primary = group.primarySlot();
+    if (procType === 'primary' && primary >= 0 && group.slotAlive(primary)) {
+      throw new ControllerError(`group ${shmId} already has a primary (pid ${group.procPid(primary)})`, 'state');
+    }
+    try {
+      group.join(ProcRole.Secondary);
+    } catch (e) {
+      if (!(e instanceof GroupClosedError)) throw e;
+      region.close(false);
+      await transport.close();
+      return undefined; // the last member left meanwhile: start afresh
+    }
+    region.self = group.self;
+    transport.mapBar(layout.base, layout.barOff);
+    core.setBarWindow(layout.barOff);
+    const mmio = new Mmio(layout.memory.buffer, layout.barOff, layout.barSize);
+    return await finish({ transport, region, core, mmio, group, primary: false });
+  } catch (e) {
+    await transport.close().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,174 @@
+// The I/O queue pair lifecycle of one process (as libvfn writes
+// nvme_create_ioqpair and nvme_delete_ioqpair once): a queue id from the
+// group's pool, the rings, descriptor, PRP lists and statistics block in the
+// region, the core's descriptor, Create I/O CQ then SQ; and back again,
+// Delete SQ then CQ, memory and queue id returned. Also the default queue
+// pair the Namespace methods use, and recreating every queue after a reset.
+import { SQE_SIZE, CQE_SIZE } from '../assembly/nvme/cmd.js';
+import { PAGE_SIZE } from '../assembly/nvme/regs.js';
+import { qpDescriptorSize } from '../assembly/abi/qpair.js';
+import { CoreStatus } from '../assembly/abi/status.js';
+import type { CoreExports } from './core.js';
+import type { Region } from './region.js';
+import type { Group } from './group.js';
+import type { AdminCommands } from './admin-commands.js';
+import type { DmaBuffer } from './dma.js';
+import type { BogusCompletion, QueuePairInit } from './qpair-types.js';
+import { IoQueuePair, type IoQueuePairHost } from './io-qpair.js';
+import { ControllerError, ControllerResetError, InvalidArgumentError, CoreStatusError, type ResetReason } from './errors.js';
+import { STATS_BLOCK_SIZE, publishStatsBlock } from './layout/stats-block.js';
+import { QpDescriptor } from './layout/qp-descriptor.js';
+import { checkInt } from './validate.js';
+
+/** What the lifecycle needs of its controller. */
+export interface QueuePairsHost {
+  readonly region: Region;
+  readonly core: CoreExports;
+  readonly group: Group;
+  readonly commands: AdminCommands;
+  /** The group's reset state: creation waits for a reset here, and notices one that came meanwhile. */
+  readonly resets: { settled(): Promise<void>; readonly generation: number; readonly lastReason: ResetReason };
+  readonly options: { ioQueueDepth: number; commandTimeoutMs: number; stats: boolean; statsLatencySampling: number | 'auto' };
+  readonly maxQueueEntries: number;
+  readonly doorbellStride: number;
+  /** Bytes per command, known after Identify. */
+  maxTransfer(): number;
+  /** The liveness check every poller runs. */
+  readonly checkAlive: () => void;
+  readonly onTimeout: QueuePairInit['onTimeout'];
+  onBogus(b: BogusCompletion): void;
+  isAlive(): boolean;
+  /** Throws ControllerError('closed') once the controller is closing. */
+  assertOpen(): void;
+}
+
+/** Options of Controller.createQueuePair. */
+export interface QueuePairOptions {
+  /** Entries per ring (2..CAP.MQES + 1); default ioQueueDepth, capped by CAP.MQES. */
+  depth?: number;
+  /** Default timeout of its Promise-path commands in ms (0 = none). */
+  timeoutMs?: number;
+  /** Keep live statistics for it (default: the controller's `stats`). */
+  stats?: boolean;
+}
+
+export class IoQueuePairs implements IoQueuePairHost {
+  private readonly live = new Set<IoQueuePair>();
+  private defaultQp: Promise<IoQueuePair> | undefined;
+
+  constructor(private readonly h: QueuePairsHost) {}
+
+  /** This process's I/O queue pairs. */
+  get all(): IoQueuePair[] {
+    return [...this.live];
+  }
+
+  allocDma(bytes: number, opts?: { zero?: boolean }): DmaBuffer {
+    return this.h.region.allocDma(bytes, opts);
+  }
+
+  /**
+   * Create an I/O queue pair (Create I/O Completion Queue 5.3, then Create
+   * I/O Submission Queue 5.4) with `depth` entries per ring.
+   */
+  async create(opts: QueuePairOptions = {}): Promise<IoQueuePair> {
+    const h = this.h;
+    h.assertOpen();
+    const depth = checkInt('depth', opts.depth ?? Math.min(h.options.ioQueueDepth, h.maxQueueEntries), 2, h.maxQueueEntries);
+    if (opts.stats !== undefined && typeof opts.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', opts.stats);
+    await h.resets.settled(); // a reset under way here finishes first
+    const resetGen = h.resets.generation;
+    const qid = h.group.takeQid();
+    const nslots = depth - 1;
+    const maxTransfer = h.maxTransfer();
+    const prpPages = h.core.prpPagesFor(maxTransfer);
+    const region = h.region;
+    const bufs: DmaBuffer[] = [];
+    const alloc = (bytes: number, o: { zero?: boolean; contiguous?: boolean }) => {
+      const b = region.allocDma(bytes, o);
+      bufs.push(b);
+      return b;
+    };
+    try {
+      const sq = alloc(depth * SQE_SIZE, { zero: true, contiguous: true });
+      const cq = alloc(depth * CQE_SIZE, { zero: true, contiguous: true });
+      const desc = alloc(qpDescriptorSize(nslots), { zero: true });
+      const prp = prpPages > 0 ? alloc(nslots * prpPages * PAGE_SIZE, {}) : undefined;
+      const stats = (opts.stats ?? h.options.stats) ? alloc(STATS_BLOCK_SIZE, { zero: true }) : undefined;
+      const st = h.core.qpInit(desc.regionOffset, qid, depth, sq.regionOffset, cq.regionOffset, h.doorbellStride, nslots, 0,
+        prp?.regionOffset ?? 0, prpPages, maxTransfer, 0);
+      if (st !== CoreStatus.Ok) throw new CoreStatusError(`setting up queue pair ${qid}`, st);
+      if (stats) h.core.qpSetStats(desc.regionOffset, stats.regionOffset); // the core counts into it as it polls
+      await h.commands.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset);
+      const qp = new IoQueuePair(this, {
+        core: h.core, region: region.u8, qid, depth, nslots, desc: desc.regionOffset, maxTransfer,
+        timeoutMs: opts.timeoutMs ?? h.options.commandTimeoutMs, checkAlive: h.checkAlive, onTimeout: h.onTimeout,
+        statsOff: stats?.regionOffset, latencySampling: h.options.statsLatencySampling,
+      }, bufs);
+      qp.onBogus = (b) => h.onBogus(b);
+      if (h.resets.generation !== resetGen) {
+        // A reset came between our Create commands and now: it deleted what they made.
+        await h.commands.deleteIoQueues(qid, { bestEffort: true });
+        throw new ControllerResetError(h.resets.lastReason, h.resets.generation);
+      }
+      if (stats) publishStatsBlock(region.dv, region.ctrl, stats.regionOffset, qid, h.group.self, desc.regionOffset);
+      this.live.add(qp);
+      return qp;
+    } catch (e) {
+      for (const b of bufs) b.free();
+      h.group.releaseQid(qid);
+      throw e;
+    }
+  }
+
+  /**
+   * Delete an I/O queue pair: wait (bounded) for its commands, Delete I/O SQ
+   * (5.6) then Delete I/O CQ (5.5), free its memory and queue id.
+   */
+  async deleteQueuePair(qp: IoQueuePair, drainMs = 5000): Promise<void> {
+    const h = this.h;
+    if (!this.live.has(qp)) return;
+    this.live.delete(qp);
+    const end = performance.now() + drainMs;
+    while (qp.outstanding > 0 && performance.now() < end && !qp.isClosed) {
+      qp.processCompletions();
+      await new Promise((r) => setImmediate(r));
+    }
+    if (!h.commands.queue.isClosed && h.isAlive()) {
+      // Commands the SQ deletion aborted complete on the CQ: reap them before it goes.
+      await h.commands.deleteIoQueues(qp.qid, { afterSq: () => qp.processCompletions() });
+    }
+    qp.failAll(new ControllerError(`queue pair ${qp.qid} was deleted`, 'closed'));
+    qp.releaseMemory();
+    h.group.releaseQid(qp.qid);
+    if (this.defaultQp && (await this.defaultQp.catch(() => undefined)) === qp) this.defaultQp = undefined;
+  }
+
+  /** The queue pair Namespace methods use when none is given (created on first use). */
+  defaultQueuePair(): Promise<IoQueuePair> {
+    this.h.assertOpen();
+    if (!this.defaultQp) {
+      this.defaultQp = this.create();
+      this.defaultQp.catch(() => {
+        this.defaultQp = undefined;
+      });
+    }
+    return this.defaultQp;
+  }
+
+  /** After a controller reset: Create I/O CQ then SQ for `qp` again, same queue id, same memory. */
+  recreate(qp: IoQueuePair): Promise<void> {
+    const d = new QpDescriptor(this.h.region.u8, qp.desc);
+    return this.h.commands.createIoQueues(qp.qid, qp.depth, d.cq, d.sq);
+  }
+
+  /** Fail every command of every queue pair of this process with `err`. */
+  failAll(err: Error): void {
+    for (const qp of this.live) qp.failAll(err);
+  }
+
+  /** Deadlines of commands nobody polls for (a callback-path loop that stopped). */
+  checkTimeouts(now: number): void {
+    for (const qp of this.live) qp.checkTimeouts(now);
+  }
+}

@@ -4,6 +4,8 @@
 // up front), so a file mapped with MAP_FIXED over part of it stays visible to
 // Wasm code and to typed arrays on memory.buffer. Two processes mapping the
 // same file each see the other's stores, atomics included.
+import os from 'node:os';
+import { HalError } from './errors.js';
 import { c, fail } from './libc.js';
 
 export const PROT_READ = 1;
@@ -40,7 +42,7 @@ export function mapFixed(base: bigint, memOff: number, len: number, fd: number, 
   const want = base + BigInt(memOff);
   const got = BigInt(c.mmap(want, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, fileOff) as number | bigint);
   if (got === MAP_FAILED) fail('mmap', `${len} bytes of fd ${fd} at offset ${fileOff}`);
-  if (got !== want) throw new Error(`mmap placed the mapping at 0x${got.toString(16)}, not 0x${want.toString(16)}`);
+  if (got !== want) throw new HalError('mmap', os.constants.errno.EINVAL, `MAP_FIXED placed the mapping at 0x${got.toString(16)}, not 0x${want.toString(16)}`);
 }
 
 /**

@@ -13,6 +13,7 @@
 // a socket): the group stays attached to the container, and so the DMA
 // mappings stay, while any of them holds it.
 import fs from 'node:fs';
+import os from 'node:os';
 import { c, errno, fail } from './libc.js';
 import { HalError } from './errors.js';
 import { openFile, closeFd, O_RDWR } from './fd.js';
@@ -141,7 +142,7 @@ export class VfioDevice {
     try {
       container = openFile('/dev/vfio/vfio', O_RDWR);
       const version = ioctl(container, VFIO_GET_API_VERSION, 0, 'VFIO_GET_API_VERSION');
-      if (version !== VFIO_API_VERSION) throw new Error(`VFIO API version ${version}, expected ${VFIO_API_VERSION}`);
+      if (version !== VFIO_API_VERSION) throw new PciAccessError(`${address}: the kernel's VFIO API is version ${version}, this driver speaks ${VFIO_API_VERSION}`, address, 'driver');
       const type = ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU, 'VFIO_CHECK_EXTENSION') ? VFIO_TYPE1v2_IOMMU
         : ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU, 'VFIO_CHECK_EXTENSION') ? VFIO_TYPE1_IOMMU : 0;
       if (!type) throw new PciAccessError(`${address}: the kernel's VFIO has no Type 1 IOMMU driver (modprobe vfio_iommu_type1)`, address, 'iommu');
@@ -242,7 +243,7 @@ export class VfioDevice {
 
   read16(off: number): number {
     const b = Buffer.alloc(2);
-    if (fs.readSync(this.deviceFd, b, 0, 2, this.configOffset() + off) !== 2) throw new Error(`${this.address}: short config read at ${off}`);
+    if (fs.readSync(this.deviceFd, b, 0, 2, this.configOffset() + off) !== 2) throw new HalError('pread', os.constants.errno.EIO, `${this.address}: config space at ${off}, short read`);
     return b.readUInt16LE(0);
   }
 
@@ -254,7 +255,7 @@ export class VfioDevice {
 
   /** Let the device reach [vaddr, vaddr + size) of this process at `iova` (container owners only). */
   mapDma(vaddr: bigint, iova: bigint, size: number): void {
-    if (this.containerFd < 0) throw new Error('mapDma on an adopted VFIO group: the container belongs to another process');
+    if (this.containerFd < 0) throw new PciAccessError(`${this.address}: DMA mapping on an adopted VFIO group (the container belongs to another process)`, this.address, 'in-use');
     const b = Buffer.alloc(DMA_MAP_SIZE);
     b.writeUInt32LE(DMA_MAP_SIZE, 0);
     b.writeUInt32LE(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE, 4);

@@ -7,13 +7,12 @@
 //   group-duties.ts            watchdog, dead members, primary takeover, AERs
 //   reset.ts, recovery.ts      controller reset for the group; timeout escalation
 //   liveness.ts                CSTS: removed or fatal
-import { REG_CAP, REG_CAP_HI, REG_VS, REG_CC, REG_CSTS, REG_ALL_ONES, CAP_MQES_SHIFT, CAP_MQES_MASK, CAP_TO_SHIFT, CAP_TO_MASK, CAP_TO_UNIT_MS, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK, PAGE_SIZE, regField } from '../assembly/nvme/regs.js';
-import { Cns, LogId } from '../assembly/nvme/cmd.js';
-import { ERRLOG_ENTRY_SIZE, SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../assembly/nvme/identify.js';
+import { REG_CAP, REG_CAP_HI, REG_VS, REG_CSTS, REG_ALL_ONES, CAP_MQES_SHIFT, CAP_MQES_MASK, CAP_TO_SHIFT, CAP_TO_MASK, CAP_TO_UNIT_MS, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK, PAGE_SIZE, regField } from '../assembly/nvme/regs.js';
+import { Cns } from '../assembly/nvme/cmd.js';
 import { RegionState } from '../assembly/abi/region.js';
 import type { Mmio } from '../hal/index.js';
 import type { CoreExports } from './core.js';
-import { createRegionFile, createRegionFileExclusive, findRegionFile, type Region } from './region.js';
+import { createRegionFile, type Region } from './region.js';
 import type { Group } from './group.js';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,44 +21,35 @@ import { parseTransportId } from './trid.js';
 import type { IoQueuePair } from './io-qpair.js';
 import { createAdminQueue, attachAdminQueue, type AdminQueue } from './admin.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
-import { AdminCommands, ADMIN_MAX_XFER } from './admin-commands.js';
+import { AdminCommands } from './admin-commands.js';
 import { Namespace } from './namespace.js';
 import type { DmaBuffer } from './dma.js';
-import {
-  parseControllerData, parseNamespaceData, parseNamespaceList, parseSmartLog, parseErrorLog, parseFirmwareSlotLog,
-  versionString, type ControllerData, type SmartLog, type ErrorLogEntry, type FirmwareSlotLog,
-} from './identify.js';
+import { parseControllerData, parseNamespaceData, parseNamespaceList, versionString } from './identify.js';
 import { ControllerError, InvalidArgumentError } from './errors.js';
-import { GroupReset } from './reset.js';
-import { ControllerEvents } from './controller-events.js';
+import { GroupReset, type ResetHost } from './reset.js';
+import { ControllerAdminApi } from './controller-admin.js';
 import { checkInt } from './validate.js';
 import { Messaging, groupSocketDir } from './mp/messaging.js';
-import { NOTIFY_ACTION, NOTIFICATION_KINDS, asyncEventDetail, type GroupNotification, type NotificationKind } from './mp/notify.js';
+import { asyncEventDetail, type NotificationKind } from './mp/notify.js';
+import { sendNotification, listenNotifications } from './notifications.js';
 import { readGroupStats, type GroupStats } from './stats.js';
 import { resolveOptions, type ControllerOptions, type ResolvedOptions } from './controller-options.js';
 import { bringUp, type Attachment } from './bring-up.js';
-import { joinGroup } from './join.js';
-import { initialiseController, disable, enable, shutdown, type ControllerRegisters } from './init-sequence.js';
-import { configureShadowDoorbells, useShadowDoorbells, restoreShadowDoorbells } from './shadow-doorbells.js';
+import { openGroup } from './join.js';
+import { initialiseController, shutdown, readRegisters, type ControllerRegisters, type Registers } from './init-sequence.js';
+import { configureShadowDoorbells, useShadowDoorbells } from './shadow-doorbells.js';
 import { IoQueuePairs, type QueuePairOptions } from './queue-pairs.js';
 import { GroupDuties } from './group-duties.js';
 import { timeoutEscalation } from './recovery.js';
 import { checkAlive, isAlive, removedError } from './liveness.js';
-import type { PassthroughCommand } from './passthrough.js';
 
 export type { ControllerOptions } from './controller-options.js';
-
-export interface Registers {
-  cap: bigint;
-  vs: number;
-  cc: number;
-  csts: number;
-}
+export type { Registers } from './init-sequence.js';
 
 /** Linux's nvme io_timeout: the floor of the default command timeout. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
-export class Controller extends ControllerEvents {
+export class Controller extends ControllerAdminApi {
   readonly transport: Transport;
   readonly region: Region;
   readonly core: CoreExports;
@@ -67,16 +57,12 @@ export class Controller extends ControllerEvents {
   readonly admin: AdminQueue;
   /** The admin command builders (chapter 5) over the shared admin queue. */
   readonly commands: AdminCommands;
-  /** Identify Controller data. */
-  data!: ControllerData;
   /** CAP.MQES + 1: the most entries an I/O queue may have. */
   readonly maxQueueEntries: number;
   /** CAP.DSTRD */
   readonly doorbellStride: number;
   /** CAP.TO in ms: the bound on every enable/disable wait. */
   readonly readyTimeoutMs: number;
-  /** Bytes one command may transfer (MDTS and maxTransferBytes applied). */
-  maxTransfer = 0;
   /** I/O queue pairs the controller granted (Number of Queues). */
   maxQueuePairs = 0;
   readonly namespaces = new Map<number, Namespace>();
@@ -114,7 +100,7 @@ export class Controller extends ControllerEvents {
     if (options.commandTimeoutMs < 0) options.commandTimeoutMs = Math.max(DEFAULT_COMMAND_TIMEOUT_MS, 2 * this.readyTimeoutMs);
     this.regs = { mmio, description: transport.description, readyTimeoutMs: this.readyTimeoutMs };
     const onTimeout = timeoutEscalation({
-      timedOut: (t) => this.events.emit('timeout', t),
+      timedOut: (t) => this.emit('timeout', t),
       abort: (sqid, cid) => this.abort(sqid, cid),
       resetBusy: () => this.resets.busy,
       reset: (reason) => this.resets.reset(reason),
@@ -129,7 +115,7 @@ export class Controller extends ControllerEvents {
     this.queues = new IoQueuePairs({
       region, core, group, commands: this.commands, resets, options, maxQueueEntries: this.maxQueueEntries,
       doorbellStride: this.doorbellStride, maxTransfer: () => this.maxTransfer, checkAlive: this.watchdog, onTimeout,
-      onBogus: (b) => this.events.emit('bogusCompletion', b), isAlive: () => this.isAlive(), assertOpen: () => this.assertOpen(),
+      onBogus: (b) => this.emit('bogusCompletion', b), isAlive: () => this.isAlive(), assertOpen: () => this.assertOpen(),
     });
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     this.duties = new GroupDuties({
@@ -139,19 +125,19 @@ export class Controller extends ControllerEvents {
       checkAlive: () => this.watchdog(),
       checkTimeouts: (now) => this.queues.checkTimeouts(now),
       becamePrimary: () => {
-        this.events.emit('primary', group.self);
+        this.emit('primary', group.self);
         this.notifyGroup('primaryMoved', { slot: group.self, pid: process.pid });
       },
       memberCleaned: (slot) => {
-        this.events.emit('memberCleaned', slot);
+        this.emit('memberCleaned', slot);
         this.mp.removeStale(); // its socket file, if it died with one
       },
     }, a.primary);
     this.admin.onEvent = (dw0) => {
-      this.events.emit('asyncEvent', dw0);
+      this.emit('asyncEvent', dw0);
       if (this.duties.isPrimary) this.notifyGroup('asyncEvent', asyncEventDetail(dw0));
     };
-    this.admin.onBogus = (b) => this.events.emit('bogusCompletion', b);
+    this.admin.onBogus = (b) => this.emit('bogusCompletion', b);
     group.onLockRecovered = () => {
       // The holder died inside the lock: make the admin queue consistent.
       core.qpRecover(this.admin.desc);
@@ -183,18 +169,9 @@ export class Controller extends ControllerEvents {
       return bringUp(file, id, opts.sim, options, undefined, initialise);
     }
     const shmId = checkInt('shmId', opts.shmId, 0, 0x7fffffff);
-    const prefix = opts.filePrefix ?? 'nvme-wasm';
-    if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new InvalidArgumentError('filePrefix', 'letters, digits, _ . - (1 to 64)', prefix);
-    const name = `${prefix}_${shmId}.region`;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      if (procType !== 'secondary' && !findRegionFile(name)) {
-        const file = createRegionFileExclusive(name, options.regionSize, options.hugepages);
-        if (file) return bringUp(file, id, opts.sim, options, shmId, initialise);
-      }
-      const joined = await joinGroup({ name, shmId, prefix, procType, options }, (a) => Controller.attachSecondary(a, options, shmId));
-      if (joined) return joined;
-    }
-    throw new ControllerError(`could not join or create group ${shmId} (file prefix ${prefix}): it kept changing under us`, 'state');
+    return openGroup({ shmId, prefix: opts.filePrefix ?? 'nvme-wasm', procType, options },
+      (file) => bringUp(file, id, opts.sim, options, shmId, initialise),
+      (a) => Controller.attachSecondary(a, options, shmId));
   }
 
   /** The primary's part once its region is up: initialise the controller, publish it, start the duties. */
@@ -267,7 +244,7 @@ export class Controller extends ControllerEvents {
 
   private start(): void {
     this.mp.start();
-    this.listenNotifications();
+    listenNotifications(this.mp, (n) => this.emit('notification', n));
     this.duties.start();
   }
 
@@ -283,17 +260,7 @@ export class Controller extends ControllerEvents {
    * Kinds: 'asyncEvent', 'primaryMoved', 'resetDone', 'deviceRemoved'.
    */
   notifyGroup(kind: NotificationKind, detail: Record<string, unknown> = {}): void {
-    if (this.shmId === undefined) return;
-    this.mp.sendAction(NOTIFY_ACTION, { kind, detail }).catch(() => {});
-  }
-
-  private listenNotifications(): void {
-    this.mp.registerAction(NOTIFY_ACTION, (payload, from) => {
-      const p = payload as { kind?: unknown; detail?: unknown } | null;
-      if (!p || !NOTIFICATION_KINDS.includes(p.kind as NotificationKind)) return;
-      const detail = typeof p.detail === 'object' && p.detail !== null ? (p.detail as Record<string, unknown>) : {};
-      this.events.emit('notification', { kind: p.kind as NotificationKind, detail, from } satisfies GroupNotification);
-    });
+    if (this.shmId !== undefined) sendNotification(this.mp, kind, detail);
   }
 
   /** Live statistics of every member of the group and its I/O queue pairs (read from the shared region, no lock). */
@@ -332,64 +299,6 @@ export class Controller extends ControllerEvents {
     const ns = this.namespaces.get(nsid);
     if (!ns) throw new InvalidArgumentError('nsid', `an active namespace (${[...this.namespaces.keys()].join(', ') || 'none'})`, nsid);
     return ns;
-  }
-
-  // ---- admin commands (admin-commands.ts builds them) ----
-
-  /** Identify (5.15) into a fresh Buffer. */
-  identifyRaw(cns: number, nsid: number, cntid = 0): Promise<Buffer> {
-    return this.commands.identify(cns, nsid, cntid);
-  }
-
-  async identifyController(): Promise<ControllerData> {
-    this.data = parseControllerData(await this.identifyRaw(Cns.Controller, 0));
-    return this.data;
-  }
-
-  /** Get Features (5.13): the completion's dword 0. */
-  getFeature(fid: number, opts: { sel?: number; nsid?: number; cdw11?: number } = {}): Promise<number> {
-    return this.commands.getFeature(fid, opts);
-  }
-
-  /** Set Features (5.21): the completion's dword 0. */
-  setFeature(fid: number, cdw11: number, opts: { save?: boolean; nsid?: number; cdw12?: number } = {}): Promise<number> {
-    return this.commands.setFeature(fid, cdw11, opts);
-  }
-
-  /** Get Log Page (5.14): `length` bytes from byte `offset`, split by the transfer limit. */
-  getLogPage(lid: number, length: number, opts: { nsid?: number; offset?: number; lsp?: number; rae?: boolean } = {}): Promise<Buffer> {
-    return this.commands.getLogPage(lid, length, this.maxTransfer || ADMIN_MAX_XFER, opts);
-  }
-
-  async smartLog(nsid = 0xffffffff): Promise<SmartLog> {
-    return parseSmartLog(await this.getLogPage(LogId.SmartHealth, SMART_LOG_SIZE, { nsid }));
-  }
-
-  async errorLog(entries = this.data.errorLogPageEntries): Promise<ErrorLogEntry[]> {
-    checkInt('entries', entries, 1, 256);
-    return parseErrorLog(await this.getLogPage(LogId.ErrorInformation, entries * ERRLOG_ENTRY_SIZE));
-  }
-
-  async firmwareSlotLog(): Promise<FirmwareSlotLog> {
-    return parseFirmwareSlotLog(await this.getLogPage(LogId.FirmwareSlot, FWSLOT_LOG_SIZE));
-  }
-
-  /** Abort (5.1) command `cid` of queue `sqid`. Resolves true if the controller aborted it. */
-  abort(sqid: number, cid: number): Promise<boolean> {
-    return this.commands.abort(sqid, cid);
-  }
-
-  /** Asynchronous Event Request (5.2): resolves with dword 0 when the controller reports an event. */
-  asyncEventRequest(): Promise<number> {
-    return this.commands.asyncEventRequest();
-  }
-
-  /**
-   * An admin command with the given fields (passthrough, like nvme-cli's
-   * admin-passthru). `data` (if any) is copied to and from a DMA buffer.
-   */
-  adminCommand(cmd: PassthroughCommand): Promise<{ dw0: number; data?: Uint8Array }> {
-    return this.commands.passthrough(cmd);
   }
 
   // ---- DMA memory and I/O queue pairs ----
@@ -435,32 +344,21 @@ export class Controller extends ControllerEvents {
   // ---- resets and liveness ----
 
   /** What the group reset needs from this controller (host/reset.ts). */
-  private resetHost(): ConstructorParameters<typeof GroupReset>[0] {
+  private resetHost(): ResetHost {
     return {
-      region: this.region,
-      group: this.group,
-      core: this.core,
-      admin: this.admin,
-      description: this.transport.description,
-      readyTimeoutMs: this.readyTimeoutMs,
+      region: this.region, group: this.group, core: this.core, admin: this.admin, commands: this.commands, regs: this.regs,
+      doorbellStride: this.doorbellStride,
+      adminQueueRegisters: () => this.adminQueueRegisters(),
       ownQueuePairs: () => this.queues.all,
-      readCsts: () => this.mmio.read32(REG_CSTS),
-      disable: () => disable(this.regs),
-      enable: () => enable(this.regs, this.adminQueueRegisters()),
-      setNumberOfQueues: async () => {
-        await this.commands.setNumberOfQueues(this.region.ctrl.maxQueuePairs);
-        await restoreShadowDoorbells(this.region, this.commands);
-      },
-      refreshDoorbells: () => useShadowDoorbells(this.region, this.core, this.doorbellStride),
-      createQueues: (qp) => this.queues.recreate(qp),
+      recreateQueues: (qp) => this.queues.recreate(qp),
       failForever: (err) => {
         this.failEverything(err);
-        this.events.emit(err.reason === 'removed' ? 'removed' : 'failed', err);
+        this.emit(err.reason === 'removed' ? 'removed' : 'failed', err);
         if (err.reason === 'removed') this.notifyGroup('deviceRemoved', { reason: err.reason, message: err.message });
       },
       resetDone: (info) => {
         if (this.shmId !== undefined) this.duties.armAsyncEvents();
-        this.events.emit('reset', info);
+        this.emit('reset', info);
         if (info.ranHere) this.notifyGroup('resetDone', { reason: info.reason, generation: info.generation, resets: this.resets.count });
       },
     };
@@ -484,14 +382,9 @@ export class Controller extends ControllerEvents {
     return this.resets.count;
   }
 
+  /** CAP, VS, CC and CSTS as they read now. */
   readRegisters(): Registers {
-    const m = this.mmio;
-    return {
-      cap: BigInt(m.read32(REG_CAP)) | (BigInt(m.read32(REG_CAP_HI)) << 32n),
-      vs: m.read32(REG_VS),
-      cc: m.read32(REG_CC),
-      csts: m.read32(REG_CSTS),
-    };
+    return readRegisters(this.mmio);
   }
 
   /** False if the controller reports a fatal status or reads as removed. */
@@ -516,7 +409,7 @@ export class Controller extends ControllerEvents {
       const err = removedError(this.transport.description);
       if (!this.admin.isClosed) {
         this.failEverything(err);
-        this.events.emit('removed', err);
+        this.emit('removed', err);
         this.notifyGroup('deviceRemoved', { reason: 'removed', message: err.message });
       }
       throw err;

@@ -4,8 +4,14 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { instantiateSync } from '@assemblyscript/loader';
 import { CORE_LOW_RESERVED } from '../assembly/abi/region.js';
+import { ControllerError } from './errors.js';
 
-/** The core's exports (see assembly/index.ts for what each does). */
+/**
+ * The core's exports (see assembly/index.ts for what each does), as the
+ * loader gives them (bool is a number). test/core-exports.test.ts checks
+ * this list against the declarations asc writes with the build
+ * (build/core.d.ts): a missing, extra or differently typed export fails it.
+ */
 export interface CoreExports {
   staticEnd(): number;
   setRegionWindow(base: number, size: number): void;
@@ -86,7 +92,7 @@ function coreBuild(debug: boolean): CoreBuild {
     try {
       bytes = fs.readFileSync(path);
     } catch (e) {
-      throw new Error(`the Wasm core is not built (${path}): run npm run build`, { cause: e });
+      throw new ControllerError(`the Wasm core is not built (${path}): run npm run build`, 'unsupported');
     }
     b = { module: new WebAssembly.Module(bytes), hash: fnv1a(bytes) };
     builds.set(file, b);
@@ -104,7 +110,7 @@ export function instantiateCore(memory: WebAssembly.Memory, debug = false): Core
   const { module } = coreBuild(debug);
   const { exports } = instantiateSync(module as never, { env: { memory } } as never) as unknown as { exports: CoreExports };
   if (exports.staticEnd() > CORE_LOW_RESERVED) {
-    throw new Error(`core static data (${exports.staticEnd()} bytes) exceeds CORE_LOW_RESERVED`);
+    throw new ControllerError(`the Wasm core's static data (${exports.staticEnd()} bytes) exceeds CORE_LOW_RESERVED (${CORE_LOW_RESERVED}): a build that does not fit this layout`, 'unsupported');
   }
   return exports;
 }

@@ -224,3 +224,16 @@ export function coreError(st: number, what: string): NvmeError {
       return new CoreStatusError(what, st);
   }
 }
+
+/** Data read back differs from what was written (demo, perf -V). */
+export class VerifyError extends NvmeError {
+  override readonly name = 'VerifyError';
+  constructor(
+    message: string,
+    readonly nsid: number,
+    readonly lba: number,
+    readonly blocks: number,
+  ) {
+    super(message);
+  }
+}

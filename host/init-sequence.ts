@@ -8,7 +8,7 @@
 //   shutdown            7.6.2   CC.SHN = normal, wait CSTS.SHST = complete
 // Every wait is bounded by CAP.TO (or more for the shutdown).
 import {
-  REG_CAP, REG_CAP_HI, REG_CC, REG_CSTS, REG_AQA, REG_ASQ, REG_ASQ_HI, REG_ACQ, REG_ACQ_HI, REG_ALL_ONES,
+  REG_CAP, REG_CAP_HI, REG_VS, REG_CC, REG_CSTS, REG_AQA, REG_ASQ, REG_ASQ_HI, REG_ACQ, REG_ACQ_HI, REG_ALL_ONES,
   CAP_CSS_SHIFT, CAP_CSS_MASK, CAP_CSS_NVM, CAP_MPSMIN_SHIFT, CAP_MPSMIN_MASK, CC_EN_SHIFT, CC_EN_MASK, CC_CSS_SHIFT, CC_CSS_MASK,
   CC_CSS_NVM, CC_MPS_SHIFT, CC_MPS_MASK, CC_AMS_SHIFT, CC_AMS_MASK, CC_AMS_RR, CC_SHN_SHIFT, CC_SHN_MASK, CC_SHN_NORMAL,
   CC_IOSQES_SHIFT, CC_IOSQES_MASK, CC_IOCQES_SHIFT, CC_IOCQES_MASK,
@@ -29,6 +29,23 @@ export interface ControllerRegisters {
   readonly description: string;
   /** CAP.TO in ms: the bound on every enable/disable wait. */
   readonly readyTimeoutMs: number;
+}
+
+/** The controller's main registers as they read now (3.1). */
+export interface Registers {
+  cap: bigint;
+  vs: number;
+  cc: number;
+  csts: number;
+}
+
+export function readRegisters(m: Mmio): Registers {
+  return {
+    cap: BigInt(m.read32(REG_CAP)) | (BigInt(m.read32(REG_CAP_HI)) << 32n),
+    vs: m.read32(REG_VS),
+    cc: m.read32(REG_CC),
+    csts: m.read32(REG_CSTS),
+  };
 }
 
 /** Wait until `cond()` holds, polling every millisecond, at most `timeoutMs`; `fail` may throw to end the wait early. */

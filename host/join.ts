@@ -10,11 +10,11 @@ import { RegionState, ProcRole } from '../assembly/abi/region.js';
 import { Mmio, processAlive } from '../hal/index.js';
 import { instantiateCore, coreHash } from './core.js';
 import { layoutMemory } from './memory.js';
-import { Region, findRegionFile, openRegionFile, readRegionHeader, type RegionFile, type RegionFileHead } from './region.js';
+import { Region, findRegionFile, openRegionFile, readRegionHeader, createRegionFileExclusive, type RegionFile, type RegionFileHead } from './region.js';
 import { Group, GroupClosedError } from './group.js';
 import { openTransport, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
-import { ControllerError } from './errors.js';
+import { ControllerError, InvalidArgumentError } from './errors.js';
 import { closeFdQuiet, type Attachment } from './bring-up.js';
 import type { ResolvedOptions } from './controller-options.js';
 
@@ -157,4 +157,25 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     await transport.close().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Open group `shmId` of `prefix`: create it (`create` on a fresh region
+ * file, as its primary) when it does not exist and the caller may be
+ * primary, or join it (`attach`, as a secondary). A group that changes
+ * under us (ends, is found stale, is created by another process meanwhile)
+ * is looked at again, a few times.
+ */
+export async function openGroup<T>(g: Omit<JoinRequest, 'name'>, create: (file: RegionFile) => Promise<T>, attach: (a: Attachment) => Promise<T>): Promise<T> {
+  if (typeof g.prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(g.prefix)) throw new InvalidArgumentError('filePrefix', 'letters, digits, _ . - (1 to 64)', g.prefix);
+  const name = `${g.prefix}_${g.shmId}.region`;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    if (g.procType !== 'secondary' && !findRegionFile(name)) {
+      const file = createRegionFileExclusive(name, g.options.regionSize, g.options.hugepages);
+      if (file) return create(file);
+    }
+    const joined = await joinGroup({ ...g, name }, attach);
+    if (joined) return joined;
+  }
+  throw new ControllerError(`could not join or create group ${g.shmId} (file prefix ${g.prefix}): it kept changing under us`, 'state');
 }

@@ -7,6 +7,7 @@
 import { createSharedMemory, alignedOffset } from '../hal/index.js';
 import { CORE_LOW_RESERVED, REGION_ALIGN } from '../assembly/abi/region.js';
 import { PAGE_SIZE } from '../assembly/nvme/regs.js';
+import { ResourceError } from './errors.js';
 
 export interface MemoryLayout {
   memory: WebAssembly.Memory;
@@ -24,6 +25,6 @@ export function layoutMemory(regionSize: number, barSize: number): MemoryLayout 
   const { memory, base } = createSharedMemory(total);
   const regionOff = alignedOffset(base, CORE_LOW_RESERVED, REGION_ALIGN);
   const barOff = alignedOffset(base, regionOff + regionSize, PAGE_SIZE);
-  if (barOff + barSize > memory.buffer.byteLength) throw new Error('memory layout overflow');
+  if (barOff + barSize > memory.buffer.byteLength) throw new ResourceError(`a ${regionSize}-byte region and a ${barSize}-byte BAR do not fit this process's Wasm memory`, 'dma');
   return { memory, base, regionOff, regionSize, barOff, barSize };
 }

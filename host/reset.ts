@@ -30,7 +30,7 @@
 // If the controller does not come back, every member fails everything with
 // ControllerError 'reset-failed' (or 'removed').
 import { ResetResult, ResetCause, PROC_SLOTS } from '../assembly/abi/region.js';
-import { CSTS_CFS_SHIFT, CSTS_CFS_MASK, REG_ALL_ONES, regField } from '../assembly/nvme/regs.js';
+import { CSTS_CFS_SHIFT, CSTS_CFS_MASK, REG_ALL_ONES, REG_CSTS, regField } from '../assembly/nvme/regs.js';
 import { ControllerError, ControllerResetError, type ResetReason } from './errors.js';
 import type { Group } from './group.js';
 import type { Region } from './region.js';
@@ -38,6 +38,9 @@ import type { CoreExports } from './core.js';
 import type { AdminQueue } from './admin.js';
 import type { IoQueuePair } from './io-qpair.js';
 import type { ControllerBlock } from './layout/ctrl-block.js';
+import type { AdminCommands } from './admin-commands.js';
+import { disable, enable, type ControllerRegisters, type AdminQueueRegisters } from './init-sequence.js';
+import { restoreShadowDoorbells, useShadowDoorbells } from './shadow-doorbells.js';
 
 /** What the reset needs from the controller it belongs to. */
 export interface ResetHost {
@@ -45,21 +48,15 @@ export interface ResetHost {
   readonly group: Group;
   readonly core: CoreExports;
   readonly admin: AdminQueue;
-  readonly description: string;
-  /** CAP.TO in ms. */
-  readonly readyTimeoutMs: number;
+  readonly commands: AdminCommands;
+  /** The registers, with the CAP.TO bound on every wait. */
+  readonly regs: ControllerRegisters;
+  readonly doorbellStride: number;
+  /** The admin rings' device addresses, for AQA/ASQ/ACQ again. */
+  adminQueueRegisters(): AdminQueueRegisters;
   ownQueuePairs(): IoQueuePair[];
-  readCsts(): number;
-  /** CC.EN = 0 and wait for CSTS.RDY = 0. */
-  disable(): Promise<void>;
-  /** Program the admin queue registers, CC.EN = 1, wait for CSTS.RDY = 1. */
-  enable(): Promise<void>;
-  /** Set Features Number of Queues with what the group was granted. */
-  setNumberOfQueues(): Promise<void>;
-  /** Point the core at the group's doorbell scheme again (shadow doorbells may have been turned off). */
-  refreshDoorbells(): void;
   /** Create I/O CQ then SQ for `qp` (same qid, same memory). */
-  createQueues(qp: IoQueuePair): Promise<void>;
+  recreateQueues(qp: IoQueuePair): Promise<void>;
   /** The controller is gone for good: fail everything. */
   failForever(err: ControllerError): void;
   /** A reset this process took part in is over (re-arm events, tell listeners). */
@@ -144,7 +141,7 @@ export class GroupReset {
       this.start(() => this.follow());
       return;
     }
-    const c = csts ?? this.h.readCsts();
+    const c = csts ?? this.h.regs.mmio.read32(REG_CSTS);
     if (c !== REG_ALL_ONES && regField(c, CSTS_CFS_SHIFT, CSTS_CFS_MASK)) this.start(() => this.run(ResetCause.Fatal));
   }
 
@@ -190,18 +187,20 @@ export class GroupReset {
     let failure: unknown;
     try {
       // 7.3.2: CC.EN 1 -> 0 deletes every queue; RDY = 0 says the controller stopped touching memory.
-      await h.disable();
+      await disable(h.regs);
       // Only now may the rings be cleared: a controller still enabled could post into them.
       h.group.withLock(() => {
         h.core.qpReset(h.admin.desc);
         for (let s = 0; s < PROC_SLOTS; s++) h.core.mboxReset(s); // entries name cids of the old rings
       });
-      await h.enable();
+      await enable(h.regs, h.adminQueueRegisters());
       h.admin.resume(); // ours may post (GEN is odd and we own it); others still hold
-      await h.setNumberOfQueues();
+      // 5.21.1.7: the grant again, as the group had it; then the shadow doorbell pages, which the reset forgot.
+      await h.commands.setNumberOfQueues(h.region.ctrl.maxQueuePairs);
+      await restoreShadowDoorbells(h.region, h.commands);
     } catch (e) {
       failure = e;
-      result = h.readCsts() === REG_ALL_ONES ? ResetResult.Removed : ResetResult.Failed;
+      result = h.regs.mmio.read32(REG_CSTS) === REG_ALL_ONES ? ResetResult.Removed : ResetResult.Failed;
     }
     const done = h.group.withLock(() => {
       this.ctrl.resetResult = result;
@@ -220,7 +219,7 @@ export class GroupReset {
     let g = this.gen();
     this.suspendAll(new ControllerResetError(REASONS[this.ctrl.resetCause] ?? 'requested', g | 1));
     // Bounded: CAP.TO for the disable, again for the enable, and slack for the admin commands.
-    const limit = performance.now() + 2 * h.readyTimeoutMs + 30_000;
+    const limit = performance.now() + 2 * h.regs.readyTimeoutMs + 30_000;
     while ((g & 1) === 1) {
       const owner = this.ctrl.resetOwner;
       if (owner === 0 || !h.group.slotAlive(owner - 1)) {
@@ -236,7 +235,7 @@ export class GroupReset {
         }
       }
       if (performance.now() > limit) {
-        const err = new ControllerError(`${h.description}: a controller reset by another process did not finish`, 'reset-failed');
+        const err = new ControllerError(`${h.regs.description}: a controller reset by another process did not finish`, 'reset-failed');
         h.failForever(err);
         throw err;
       }
@@ -253,17 +252,17 @@ export class GroupReset {
     if (result !== ResetResult.Ok) {
       const why = failure instanceof Error ? `: ${failure.message}` : '';
       const err = result === ResetResult.Removed
-        ? new ControllerError(`${h.description}: registers read all ones during a reset (device removed?)`, 'removed')
-        : new ControllerError(`${h.description}: the controller did not come back from a reset${why}`, 'reset-failed');
+        ? new ControllerError(`${h.regs.description}: registers read all ones during a reset (device removed?)`, 'removed')
+        : new ControllerError(`${h.regs.description}: the controller did not come back from a reset${why}`, 'reset-failed');
       h.failForever(err);
       throw err;
     }
     h.admin.resume();
-    h.refreshDoorbells();
+    useShadowDoorbells(h.region, h.core, h.doorbellStride); // they may have been turned off
     for (const qp of h.ownQueuePairs()) {
       h.core.qpReset(qp.desc);
       try {
-        await h.createQueues(qp);
+        await h.recreateQueues(qp);
         qp.resume();
       } catch (e) {
         qp.failAll(new ControllerError(`queue pair ${qp.qid} could not be created again after a reset: ${(e as Error).message}`, 'reset-failed'));

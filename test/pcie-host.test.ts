@@ -182,7 +182,7 @@ test('not root: setup and setup reset refuse, saying they need root; setup statu
   for (const args of [['setup', '--hugemem', '2'], ['setup', 'reset']]) {
     const r = spawnSync(process.execPath, [MAIN, ...args], as);
     assert.is(r.status, 1, args.join(' '));
-    assert.match(r.stderr, `PcieError: nvme-wasm ${args[0]}${args[1] === 'reset' ? ' reset' : ''} needs root`);
+    assert.match(r.stderr, `nvme-wasm: error: nvme-wasm ${args[0]}${args[1] === 'reset' ? ' reset' : ''} needs root`);
   }
   const st = spawnSync(process.execPath, [MAIN, 'setup', 'status'], as);
   assert.is(st.status, 0, st.stderr);

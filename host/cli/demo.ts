@@ -1,6 +1,7 @@
 // The first-run job: identify the controller, then verified writes and reads
 // of assorted sizes at assorted offsets, with a progress line and a summary.
 import { Controller } from '../controller.js';
+import { VerifyError } from '../errors.js';
 
 export async function runDemo(o: { transport?: string; rounds: number; log: (s: string) => void }): Promise<void> {
   const t0 = performance.now();
@@ -35,7 +36,7 @@ export async function runDemo(o: { transport?: string; rounds: number; log: (s: 
       for (let b = 0; b < blocks; b++) data.writeUInt32LE(i, b * ns.blockSize), data.writeDoubleLE(lba + b, b * ns.blockSize + 8);
       await ns.write(lba, data, { qpair: qp });
       const back = await ns.readBlocks(lba, blocks, { qpair: qp });
-      if (!back.equals(data)) throw new Error(`verify failed at lba ${lba} (${blocks} blocks)`);
+      if (!back.equals(data)) throw new VerifyError(`verify failed: the ${blocks} blocks read back at lba ${lba} differ from those written`, ns.id, lba, blocks);
       bytes += data.length * 2;
       const now = performance.now();
       if (now - lastLine >= 1000 || i === o.rounds - 1) {

@@ -9,7 +9,10 @@
 import { Command, CommanderError } from 'commander';
 import { Controller } from '../controller.js';
 import { runDemo } from './demo.js';
-import { NvmeError, InvalidArgumentError } from '../errors.js';
+import { NvmeError, HalError } from '../errors.js';
+import { PciError } from '../../hal/pci-bind.js';
+import { PciAccessError } from '../../hal/pci.js';
+import { PagemapError } from '../../hal/pagemap.js';
 import { intArg } from './options.js';
 import { perfCommand } from './perf/command.js';
 import { identifyCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
@@ -50,15 +53,14 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     process.exitCode = e.exitCode;
     return;
   }
-  if (e instanceof InvalidArgumentError) {
-    process.stderr.write(`nvme-wasm: error: ${e.message}\n`);
-  } else if (e instanceof NvmeError) {
-    process.stderr.write(`nvme-wasm: ${e.name}: ${e.message}\n`);
-  } else if (e instanceof Error && (e.name === 'HalError' || typeof (e as NodeJS.ErrnoException).code === 'string')) {
-    // A system error (ENOENT, EACCES, ...): its message says it all.
-    process.stderr.write(`nvme-wasm: ${e.message}\n`);
+  // One style for every failure: 'nvme-wasm: error: <what happened>'. The
+  // typed errors (the driver's, the HAL's, the system's) say it all in their
+  // message; anything else is a bug in nvme-wasm, shown with its stack.
+  if (e instanceof NvmeError || e instanceof HalError || e instanceof PciError || e instanceof PciAccessError || e instanceof PagemapError ||
+    (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string')) {
+    process.stderr.write(`nvme-wasm: error: ${(e as Error).message}\n`);
   } else {
-    process.stderr.write(`nvme-wasm: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(`nvme-wasm: internal error (please report): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   }
   process.exitCode = 1;
 });

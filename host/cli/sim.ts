@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { SimClient } from '../sim/client.js';
 import { parseSimConfig, type SimConfigInput } from '../sim/config.js';
 import { SimState } from '../sim/ctl.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ControllerError } from '../errors.js';
 
 const MAIN = fileURLToPath(new URL('../sim/main.js', import.meta.url));
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -51,7 +51,7 @@ export function simCommand(): Command {
         const text = fs.readFileSync(log, 'utf8');
         if (text.includes(`ready ${cfg.name}`)) break;
         if (child.exitCode !== null || Date.now() - t0 > 10_000) {
-          throw new Error(`the simulated controller did not start: ${text.trim() || `exit ${child.exitCode}`}`);
+          throw new ControllerError(`the simulated controller did not start: ${text.trim() || `exit ${child.exitCode}`}`, 'state');
         }
         await new Promise((r) => setTimeout(r, 20));
       }

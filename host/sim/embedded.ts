@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { parseSimConfig, type SimConfig, type SimConfigInput } from './config.js';
 import { SimClient } from './client.js';
+import { ControllerError } from '../errors.js';
 import { CTL_SIM_PID, simBarPath, simCtlPath } from './ctl.js';
 import type { SimWorkerData, SimWorkerMessage } from './worker.js';
 
@@ -65,7 +66,7 @@ export async function startSimWorker(input: SimConfigInput = {}): Promise<SimHan
     };
     const onExit = (code: number): void => {
       done();
-      reject(new Error(`simulated controller ${config.name} exited with code ${code} before running`));
+      reject(new ControllerError(`simulated controller ${config.name} exited with code ${code} before running`, 'state'));
     };
     worker.on('message', onMessage);
     worker.on('error', onError);

@@ -62,6 +62,7 @@ import {
 const U32 = 2 ** 32;
 const DWORD = 4;
 
+/** Execute the admin command at dword `e` of the window; returns a status field or NO_COMPLETION. */
 export function adminCommand(c: SimContext, req: Request, e: number): number {
   switch (req.opcode) {
     case AdminOpc.DeleteIoSq:

@@ -43,6 +43,7 @@ import type { SimConfig } from './config.js';
 const DMA_TIMEOUT_MS = 5000;
 const AEN_TIMEOUT_MS = 5000;
 
+/** A fault rule to inject (SimClient.injectFault): what it matches and what it does. */
 export interface FaultSpec {
   /** 'status': complete with `status` without executing; 'drop': execute, never complete; 'delay': complete after `delayUs`. */
   kind: 'status' | 'drop' | 'delay' | 'malformed';
@@ -64,6 +65,7 @@ export interface FaultSpec {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A handle on a running simulated controller, through its ctl page. */
 export class SimClient {
   private readonly ctl: Uint32Array;
   private readonly bytes: Uint8Array;
@@ -260,6 +262,7 @@ export class SimClient {
     this.setWord(CTL_STOP, 1);
   }
 
+  /** Unmap the ctl page; the simulator keeps running. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -10,6 +10,7 @@ import type { SimWorkerData, SimWorkerMessage } from './worker.js';
 
 const STOP_TIMEOUT_MS = 5000;
 
+/** A simulated controller running in a worker thread of this process. */
 export interface SimHandle {
   readonly config: SimConfig;
   readonly client: SimClient;

@@ -40,6 +40,7 @@ const CDW10 = SQE_CDW10 >>> 2;
 const CDW11 = SQE_CDW11 >>> 2;
 const CDW12 = SQE_CDW12 >>> 2;
 
+/** Execute the NVM command at dword `e` of the window (an I/O queue); returns a status field. */
 export function nvmCommand(c: SimContext, req: Request, e: number): number {
   const nsid = req.nsid;
   if (nsid === NSID_ALL) return req.opcode === NvmOpc.Flush ? flushAll(c) : SF_INVALID_NAMESPACE;
@@ -82,6 +83,23 @@ function flushIfUncached(c: SimContext, ns: Namespace, cdw12: number): void {
   if ((cdw12 >>> RW_FUA_SHIFT) & 1 || !writeCacheOn(c)) ns.backing.flush();
 }
 
+/**
+ * Move the data of the PRP segments last walked (c.prp) between the DMA
+ * window and the namespace from block `slba`: to the medium when
+ * `toMedia`, else from it. Throws what the backing throws.
+ */
+function moveData(c: SimContext, ns: Namespace, slba: number, toMedia: boolean): void {
+  const prp = c.prp;
+  const buf = c.win.buf;
+  let pos = slba * ns.lbaSize;
+  for (let i = 0; i < prp.count; i++) {
+    const n = prp.segLen[i]!;
+    if (toMedia) ns.backing.write(buf, prp.segOff[i]!, n, pos);
+    else ns.backing.read(buf, prp.segOff[i]!, n, pos);
+    pos += n;
+  }
+}
+
 /** SLBA of DSM range `r` (byte offset in `b`). */
 function rangeSlba(b: Buffer, r: number): number {
   return b.readUInt32LE(r + DSM_RANGE_SLBA + 4) * U32 + b.readUInt32LE(r + DSM_RANGE_SLBA);
@@ -109,15 +127,8 @@ function read(c: SimContext, req: Request, e: number, ns: Namespace): number {
   if (ns.dulbe && ns.alloc.count(slba, nlb) !== nlb) return SF_DEALLOCATED_BLOCK;
   const len = nlb << ns.lbaShift;
   if (!c.cfg.nullIo) {
-    const prp = c.prp;
-    const buf = c.win.buf;
-    let pos = slba * ns.lbaSize;
     try {
-      for (let i = 0; i < prp.count; i++) {
-        const n = prp.segLen[i]!;
-        ns.backing.read(buf, prp.segOff[i]!, n, pos);
-        pos += n;
-      }
+      moveData(c, ns, slba, false);
     } catch {
       return SF_UNRECOVERED_READ_ERROR;
     }
@@ -138,15 +149,8 @@ function write(c: SimContext, req: Request, e: number, ns: Namespace): number {
   if (st !== 0) return st;
   const len = nlb << ns.lbaShift;
   if (!c.cfg.nullIo) {
-    const prp = c.prp;
-    const buf = c.win.buf;
-    let pos = slba * ns.lbaSize;
     try {
-      for (let i = 0; i < prp.count; i++) {
-        const n = prp.segLen[i]!;
-        ns.backing.write(buf, prp.segOff[i]!, n, pos);
-        pos += n;
-      }
+      moveData(c, ns, slba, true);
       ns.alloc.set(slba, nlb);
       flushIfUncached(c, ns, cdw12);
     } catch {

@@ -1,9 +1,17 @@
-// Small pieces the benchmarks share: the median, a child's first line of
-// a kind, and a simulated controller started as its own process.
+// Small pieces the benchmarks share: paths of the built files, the median,
+// a child's first line of a kind, and a simulated controller started as its
+// own process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const SIM = fileURLToPath(new URL('../host/sim/main.js', import.meta.url));
+/** A path relative to the built benchmarks' directory (dist/bench), e.g. '../host/cli/main.js'. */
+export function benchPath(p: string): string {
+  return fileURLToPath(new URL(p, import.meta.url));
+}
+
+const SIM = benchPath('../host/sim/main.js');
+/** The nvme-wasm command line, built. */
+export const CLI = benchPath('../host/cli/main.js');
 
 /** The median of `xs` (for an even count, the mean of the two middle values); NaN for none. */
 export function median(xs: readonly number[]): number {

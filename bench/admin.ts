@@ -6,13 +6,10 @@
 //    `node -e 0` measured in the same run.
 // The simulated controller runs as its own process. Medians of repeated runs.
 import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
-import { median, firstLine, startSim } from './common.js';
+import { CLI, benchPath, median, firstLine, startSim } from './common.js';
 
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const CLI = here('../host/cli/main.js');
-const CHILD = here('./admin-child.js');
+const CHILD = benchPath('./admin-child.js');
 const tag = `bench${process.pid}`;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 3);
 const REPEAT = Number(process.env.REPEAT ?? 3);

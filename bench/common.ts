@@ -1,11 +1,25 @@
-// Small pieces the benchmarks share.
+// Small pieces the benchmarks share: paths of the built files, the median,
+// a child's first line of a kind, and a simulated controller started as its
+// own process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const SIM = fileURLToPath(new URL('../host/sim/main.js', import.meta.url));
+/** A path relative to the built benchmarks' directory (dist/bench), e.g. '../host/cli/main.js'. */
+export function benchPath(p: string): string {
+  return fileURLToPath(new URL(p, import.meta.url));
+}
 
-/** The median of `xs` (the upper one for an even count). */
-export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const SIM = benchPath('../host/sim/main.js');
+/** The nvme-wasm command line, built. */
+export const CLI = benchPath('../host/cli/main.js');
+
+/** The median of `xs` (for an even count, the mean of the two middle values); NaN for none. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 /** Resolves with the first stdout line of `c` starting with `prefix`; rejects if `c` exits first. */
 export function firstLine(c: ChildProcess, prefix: string): Promise<string> {

@@ -34,7 +34,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
-import { startSim } from './common.js';
+import { median, startSim } from './common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
 const root = path.resolve(here, '../..');
@@ -131,10 +131,6 @@ try {
   const ceiling: Run[] = [];
   for (let rep = 0; rep < reps; rep++) ceiling.push(await runChild(nativeBin, [name, '/dev/shm', '128', String(seconds), '4']));
 
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-  };
   interface Point { iops: number; cpuPerIo: number; busyPerIo: number | null; emptyPct: number; simPerIo: number; cpuShare: number }
   const point = (rs: Run[]): Point => ({
     iops: median(rs.map((r) => (r.ios / r.wallNs) * 1e9)),

@@ -9,6 +9,7 @@
 // (TCG varies by tens of percent between boots: compare within one run).
 import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest } from '../test/vm/guest.js';
+import { median } from './common.js';
 
 const program = new Command('bench:doorbells')
   .option('--route <r>', 'vfio or uio', (v: string) => {
@@ -62,10 +63,6 @@ for (const line of r.stdout.split('\n')) {
   const k = `${m[1]} ${m[2]}`;
   results.set(k, [...(results.get(k) ?? []), { iops: doc.total.iops, skipped: doc.config.doorbellWritesSkipped }]);
 }
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 console.log(`shadow doorbells, QEMU NVMe under TCG, route ${o.route}, 4 KiB randread on 2 namespaces, ${o.reps} x ${o.seconds} s per setting (medians)`);
 console.log('QD   IOPS on    IOPS off   on/off   MMIO doorbell writes skipped (on, per run)');
 for (const q of o.depths) {

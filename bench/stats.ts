@@ -31,12 +31,9 @@
 //   SECONDS_PER_RUN (default 2), REPEAT (default 7), QDS (default '1,32')
 import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Controller, type IoQueuePair, type DmaBuffer } from '../host/index.js';
-import { median, startSim } from './common.js';
+import { CLI, median, startSim } from './common.js';
 
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const CLI = here('../host/cli/main.js');
 const tag = `bstats${process.pid}`;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 2);
 const REPEAT = Number(process.env.REPEAT ?? 7);

@@ -13,7 +13,7 @@
 //                                           its own 'reset' event once its queues are back
 //   deviceRemoved   whoever noticed         { reason: 'removed', message }: registers read all ones
 import { AER_TYPE_SHIFT, AER_TYPE_MASK, AER_INFO_SHIFT, AER_INFO_MASK, AER_LID_SHIFT, AER_LID_MASK } from '../../assembly/nvme/cmd.js';
-import type { MpPeer } from './messaging.js';
+import type { MpPeer } from './types.js';
 
 export const NOTIFY_ACTION = 'nvme-wasm:notify';
 

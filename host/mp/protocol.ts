@@ -10,6 +10,8 @@
 // the JSON payload (a message or request) or answer (a reply). Requests and
 // their replies are matched by the requester's `id`.
 
+import { InvalidArgumentError, MessageTooLargeError } from '../errors.js';
+
 /** Largest payload of a message, request or reply: bytes of its JSON text (UTF-8). */
 export const MP_MAX_PAYLOAD = 64 * 1024;
 /** Action names: 1 to 64 of letters, digits and _ . : - */
@@ -69,10 +71,10 @@ export class FrameDecoder {
     const out: Frame[] = [];
     while (this.buf.length >= LEN_BYTES) {
       const len = this.buf.readUInt32BE(0);
-      if (len > MP_MAX_FRAME) throw new Error(`frame of ${len} bytes exceeds ${MP_MAX_FRAME}`);
+      if (len > MP_MAX_FRAME) throw new MessageTooLargeError('frame', len, MP_MAX_FRAME);
       if (this.buf.length < LEN_BYTES + len) break;
       const f = JSON.parse(this.buf.toString('utf8', LEN_BYTES, LEN_BYTES + len)) as Frame;
-      if (typeof f !== 'object' || f === null || typeof f.t !== 'string' || typeof f.n !== 'string') throw new Error('malformed frame');
+      if (typeof f !== 'object' || f === null || typeof f.t !== 'string' || typeof f.n !== 'string') throw new InvalidArgumentError('frame', 'a JSON object with string t and n');
       out.push(f);
       this.buf = this.buf.subarray(LEN_BYTES + len);
     }

@@ -34,7 +34,7 @@ import {
 } from '../../assembly/nvme/cmd.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 import { SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../../assembly/nvme/identify.js';
-import type { Controller } from './controller.js';
+import type { SimContext } from './context.js';
 import { ReqState, type Request } from './queues.js';
 import { NamespaceStats, type Namespace } from './namespace.js';
 import { getFeatures, setFeatures } from './features.js';
@@ -55,13 +55,15 @@ import {
   SF_INVALID_QUEUE_DELETION,
   SF_INVALID_LOG_PAGE,
   SF_AER_LIMIT_EXCEEDED,
+  SF_ABORTED_SQ_DELETION,
   NO_COMPLETION,
 } from './status-codes.js';
 
 const U32 = 2 ** 32;
 const DWORD = 4;
 
-export function adminCommand(c: Controller, req: Request, e: number): number {
+/** Execute the admin command at dword `e` of the window; returns a status field or NO_COMPLETION. */
+export function adminCommand(c: SimContext, req: Request, e: number): number {
   switch (req.opcode) {
     case AdminOpc.DeleteIoSq:
       return deleteIoSq(c, e);
@@ -88,75 +90,77 @@ export function adminCommand(c: Controller, req: Request, e: number): number {
   }
 }
 
-function cdw(c: Controller, e: number, off: number): number {
+function cdw(c: SimContext, e: number, off: number): number {
   return c.win.u32[e + (off >>> 2)]!;
 }
 
-function ioQueueIdValid(c: Controller, qid: number): boolean {
+function ioQueueIdValid(c: SimContext, qid: number): boolean {
   return qid >= 1 && qid <= c.cfg.maxIoQueuePairs;
 }
 
 // 5.3 Create I/O Completion Queue (QEMU nvme_create_cq)
-function createIoCq(c: Controller, e: number): number {
+function createIoCq(c: SimContext, e: number): number {
   const cdw10 = cdw(c, e, SQE_CDW10);
   const cdw11 = cdw(c, e, SQE_CDW11);
   const cqid = cdw10 & CQ_QID_MASK;
   const qsize = cdw10 >>> CQ_QSIZE_SHIFT; // 0's based
   const iv = (cdw11 >>> CQ_IV_SHIFT) & Q_FIELD16_MASK;
-  const base = c.prp1(e);
-  if (!ioQueueIdValid(c, cqid) || c.cqs[cqid] !== undefined) return SF_INVALID_QUEUE_ID;
+  const base = c.dma.prp1(e);
+  if (!ioQueueIdValid(c, cqid) || c.queues.cqs[cqid] !== undefined) return SF_INVALID_QUEUE_ID;
   if (qsize === 0 || qsize > c.cfg.mqes) return SF_INVALID_QUEUE_SIZE;
   if (base % PAGE_SIZE !== 0) return SF_PRP_OFFSET_INVALID;
   if (iv !== 0) return SF_INVALID_INTERRUPT_VECTOR; // one vector: queues are polled
   if (((cdw11 >>> Q_PC_SHIFT) & 1) === 0) return SF_INVALID_FIELD; // CAP.CQR = 1
-  if (!c.queueInWindow(base, qsize + 1, CQE_SIZE)) return SF_DATA_TRANSFER_ERROR;
-  c.newCq(cqid, qsize + 1, base);
-  c.qsCreated = true;
+  if (!c.queues.inWindow(base, qsize + 1, CQE_SIZE)) return SF_DATA_TRANSFER_ERROR;
+  c.queues.newCq(cqid, qsize + 1, base);
+  c.queues.qsCreated = true;
   return 0;
 }
 
 // 5.4 Create I/O Submission Queue (QEMU nvme_create_sq); QPRIO is ignored
 // (round robin arbitration only).
-function createIoSq(c: Controller, e: number): number {
+function createIoSq(c: SimContext, e: number): number {
   const cdw10 = cdw(c, e, SQE_CDW10);
   const cdw11 = cdw(c, e, SQE_CDW11);
   const sqid = cdw10 & CQ_QID_MASK;
   const qsize = cdw10 >>> CQ_QSIZE_SHIFT;
   const cqid = (cdw11 >>> SQ_CQID_SHIFT) & Q_FIELD16_MASK;
-  const base = c.prp1(e);
-  const cq = ioQueueIdValid(c, cqid) ? c.cqs[cqid] : undefined;
+  const base = c.dma.prp1(e);
+  const cq = ioQueueIdValid(c, cqid) ? c.queues.cqs[cqid] : undefined;
   if (cq === undefined) return SF_COMPLETION_QUEUE_INVALID;
-  if (!ioQueueIdValid(c, sqid) || c.sqs[sqid] !== undefined) return SF_INVALID_QUEUE_ID;
+  if (!ioQueueIdValid(c, sqid) || c.queues.sqs[sqid] !== undefined) return SF_INVALID_QUEUE_ID;
   if (qsize === 0 || qsize > c.cfg.mqes) return SF_INVALID_QUEUE_SIZE;
   if (base % PAGE_SIZE !== 0) return SF_PRP_OFFSET_INVALID;
   if (((cdw11 >>> Q_PC_SHIFT) & 1) === 0) return SF_INVALID_FIELD;
-  if (!c.queueInWindow(base, qsize + 1, SQE_SIZE)) return SF_DATA_TRANSFER_ERROR;
-  c.newSq(sqid, qsize + 1, base, cq);
-  c.qsCreated = true;
+  if (!c.queues.inWindow(base, qsize + 1, SQE_SIZE)) return SF_DATA_TRANSFER_ERROR;
+  c.queues.newSq(sqid, qsize + 1, base, cq);
+  c.queues.qsCreated = true;
   return 0;
 }
 
 // 5.6 Delete I/O Submission Queue (QEMU nvme_del_sq)
-function deleteIoSq(c: Controller, e: number): number {
+function deleteIoSq(c: SimContext, e: number): number {
   const qid = cdw(c, e, SQE_CDW10) & CQ_QID_MASK;
-  const sq = ioQueueIdValid(c, qid) ? c.sqs[qid] : undefined;
+  const sq = ioQueueIdValid(c, qid) ? c.queues.sqs[qid] : undefined;
   if (sq === undefined) return SF_INVALID_QUEUE_ID;
-  c.deleteSq(sq);
+  c.completions.abortHeld(sq, SF_ABORTED_SQ_DELETION);
+  c.queues.deleteSq(sq);
   return 0;
 }
 
 // 5.5 Delete I/O Completion Queue (QEMU nvme_del_cq)
-function deleteIoCq(c: Controller, e: number): number {
+function deleteIoCq(c: SimContext, e: number): number {
   const qid = cdw(c, e, SQE_CDW10) & CQ_QID_MASK;
-  const cq = ioQueueIdValid(c, qid) ? c.cqs[qid] : undefined;
+  const cq = ioQueueIdValid(c, qid) ? c.queues.cqs[qid] : undefined;
   if (cq === undefined) return SF_COMPLETION_QUEUE_INVALID;
   if (cq.sqCount > 0) return SF_INVALID_QUEUE_DELETION;
-  c.deleteCq(cq);
+  c.completions.discardPending(cq);
+  c.queues.deleteCq(cq);
   return 0;
 }
 
 // 5.15 Identify
-function identify(c: Controller, req: Request, e: number): number {
+function identify(c: SimContext, req: Request, e: number): number {
   const cns = cdw(c, e, SQE_CDW10) & IDENTIFY_CNS_MASK;
   const nsid = req.nsid;
   const b = c.scratch;
@@ -187,12 +191,12 @@ function identify(c: Controller, req: Request, e: number): number {
     default:
       return SF_INVALID_FIELD;
   }
-  return c.dmaToHost(e, b, 0, IDENTIFY_DATA_SIZE);
+  return c.dma.toHost(e, b, 0, IDENTIFY_DATA_SIZE);
 }
 
 // 5.14 Get Log Page. RAE is accepted; events are not masked until their
 // log page is read (the sim's events come from the ctl page, not from state).
-function getLogPage(c: Controller, req: Request, e: number): number {
+function getLogPage(c: SimContext, req: Request, e: number): number {
   const cdw10 = cdw(c, e, SQE_CDW10);
   const cdw11 = cdw(c, e, SQE_CDW11);
   const lid = cdw10 & LOG_LID_MASK;
@@ -224,11 +228,11 @@ function getLogPage(c: Controller, req: Request, e: number): number {
       return SF_INVALID_LOG_PAGE;
   }
   if (off >= size) return SF_INVALID_FIELD;
-  return c.dmaToHost(e, b, off, Math.min(size - off, len));
+  return c.dma.toHost(e, b, off, Math.min(size - off, len));
 }
 
 /** SMART counters: of one namespace, or of all for NSID 0 / FFFFFFFFh (LPA bit 0). */
-function smartStats(c: Controller, nsid: number): NamespaceStats | undefined {
+function smartStats(c: SimContext, nsid: number): NamespaceStats | undefined {
   if (nsid !== 0 && nsid !== NSID_ALL) {
     const ns: Namespace | undefined = nsid <= c.namespaces.length ? c.namespaces[nsid - 1] : undefined;
     return ns?.stats;
@@ -247,16 +251,16 @@ function smartStats(c: Controller, nsid: number): NamespaceStats | undefined {
 // DropCompletion fault) is completed with Command Abort Requested and DW0
 // bit 0 = 0; otherwise DW0 bit 0 = 1 (not aborted), like QEMU always does.
 // Aborts complete at once, so the Abort Command Limit is never reached.
-function abort(c: Controller, req: Request, e: number): number {
+function abort(c: SimContext, req: Request, e: number): number {
   const cdw10 = cdw(c, e, SQE_CDW10);
   const sqid = cdw10 & ABORT_SQID_MASK;
   const cid = cdw10 >>> ABORT_CID_SHIFT;
   req.dw0 = ABORT_NOT_ABORTED;
-  const sq = sqid < c.sqs.length ? c.sqs[sqid] : undefined;
+  const sq = sqid < c.queues.sqs.length ? c.queues.sqs[sqid] : undefined;
   if (sq === undefined) return SF_INVALID_FIELD;
   for (const r of sq.requests) {
     if (r !== req && r.cid === cid && (r.state === ReqState.Timed || r.state === ReqState.Dropped)) {
-      c.abortRequest(r, SF_ABORT_REQUESTED);
+      c.completions.abort(r, SF_ABORT_REQUESTED);
       req.dw0 = 0;
       break;
     }
@@ -266,10 +270,10 @@ function abort(c: Controller, req: Request, e: number): number {
 
 // 5.2 Asynchronous Event Request: held until an event (ctl AEN_SEQ); at
 // most AERL + 1 outstanding.
-function asyncEventRequest(c: Controller, req: Request): number {
-  if (c.aers.length > c.cfg.aerl) return SF_AER_LIMIT_EXCEEDED;
+function asyncEventRequest(c: SimContext, req: Request): number {
+  if (c.events.aers.length > c.cfg.aerl) return SF_AER_LIMIT_EXCEEDED;
   req.state = ReqState.AsyncEvent;
-  c.aers.push(req);
-  c.deliverEvents();
+  c.events.aers.push(req);
+  c.events.deliver();
   return NO_COMPLETION;
 }

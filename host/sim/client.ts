@@ -7,7 +7,7 @@ import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../h
 import { openFile, closeFd, O_RDWR } from '../../hal/fd.js';
 import { processStartTime } from '../../hal/proc.js';
 import { HalError } from '../../hal/errors.js';
-import { ControllerError } from '../errors.js';
+import { ControllerError, InvalidArgumentError, ResourceError } from '../errors.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 import { statusField } from '../../assembly/nvme/status.js';
 import {
@@ -18,25 +18,8 @@ import {
   CTL_HEARTBEAT,
   CTL_STATE,
   CTL_STOP,
-  CTL_DMA_SEQ,
-  CTL_DMA_ACK,
-  CTL_DMA_RESULT,
-  CTL_DMA_IOVA_LO,
-  CTL_DMA_IOVA_HI,
-  CTL_DMA_LEN,
-  CTL_DMA_PATH,
   CTL_DMA_PATH_LEN,
-  CTL_FAULT_SEQ,
-  CTL_FAULTS,
   CTL_FAULT_COUNT,
-  CTL_FAULT_SIZE,
-  FAULT_KIND,
-  FAULT_QID,
-  FAULT_OPCODE,
-  FAULT_REMAINING,
-  FAULT_STATUS,
-  FAULT_PARAM,
-  FAULT_NSID,
   FAULT_ANY,
   FaultKind,
   Malformation,
@@ -52,12 +35,15 @@ import {
   simBarPath,
   simCtlPath,
 } from './ctl.js';
+import { postDmaRequest, dmaAck, dmaResult } from './ctl-dma.js';
+import { faultRuleFree, writeFaultRule, clearFaultRules } from './faults.js';
 import { AEN_DW0_CONSUMED } from './ctl-protocol.js';
 import type { SimConfig } from './config.js';
 
 const DMA_TIMEOUT_MS = 5000;
 const AEN_TIMEOUT_MS = 5000;
 
+/** A fault rule to inject (SimClient.injectFault): what it matches and what it does. */
 export interface FaultSpec {
   /** 'status': complete with `status` without executing; 'drop': execute, never complete; 'delay': complete after `delayUs`. */
   kind: 'status' | 'drop' | 'delay' | 'malformed';
@@ -79,6 +65,7 @@ export interface FaultSpec {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** A handle on a running simulated controller, through its ctl page. */
 export class SimClient {
   private readonly ctl: Uint32Array;
   private readonly bytes: Uint8Array;
@@ -105,14 +92,14 @@ export class SimClient {
       throw new ControllerError(`no simulated controller named ${name} in ${directory} (${path}: ${e instanceof HalError ? e.code : String(e)}): start one with nvme-wasm sim start`, 'removed');
     }
     try {
-      if (fs.fstatSync(fd).size < CTL_SIZE) throw new Error(`${path} is not a simulated controller's ctl file (too short)`);
+      if (fs.fstatSync(fd).size < CTL_SIZE) throw new ControllerError(`${path} is not a simulated controller's ctl file (too short)`, 'unsupported');
       const { memory, base } = createSharedMemory(CTL_SIZE + PAGE_SIZE);
       const off = alignedOffset(base, 0, PAGE_SIZE);
       mapFixed(base, off, CTL_SIZE, fd, 0);
       const client = new SimClient(name, directory, memory, base, off);
       if (client.word(CTL_MAGIC) !== CTL_MAGIC_VALUE) {
         client.close();
-        throw new Error(`${path} is not a simulated controller's ctl file (bad magic)`);
+        throw new ControllerError(`${path} is not a simulated controller's ctl file (bad magic)`, 'unsupported');
       }
       return client;
     } finally {
@@ -129,7 +116,7 @@ export class SimClient {
     Atomics.store(this.ctl, off >>> 2, v >>> 0);
   }
   private checkOpen(): void {
-    if (this.closed) throw new Error(`the client of simulated controller ${this.name} is closed`);
+    if (this.closed) throw new ControllerError(`the client of simulated controller ${this.name} is closed`, 'closed');
   }
 
   get pid(): number {
@@ -164,34 +151,33 @@ export class SimClient {
    */
   async mapDma(path: string, iova: bigint, len: number): Promise<void> {
     const p = Buffer.from(path, 'utf8');
-    if (p.length === 0 || p.length >= CTL_DMA_PATH_LEN) throw new Error(`DMA file path must be 1 to ${CTL_DMA_PATH_LEN - 1} bytes: ${path}`);
-    if (!Number.isInteger(len) || len <= 0 || len > 0xffffffff) throw new Error(`DMA window length must be 1 to 4 GiB - 1 bytes, got ${len}`);
-    if (iova < 0n || iova + BigInt(len) > 2n ** 53n) throw new Error(`DMA window IOVA 0x${iova.toString(16)} + ${len} is beyond 2^53`);
-    this.bytes.fill(0, CTL_DMA_PATH, CTL_DMA_PATH + CTL_DMA_PATH_LEN);
-    this.bytes.set(p, CTL_DMA_PATH);
-    this.setWord(CTL_DMA_IOVA_LO, Number(iova & 0xffffffffn));
-    this.setWord(CTL_DMA_IOVA_HI, Number(iova >> 32n));
-    this.setWord(CTL_DMA_LEN, len);
-    await this.dmaRequest(`map ${path} at IOVA 0x${iova.toString(16)}`);
+    if (p.length === 0 || p.length >= CTL_DMA_PATH_LEN) throw new InvalidArgumentError('DMA file path', `1 to ${CTL_DMA_PATH_LEN - 1} bytes`, path);
+    if (!Number.isInteger(len) || len <= 0 || len > 0xffffffff) throw new InvalidArgumentError('DMA window length', '1 to 4 GiB - 1 bytes', len);
+    if (iova < 0n || iova + BigInt(len) > 2n ** 53n) throw new InvalidArgumentError('DMA window', `an IOVA range below 2^53`, `0x${iova.toString(16)} + ${len}`);
+    this.checkOpen();
+    const seq = postDmaRequest(this.ctl, this.bytes, p, iova, len);
+    await this.dmaRequest(seq, `map ${path} at IOVA 0x${iova.toString(16)}`);
   }
 
   /** Drop the DMA window: every later DMA by the device faults. */
   async unmapDma(): Promise<void> {
-    this.bytes.fill(0, CTL_DMA_PATH, CTL_DMA_PATH + CTL_DMA_PATH_LEN);
-    this.setWord(CTL_DMA_LEN, 0);
-    await this.dmaRequest('unmap the DMA window');
+    this.checkOpen();
+    const seq = postDmaRequest(this.ctl, this.bytes, new Uint8Array(0), 0n, 0);
+    await this.dmaRequest(seq, 'unmap the DMA window');
   }
 
-  private async dmaRequest(what: string): Promise<void> {
-    const seq = (Atomics.add(this.ctl, CTL_DMA_SEQ >>> 2, 1) + 1) >>> 0;
+  /** Wait for the sim to finish DMA request `seq`. */
+  private async dmaRequest(seq: number, what: string): Promise<void> {
     const deadline = Date.now() + DMA_TIMEOUT_MS;
-    while (this.word(CTL_DMA_ACK) !== seq) {
+    for (;;) {
+      this.checkOpen();
+      if (dmaAck(this.ctl) === seq) break;
       // Its process gone (killed, crashed): say so at once rather than after the timeout.
       if (!this.isAlive()) throw new ControllerError(`simulated controller ${this.name} stopped (its process is gone) before it could ${what}`, 'removed');
       if (Date.now() > deadline) throw new ControllerError(`simulated controller ${this.name} did not ${what} within ${DMA_TIMEOUT_MS} ms (process ${this.pid} stopped or stuck)`, 'state');
       await sleep(1);
     }
-    const errno = this.word(CTL_DMA_RESULT);
+    const errno = dmaResult(this.ctl);
     if (errno !== 0) throw new HalError('sim DMA map', errno, what);
   }
 
@@ -199,37 +185,37 @@ export class SimClient {
   injectFault(spec: FaultSpec): number {
     const kinds = { status: FaultKind.Status, drop: FaultKind.DropCompletion, delay: FaultKind.Delay, malformed: FaultKind.Malformed } as const;
     const kind = kinds[spec.kind];
-    if (kind === undefined) throw new Error(`unknown fault kind ${String(spec.kind)}`);
+    if (kind === undefined) throw new InvalidArgumentError('fault kind', "'status', 'drop', 'delay' or 'malformed'", spec.kind);
     const malformations = {
       unknownCid: Malformation.UnknownCid, duplicate: Malformation.Duplicate, wrongSqid: Malformation.WrongSqid,
       sqhdOutOfRange: Malformation.SqhdOutOfRange, reservedStatus: Malformation.ReservedStatus,
     } as const;
     const malformation = spec.kind === 'malformed' ? malformations[spec.malformation ?? ('' as 'duplicate')] : Malformation.None;
-    if (malformation === undefined) throw new Error(`unknown malformation ${String(spec.malformation)}`);
-    if (spec.kind === 'status' && spec.status === undefined) throw new Error("a 'status' fault needs a status");
+    if (malformation === undefined) throw new InvalidArgumentError('malformation', Object.keys(malformations).join(', '), spec.malformation);
+    if (spec.kind === 'status' && spec.status === undefined) throw new InvalidArgumentError('status', "a status for a 'status' fault");
     const count = spec.count ?? 1;
-    if (count !== Infinity && (!Number.isInteger(count) || count < 1 || count >= FAULT_ANY)) throw new Error(`fault count must be a positive integer or Infinity, got ${count}`);
+    if (count !== Infinity && (!Number.isInteger(count) || count < 1 || count >= FAULT_ANY)) throw new InvalidArgumentError('fault count', 'a positive integer or Infinity', count);
+    this.checkOpen();
     for (let i = 0; i < CTL_FAULT_COUNT; i++) {
-      const at = CTL_FAULTS + i * CTL_FAULT_SIZE;
-      if (this.word(at + FAULT_KIND) !== FaultKind.None && this.word(at + FAULT_REMAINING) !== 0) continue;
-      this.setWord(at + FAULT_KIND, FaultKind.None); // not live while being written
-      this.setWord(at + FAULT_QID, spec.qid ?? FAULT_ANY);
-      this.setWord(at + FAULT_OPCODE, spec.opcode ?? FAULT_ANY);
-      this.setWord(at + FAULT_NSID, spec.nsid ?? 0);
-      this.setWord(at + FAULT_REMAINING, count === Infinity ? FAULT_ANY : count);
-      this.setWord(at + FAULT_STATUS, spec.status ? statusField(spec.status.sct, spec.status.sc, spec.status.dnr ?? false) : 0);
-      this.setWord(at + FAULT_PARAM, spec.kind === 'malformed' ? malformation : (spec.delayUs ?? 0));
-      this.setWord(at + FAULT_KIND, kind);
-      Atomics.add(this.ctl, CTL_FAULT_SEQ >>> 2, 1);
+      if (!faultRuleFree(this.ctl, i)) continue;
+      writeFaultRule(this.ctl, i, {
+        kind,
+        qid: spec.qid ?? FAULT_ANY,
+        opcode: spec.opcode ?? FAULT_ANY,
+        nsid: spec.nsid ?? 0,
+        remaining: count === Infinity ? FAULT_ANY : count,
+        status: spec.status ? statusField(spec.status.sct, spec.status.sc, spec.status.dnr ?? false) : 0,
+        param: spec.kind === 'malformed' ? malformation : (spec.delayUs ?? 0),
+      });
       return i;
     }
-    throw new Error(`all ${CTL_FAULT_COUNT} fault rules of simulated controller ${this.name} are in use`);
+    throw new ResourceError(`all ${CTL_FAULT_COUNT} fault rules of simulated controller ${this.name} are in use`, 'slot');
   }
 
   /** Remove every fault rule. */
   clearFaults(): void {
-    for (let i = 0; i < CTL_FAULT_COUNT; i++) this.setWord(CTL_FAULTS + i * CTL_FAULT_SIZE + FAULT_KIND, FaultKind.None);
-    Atomics.add(this.ctl, CTL_FAULT_SEQ >>> 2, 1);
+    this.checkOpen();
+    clearFaultRules(this.ctl);
   }
 
   /** Make the controller fail: CSTS.CFS = 1 until the next reset. */
@@ -256,17 +242,17 @@ export class SimClient {
    * Resolves once the sim has taken it (queued or completed an AER).
    */
   async postAsyncEvent(dw0: number): Promise<void> {
-    if (dw0 >>> 0 === AEN_DW0_CONSUMED) throw new Error('event dword 0 0xffffffff is reserved');
+    if (dw0 >>> 0 === AEN_DW0_CONSUMED) throw new InvalidArgumentError('event dword 0', 'not 0xffffffff (reserved)', dw0);
     const deadline = Date.now() + AEN_TIMEOUT_MS;
     // One event at a time: wait for the previous one to be taken.
     while (this.word(AEN_DW0) !== AEN_DW0_CONSUMED) {
-      if (Date.now() > deadline) throw new Error(`simulated controller ${this.name} did not take an event within ${AEN_TIMEOUT_MS} ms`);
+      if (Date.now() > deadline) throw new ControllerError(`simulated controller ${this.name} did not take an event within ${AEN_TIMEOUT_MS} ms`, 'state');
       await sleep(1);
     }
     this.setWord(AEN_DW0, dw0);
     Atomics.add(this.ctl, AEN_SEQ >>> 2, 1);
     while (this.word(AEN_DW0) !== AEN_DW0_CONSUMED) {
-      if (Date.now() > deadline) throw new Error(`simulated controller ${this.name} did not take an event within ${AEN_TIMEOUT_MS} ms`);
+      if (Date.now() > deadline) throw new ControllerError(`simulated controller ${this.name} did not take an event within ${AEN_TIMEOUT_MS} ms`, 'state');
       await sleep(1);
     }
   }
@@ -276,6 +262,7 @@ export class SimClient {
     this.setWord(CTL_STOP, 1);
   }
 
+  /** Unmap the ctl page; the simulator keeps running. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

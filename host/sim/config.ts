@@ -2,6 +2,7 @@
 // `{}` gives a working device; parseSimConfig rejects bad values by name.
 import { InvalidArgumentError } from '../errors.js';
 
+/** One namespace of a simulated controller. */
 export interface SimNamespaceConfig {
   /** Logical block size in bytes: 512 or 4096. */
   lbaSize: 512 | 4096;
@@ -13,6 +14,7 @@ export interface SimNamespaceConfig {
   path?: string;
 }
 
+/** The latency model of I/O completions. */
 export interface SimLatencyConfig {
   /** 'none': complete as soon as processed; 'fixed': after `us`; 'random': uniform in [minUs, maxUs]. */
   mode: 'none' | 'fixed' | 'random';
@@ -21,6 +23,7 @@ export interface SimLatencyConfig {
   maxUs: number;
 }
 
+/** The configuration of a simulated controller, every field filled in (parseSimConfig). */
 export interface SimConfig {
   /** Device name: names its BAR0 and control files, and `trtype:sim name:NAME`. */
   name: string;
@@ -54,6 +57,7 @@ export interface SimConfig {
   directory: string;
 }
 
+/** The defaults of every SimConfig field. */
 export const SIM_DEFAULTS: SimConfig = {
   name: 'sim0',
   namespaces: [{ lbaSize: 512, blocks: 262144, backing: 'ram' }],
@@ -75,6 +79,7 @@ export const SIM_DEFAULTS: SimConfig = {
   directory: '/dev/shm',
 };
 
+/** A SimConfig as given: any field may be left out. */
 export type SimConfigInput = Partial<Omit<SimConfig, 'namespaces' | 'latency'>> & {
   namespaces?: Array<Partial<SimNamespaceConfig>>;
   latency?: Partial<SimLatencyConfig>;

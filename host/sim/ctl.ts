@@ -35,6 +35,7 @@ export const CTL_CONFIG_LEN = 0x34;
 export const CTL_DMA_PATH = 0x40;
 export const CTL_DMA_PATH_LEN = 256;
 
+/** The life of a simulated controller, in its ctl page (CTL_STATE). */
 export enum SimState {
   Starting = 0,
   Running = 1,
@@ -55,6 +56,7 @@ export const FAULT_PARAM = 20; // FaultKind.Delay: microseconds
 export const FAULT_NSID = 24; // 0 = any
 export const FAULT_ANY = 0xffffffff;
 
+/** What a fault rule does to the commands it matches. */
 export enum FaultKind {
   None = 0,
   /** Complete the command with FAULT_STATUS instead of executing it. */
@@ -93,9 +95,11 @@ export const FLAG_REMOVED = CTL_FLAGS + 16; // 1: surprise removal: BAR0 reads a
 export const CTL_CONFIG = 0x800;
 export const CTL_CONFIG_MAX = 0x800;
 
+/** The BAR0 file of the simulated controller `name` in `directory`. */
 export function simBarPath(directory: string, name: string): string {
   return `${directory}/nvme-wasm-sim-${name}.bar`;
 }
+/** The ctl file of the simulated controller `name` in `directory`. */
 export function simCtlPath(directory: string, name: string): string {
   return `${directory}/nvme-wasm-sim-${name}.ctl`;
 }

@@ -6,6 +6,7 @@ import { createSharedMemory, alignedOffset, mapFixed } from '../../hal/mmap.js';
 import { openFile, truncateFile, closeFd, O_RDWR, O_CREAT, O_EXCL } from '../../hal/fd.js';
 import { processStartTime } from '../../hal/proc.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
+import { ControllerError, InvalidArgumentError } from '../errors.js';
 import {
   CTL_SIZE,
   CTL_MAGIC,
@@ -54,8 +55,8 @@ export function runningSimPid(ctlPath: string): number | undefined {
   return processStartTime(pid) !== undefined ? pid : undefined;
 }
 
-function alreadyRuns(name: string, pid: number): Error {
-  return new Error(`a simulated controller named ${name} already runs (pid ${pid})`);
+function alreadyRuns(name: string, pid: number): ControllerError {
+  return new ControllerError(`a simulated controller named ${name} already runs (pid ${pid})`, 'state');
 }
 
 /** Create a file afresh: a stale one is unlinked first (mappers of it keep their copy). */
@@ -87,7 +88,7 @@ export function createDeviceFiles(cfg: SimConfig): DeviceFiles {
 
   const json = Buffer.from(JSON.stringify(cfg), 'utf8');
   if (json.length > CTL_CONFIG_MAX) {
-    throw new Error(`the configuration of ${cfg.name} is ${json.length} bytes as JSON, more than the ${CTL_CONFIG_MAX} the ctl page holds`);
+    throw new InvalidArgumentError(`configuration of ${cfg.name}`, `at most ${CTL_CONFIG_MAX} bytes as JSON (what the ctl page holds)`, `${json.length} bytes`);
   }
   const barSize = simBarSize(cfg.maxIoQueuePairs, cfg.dstrd);
 

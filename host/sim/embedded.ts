@@ -4,11 +4,13 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { parseSimConfig, type SimConfig, type SimConfigInput } from './config.js';
 import { SimClient } from './client.js';
+import { ControllerError } from '../errors.js';
 import { CTL_SIM_PID, simBarPath, simCtlPath } from './ctl.js';
 import type { SimWorkerData, SimWorkerMessage } from './worker.js';
 
 const STOP_TIMEOUT_MS = 5000;
 
+/** A simulated controller running in a worker thread of this process. */
 export interface SimHandle {
   readonly config: SimConfig;
   readonly client: SimClient;
@@ -65,7 +67,7 @@ export async function startSimWorker(input: SimConfigInput = {}): Promise<SimHan
     };
     const onExit = (code: number): void => {
       done();
-      reject(new Error(`simulated controller ${config.name} exited with code ${code} before running`));
+      reject(new ControllerError(`simulated controller ${config.name} exited with code ${code} before running`, 'state'));
     };
     worker.on('message', onMessage);
     worker.on('error', onError);

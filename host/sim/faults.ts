@@ -1,6 +1,8 @@
-// Per-command fault rules from the ctl page (ctl.ts CTL_FAULTS). The table
-// is copied into plain fields when CTL_FAULT_SEQ changes; `active` is false
-// when no rule can match, so the I/O path pays one boolean test.
+// Per-command fault rules in the ctl page (ctl.ts CTL_FAULTS), both ends:
+// a client writes a rule record (writeFaultRule) and bumps CTL_FAULT_SEQ;
+// the simulator copies the table into plain fields when CTL_FAULT_SEQ
+// changes (FaultTable). `active` is false when no rule can match, so the
+// I/O path pays one boolean test.
 import {
   CTL_FAULTS,
   CTL_FAULT_COUNT,
@@ -13,9 +15,51 @@ import {
   FAULT_PARAM,
   FAULT_NSID,
   FAULT_ANY,
+  CTL_FAULT_SEQ,
   FaultKind,
 } from './ctl.js';
 
+/** One rule as a client writes it (ctl.ts FAULT_*). */
+export interface FaultRecord {
+  kind: FaultKind;
+  qid: number;
+  opcode: number;
+  nsid: number;
+  remaining: number;
+  status: number;
+  param: number;
+}
+
+/** Dword index of field `field` (a FAULT_* byte offset) of rule `i`. */
+function fieldIndex(i: number, field: number): number {
+  return (CTL_FAULTS + i * CTL_FAULT_SIZE + field) >>> 2;
+}
+
+/** Rule `i` can be written: it is empty or spent. */
+export function faultRuleFree(ctl: Uint32Array, i: number): boolean {
+  return Atomics.load(ctl, fieldIndex(i, FAULT_KIND)) === FaultKind.None || Atomics.load(ctl, fieldIndex(i, FAULT_REMAINING)) === 0;
+}
+
+/** Write rule `i` (its kind last, so it is not live half written) and bump CTL_FAULT_SEQ. */
+export function writeFaultRule(ctl: Uint32Array, i: number, r: FaultRecord): void {
+  Atomics.store(ctl, fieldIndex(i, FAULT_KIND), FaultKind.None);
+  Atomics.store(ctl, fieldIndex(i, FAULT_QID), r.qid >>> 0);
+  Atomics.store(ctl, fieldIndex(i, FAULT_OPCODE), r.opcode >>> 0);
+  Atomics.store(ctl, fieldIndex(i, FAULT_NSID), r.nsid >>> 0);
+  Atomics.store(ctl, fieldIndex(i, FAULT_REMAINING), r.remaining >>> 0);
+  Atomics.store(ctl, fieldIndex(i, FAULT_STATUS), r.status >>> 0);
+  Atomics.store(ctl, fieldIndex(i, FAULT_PARAM), r.param >>> 0);
+  Atomics.store(ctl, fieldIndex(i, FAULT_KIND), r.kind);
+  Atomics.add(ctl, CTL_FAULT_SEQ >>> 2, 1);
+}
+
+/** Remove every rule and bump CTL_FAULT_SEQ. */
+export function clearFaultRules(ctl: Uint32Array): void {
+  for (let i = 0; i < CTL_FAULT_COUNT; i++) Atomics.store(ctl, fieldIndex(i, FAULT_KIND), FaultKind.None);
+  Atomics.add(ctl, CTL_FAULT_SEQ >>> 2, 1);
+}
+
+/** A rule as the simulator holds it. */
 export class FaultRule {
   kind = FaultKind.None;
   qid = FAULT_ANY;
@@ -26,6 +70,7 @@ export class FaultRule {
   nsid = 0;
 }
 
+/** The simulator's copy of the rules, matched against every fetched command. */
 export class FaultTable {
   readonly rules: FaultRule[] = [];
   active = false;
@@ -36,16 +81,16 @@ export class FaultTable {
 
   /** Re-read every rule (after CTL_FAULT_SEQ changed). */
   reload(): void {
+    const ctl = this.ctl;
     for (let i = 0; i < CTL_FAULT_COUNT; i++) {
-      const w = (CTL_FAULTS + i * CTL_FAULT_SIZE) >>> 2;
       const r = this.rules[i]!;
-      r.qid = Atomics.load(this.ctl, w + (FAULT_QID >>> 2));
-      r.opcode = Atomics.load(this.ctl, w + (FAULT_OPCODE >>> 2));
-      r.remaining = Atomics.load(this.ctl, w + (FAULT_REMAINING >>> 2));
-      r.status = Atomics.load(this.ctl, w + (FAULT_STATUS >>> 2));
-      r.param = Atomics.load(this.ctl, w + (FAULT_PARAM >>> 2));
-      r.nsid = Atomics.load(this.ctl, w + (FAULT_NSID >>> 2));
-      r.kind = Atomics.load(this.ctl, w + (FAULT_KIND >>> 2));
+      r.qid = Atomics.load(ctl, fieldIndex(i, FAULT_QID));
+      r.opcode = Atomics.load(ctl, fieldIndex(i, FAULT_OPCODE));
+      r.remaining = Atomics.load(ctl, fieldIndex(i, FAULT_REMAINING));
+      r.status = Atomics.load(ctl, fieldIndex(i, FAULT_STATUS));
+      r.param = Atomics.load(ctl, fieldIndex(i, FAULT_PARAM));
+      r.nsid = Atomics.load(ctl, fieldIndex(i, FAULT_NSID));
+      r.kind = Atomics.load(ctl, fieldIndex(i, FAULT_KIND));
     }
     this.updateActive();
   }
@@ -63,8 +108,7 @@ export class FaultTable {
       if (r.nsid !== 0 && r.nsid !== FAULT_ANY && r.nsid !== nsid) continue;
       if (r.remaining !== FAULT_ANY) {
         r.remaining--;
-        const w = (CTL_FAULTS + i * CTL_FAULT_SIZE + FAULT_REMAINING) >>> 2;
-        Atomics.store(this.ctl, w, r.remaining);
+        Atomics.store(this.ctl, fieldIndex(i, FAULT_REMAINING), r.remaining);
         if (r.remaining === 0) this.updateActive();
       }
       return r;

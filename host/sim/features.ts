@@ -1,8 +1,9 @@
-// Get Features (5.13) and Set Features (5.21): the feature values and the
-// two handlers. Checks follow QEMU's nvme_get_feature / nvme_set_feature.
+// Get Features (5.13) and Set Features (5.21): the two handlers; the values
+// they read and change are in feature-values.ts. Checks follow QEMU's
+// nvme_get_feature / nvme_set_feature.
 import { FeatureId, FEAT_FID_MASK, FEAT_SEL_SHIFT, FEAT_SEL_MASK, FEAT_SV_SHIFT, NQ_NCQ_SHIFT, NQ_NSQ_SHIFT, NQ_MASK, NSID_ALL, SQE_CDW10, SQE_CDW11 } from '../../assembly/nvme/cmd.js';
 import type { SimConfig } from './config.js';
-import type { Controller } from './controller.js';
+import type { SimContext } from './context.js';
 import type { Request } from './queues.js';
 import type { Namespace } from './namespace.js';
 import { SIM_WCTEMP_K } from './identify-data.js';
@@ -20,56 +21,17 @@ const NPSS = 0;
 /** The only interrupt vector (queues are polled; CQs must use IV 0). */
 const ONLY_VECTOR = 0;
 
-/** Current values of the controller-wide features. */
-export class Features {
-  arbitration = ARB_AB_NO_LIMIT;
-  powerManagement = 0;
-  tempOverK = SIM_WCTEMP_K;
-  tempUnderK = 0;
-  /** Volatile write cache enabled (only meaningful when one is present). */
-  wce: boolean;
-  interruptCoalescing = 0;
-  vectorCoalescingDisabled = true;
-  writeAtomicityNormal = 0;
-  asyncEventConfig = 0;
-  constructor(private readonly cfg: SimConfig) {
-    this.wce = cfg.volatileWriteCache;
-  }
-
-  /** Capabilities (SEL = 3) of a supported feature, undefined if unsupported. */
-  capabilities(fid: number): number | undefined {
-    switch (fid) {
-      case FeatureId.ErrorRecovery:
-        return FEAT_CAP_CHANGEABLE | FEAT_CAP_NS_SPECIFIC;
-      case FeatureId.VolatileWriteCache:
-        return this.cfg.volatileWriteCache ? FEAT_CAP_CHANGEABLE : undefined;
-      case FeatureId.Arbitration:
-      case FeatureId.PowerManagement:
-      case FeatureId.TemperatureThreshold:
-      case FeatureId.NumberOfQueues:
-      case FeatureId.InterruptCoalescing:
-      case FeatureId.InterruptVectorConfig:
-      case FeatureId.WriteAtomicityNormal:
-      case FeatureId.AsyncEventConfig:
-        return FEAT_CAP_CHANGEABLE;
-      default:
-        return undefined;
-    }
-  }
-}
-
-/** Number of Queues answer: maxIoQueuePairs of each, 0's based (like QEMU, whatever was asked). */
-function numberOfQueues(c: Controller): number {
+function numberOfQueues(c: SimContext): number {
   const n = c.cfg.maxIoQueuePairs - 1;
   return ((n << NQ_NCQ_SHIFT) | (n << NQ_NSQ_SHIFT)) >>> 0;
 }
 
-function namespaceOf(c: Controller, nsid: number): Namespace | undefined {
+function namespaceOf(c: SimContext, nsid: number): Namespace | undefined {
   return nsid >= 1 && nsid <= c.namespaces.length ? c.namespaces[nsid - 1] : undefined;
 }
 
 // 5.13 Get Features
-export function getFeatures(c: Controller, req: Request, e: number): number {
+export function getFeatures(c: SimContext, req: Request, e: number): number {
   const u = c.win.u32;
   const cdw10 = u[e + (SQE_CDW10 >>> 2)]!;
   const cdw11 = u[e + (SQE_CDW11 >>> 2)]!;
@@ -137,7 +99,7 @@ export function getFeatures(c: Controller, req: Request, e: number): number {
 }
 
 // 5.21 Set Features
-export function setFeatures(c: Controller, req: Request, e: number): number {
+export function setFeatures(c: SimContext, req: Request, e: number): number {
   const u = c.win.u32;
   const cdw10 = u[e + (SQE_CDW10 >>> 2)]!;
   const cdw11 = u[e + (SQE_CDW11 >>> 2)]!;
@@ -185,7 +147,7 @@ export function setFeatures(c: Controller, req: Request, e: number): number {
       return 0;
     }
     case FeatureId.NumberOfQueues:
-      if (c.qsCreated) return SF_COMMAND_SEQUENCE_ERROR;
+      if (c.queues.qsCreated) return SF_COMMAND_SEQUENCE_ERROR;
       // 5.21.1.7: 65535 is not a valid NSQR / NCQR.
       if (((cdw11 >>> NQ_NSQ_SHIFT) & NQ_MASK) === NQ_MASK || ((cdw11 >>> NQ_NCQ_SHIFT) & NQ_MASK) === NQ_MASK) return SF_INVALID_FIELD;
       req.dw0 = numberOfQueues(c);

@@ -7,6 +7,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { SimNamespaceConfig } from './config.js';
 import { AllocationMap } from './alloc-map.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** Where a namespace's bytes live. Positions and lengths are in bytes. */
 export interface Backing {
@@ -22,7 +23,7 @@ class RamBacking implements Backing {
   private readonly bytes: Buffer;
   constructor(size: number) {
     if (size > bufferConstants.MAX_LENGTH) {
-      throw new Error(`a RAM namespace of ${size} bytes exceeds the ${bufferConstants.MAX_LENGTH} byte limit; use backing 'file'`);
+      throw new InvalidArgumentError('RAM namespace size', `at most ${bufferConstants.MAX_LENGTH} bytes (use backing 'file')`, `${size} bytes`);
     }
     this.bytes = Buffer.alloc(size); // zero-filled, pages committed on first touch
   }

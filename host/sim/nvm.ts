@@ -21,7 +21,7 @@ import {
   DSM_RANGE_NLB,
   DSM_RANGE_SLBA,
 } from '../../assembly/nvme/cmd.js';
-import type { Controller } from './controller.js';
+import type { SimContext } from './context.js';
 import type { Request } from './queues.js';
 import type { Namespace } from './namespace.js';
 import {
@@ -40,7 +40,8 @@ const CDW10 = SQE_CDW10 >>> 2;
 const CDW11 = SQE_CDW11 >>> 2;
 const CDW12 = SQE_CDW12 >>> 2;
 
-export function nvmCommand(c: Controller, req: Request, e: number): number {
+/** Execute the NVM command at dword `e` of the window (an I/O queue); returns a status field. */
+export function nvmCommand(c: SimContext, req: Request, e: number): number {
   const nsid = req.nsid;
   if (nsid === NSID_ALL) return req.opcode === NvmOpc.Flush ? flushAll(c) : SF_INVALID_NAMESPACE;
   if (nsid === 0 || nsid > c.namespaces.length) return SF_INVALID_NAMESPACE;
@@ -65,43 +66,69 @@ export function nvmCommand(c: Controller, req: Request, e: number): number {
   }
 }
 
-/** SLBA (CDW10-11) of the command at dword `e`. */
-function slbaOf(u: Uint32Array, e: number): number {
-  return u[e + CDW11]! * U32 + u[e + CDW10]!;
+/** SLBA (CDW10-11) of the command at dword `e`; also kept in `req.lba` for the Error Information log. */
+function slbaOf(u: Uint32Array, e: number, req: Request): number {
+  const slba = u[e + CDW11]! * U32 + u[e + CDW10]!;
+  req.lba = slba;
+  return slba;
+}
+
+/** NLB of the command at dword `e` (CDW12 bits 15:0 are 0's based). */
+function nlbOf(u: Uint32Array, e: number): number {
+  return (u[e + CDW12]! & RW_NLB_MASK) + 1;
+}
+
+/** FUA (CDW12), or a disabled/absent write cache: make the written blocks durable now. */
+function flushIfUncached(c: SimContext, ns: Namespace, cdw12: number): void {
+  if ((cdw12 >>> RW_FUA_SHIFT) & 1 || !writeCacheOn(c)) ns.backing.flush();
+}
+
+/**
+ * Move the data of the PRP segments last walked (c.prp) between the DMA
+ * window and the namespace from block `slba`: to the medium when
+ * `toMedia`, else from it. Throws what the backing throws.
+ */
+function moveData(c: SimContext, ns: Namespace, slba: number, toMedia: boolean): void {
+  const prp = c.prp;
+  const buf = c.win.buf;
+  let pos = slba * ns.lbaSize;
+  for (let i = 0; i < prp.count; i++) {
+    const n = prp.segLen[i]!;
+    if (toMedia) ns.backing.write(buf, prp.segOff[i]!, n, pos);
+    else ns.backing.read(buf, prp.segOff[i]!, n, pos);
+    pos += n;
+  }
+}
+
+/** SLBA of DSM range `r` (byte offset in `b`). */
+function rangeSlba(b: Buffer, r: number): number {
+  return b.readUInt32LE(r + DSM_RANGE_SLBA + 4) * U32 + b.readUInt32LE(r + DSM_RANGE_SLBA);
 }
 
 /**
  * The checks shared by Read, Write and Compare: MDTS (Invalid Field), LBA
  * range, then the PRPs (left in c.prp). Returns 0 or a status field.
  */
-function checkTransfer(c: Controller, e: number, ns: Namespace, slba: number, nlb: number): number {
+function checkTransfer(c: SimContext, e: number, ns: Namespace, slba: number, nlb: number): number {
   const len = nlb * ns.lbaSize;
   if (len > c.maxTransfer) return SF_INVALID_FIELD;
   if (slba + nlb > ns.blocks) return SF_LBA_OUT_OF_RANGE;
-  return c.prp.walk(c.win, c.prp1(e), c.prp2(e), len);
+  return c.dma.walk(e, len);
 }
 
 // 6.9 Read
-function read(c: Controller, req: Request, e: number, ns: Namespace): number {
+function read(c: SimContext, req: Request, e: number, ns: Namespace): number {
   const u = c.win.u32;
-  const slba = slbaOf(u, e);
-  const nlb = (u[e + CDW12]! & RW_NLB_MASK) + 1;
-  req.lba = slba;
+  const slba = slbaOf(u, e, req);
+  const nlb = nlbOf(u, e);
   const st = checkTransfer(c, e, ns, slba, nlb);
   if (st !== 0) return st;
   // Error Recovery DULBE: reading a deallocated block is an error.
   if (ns.dulbe && ns.alloc.count(slba, nlb) !== nlb) return SF_DEALLOCATED_BLOCK;
   const len = nlb << ns.lbaShift;
   if (!c.cfg.nullIo) {
-    const prp = c.prp;
-    const buf = c.win.buf;
-    let pos = slba * ns.lbaSize;
     try {
-      for (let i = 0; i < prp.count; i++) {
-        const n = prp.segLen[i]!;
-        ns.backing.read(buf, prp.segOff[i]!, n, pos);
-        pos += n;
-      }
+      moveData(c, ns, slba, false);
     } catch {
       return SF_UNRECOVERED_READ_ERROR;
     }
@@ -113,27 +140,19 @@ function read(c: Controller, req: Request, e: number, ns: Namespace): number {
 
 // 6.15 Write. FUA, or a disabled/absent write cache, makes the data
 // durable before the completion (fdatasync of a file backing).
-function write(c: Controller, req: Request, e: number, ns: Namespace): number {
+function write(c: SimContext, req: Request, e: number, ns: Namespace): number {
   const u = c.win.u32;
-  const slba = slbaOf(u, e);
+  const slba = slbaOf(u, e, req);
   const cdw12 = u[e + CDW12]!;
-  const nlb = (cdw12 & RW_NLB_MASK) + 1;
-  req.lba = slba;
+  const nlb = nlbOf(u, e);
   const st = checkTransfer(c, e, ns, slba, nlb);
   if (st !== 0) return st;
   const len = nlb << ns.lbaShift;
   if (!c.cfg.nullIo) {
-    const prp = c.prp;
-    const buf = c.win.buf;
-    let pos = slba * ns.lbaSize;
     try {
-      for (let i = 0; i < prp.count; i++) {
-        const n = prp.segLen[i]!;
-        ns.backing.write(buf, prp.segOff[i]!, n, pos);
-        pos += n;
-      }
+      moveData(c, ns, slba, true);
       ns.alloc.set(slba, nlb);
-      if ((cdw12 >>> RW_FUA_SHIFT) & 1 || !writeCacheOn(c)) ns.backing.flush();
+      flushIfUncached(c, ns, cdw12);
     } catch {
       return SF_WRITE_FAULT;
     }
@@ -143,7 +162,7 @@ function write(c: Controller, req: Request, e: number, ns: Namespace): number {
   return 0;
 }
 
-function writeCacheOn(c: Controller): boolean {
+function writeCacheOn(c: SimContext): boolean {
   return c.cfg.volatileWriteCache && c.features.wce;
 }
 
@@ -157,7 +176,7 @@ function flush(ns: Namespace): number {
   return 0;
 }
 
-function flushAll(c: Controller): number {
+function flushAll(c: SimContext): number {
   for (const ns of c.namespaces) {
     const st = flush(ns);
     if (st !== 0) return st;
@@ -166,16 +185,15 @@ function flushAll(c: Controller): number {
 }
 
 // 6.6 Compare: media error Compare Failure when the data differs.
-function compare(c: Controller, req: Request, e: number, ns: Namespace): number {
+function compare(c: SimContext, req: Request, e: number, ns: Namespace): number {
   const u = c.win.u32;
-  const slba = slbaOf(u, e);
-  const nlb = (u[e + CDW12]! & RW_NLB_MASK) + 1;
-  req.lba = slba;
+  const slba = slbaOf(u, e, req);
+  const nlb = nlbOf(u, e);
   const st = checkTransfer(c, e, ns, slba, nlb);
   if (st !== 0) return st;
   if (!c.cfg.nullIo) {
     const len = nlb << ns.lbaShift;
-    const media = c.compareBuffer(len);
+    const media = c.dma.compareBuffer(len);
     try {
       ns.backing.read(media, 0, len, slba * ns.lbaSize);
     } catch {
@@ -196,18 +214,17 @@ function compare(c: Controller, req: Request, e: number, ns: Namespace): number 
 
 // 6.17 Write Zeroes. No data transfer, so MDTS does not apply. DEAC = 1
 // deallocates the blocks (they read as zeroes either way, DLFEAT 001b).
-function writeZeroes(c: Controller, req: Request, e: number, ns: Namespace): number {
+function writeZeroes(c: SimContext, req: Request, e: number, ns: Namespace): number {
   const u = c.win.u32;
-  const slba = slbaOf(u, e);
+  const slba = slbaOf(u, e, req);
   const cdw12 = u[e + CDW12]!;
-  const nlb = (cdw12 & RW_NLB_MASK) + 1;
-  req.lba = slba;
+  const nlb = nlbOf(u, e);
   if (slba + nlb > ns.blocks) return SF_LBA_OUT_OF_RANGE;
   try {
     ns.backing.zero(slba * ns.lbaSize, nlb << ns.lbaShift);
     if ((cdw12 >>> RW_DEAC_SHIFT) & 1) ns.alloc.clear(slba, nlb);
     else ns.alloc.set(slba, nlb);
-    if ((cdw12 >>> RW_FUA_SHIFT) & 1 || !writeCacheOn(c)) ns.backing.flush();
+    flushIfUncached(c, ns, cdw12);
   } catch {
     return SF_WRITE_FAULT;
   }
@@ -219,23 +236,23 @@ function writeZeroes(c: Controller, req: Request, e: number, ns: Namespace): num
 // the ranges are deallocated (zeroed, so they read as zeroes and a file
 // backing stays right across restarts); IDR / IDW hints are accepted and
 // ignored. A range beyond the namespace fails the command before any change.
-function datasetManagement(c: Controller, e: number, ns: Namespace): number {
+function datasetManagement(c: SimContext, e: number, ns: Namespace): number {
   const u = c.win.u32;
   const nr = (u[e + CDW10]! & DSM_NR_MASK) + 1;
   const attrs = u[e + CDW11]!;
   const b = c.scratch;
-  const st = c.dmaFromHost(e, b, nr * DSM_RANGE_SIZE);
+  const st = c.dma.fromHost(e, b, nr * DSM_RANGE_SIZE);
   if (st !== 0) return st;
   if (((attrs >>> DSM_AD_SHIFT) & 1) === 0) return 0;
   for (let i = 0; i < nr; i++) {
     const r = i * DSM_RANGE_SIZE;
-    const slba = b.readUInt32LE(r + DSM_RANGE_SLBA + 4) * U32 + b.readUInt32LE(r + DSM_RANGE_SLBA);
+    const slba = rangeSlba(b, r);
     if (slba + b.readUInt32LE(r + DSM_RANGE_NLB) > ns.blocks) return SF_LBA_OUT_OF_RANGE;
   }
   try {
     for (let i = 0; i < nr; i++) {
       const r = i * DSM_RANGE_SIZE;
-      const slba = b.readUInt32LE(r + DSM_RANGE_SLBA + 4) * U32 + b.readUInt32LE(r + DSM_RANGE_SLBA);
+      const slba = rangeSlba(b, r);
       const nlb = b.readUInt32LE(r + DSM_RANGE_NLB);
       if (nlb === 0) continue;
       ns.backing.zero(slba * ns.lbaSize, nlb * ns.lbaSize);
@@ -249,11 +266,10 @@ function datasetManagement(c: Controller, e: number, ns: Namespace): number {
 
 // 6.16 Verify: nothing can be corrupt in a simulated medium, so it checks
 // the range (and DULBE) and succeeds. No data transfer: MDTS does not apply.
-function verify(c: Controller, req: Request, e: number, ns: Namespace): number {
+function verify(c: SimContext, req: Request, e: number, ns: Namespace): number {
   const u = c.win.u32;
-  const slba = slbaOf(u, e);
-  const nlb = (u[e + CDW12]! & RW_NLB_MASK) + 1;
-  req.lba = slba;
+  const slba = slbaOf(u, e, req);
+  const nlb = nlbOf(u, e);
   if (slba + nlb > ns.blocks) return SF_LBA_OUT_OF_RANGE;
   if (ns.dulbe && ns.alloc.count(slba, nlb) !== nlb) return SF_DEALLOCATED_BLOCK;
   ns.stats.readCommands++;

@@ -1,0 +1,46 @@
+// One socket connection between two processes of a group: the frame
+// decoder of what arrives, and a count of writes and requests under way
+// that keeps the process alive only while there is one.
+import type net from 'node:net';
+import { FrameDecoder } from './protocol.js';
+
+/** A connection to a peer (we connected) or from one (it connected). */
+export class Conn {
+  readonly decoder = new FrameDecoder();
+  connected: boolean;
+  /** Writes and requests under way: while > 0 the socket keeps the process alive. */
+  private busy = 0;
+
+  constructor(
+    readonly sock: net.Socket,
+    /** 'slot:pid' of the peer for connections we opened. */
+    readonly key: string | undefined,
+    incoming: boolean,
+  ) {
+    this.connected = incoming;
+    sock.unref();
+  }
+
+  /** Something is under way on this connection: keep the process alive. */
+  hold(): void {
+    if (this.busy++ === 0) this.sock.ref();
+  }
+
+  /** What hold() announced is done. */
+  release(): void {
+    if (--this.busy === 0) this.sock.unref();
+  }
+
+  /** Write a frame; `done` learns whether it was handed to the kernel. */
+  write(buf: Buffer, done?: (ok: boolean) => void): void {
+    if (this.sock.destroyed) {
+      done?.(false);
+      return;
+    }
+    this.hold();
+    this.sock.write(buf, (err) => {
+      this.release();
+      done?.(!err);
+    });
+  }
+}

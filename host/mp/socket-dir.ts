@@ -1,0 +1,52 @@
+// Where the messaging sockets of a group live, and their names:
+//
+//   <run dir>/<prefix>_<shmId>/mp_socket_<slot>_<pid>
+//
+// (like DPDK's /var/run/dpdk/<prefix>/mp_socket_<pid>), and the removal of
+// sockets left by processes that are gone.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+
+/** Where the groups' sockets live: $NVME_WASM_RUN_DIR, else <tmpdir>/nvme-wasm. */
+export function runDir(): string {
+  return process.env.NVME_WASM_RUN_DIR ?? path.join(os.tmpdir(), 'nvme-wasm');
+}
+
+/** The socket directory of a group named `groupName` (its region file's name without '.region'). */
+export function groupSocketDir(groupName: string): string {
+  const dir = path.join(runDir(), groupName);
+  // sun_path holds 107 bytes: a long prefix gets a hashed directory name.
+  return dir.length <= 72 ? dir : path.join(runDir(), createHash('sha1').update(groupName).digest('hex').slice(0, 16));
+}
+
+const SOCKET_RE = /^mp_socket_(\d+)_(\d+)$/;
+/** Slots of the process table: a socket name with a slot outside 0 .. 63 is stale. */
+const MAX_SLOTS = 64;
+
+/** The socket file name of the process `pid` in slot `slot`. */
+export function socketName(slot: number, pid: number): string {
+  return `mp_socket_${slot}_${pid}`;
+}
+
+/**
+ * Remove the socket files in `dir` whose process is not the live member of
+ * its slot (`live(slot, pid)` says whether it is), except `keep`'s own.
+ */
+export function removeStaleSockets(dir: string, keep: { slot: number; pid: number }, live: (slot: number, pid: number) => boolean): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = SOCKET_RE.exec(n);
+    if (!m) continue;
+    const slot = Number(m[1]);
+    const pid = Number(m[2]);
+    if (slot === keep.slot && pid === keep.pid) continue;
+    if (slot < 0 || slot >= MAX_SLOTS || !live(slot, pid)) fs.rmSync(path.join(dir, n), { force: true });
+  }
+}

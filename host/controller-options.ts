@@ -37,7 +37,7 @@ export interface ControllerOptions {
    * Command timeout in ms (0 = none). Default: 30 s, or twice CAP.TO when
    * the controller declares a slower worst case. A command past it is
    * aborted (Abort, 5.1); if that does not take it back within the same
-   * time, the controller is reset (see the README's "Timeouts and resets").
+   * time, the controller is reset (see docs/api.md, "Timeouts, aborts and resets").
    */
   commandTimeoutMs?: number;
   /** Largest transfer per command the driver builds, before MDTS. Default 4 MiB. */

@@ -1,12 +1,15 @@
 // nvme-wasm: the public API.
 export { Controller, type ControllerOptions, type Registers } from './controller.js';
 export { Namespace, type IoOptions, type BlockRange } from './namespace.js';
+export { PollMode } from './promise-poller.js';
 export { QueuePair, type IoCallback, type BogusCompletion, type QueuePairStats } from './qpair.js';
-export { IoQueuePair } from './io-qpair.js';
+export { IoQueuePair, type IoNamespace, type CommandOptions } from './io-qpair.js';
+export type { PassthroughCommand } from './passthrough.js';
+export type { QueuePairOptions } from './queue-pairs.js';
 export { DmaBuffer } from './dma.js';
 export {
   NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ControllerResetError, ResourceError, HalError,
-  MessageTooLargeError, PcieError,
+  MessageTooLargeError, PcieError, CoreStatusError, VerifyError,
   statusName, opcodeName,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';

@@ -3,7 +3,7 @@
 // prints (`nvme-wasm stats`) or compares with the previous one (`nvme-wasm
 // top`). The writing side is the core's poll and LatencySampler (host/latency-sampler.ts): plain stores by
 // the owning process, so what is read here may be one command behind.
-import { HIST_BUCKETS as ST_HIST_BUCKETS, readStatsBlock } from './layout/stats-block.js';
+import { HIST_BUCKETS as ST_HIST_BUCKETS, readStatsBlock, type CommandCounters } from './layout/stats-block.js';
 import type { Group } from './group.js';
 
 export interface LatencySummary {
@@ -23,15 +23,7 @@ export interface LatencySummary {
   buckets: number[];
 }
 
-export interface QueuePairCounters {
-  submitted: number;
-  completed: number;
-  errors: number;
-  timeouts: number;
-  reads: number;
-  writes: number;
-  bytesRead: number;
-  bytesWritten: number;
+export interface QueuePairCounters extends CommandCounters {
   latency: LatencySummary;
 }
 

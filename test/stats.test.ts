@@ -261,12 +261,15 @@ test("latency sampling 'auto' (the default): every command of a slow queue pair 
     assert.is(qf.reads, N, 'counts stay exact');
     assert.is(qf.bytesRead, N * BS);
     // Samples are polls 50 us or more apart once adapted (SAMPLE_GAP_MIN_MS in
-    // host/qpair.ts), each with the sampled commands of its batch (up to
+    // host/latency-sampler.ts), each with the sampled commands of its batch (up to
     // QD / share); the ramp from timing every command takes a few polls.
     const share = fast.latencySamplingNow;
     const iops = (N / ms) * 1000;
     const timed = qf.latency.samples;
-    assert.ok(timed > 0 && timed < N, `some, not all, timed: ${timed} of ${N} at ${iops.toFixed(0)} IOPS, share 1/${share}`);
+    // How far the share adapts depends on the rate this machine reaches (a
+    // loaded one polls less often, and rightly times more): at a rate where
+    // polls come faster than SAMPLE_GAP_MIN_MS it must have adapted.
+    assert.ok(timed > 0 && timed <= N, `timed: ${timed} of ${N} at ${iops.toFixed(0)} IOPS, share 1/${share}`);
     if (iops > 40_000) assert.ok(share > 1 && timed < N / 2, `share adapted at ${iops.toFixed(0)} IOPS: 1/${share}, ${timed} timed`);
     // The timed commands stand for all of them but those after the last one
     // (fewer than two shares).

@@ -14,7 +14,7 @@
 //   - the core, at each poll (qpPoll, through the descriptor's QP_STATS):
 //     errors, reads, writes and bytes, from the slot's opcode and data length
 //     (abi/qpair.ts SLOT_NEXT, SLOT_LEN), one add per field per batch;
-//   - the JavaScript (host/qpair.ts): timeouts, and the latency of sampled
+//   - the JavaScript (host/latency-sampler.ts): timeouts, and the latency of sampled
 //     commands (it owns the clock; the core has none). A timed command
 //     stands for the w commands since the previous timed one: it adds w to
 //     its histogram bucket, w times its latency to ST_LAT_SUM_US and w to

@@ -55,7 +55,7 @@ export function addConnectOptions(cmd: Command): Command {
     .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME' (default: an embedded simulated controller started for this command)")
     .option('-i, --shm-id <id>', 'shared-memory group id (like SPDK -i): join the group of processes sharing the controller', intArg(0, 65535))
     .option('--file-prefix <prefix>', "shared-memory group file prefix (like DPDK --file-prefix; default 'nvme-wasm')")
-    .addOption(new Option('--sim-config <json>', 'configuration of the embedded simulated controller, as JSON (see README, Simulated controller)').argParser(jsonObjectArg));
+    .addOption(new Option('--sim-config <json>', 'configuration of the embedded simulated controller, as JSON (see docs/simulator.md)').argParser(jsonObjectArg));
 }
 
 /** Open the controller the connect options name (the embedded simulator by default). */

@@ -24,16 +24,23 @@ export function statsWords(region: Uint8Array, off: number): Float64Array {
   return new Float64Array(region.buffer, region.byteOffset + off, ST_SIZE >>> 3);
 }
 
-/** What a stats block holds, with the descriptor counters it points at. */
-export interface StatsBlockData {
+/** A queue pair's command counts: the descriptor's and the stats block's. */
+export interface CommandCounters {
   submitted: number;
   completed: number;
+  /** Completions with a non-zero status. */
   errors: number;
   timeouts: number;
+  /** Reads and Writes completed (any status). */
   reads: number;
   writes: number;
+  /** Data bytes of successful Reads and Writes. */
   bytesRead: number;
   bytesWritten: number;
+}
+
+/** What a stats block holds, with the descriptor counters it points at. */
+export interface StatsBlockData extends CommandCounters {
   latSumUs: number;
   latCount: number;
   latSamples: number;

@@ -1,7 +1,7 @@
 // Get Features (5.13) and Set Features (5.21): the two handlers; the values
 // they read and change are in feature-values.ts. Checks follow QEMU's
 // nvme_get_feature / nvme_set_feature.
-import { FeatureId, FEAT_FID_MASK, FEAT_SEL_SHIFT, FEAT_SEL_MASK, FEAT_SV_SHIFT, NQ_NCQ_SHIFT, NQ_NSQ_SHIFT, NQ_MASK, NSID_ALL, SQE_CDW10, SQE_CDW11 } from '../../assembly/nvme/cmd.js';
+import { FeatureId, FEAT_FID_MASK, FEAT_SEL_SHIFT, FEAT_SEL_MASK, FEAT_SV_SHIFT, NQ_NCQ_SHIFT, NQ_NSQ_SHIFT, NQ_MASK, NSID_ALL, numberOfQueues, SQE_CDW10, SQE_CDW11 } from '../../assembly/nvme/cmd.js';
 import type { SimConfig } from './config.js';
 import type { SimContext } from './context.js';
 import type { Request } from './queues.js';
@@ -21,9 +21,9 @@ const NPSS = 0;
 /** The only interrupt vector (queues are polled; CQs must use IV 0). */
 const ONLY_VECTOR = 0;
 
-function numberOfQueues(c: SimContext): number {
-  const n = c.cfg.maxIoQueuePairs - 1;
-  return ((n << NQ_NCQ_SHIFT) | (n << NQ_NSQ_SHIFT)) >>> 0;
+/** Number of Queues' dword 0: the queue pairs this controller offers, both ways. */
+function queuesAllocated(c: SimContext): number {
+  return numberOfQueues(c.cfg.maxIoQueuePairs, c.cfg.maxIoQueuePairs);
 }
 
 function namespaceOf(c: SimContext, nsid: number): Namespace | undefined {
@@ -76,7 +76,7 @@ export function getFeatures(c: SimContext, req: Request, e: number): number {
       req.dw0 = (current ? f.wce : c.cfg.volatileWriteCache) ? 1 : 0;
       return 0;
     case FeatureId.NumberOfQueues:
-      req.dw0 = numberOfQueues(c);
+      req.dw0 = queuesAllocated(c);
       return 0;
     case FeatureId.InterruptCoalescing:
       req.dw0 = current ? f.interruptCoalescing : 0;
@@ -150,7 +150,7 @@ export function setFeatures(c: SimContext, req: Request, e: number): number {
       if (c.queues.qsCreated) return SF_COMMAND_SEQUENCE_ERROR;
       // 5.21.1.7: 65535 is not a valid NSQR / NCQR.
       if (((cdw11 >>> NQ_NSQ_SHIFT) & NQ_MASK) === NQ_MASK || ((cdw11 >>> NQ_NCQ_SHIFT) & NQ_MASK) === NQ_MASK) return SF_INVALID_FIELD;
-      req.dw0 = numberOfQueues(c);
+      req.dw0 = queuesAllocated(c);
       return 0;
     case FeatureId.InterruptCoalescing:
       f.interruptCoalescing = cdw11;

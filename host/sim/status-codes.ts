@@ -1,6 +1,6 @@
 // The completion status fields (4.6.1) the simulated controller posts,
 // computed once from status.ts. DNR is set where QEMU's hw/nvme sets it.
-import { Sct, GenericSc, CommandSpecificSc, MediaSc, statusField } from '../../assembly/nvme/status.js';
+import { Sct, GenericSc, CommandSpecificSc, MediaSc, statusField, SF_ABORT_REQUESTED } from '../../assembly/nvme/status.js';
 
 const generic = (sc: GenericSc, dnr: boolean): number => statusField(Sct.Generic, sc, dnr);
 const specific = (sc: CommandSpecificSc, dnr: boolean): number => statusField(Sct.CommandSpecific, sc, dnr);
@@ -11,7 +11,7 @@ export const SF_INVALID_OPCODE = generic(GenericSc.InvalidOpcode, true);
 export const SF_INVALID_FIELD = generic(GenericSc.InvalidField, true);
 export const SF_DATA_TRANSFER_ERROR = generic(GenericSc.DataTransferError, false);
 export const SF_INTERNAL_ERROR = generic(GenericSc.InternalError, false);
-export const SF_ABORT_REQUESTED = generic(GenericSc.AbortRequested, false);
+export { SF_ABORT_REQUESTED }; // defined once, with the status field bits
 export const SF_ABORTED_SQ_DELETION = generic(GenericSc.AbortedSqDeletion, false);
 export const SF_INVALID_NAMESPACE = generic(GenericSc.InvalidNamespaceOrFormat, true);
 export const SF_COMMAND_SEQUENCE_ERROR = generic(GenericSc.CommandSequenceError, true);

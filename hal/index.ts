@@ -5,7 +5,7 @@ export { openFile, truncateFile, closeFd, O_RDONLY, O_RDWR, O_CREAT, O_EXCL } fr
 export { addressOf, createSharedMemory, alignedOffset, mapFixed, unmapFixed } from './mmap.js';
 export { futexWait, futexWake } from './futex.js';
 export { Mmio } from './mmio.js';
-export { processStartTime, processAlive, currentPid } from './proc.js';
+export { processStartTime, processAlive, processLiveness, pidRunning, currentPid, type Liveness } from './proc.js';
 export { hugetlbfsMount, hugePagesFree, hugepageStatus, reserveHugepages, type HugepageStatus } from './hugepages.js';
 export * as pciBind from './pci-bind.js';
 export { PciError, pciDevice, listPciDevices, bindDriver, rebindDefault, driverLoaded, normalizeAddress, type PciDevice } from './pci-bind.js';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../hal/mmap.js';
 import { openFile, closeFd, O_RDWR } from '../../hal/fd.js';
-import { processStartTime } from '../../hal/proc.js';
+import { pidRunning } from '../../hal/proc.js';
 import { HalError } from '../../hal/errors.js';
 import { ControllerError, InvalidArgumentError, ResourceError } from '../errors.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
@@ -142,7 +142,7 @@ export class SimClient {
 
   /** The sim's process exists and its state is Running. */
   isAlive(): boolean {
-    return this.state === SimState.Running && processStartTime(this.pid) !== undefined;
+    return this.state === SimState.Running && pidRunning(this.pid);
   }
 
   /**

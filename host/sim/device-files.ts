@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed } from '../../hal/mmap.js';
 import { openFile, truncateFile, closeFd, O_RDWR, O_CREAT, O_EXCL } from '../../hal/fd.js';
-import { processStartTime } from '../../hal/proc.js';
+import { pidRunning } from '../../hal/proc.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 import { ControllerError, InvalidArgumentError } from '../errors.js';
 import {
@@ -52,7 +52,7 @@ export function runningSimPid(ctlPath: string): number | undefined {
   if (page.length < CTL_SIZE || page.readUInt32LE(CTL_MAGIC) !== CTL_MAGIC_VALUE) return undefined;
   const pid = page.readUInt32LE(CTL_SIM_PID);
   if (page.readUInt32LE(CTL_STATE) !== SimState.Running) return undefined;
-  return processStartTime(pid) !== undefined ? pid : undefined;
+  return pidRunning(pid) ? pid : undefined;
 }
 
 function alreadyRuns(name: string, pid: number): ControllerError {

@@ -23,7 +23,24 @@ test('sim start, attach by name, status, stop', () => {
   const stop = run('sim', 'stop', '--name', name);
   assert.is(stop.status, 0, stop.stderr);
   assert.not.ok(fs.existsSync(`/dev/shm/nvme-wasm-sim-${name}.ctl`));
-  fs.rmSync(`/dev/shm/nvme-wasm-sim-${name}.log`, { force: true });
+  assert.not.ok(fs.existsSync(`/dev/shm/nvme-wasm-sim-${name}.log`), 'sim stop removes its log');
+});
+
+test('sim start never writes its log through a planted symbolic link', () => {
+  const log = `/dev/shm/nvme-wasm-sim-${name}.log`;
+  const victim = `/dev/shm/victim-${process.pid}`;
+  fs.writeFileSync(victim, 'precious');
+  fs.symlinkSync(victim, log);
+  try {
+    const r = run('sim', 'start', '--name', name);
+    assert.is(r.status, 1, r.stdout);
+    assert.match(r.stderr, /^nvme-wasm: error: refusing to write the simulator's log .* symbolic link/m);
+    assert.is(fs.readFileSync(victim, 'utf8'), 'precious', 'the link target is untouched');
+    assert.not.ok(fs.existsSync(`/dev/shm/nvme-wasm-sim-${name}.ctl`), 'no simulator was started');
+  } finally {
+    fs.rmSync(log, { force: true });
+    fs.rmSync(victim, { force: true });
+  }
 });
 
 test('sim start with a bad configuration fails naming the field', () => {

@@ -4,6 +4,8 @@
 // Longer runs: npm run fuzz -- --seconds 60 (see test/fuzz/main.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { fuzz, makeFuzzHarness, runSequence, emptyStats, SeqFailure, type AfterOp } from './fuzz/run.js';
 import type { Op } from './fuzz/ops.js';
 import type { QpConfig } from './fuzz/model.js';
@@ -120,6 +122,17 @@ test('fuzz: a simulated core bug (phase not flipped on wrap) is found and shrunk
   assert.ok(f.ops.length <= 12, `shrunk to ${f.ops.length} ops:\n${f.report}`);
   assert.match(f.report, `seed ${SEED}`);
   assert.match(f.report, 'minimal failing sequence');
+});
+
+test('npm run fuzz -- --help prints the options and exits 0; an unknown flag is a usage error', () => {
+  const main = fileURLToPath(new URL('./fuzz/main.js', import.meta.url));
+  const h = spawnSync(process.execPath, [main, '--help'], { encoding: 'utf8', timeout: 20000 });
+  assert.is(h.status, 0, h.stderr);
+  assert.match(h.stdout, /^usage: npm run fuzz -- /);
+  assert.match(h.stdout, /--seconds N/);
+  const bad = spawnSync(process.execPath, [main, '--no-such-flag'], { encoding: 'utf8', timeout: 20000 });
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /Unknown option '--no-such-flag'/);
 });
 
 test.run();

@@ -32,6 +32,41 @@ function configFrom(o: { name: string; config?: string; configFile?: string }): 
   return { ...input, name: o.name };
 }
 
+/** Where `sim start` writes a simulator's output. */
+function simLogPath(dir: string, name: string): string {
+  return `${dir}/nvme-wasm-sim-${name}.log`;
+}
+
+/**
+ * Create the log afresh, mode 0600, never through a symbolic link: a file
+ * of ours left by an earlier run is replaced; anything else at that name (a
+ * link, another user's file: the directory may be world-writable, like
+ * /dev/shm) is refused, and a link planted between the two steps makes the
+ * exclusive create fail rather than be followed.
+ */
+function createLog(log: string): number {
+  const st = fs.lstatSync(log, { throwIfNoEntry: false });
+  if (st) {
+    const uid = process.getuid?.() ?? st.uid;
+    if (!st.isFile() || st.uid !== uid) {
+      throw new ControllerError(`refusing to write the simulator's log ${log}: it exists as ${st.isSymbolicLink() ? 'a symbolic link' : st.isFile() ? 'a file' : 'something other than a file'} owned by uid ${st.uid}; remove it first`, 'state');
+    }
+    fs.unlinkSync(log);
+  }
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  try {
+    return fs.openSync(log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  } catch (e) {
+    throw new ControllerError(`could not create the simulator's log ${log} (${(e as NodeJS.ErrnoException).code}): something was put there meanwhile; remove it`, 'state');
+  }
+}
+
+/** Remove a stopped simulator's log, if it is a file of ours. */
+function removeLog(log: string): void {
+  const st = fs.lstatSync(log, { throwIfNoEntry: false });
+  if (st?.isFile() && st.uid === (process.getuid?.() ?? st.uid)) fs.rmSync(log, { force: true });
+}
+
 export function simCommand(): Command {
   const sim = new Command('sim').description('run simulated NVMe controllers as their own processes');
   sim
@@ -42,8 +77,8 @@ export function simCommand(): Command {
     .option('--config-file <path>', 'a file holding the SimConfig as JSON')
     .action(async (o: { name: string; config?: string; configFile?: string }) => {
       const cfg = parseSimConfig(configFrom(o)); // reject bad configurations here, with the field named
-      const log = `${cfg.directory}/nvme-wasm-sim-${cfg.name}.log`;
-      const fd = fs.openSync(log, 'w', 0o600);
+      const log = simLogPath(cfg.directory, cfg.name);
+      const fd = createLog(log);
       const child = spawn(process.execPath, [MAIN, '--config', JSON.stringify(configFrom(o))], { detached: true, stdio: ['ignore', fd, fd] });
       fs.closeSync(fd);
       const t0 = Date.now();
@@ -73,7 +108,9 @@ export function simCommand(): Command {
       c.requestStop();
       const t0 = Date.now();
       while (c.state !== SimState.Stopped && c.isAlive() && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+      const dir = c.config.directory;
       c.close();
+      removeLog(simLogPath(dir, o.name));
       out(`stopped ${o.name} (pid ${pid})`);
     });
   sim

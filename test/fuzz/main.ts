@@ -3,24 +3,40 @@
 // Drives the Wasm queue core with random op sequences against the reference
 // model (see run.ts). Prints the seed first; on a divergence prints the seed,
 // the shrunk minimal failing sequence and exits 1; otherwise prints counts.
+import { parseArgs } from 'node:util';
 import { fuzz, replay, type Stats } from './run.js';
 import type { Mode } from './ops.js';
 
+const USAGE = `usage: npm run fuzz -- [--seed N] [--ops N | --seconds N] [--mode honest|hostile|all] [--length N] [--min-laps N] [--replay FCSEED:PATH]
+
+  --seed N          the run's seed (default: from the clock and pid; printed first)
+  --ops N           stop after about N operations (default 200000)
+  --seconds N       stop after N seconds instead
+  --mode M          honest (a well-behaved device), hostile (a device posting
+                    malformed completions) or all (default)
+  --length N        operations per sequence at most (default 400)
+  --min-laps N      fail if the rings wrapped fewer than N times (default 10)
+  --replay S:PATH   replay fast-check seed S with its shrink path (needs --mode)
+  -h, --help        this text`;
+
+/** The options, parsed by Node's util.parseArgs (strict: an unknown flag is an error). */
 function parse(argv: string[]): Record<string, string> {
-  const a: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i]!;
-    if (!k.startsWith('--')) throw new Error(`unexpected argument ${k}`);
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`${k} needs a value`);
-    a[k.slice(2)] = v;
-    i++;
+  const opts = ['seed', 'ops', 'seconds', 'mode', 'length', 'min-laps', 'replay'] as const;
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: { ...Object.fromEntries(opts.map((o) => [o, { type: 'string' as const }])), help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
   }
-  return a;
+  return values as Record<string, string>;
 }
 
 function usage(msg: string): never {
-  console.error(`${msg}\nusage: npm run fuzz -- [--seed N] [--ops N | --seconds N] [--mode honest|hostile|all] [--length N] [--min-laps N] [--replay FCSEED:PATH]`);
+  console.error(`${msg}\n${USAGE}`);
   process.exit(2);
 }
 

@@ -15,3 +15,4 @@ export {
 export { VfioDevice, vfioGroupOf, vfioUsers, stealFd } from './vfio.js';
 export { UioDevice } from './uio.js';
 export { physicalPages, physicalAddress, lockMemory, PagemapError } from './pagemap.js';
+export { peerCredentials, socketFd, type PeerCredentials } from './peercred.js';

@@ -27,6 +27,8 @@ export const c = {
   // another process holds (a VFIO group can be opened only once).
   pidfdOpen: lib.func('long syscall(long nr, int pid, unsigned int flags)'),
   pidfdGetfd: lib.func('long syscall(long nr, int pidfd, int targetfd, unsigned int flags)'),
+  // getsockopt(SOL_SOCKET, SO_PEERCRED): who is at the other end of a Unix socket.
+  getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)'),
 };
 
 export function errno(): number {

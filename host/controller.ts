@@ -180,11 +180,12 @@ export class Controller extends ControllerAdminApi {
     try {
       await ctrl.initialise();
       ctrl.publish();
+      ctrl.start(); // may refuse an unsafe run directory: nothing is left then
     } catch (e) {
+      ctrl.mp.close();
       ctrl.admin.failAll(new ControllerError('initialisation failed', 'state'));
       throw e;
     }
-    ctrl.start();
     return ctrl;
   }
 
@@ -199,11 +200,12 @@ export class Controller extends ControllerAdminApi {
       ctrl.checkAlive();
       ctrl.data = parseControllerData(await ctrl.identifyRaw(Cns.Controller, 0));
       await ctrl.rescanNamespaces();
+      ctrl.start();
     } catch (e) {
+      ctrl.mp.close();
       ctrl.group.leave(ctrl.admin.desc);
       throw e;
     }
-    ctrl.start();
     ctrl.duties.checkPrimary();
     return ctrl;
   }

@@ -237,3 +237,21 @@ export class VerifyError extends NvmeError {
     super(message);
   }
 }
+
+/**
+ * A file or directory the driver would create or use is not safe: it is a
+ * symbolic link, belongs to another user, or others may write it (a local
+ * user could plant or read what the group keeps there).
+ */
+export class UnsafePathError extends NvmeError {
+  override readonly name = 'UnsafePathError';
+  constructor(
+    readonly path: string,
+    /** uid of its owner. */
+    readonly owner: number,
+    /** What is wrong, in words. */
+    readonly reason: string,
+  ) {
+    super(`refusing ${path}: ${reason} (owner uid ${owner}); remove it, or set NVME_WASM_RUN_DIR to a directory of your own`);
+  }
+}

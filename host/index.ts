@@ -9,7 +9,7 @@ export type { QueuePairOptions } from './queue-pairs.js';
 export { DmaBuffer } from './dma.js';
 export {
   NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ControllerResetError, ResourceError, HalError,
-  MessageTooLargeError, PcieError, CoreStatusError, VerifyError,
+  MessageTooLargeError, PcieError, CoreStatusError, VerifyError, UnsafePathError,
   statusName, opcodeName,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';

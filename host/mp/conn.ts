@@ -8,6 +8,8 @@ import { FrameDecoder } from './protocol.js';
 export class Conn {
   readonly decoder = new FrameDecoder();
   connected: boolean;
+  /** The peer's pid as the kernel recorded it (SO_PEERCRED), once checked. */
+  peerPid: number | undefined;
   /** Writes and requests under way: while > 0 the socket keeps the process alive. */
   private busy = 0;
 

@@ -24,6 +24,7 @@
 // and payloads checked), requests.ts (requests waiting on answers),
 // conn.ts (one connection), protocol.ts (frames), socket-dir.ts (where).
 import net from 'node:net';
+import { peerCredentials } from '../../hal/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Group } from '../group.js';
@@ -32,7 +33,7 @@ import { FrameType, encodeFrame, type Frame } from './protocol.js';
 import { checkName, checkRequest, encodePayload, parsePayload } from './payload.js';
 import { PendingRequests, emptyReply } from './requests.js';
 import { Conn } from './conn.js';
-import { socketName, removeStaleSockets } from './socket-dir.js';
+import { socketName, removeStaleSockets, ensurePrivateDir } from './socket-dir.js';
 import type { MpHandler, MpPeer, MpReply, MpRequestOptions } from './types.js';
 
 export { runDir, groupSocketDir } from './socket-dir.js';
@@ -152,8 +153,9 @@ export class Messaging {
   start(): void {
     if (!this.dir || this.server || this.closed) return;
     const file = path.join(this.dir, socketName(this.group.self, process.pid));
+    // A directory another user planted or may write is refused (UnsafePathError): never used, nothing created in it.
+    ensurePrivateDir(this.dir);
     try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       this.removeStale();
       fs.rmSync(file, { force: true });
     } catch (e) {
@@ -163,6 +165,13 @@ export class Messaging {
     }
     const server = net.createServer((sock) => this.accept(sock));
     server.on('error', (e) => process.emitWarning(`nvme-wasm: messaging socket ${file}: ${e.message}`));
+    server.on('listening', () => {
+      try {
+        fs.chmodSync(file, 0o600); // the directory (0700) already keeps others out; the socket says so too
+      } catch {
+        /* removed meanwhile: close() is under way */
+      }
+    });
     server.listen(file);
     server.unref();
     this.server = server;
@@ -230,6 +239,7 @@ export class Messaging {
     this.out.set(key, conn);
     sock.on('connect', () => {
       conn.connected = true;
+      this.checkPeer(conn);
     });
     this.wire(conn);
     return conn;
@@ -243,6 +253,37 @@ export class Messaging {
     const conn = new Conn(sock, undefined, true);
     this.incoming.add(conn);
     this.wire(conn);
+    this.checkPeer(conn);
+  }
+
+  /**
+   * Who is at the other end, from the kernel (SO_PEERCRED), not from what
+   * the peer writes: another user is disconnected at once; the frames of a
+   * process of this user get the identity of the group member with that
+   * pid (onFrame), or are dropped if it is none.
+   */
+  private checkPeer(conn: Conn): void {
+    try {
+      const cred = peerCredentials(conn.sock);
+      const uid = process.getuid?.() ?? cred.uid;
+      if (cred.uid !== uid) {
+        process.emitWarning(`nvme-wasm: messaging: dropped a connection from uid ${cred.uid} (pid ${cred.pid}): not this user (uid ${uid})`);
+        conn.sock.destroy();
+        return;
+      }
+      conn.peerPid = cred.pid;
+    } catch {
+      conn.sock.destroy(); // no credentials, no conversation
+    }
+  }
+
+  /** The group member at the other end of `conn` (by the kernel's pid), or undefined. */
+  private memberOf(conn: Conn): { slot: number; pid: number; primary: boolean } | undefined {
+    const pid = conn.peerPid;
+    if (pid === undefined) return undefined;
+    const g = this.group;
+    for (const slot of g.liveSlots()) if (g.procPid(slot) === pid) return { slot, pid, primary: g.primarySlot() === slot };
+    return undefined;
   }
 
   private wire(conn: Conn): void {
@@ -261,6 +302,12 @@ export class Messaging {
   }
 
   private onFrame(conn: Conn, f: Frame): void {
+    // The sender's identity is the kernel's, whatever the frame claims.
+    const who = this.memberOf(conn);
+    if (!who) return; // not (or no longer) a member of the group
+    f.s = who.slot;
+    f.pid = who.pid;
+    f.pri = who.primary;
     switch (f.t) {
       case FrameType.Message:
       case FrameType.Request:

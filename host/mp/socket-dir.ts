@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { UnsafePathError } from '../errors.js';
 
 /** Where the groups' sockets live: $NVME_WASM_RUN_DIR, else <tmpdir>/nvme-wasm. */
 export function runDir(): string {
@@ -48,5 +49,28 @@ export function removeStaleSockets(dir: string, keep: { slot: number; pid: numbe
     const pid = Number(m[2]);
     if (slot === keep.slot && pid === keep.pid) continue;
     if (slot < 0 || slot >= MAX_SLOTS || !live(slot, pid)) fs.rmSync(path.join(dir, n), { force: true });
+  }
+}
+
+/**
+ * Make `dir` (and the run directory above it) exist as this user's private
+ * directories: created with mode 0700; an existing one is used only if it
+ * is a real directory (not a link), owned by this user, and neither group
+ * nor others may write it. Otherwise UnsafePathError, and nothing is
+ * created inside.
+ */
+export function ensurePrivateDir(dir: string): void {
+  const uid = process.getuid?.() ?? 0;
+  for (const d of [runDir(), dir]) {
+    try {
+      fs.mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const st = fs.lstatSync(d);
+    if (st.isSymbolicLink()) throw new UnsafePathError(d, st.uid, 'it is a symbolic link');
+    if (!st.isDirectory()) throw new UnsafePathError(d, st.uid, 'it is not a directory');
+    if (st.uid !== uid) throw new UnsafePathError(d, st.uid, `it belongs to another user (this process runs as uid ${uid})`);
+    if ((st.mode & 0o022) !== 0) throw new UnsafePathError(d, st.uid, `group or others may write it (mode ${(st.mode & 0o777).toString(8)})`);
   }
 }

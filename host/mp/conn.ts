@@ -4,6 +4,9 @@
 import type net from 'node:net';
 import { FrameDecoder } from './protocol.js';
 
+/** Bytes of frames a peer may leave unread in our send queue. */
+export const MAX_WRITE_BACKLOG = 1024 * 1024;
+
 /** A connection to a peer (we connected) or from one (it connected). */
 export class Conn {
   readonly decoder = new FrameDecoder();
@@ -12,6 +15,7 @@ export class Conn {
   peerPid: number | undefined;
   /** Writes and requests under way: while > 0 the socket keeps the process alive. */
   private busy = 0;
+  private stall: NodeJS.Timeout | undefined;
 
   constructor(
     readonly sock: net.Socket,
@@ -33,9 +37,26 @@ export class Conn {
     if (--this.busy === 0) this.sock.unref();
   }
 
-  /** Write a frame; `done` learns whether it was handed to the kernel. */
+  /** A frame became partial: `onStall` runs unless it completes within `ms`. */
+  armStall(ms: number, onStall: () => void): void {
+    if (this.stall) return;
+    this.stall = setTimeout(onStall, ms).unref();
+  }
+
+  /** Nothing partial any more. */
+  clearStall(): void {
+    if (this.stall) clearTimeout(this.stall);
+    this.stall = undefined;
+  }
+
+  /**
+   * Write a frame; `done` learns whether it was handed to the kernel. A
+   * peer that leaves more than MAX_WRITE_BACKLOG bytes unread loses the
+   * connection (and the frame is not sent).
+   */
   write(buf: Buffer, done?: (ok: boolean) => void): void {
-    if (this.sock.destroyed) {
+    if (this.sock.destroyed || this.sock.writableLength + buf.length > MAX_WRITE_BACKLOG) {
+      if (!this.sock.destroyed) this.sock.destroy();
       done?.(false);
       return;
     }

@@ -39,6 +39,17 @@ import type { MpHandler, MpPeer, MpReply, MpRequestOptions } from './types.js';
 export { runDir, groupSocketDir } from './socket-dir.js';
 export type { MpPeer, MpAnswer, MpReply, MpHandler, MpRequestOptions } from './types.js';
 
+/**
+ * Bounds on what peers can make this process hold (issue 16 D): incoming
+ * connections in all and per member, how long a frame may stay partial, and
+ * how many bytes of replies a peer that does not read may leave queued
+ * (conn.ts). Worst case: MAX_INCOMING x (MP_MAX_FRAME buffered + the write
+ * cap) = 128 x (64 KiB + 1 MiB), about 136 MiB, for at most PARTIAL_FRAME_MS.
+ */
+const MAX_INCOMING = 128;
+const MAX_CONNS_PER_PEER = 8;
+const PARTIAL_FRAME_MS = 5000;
+
 /** This process's endpoint of its group's messaging. */
 export class Messaging {
   private readonly handlers = new Map<string, MpHandler>();
@@ -263,18 +274,44 @@ export class Messaging {
    * pid (onFrame), or are dropped if it is none.
    */
   private checkPeer(conn: Conn): void {
+    let cred: { pid: number; uid: number };
     try {
-      const cred = peerCredentials(conn.sock);
-      const uid = process.getuid?.() ?? cred.uid;
-      if (cred.uid !== uid) {
-        process.emitWarning(`nvme-wasm: messaging: dropped a connection from uid ${cred.uid} (pid ${cred.pid}): not this user (uid ${uid})`);
-        conn.sock.destroy();
-        return;
-      }
-      conn.peerPid = cred.pid;
+      cred = peerCredentials(conn.sock);
     } catch {
       conn.sock.destroy(); // no credentials, no conversation
+      return;
     }
+    const uid = process.getuid?.() ?? cred.uid;
+    if (cred.uid !== uid) return this.drop(conn, `a connection from uid ${cred.uid} (pid ${cred.pid}): not this user (uid ${uid})`);
+    conn.peerPid = cred.pid;
+    if (!conn.key) {
+      // Incoming: only members may hold a connection here, and only a few each.
+      if (!this.memberOf(conn)) return this.drop(conn, `a connection from pid ${cred.pid}, which is no member of the group`);
+      let same = 0;
+      for (const c of this.incoming) if (c.peerPid === cred.pid) same++;
+      if (same > MAX_CONNS_PER_PEER) return this.drop(conn, `connection ${same} from pid ${cred.pid} (at most ${MAX_CONNS_PER_PEER} per member)`);
+      if (this.incoming.size > MAX_INCOMING) return this.drop(conn, `connection ${this.incoming.size} (at most ${MAX_INCOMING} in all)`);
+    }
+  }
+
+  /** Connections dropped since the last log line, and when that was. */
+  private dropped = 0;
+  private lastDropLog = 0;
+
+  /** Close `conn` for a reason, with a log line (at most one a second, counting the others). */
+  private drop(conn: Conn, why: string): void {
+    conn.sock.destroy();
+    this.dropped++;
+    const now = Date.now();
+    if (now - this.lastDropLog < 1000) return;
+    this.lastDropLog = now;
+    process.emitWarning(`nvme-wasm: messaging: dropped ${why}${this.dropped > 1 ? ` (${this.dropped} dropped since the last such line)` : ''}`);
+    this.dropped = 0;
+  }
+
+  /** Connections to this process's socket now (for diagnostics and tests). */
+  get incomingConnections(): number {
+    return this.incoming.size;
   }
 
   /** The group member at the other end of `conn` (by the kernel's pid), or undefined. */
@@ -291,10 +328,13 @@ export class Messaging {
       let frames: Frame[];
       try {
         frames = conn.decoder.push(chunk);
-      } catch {
-        conn.sock.destroy(); // a peer that breaks the protocol loses its connection
+      } catch (e) {
+        this.drop(conn, `a connection that broke the protocol: ${(e as Error).message}`);
         return;
       }
+      // A frame may stay partial for PARTIAL_FRAME_MS at most: a peer that stalls mid-frame loses its connection.
+      if (conn.decoder.buffered === 0) conn.clearStall();
+      else conn.armStall(PARTIAL_FRAME_MS, () => this.drop(conn, `a connection whose frame stayed partial for ${PARTIAL_FRAME_MS} ms (${conn.decoder.buffered} bytes buffered)`));
       for (const f of frames) this.onFrame(conn, f);
     });
     conn.sock.on('error', () => {}); // 'close' follows and does the work
@@ -378,6 +418,7 @@ export class Messaging {
 
   /** A connection ended: requests waiting on a peer we connected to stop waiting for it. */
   private onClose(conn: Conn): void {
+    conn.clearStall();
     if (conn.key) {
       if (this.out.get(conn.key) === conn) this.out.delete(conn.key);
       this.requests.connectionClosed(conn);

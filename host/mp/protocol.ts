@@ -66,6 +66,11 @@ export function encodeFrame(f: Frame): Buffer {
 export class FrameDecoder {
   private buf: Buffer = Buffer.alloc(0);
 
+  /** Bytes of a frame not complete yet. */
+  get buffered(): number {
+    return this.buf.length;
+  }
+
   push(chunk: Buffer): Frame[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const out: Frame[] = [];

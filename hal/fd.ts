@@ -6,6 +6,8 @@ export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
 export const O_CLOEXEC = 0o2000000;
+/** Fail (ELOOP) rather than follow a symbolic link in the last path component. */
+export const O_NOFOLLOW = 0o400000;
 
 export function openFile(path: string, flags: number, mode = 0o600): number {
   const fd = c.open(path, flags | O_CLOEXEC, mode) as number;

@@ -3,7 +3,7 @@
 // memory, formatting it, and the DMA allocator on top of the core's.
 import fs from 'node:fs';
 import {
-  openFile, truncateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_CREAT, O_EXCL, HalError,
+  openFile, truncateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, HalError,
 } from '../hal/index.js';
 import {
   REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, DMA_PAGE_SIZE, DMA_TABLE_ENTRY, GROUP_OWNER, CTRL_OFF, CTRL_SIZE,
@@ -18,6 +18,7 @@ import { RegionHeader } from './layout/header.js';
 import { ControllerBlock } from './layout/ctrl-block.js';
 import { ProcTable } from './layout/proc-table.js';
 import { pagesByOwner, writeDmaTable } from './layout/page-map.js';
+import { openTrusted } from './trust.js';
 
 export type HugepagePolicy = 'auto' | 'never' | 'require';
 
@@ -69,7 +70,7 @@ export function createRegionFileExclusive(name: string, size: number, policy: Hu
   const path = `${dir}/${name}`;
   let fd: number;
   try {
-    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   } catch (e) {
     if (e instanceof HalError && e.code === 'EEXIST') return undefined;
     throw e;
@@ -87,13 +88,14 @@ export function createRegionFileExclusive(name: string, size: number, policy: Hu
 /** Where an existing group region file is (hugetlbfs first, then /dev/shm). */
 export function findRegionFile(name: string): string | undefined {
   const dirs = [hugetlbfsMount(), '/dev/shm'].filter((d): d is string => d !== undefined);
-  for (const d of dirs) if (fs.existsSync(`${d}/${name}`)) return `${d}/${name}`;
+  // lstat: a link planted under the name is found (and then refused on open), never followed.
+  for (const d of dirs) if (fs.lstatSync(`${d}/${name}`, { throwIfNoEntry: false })) return `${d}/${name}`;
   return undefined;
 }
 
-/** Open an existing region file. */
+/** Open an existing region file (a trusted owner's, never through a link: host/trust.ts). */
 export function openRegionFile(path: string): RegionFile {
-  const fd = openFile(path, O_RDWR);
+  const fd = openTrusted(path, O_RDWR);
   const size = fs.fstatSync(fd).size;
   const mount = hugetlbfsMount();
   return { path, fd, size, hugetlbfs: mount !== undefined && path.startsWith(`${mount}/`) };
@@ -113,18 +115,20 @@ export interface RegionFileHead {
  * removed and created again for a new group, which a later open must notice.
  */
 export function readRegionHeader(path: string): RegionFileHead | undefined {
+  let fd: number;
   try {
-    const fd = fs.openSync(path, 'r');
-    try {
-      // The header and the process table: everything below the controller block.
-      const b = Buffer.alloc(CTRL_OFF);
-      const n = fs.readSync(fd, b, 0, b.length, 0);
-      return n === b.length ? { header: new RegionHeader(b), procs: new ProcTable(b), ino: fs.fstatSync(fd).ino } : undefined;
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return undefined;
+    fd = openTrusted(path, O_RDONLY); // another user's file, or a link, is an UnsafePathError: never read, never removed
+  } catch (e) {
+    if (e instanceof HalError && e.code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    // The header and the process table: everything below the controller block.
+    const b = Buffer.alloc(CTRL_OFF);
+    const n = fs.readSync(fd, b, 0, b.length, 0);
+    return n === b.length ? { header: new RegionHeader(b), procs: new ProcTable(b), ino: fs.fstatSync(fd).ino } : undefined;
+  } finally {
+    closeFd(fd);
   }
 }
 

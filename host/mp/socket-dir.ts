@@ -10,9 +10,13 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { UnsafePathError } from '../errors.js';
 
-/** Where the groups' sockets live: $NVME_WASM_RUN_DIR, else <tmpdir>/nvme-wasm. */
+/**
+ * Where the groups' sockets live: $NVME_WASM_RUN_DIR, else
+ * <tmpdir>/nvme-wasm-<uid>: one per user (as /run/user/<uid>), so one
+ * user's directory never stands in another's way, and each is private.
+ */
 export function runDir(): string {
-  return process.env.NVME_WASM_RUN_DIR ?? path.join(os.tmpdir(), 'nvme-wasm');
+  return process.env.NVME_WASM_RUN_DIR ?? path.join(os.tmpdir(), `nvme-wasm-${process.getuid?.() ?? 0}`);
 }
 
 /** The socket directory of a group named `groupName` (its region file's name without '.region'). */

@@ -4,10 +4,11 @@
 // injects faults and events, and asks the sim to stop.
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../hal/mmap.js';
-import { openFile, closeFd, O_RDWR } from '../../hal/fd.js';
+import { closeFd, O_RDWR } from '../../hal/fd.js';
 import { pidRunning } from '../../hal/proc.js';
 import { HalError } from '../../hal/errors.js';
-import { ControllerError, InvalidArgumentError, ResourceError } from '../errors.js';
+import { ControllerError, InvalidArgumentError, ResourceError, UnsafePathError } from '../errors.js';
+import { openTrusted } from '../trust.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 import { statusField } from '../../assembly/nvme/status.js';
 import {
@@ -87,8 +88,9 @@ export class SimClient {
     const path = simCtlPath(directory, name);
     let fd: number;
     try {
-      fd = openFile(path, O_RDWR);
+      fd = openTrusted(path, O_RDWR);
     } catch (e) {
+      if (e instanceof UnsafePathError) throw e;
       throw new ControllerError(`no simulated controller named ${name} in ${directory} (${path}: ${e instanceof HalError ? e.code : String(e)}): start one with nvme-wasm sim start`, 'removed');
     }
     try {

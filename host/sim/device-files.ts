@@ -3,7 +3,7 @@
 // registers and the sideband words are plain typed-array accesses.
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed } from '../../hal/mmap.js';
-import { openFile, truncateFile, closeFd, O_RDWR, O_CREAT, O_EXCL } from '../../hal/fd.js';
+import { openFile, truncateFile, closeFd, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } from '../../hal/fd.js';
 import { pidRunning } from '../../hal/proc.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 import { ControllerError, InvalidArgumentError } from '../errors.js';
@@ -64,7 +64,7 @@ function createFresh(path: string, size: number, ctlPath: string, name: string):
   fs.rmSync(path, { force: true });
   let fd: number;
   try {
-    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL, 0o600);
+    fd = openFile(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   } catch (e) {
     // Another sim of the same name created it between our check and now.
     const pid = runningSimPid(ctlPath);

@@ -5,8 +5,12 @@
 // fault (Data Transfer Error, or Controller Fatal Status for queue memory).
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../hal/mmap.js';
-import { openFile, closeFd, O_RDWR } from '../../hal/fd.js';
+import { openFile, closeFd, O_RDWR, O_NOFOLLOW } from '../../hal/fd.js';
 import { HalError } from '../../hal/errors.js';
+import { checkTrustedFile } from '../trust.js';
+import { UnsafePathError } from '../errors.js';
+
+const EACCES = 13;
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 
 /** hugetlbfs files must be mapped at 2 MiB aligned addresses and lengths. */
@@ -64,7 +68,9 @@ export class DmaWindow {
     if (pages > WASM_MAX_PAGES) return ENOMEM;
     let fd = -1;
     try {
-      fd = openFile(path, O_RDWR);
+      fd = openFile(path, O_RDWR | O_NOFOLLOW);
+      // The driver's DMA window must be a file of a trusted owner: another user's would read or feed the I/O.
+      checkTrustedFile(path, fs.fstatSync(fd));
       // Touching a mapping beyond the end of its file raises SIGBUS: refuse
       // a window larger than the file.
       if (fs.fstatSync(fd).size < len) return EINVAL;
@@ -82,7 +88,7 @@ export class DmaWindow {
       this.generation++;
       return 0;
     } catch (e) {
-      return e instanceof HalError ? e.errno : EINVAL;
+      return e instanceof HalError ? e.errno : e instanceof UnsafePathError ? EACCES : EINVAL;
     } finally {
       if (fd >= 0) closeFd(fd);
     }

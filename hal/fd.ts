@@ -1,5 +1,5 @@
 // File descriptors: open, size, close. Errors carry the syscall and errno.
-import { c, fail } from './libc.js';
+import { c, errno, fail } from './libc.js';
 
 export const O_RDONLY = 0;
 export const O_RDWR = 2;
@@ -21,4 +21,26 @@ export function truncateFile(fd: number, length: number): void {
 
 export function closeFd(fd: number): void {
   if ((c.close(fd) as number) < 0) fail('close', `fd ${fd}`);
+}
+
+const LOCK_SH = 1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+/**
+ * Hold a shared flock(2) on `fd`'s file (every member of a group does on
+ * its region file): the kernel releases it when the process dies, so
+ * "nobody holds one" proves nobody uses the file. Waits only for an
+ * exclusive holder, which holds it for microseconds (tryFlockExclusive).
+ */
+export function flockShared(fd: number): void {
+  if ((c.flock(fd, LOCK_SH) as number) < 0) fail('flock', `fd ${fd}, LOCK_SH`);
+}
+
+/** Take an exclusive flock(2) on `fd` if no process holds any lock on the file; false if one does. */
+export function tryFlockExclusive(fd: number): boolean {
+  if ((c.flock(fd, LOCK_EX | LOCK_NB) as number) === 0) return true;
+  if (errno() === EWOULDBLOCK) return false;
+  fail('flock', `fd ${fd}, LOCK_EX | LOCK_NB`);
 }

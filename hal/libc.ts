@@ -29,6 +29,8 @@ export const c = {
   pidfdGetfd: lib.func('long syscall(long nr, int pidfd, int targetfd, unsigned int flags)'),
   // getsockopt(SOL_SOCKET, SO_PEERCRED): who is at the other end of a Unix socket.
   getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)'),
+  // flock(2): advisory locks the kernel drops when the holder dies.
+  flock: lib.func('int flock(int fd, int operation)'),
 };
 
 export function errno(): number {

@@ -10,7 +10,7 @@ import { RegionState, ProcRole } from '../assembly/abi/region.js';
 import { Mmio, processAlive } from '../hal/index.js';
 import { instantiateCore, coreHash } from './core.js';
 import { layoutMemory } from './memory.js';
-import { Region, findRegionFile, openRegionFile, readRegionHeader, createRegionFileExclusive, type RegionFile, type RegionFileHead } from './region.js';
+import { Region, findRegionFile, openRegionFile, readRegionHeader, createRegionFileExclusive, removeUnusedRegion, type RegionFile, type RegionFileHead } from './region.js';
 import { Group, GroupClosedError } from './group.js';
 import { openTransport, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
@@ -42,11 +42,16 @@ function creatorAlive(head: RegionFileHead): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A group file that live processes hold but that cannot be right: reported, and left alone. */
+function damaged(path: string, req: JoinRequest, what: string): ControllerError {
+  return new ControllerError(`group ${req.shmId} (file prefix ${req.prefix}): its region file ${path} ${what}, and live processes use it: left alone (nothing removed or re-initialised)`, 'state');
+}
+
 /** Wait for the group's region to be Ready; undefined if it is stale (removed here) or gone. */
 async function waitReady(path: string, req: JoinRequest): Promise<RegionFileHead | undefined> {
   const deadline = performance.now() + INIT_WAIT_MS;
   const stale = (why: string): undefined => {
-    fs.rmSync(path, { force: true });
+    if (removeUnusedRegion(path) === 'in-use') throw damaged(path, req, why);
     if (req.procType === 'secondary') throw new ControllerError(`the primary of group ${req.shmId} ${why}`, 'state');
     return undefined;
   };
@@ -57,7 +62,7 @@ async function waitReady(path: string, req: JoinRequest): Promise<RegionFileHead
       if (!st) return undefined; // removed meanwhile
       // Created and not sized yet: its creator is between open and
       // ftruncate (microseconds), or died there (a crash leaves it so).
-      if (performance.now() > deadline || Date.now() - st.mtimeMs > STALE_AFTER_MS) return stale('never finished initialising');
+      if (performance.now() > deadline || Date.now() - st.mtimeMs > STALE_AFTER_MS) return stale('never finished initialising (the file is shorter than its header)');
       await sleep(5);
       continue;
     }
@@ -66,15 +71,22 @@ async function waitReady(path: string, req: JoinRequest): Promise<RegionFileHead
       const state = head.header.state;
       if (state === RegionState.Ready) return head;
       if (state === RegionState.Closed) {
-        // The last member left (and is removing it, or died doing so): start afresh.
-        fs.rmSync(path, { force: true });
-        return undefined;
+        // The last member left (and is removing it, or died doing so): start afresh once it has let go.
+        if (removeUnusedRegion(path) !== 'in-use') return undefined;
+        if (performance.now() > deadline) throw damaged(path, req, 'says Closed but its processes hold it still');
+        await sleep(5);
+        continue;
       }
       if (state === RegionState.Failed) return stale('failed to initialise');
+      if (!(state in RegionState)) return stale(`has an unknown state word (${state})`);
     }
     // Still being created: by a live process?
     const ageMs = Date.now() - (fs.statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0);
-    if (performance.now() > deadline || (ageMs > STALE_AFTER_MS && !creatorAlive(head))) return stale('never finished initialising');
+    // A primary writes the header within microseconds of creating the file (it may take CAP.TO to become Ready):
+    // an old file with no header is damaged or abandoned, whoever its table names.
+    if (performance.now() > deadline || (ageMs > STALE_AFTER_MS && (!head.header.hasMagic || !creatorAlive(head)))) {
+      return stale(head.header.hasMagic ? 'never finished initialising' : `has no nvme-wasm header (magic 0x${head.header.magic.toString(16)})`);
+    }
     await sleep(5);
   }
 }
@@ -100,10 +112,11 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     // A PCIe device does not go with a process: say why it cannot be shared, and leave the group alone.
     if (groupTrid?.trtype === 'pcie') throw e;
     if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
-    fs.rmSync(path, { force: true });
+    if (removeUnusedRegion(path) === 'in-use') throw damaged(path, req, `names a device that cannot be opened (${tridText}: ${(e as Error).message})`);
     return undefined;
   }
   let file: RegionFile | undefined;
+  let region: Region | undefined;
   try {
     try {
       file = openRegionFile(path);
@@ -123,7 +136,7 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     }
     const layout = layoutMemory(file.size, transport.barSize);
     const core = instantiateCore(layout.memory, options.debugCore);
-    const region = new Region(file, layout, core, 0);
+    region = new Region(file, layout, core, 0);
     region.validate(coreHash(options.debugCore));
     core.setIovaBase(region.hdr.iovaLo, region.hdr.iovaHi);
     region.useDmaTable();
@@ -131,9 +144,10 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     if (group.liveSlots().length === 0) {
       // Everyone died: the next process to join starts the group afresh.
       region.close(false);
+      region.unmap(); // the mapping holds the file (and our shared flock) as much as the descriptor
       await transport.close();
+      if (removeUnusedRegion(path) === 'in-use') throw damaged(path, req, 'lists no live process, yet processes hold it (its process table is damaged)');
       if (procType === 'secondary') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): all its processes have exited`, 'state');
-      fs.rmSync(path, { force: true });
       return undefined;
     }
     const primary = group.primarySlot();
@@ -145,6 +159,7 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     } catch (e) {
       if (!(e instanceof GroupClosedError)) throw e;
       region.close(false);
+      region.unmap();
       await transport.close();
       return undefined; // the last member left meanwhile: start afresh
     }
@@ -154,6 +169,10 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     const mmio = new Mmio(layout.memory.buffer, layout.barOff, layout.barSize);
     return await finish({ transport, region, core, mmio, group, primary: false });
   } catch (e) {
+    // Nothing of this attempt stays: the mapping and descriptor would hold the file (and its flock).
+    region?.close(false);
+    region?.unmap();
+    if (file && !region) closeFdQuiet(file);
     await transport.close().catch(() => {});
     throw e;
   }

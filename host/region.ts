@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import {
   openFile, truncateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, HalError,
+  flockShared, tryFlockExclusive,
 } from '../hal/index.js';
 import {
   REGION_ALIGN, REGION_MIN_SIZE, REGION_MAX_SIZE, DMA_PAGE_SIZE, DMA_TABLE_ENTRY, GROUP_OWNER, CTRL_OFF, CTRL_SIZE,
@@ -76,6 +77,7 @@ export function createRegionFileExclusive(name: string, size: number, policy: Hu
     throw e;
   }
   try {
+    flockShared(fd); // held while this process uses the region: the kernel's proof that it does
     truncateFile(fd, size);
   } catch (e) {
     closeFd(fd);
@@ -96,9 +98,41 @@ export function findRegionFile(name: string): string | undefined {
 /** Open an existing region file (a trusted owner's, never through a link: host/trust.ts). */
 export function openRegionFile(path: string): RegionFile {
   const fd = openTrusted(path, O_RDWR);
+  try {
+    flockShared(fd); // every member holds one, until it closes or dies
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
   const size = fs.fstatSync(fd).size;
   const mount = hugetlbfsMount();
   return { path, fd, size, hugetlbfs: mount !== undefined && path.startsWith(`${mount}/`) };
+}
+
+/**
+ * Remove a group's region file only if no process uses it: every member
+ * holds a shared flock on it (the kernel drops it when the member dies), so
+ * an exclusive one that succeeds proves there is none. 'in-use': live
+ * processes hold it (a damaged header or table is never taken for a dead
+ * group); 'gone': it was removed meanwhile.
+ */
+export function removeUnusedRegion(path: string): 'removed' | 'in-use' | 'gone' {
+  let fd: number;
+  try {
+    fd = openTrusted(path, O_RDONLY);
+  } catch (e) {
+    if (e instanceof HalError && e.code === 'ENOENT') return 'gone';
+    throw e;
+  }
+  try {
+    if (!tryFlockExclusive(fd)) return 'in-use';
+    // Still the file we locked (not one created under the name meanwhile)?
+    if (fs.lstatSync(path, { throwIfNoEntry: false })?.ino !== fs.fstatSync(fd).ino) return 'gone';
+    fs.rmSync(path, { force: true });
+    return 'removed';
+  } finally {
+    closeFd(fd);
+  }
 }
 
 /** A region file's header and process table as read from the file (not mapped). */

@@ -1,5 +1,6 @@
 // File descriptors: open, size, close. Errors carry the syscall and errno.
 import { c, errno, fail } from './libc.js';
+import { HalError } from './errors.js';
 
 export const O_RDONLY = 0;
 export const O_RDWR = 2;
@@ -17,6 +18,16 @@ export function openFile(path: string, flags: number, mode = 0o600): number {
 
 export function truncateFile(fd: number, length: number): void {
   if ((c.ftruncate(fd, length) as number) < 0) fail('ftruncate', `fd ${fd}, ${length} bytes`);
+}
+
+/**
+ * Reserve the blocks of [0, length) now (posix_fallocate): on tmpfs and
+ * hugetlbfs a page that cannot be had later is a SIGBUS at the first store,
+ * here it is ENOSPC (a HalError) at once.
+ */
+export function allocateFile(fd: number, length: number): void {
+  const err = c.posixFallocate(fd, 0, length) as number;
+  if (err !== 0) throw new HalError('posix_fallocate', err, `fd ${fd}, ${length} bytes`);
 }
 
 export function closeFd(fd: number): void {

@@ -1,7 +1,7 @@
 // The hardware abstraction layer: system calls through koffi, nothing about
 // NVMe. The host is the only user.
 export { HalError } from './errors.js';
-export { openFile, truncateFile, closeFd, O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, flockShared, tryFlockExclusive } from './fd.js';
+export { openFile, truncateFile, allocateFile, closeFd, O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, flockShared, tryFlockExclusive } from './fd.js';
 export { addressOf, createSharedMemory, alignedOffset, mapFixed, unmapFixed } from './mmap.js';
 export { futexWait, futexWake } from './futex.js';
 export { Mmio } from './mmio.js';

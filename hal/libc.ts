@@ -31,6 +31,8 @@ export const c = {
   getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)'),
   // flock(2): advisory locks the kernel drops when the holder dies.
   flock: lib.func('int flock(int fd, int operation)'),
+  // posix_fallocate(3): returns the error number itself (0 on success), not -1.
+  posixFallocate: lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)'),
 };
 
 export function errno(): number {

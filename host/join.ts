@@ -137,7 +137,16 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     const layout = layoutMemory(file.size, transport.barSize);
     const core = instantiateCore(layout.memory, options.debugCore);
     region = new Region(file, layout, core, 0);
-    region.validate(coreHash(options.debugCore));
+    try {
+      region.validate(coreHash(options.debugCore));
+    } catch (e) {
+      // Truncated or rewritten after it was Ready: stale if nobody holds it (start afresh), damaged if someone does.
+      region.close(false);
+      region.unmap();
+      if (removeUnusedRegion(path) === 'in-use') throw damaged(path, req, `does not match its header (${(e as Error).message})`);
+      await transport.close();
+      return undefined;
+    }
     core.setIovaBase(region.hdr.iovaLo, region.hdr.iovaHi);
     region.useDmaTable();
     const group = new Group(region, core);

@@ -3,7 +3,7 @@
 // memory, formatting it, and the DMA allocator on top of the core's.
 import fs from 'node:fs';
 import {
-  openFile, truncateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, HalError,
+  openFile, truncateFile, allocateFile, closeFd, mapFixed, unmapFixed, hugetlbfsMount, hugePagesFree, O_RDWR, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, HalError,
   flockShared, tryFlockExclusive,
 } from '../hal/index.js';
 import {
@@ -79,9 +79,14 @@ export function createRegionFileExclusive(name: string, size: number, policy: Hu
   try {
     flockShared(fd); // held while this process uses the region: the kernel's proof that it does
     truncateFile(fd, size);
+    // Every page now: a full /dev/shm or too few hugepages is a typed error here, not a SIGBUS mid-I/O.
+    allocateFile(fd, size);
   } catch (e) {
     closeFd(fd);
     fs.rmSync(path, { force: true });
+    if (e instanceof HalError && e.code === 'ENOSPC') {
+      throw new ResourceError(`no room for a ${size}-byte region in ${dir}${hugetlbfs ? ' (free hugepages: nvme-wasm setup, or a smaller regionSize)' : ' (free space in /dev/shm, or a smaller regionSize)'}`, 'dma');
+    }
     throw e;
   }
   return { path, fd, size, hugetlbfs };

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { Controller } from '../host/index.js';
 import { HDR_MAGIC, HDR_STATE, PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_STATE, PROC_SLOTS } from '../assembly/abi/region.js';
-import { startSim, stop, type Proc } from './helpers/procs.js';
+import { startSim, stop, member, type Proc } from './helpers/procs.js';
 
 const tag = `dmg${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
@@ -103,6 +103,31 @@ test('a damaged file nobody holds is stale: removed, and the joiner starts the g
   const old = new Date(Date.now() - 60_000);
   fs.utimesSync(region(4), old, old);
   const r = await join(4);
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, /joined primary/);
+});
+
+test('a region truncated below its size: damaged while held, stale (started afresh) once nobody holds it', async () => {
+  const live = await Controller.open({ shmId: 5, filePrefix: tag, transport: trid, regionSize: 32 << 20 });
+  try {
+    fs.truncateSync(region(5), 8 << 20); // the mapping's pages past 8 MiB are gone: the live member does not touch them here
+    const r = await join(5);
+    assert.is(r.code, 3, r.out);
+    assert.match(r.out, /does not match its header .*left alone/);
+    assert.ok(fs.existsSync(region(5)));
+  } finally {
+    await live.close().catch(() => {});
+  }
+});
+
+test('a truncated region nobody holds (its member was killed) is stale: the joiner starts the group afresh', async () => {
+  const m = member({ shmId: 6, prefix: tag, trid, role: 'hold' });
+  await m.waitLine('ready ');
+  m.child.kill('SIGKILL');
+  await new Promise((r) => m.child.once('exit', r));
+  assert.ok(fs.existsSync(region(6)), 'a killed member leaves its file');
+  fs.truncateSync(region(6), 8 << 20);
+  const r = await join(6);
   assert.is(r.code, 0, r.out);
   assert.match(r.out, /joined primary/);
 });

@@ -27,7 +27,11 @@ function pidExists(pid: number): boolean | undefined {
   }
 }
 
-/** /proc/PID/stat field 22, or the errno code that stopped the read. */
+/**
+ * /proc/PID/stat field 22 (the start time), or the errno code that stopped
+ * the read; 'ESRCH' for a zombie (state Z or X: it exited and runs no more,
+ * its parent has not reaped it yet).
+ */
 function readStartTime(pid: number): number | string {
   let stat: string;
   try {
@@ -37,6 +41,7 @@ function readStartTime(pid: number): number | string {
   }
   // The command name (field 2) is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return 'ESRCH'; // field 3: state
   const t = Number(fields[19]); // field 22 overall, 20th after the name
   return Number.isFinite(t) ? t : 'EBADMSG';
 }

@@ -122,7 +122,10 @@ export class Controller extends ControllerAdminApi {
       region, core, group, admin: this.admin, commands: this.commands, shared: shmId !== undefined,
       get isClosed() { return self.closed !== undefined; },
       isAlive: () => this.isAlive(),
-      checkAlive: () => this.watchdog(),
+      checkAlive: () => {
+        this.watchdog();
+        this.checkDevice();
+      },
       checkTimeouts: (now) => this.queues.checkTimeouts(now),
       becamePrimary: () => {
         this.emit('primary', group.self);
@@ -391,7 +394,7 @@ export class Controller extends ControllerAdminApi {
 
   /** False if the controller reports a fatal status or reads as removed. */
   isAlive(): boolean {
-    return isAlive(this.mmio, this.transport.description);
+    return this.transport.alive?.() !== false && isAlive(this.mmio, this.transport.description);
   }
 
   /** Throw if the controller reports a fatal status or reads as removed. */
@@ -418,6 +421,20 @@ export class Controller extends ControllerAdminApi {
     }
     this.resets.poll(csts);
   };
+
+  /**
+   * A device the registers cannot vouch for (a simulator whose process
+   * died): every member that notices fails everything with
+   * ControllerError('removed') within one round of its duties (100 ms).
+   */
+  private checkDevice(): void {
+    if (this.transport.alive?.() !== false || this.admin.isClosed) return;
+    const err = new ControllerError(`${this.transport.description}: the device is gone (its process exited)`, 'removed');
+    this.failEverything(err);
+    this.emit('removed', err);
+    this.notifyGroup('deviceRemoved', { reason: 'removed', message: err.message });
+    throw err;
+  }
 
   private failEverything(err: Error): void {
     this.admin.failAll(err);

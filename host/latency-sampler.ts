@@ -56,8 +56,9 @@ export class LatencySampler {
   /**
    * `words`: the stats block as f64 words (undefined: statistics off, the
    * sampler does nothing). `keys`: the key space of the command table.
+   * `clock`: milliseconds, performance.now() (a test gives its own).
    */
-  constructor(private readonly words: Float64Array | undefined, keys: number, sampling: number | 'auto', seed: number) {
+  constructor(private readonly words: Float64Array | undefined, keys: number, sampling: number | 'auto', seed: number, private readonly clock: () => number = () => performance.now()) {
     this.adaptive = sampling === 'auto';
     this.share = sampling === 'auto' ? 1 : sampling; // adaptive: start by timing every command
     this.countdown = words !== undefined ? 1 : -1;
@@ -84,7 +85,7 @@ export class LatencySampler {
     this.gap = 1 + (this.rng % (2 * this.share - 1));
     this.countdown = this.gap;
     if (!this.fresh) {
-      this.now = performance.now();
+      this.now = this.clock();
       this.fresh = true; // until the doorbell: the batch shares this time
     }
     this.stamp[k] = this.now;
@@ -123,7 +124,7 @@ export class LatencySampler {
         continue;
       }
       if (now < 0) {
-        now = performance.now();
+        now = this.clock();
         this.now = now;
         this.fresh = true;
       }

@@ -38,6 +38,12 @@ export interface Transport {
   mapDma(regionPath: string, iova: bigint, size: number, vaddr: bigint): Promise<bigint[] | undefined>;
   /** Detach (and for an embedded simulator, stop it). */
   close(): Promise<void>;
+  /**
+   * False once the device is known gone by other means than its registers
+   * (a simulator's process that died leaves its register page as it was).
+   * Checked by the group duties every 100 ms. Absent: the registers tell.
+   */
+  alive?(): boolean;
 }
 
 /** Device address of region offset 0 (VFIO-style scheme; above 4 GiB to exercise 64-bit PRPs). */
@@ -87,6 +93,7 @@ function simTransport(client: SimClient, trid: string, description: string, embe
       return undefined;
     },
     close,
+    alive: () => client.isAlive(),
   };
 }
 

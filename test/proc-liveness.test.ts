@@ -28,6 +28,21 @@ test('alive, dead by pid, dead by start time', () => {
   assert.is(processAlive(process.pid, me), true);
 });
 
+test('a zombie (exited, not reaped by its parent) is dead', async () => {
+  // sh starts 'sleep 0' in the background, prints its pid, then becomes 'sleep 2', which never reaps it.
+  const { spawn } = await import('node:child_process');
+  const p = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 2'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zpid = Number(await new Promise<string>((r) => p.stdout.once('data', (d: Buffer) => r(d.toString()))));
+  await new Promise((r) => setTimeout(r, 300));
+  const fs = await import('node:fs');
+  const state = fs.readFileSync(`/proc/${zpid}/stat`, 'latin1').split(') ')[1]!.split(' ')[0];
+  assert.is(state, 'Z', 'it is a zombie now');
+  assert.is(processLiveness(zpid, 0), 'dead');
+  assert.is(pidRunning(zpid), false);
+  assert.is(processStartTime(zpid), undefined);
+  p.kill();
+});
+
 test('with no file descriptor left, a live process is unknown (not dead), a vanished one still dead', () => {
   const gone = deadPid();
   const me = processStartTime(process.pid)!;

@@ -273,20 +273,20 @@ test('an out-of-range SQ tail doorbell is ignored', async () => {
 });
 
 test('latency model: completions held until due; Abort and SQ deletion complete held commands', async () => {
-  const l = await SimHarness.start({ name: `lat-${process.pid}`, latency: { mode: 'fixed', us: 30_000 } });
+  const l = await SimHarness.start({ name: `lat-${process.pid}`, latency: { mode: 'fixed', us: 300_000 } }); // long enough that a loaded machine fetches within the wait below
   try {
     await l.enable();
     await l.createQueuePair(1, 16, 0x10000, 0x20000);
     const t0 = performance.now();
     assert.is((await l.cmd(1, sqe(NvmOpc.Read, 1, { prp1: BUF }))).sf, 0);
-    assert.ok(performance.now() - t0 >= 29, 'read held for the latency');
+    assert.ok(performance.now() - t0 >= 299, 'read held for the latency');
     const cid = l.submit(1, sqe(NvmOpc.Read, 1, { prp1: BUF }));
-    await sleep(5); // fetched (SQs are served admin first: an Abort in the same pass would miss it)
+    await sleep(50); // fetched (SQs are served admin first: an Abort in the same pass would miss it), not yet due
     const ab = await l.cmd(0, sqe(AdminOpc.Abort, 0, { cdw10: 1 | (cid << 16) }));
     assert.is(ab.dw0 & 1, 0);
     assert.equal(await l.reap(1), { dw0: 0, sqhd: 2, sqid: 1, cid, sf: g(GenericSc.AbortRequested, false) });
     const c2 = l.submit(1, sqe(NvmOpc.Write, 1, { prp1: BUF }));
-    await sleep(5);
+    await sleep(50);
     assert.is((await l.cmd(0, sqe(AdminOpc.DeleteIoSq, 0, { cdw10: 1 }))).sf, 0);
     const gone = await l.reap(1);
     assert.equal([gone?.cid, gone?.sf], [c2, g(GenericSc.AbortedSqDeletion, false)]);

@@ -270,7 +270,7 @@ test("latency sampling 'auto' (the default): every command of a slow queue pair 
     // loaded one polls less often, and rightly times more): at a rate where
     // polls come faster than SAMPLE_GAP_MIN_MS it must have adapted.
     assert.ok(timed > 0 && timed <= N, `timed: ${timed} of ${N} at ${iops.toFixed(0)} IOPS, share 1/${share}`);
-    if (iops > 40_000) assert.ok(share > 1 && timed < N / 2, `share adapted at ${iops.toFixed(0)} IOPS: 1/${share}, ${timed} timed`);
+    // How the share follows the poll rate is shown deterministically in test/latency-sampler.test.ts (a clock of its own).
     // The timed commands stand for all of them but those after the last one
     // (fewer than two shares, and the share is at most 1024 whatever it was then).
     assert.ok(qf.latency.count <= N && qf.latency.count > N - 2 * 1024, `the histogram stands for ${qf.latency.count} commands, ${N} done`);

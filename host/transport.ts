@@ -68,7 +68,10 @@ export async function openTransport(id: TransportId, sim: SimConfigInput | undef
   if (id.trtype === 'sim') {
     const client = simMod.SimClient.open(id.name, id.directory);
     const trid = `trtype:sim name:${id.name}${id.directory ? ` dir:${id.directory}` : ''}`;
-    return simTransport(client, trid, `trtype:sim name:${id.name}`, false, async () => client.close());
+    return simTransport(client, trid, `trtype:sim name:${id.name}`, false, async () => {
+      client.releaseDma(); // another driver may have it now
+      client.close();
+    });
   }
   throw new ControllerError(`transport ${(id as { trtype: string }).trtype} is not supported`, 'unsupported');
 }

@@ -38,4 +38,26 @@ test('a killed simulator: in-flight and new commands end with ControllerError(re
   }
 });
 
+test('a simulator serves one driver at a time: a second private driver is refused, the first keeps working', async () => {
+  const name = `one${process.pid}`;
+  const sim = await startSim({ name, namespaces: [{ lbaSize: 512, blocks: 8192 }] });
+  const trid = `trtype:sim name:${name}`;
+  const a = await Controller.open({ transport: trid, regionSize: 32 << 20 });
+  try {
+    const e = await Controller.open({ transport: trid, regionSize: 32 << 20 }).then(() => undefined, (x: unknown) => x);
+    assert.instance(e, ControllerError);
+    assert.match((e as Error).message, new RegExp(`simulated controller ${name} is in use by another driver \\(pid ${process.pid}\\)`));
+    const ns = a.namespace(1);
+    const data = Buffer.alloc(512, 0x77);
+    await ns.write(3, data);
+    assert.equal(await ns.readBlocks(3, 1), data, 'the first driver is undisturbed');
+  } finally {
+    await a.close();
+  }
+  const b = await Controller.open({ transport: trid, regionSize: 32 << 20 });
+  assert.equal(await b.namespace(1).readBlocks(3, 1), Buffer.alloc(512, 0x77), 'once the first closed, the next one may');
+  await b.close();
+  sim.child.kill('SIGTERM');
+});
+
 test.run();

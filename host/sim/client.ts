@@ -4,8 +4,8 @@
 // injects faults and events, and asks the sim to stop.
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../hal/mmap.js';
-import { closeFd, O_RDWR } from '../../hal/fd.js';
 import { pidRunning } from '../../hal/proc.js';
+import { openFile, closeFd, tryFlockExclusive, O_RDWR, O_RDONLY, O_NOFOLLOW } from '../../hal/fd.js';
 import { HalError } from '../../hal/errors.js';
 import { ControllerError, InvalidArgumentError, ResourceError, UnsafePathError } from '../errors.js';
 import { openTrusted } from '../trust.js';
@@ -32,11 +32,13 @@ import {
   CTL_BAR_SIZE,
   CTL_CONFIG,
   CTL_CONFIG_LEN,
+  CTL_DMA_OWNER_PID,
+  CTL_DMA_OWNER_TOKEN,
   SimState,
   simBarPath,
   simCtlPath,
 } from './ctl.js';
-import { postDmaRequest, dmaAck, dmaResult } from './ctl-dma.js';
+import { postDmaRequest, dmaAck, dmaResult, readDmaRequest } from './ctl-dma.js';
 import { faultRuleFree, writeFaultRule, clearFaultRules } from './faults.js';
 import { AEN_DW0_CONSUMED } from './ctl-protocol.js';
 import type { SimConfig } from './config.js';
@@ -157,8 +159,63 @@ export class SimClient {
     if (!Number.isInteger(len) || len <= 0 || len > 0xffffffff) throw new InvalidArgumentError('DMA window length', '1 to 4 GiB - 1 bytes', len);
     if (iova < 0n || iova + BigInt(len) > 2n ** 53n) throw new InvalidArgumentError('DMA window', `an IOVA range below 2^53`, `0x${iova.toString(16)} + ${len}`);
     this.checkOpen();
+    this.claimDma(path);
     const seq = postDmaRequest(this.ctl, this.bytes, p, iova, len);
     await this.dmaRequest(seq, `map ${path} at IOVA 0x${iova.toString(16)}`);
+  }
+
+  /**
+   * A simulator serves one driver (or one group) at a time: taking its DMA
+   * window from a live one would leave that one polling a device that no
+   * longer sees its memory. The window is in use while the driver that
+   * mapped it lives, or while processes hold the window's file (a group's
+   * members keep a shared flock on their region file); otherwise it is
+   * taken over, by compare-and-swap on the ctl page.
+   */
+  private claimDma(path: string): void {
+    const me = process.pid;
+    const PID = CTL_DMA_OWNER_PID >>> 2;
+    const TOKEN = CTL_DMA_OWNER_TOKEN >>> 2;
+    for (;;) {
+      const cur = Atomics.load(this.ctl, PID);
+      if (cur === me && Atomics.load(this.ctl, TOKEN) === this.token) return;
+      // Another driver of this process, or a process that runs: in use. A dead one's window is free.
+      if (cur !== 0 && (cur === me || pidRunning(cur) || this.windowHeld(path))) {
+        throw new ControllerError(`simulated controller ${this.name} is in use by another driver (pid ${cur}): it serves one driver or group at a time; join that group (-i / shmId) or start another simulator`, 'state');
+      }
+      if (Atomics.compareExchange(this.ctl, PID, cur, me) === cur) break;
+    }
+    Atomics.store(this.ctl, TOKEN, this.token);
+  }
+
+  /** Which driver of this process claimed the DMA window (CTL_DMA_OWNER_TOKEN). */
+  private readonly token = (Math.random() * 0xfffffffe + 1) >>> 0;
+
+  /**
+   * Do processes hold the file of the current DMA window (a group whose
+   * primary moved on)? Not when it is the file being mapped now: a group
+   * started afresh under the same name, by this process.
+   */
+  private windowHeld(next: string): boolean {
+    const path = readDmaRequest(this.ctl, this.bytes).path;
+    if (path === '' || path === next) return false;
+    let fd: number;
+    try {
+      fd = openFile(path, O_RDONLY | O_NOFOLLOW);
+    } catch {
+      return false; // gone (a private driver's, unlinked): the owner check decides
+    }
+    try {
+      return !tryFlockExclusive(fd);
+    } finally {
+      closeFd(fd);
+    }
+  }
+
+  /** This process no longer needs the DMA window (it closes): another driver may have the simulator. */
+  releaseDma(): void {
+    if (this.closed || Atomics.load(this.ctl, CTL_DMA_OWNER_TOKEN >>> 2) !== this.token) return;
+    Atomics.compareExchange(this.ctl, CTL_DMA_OWNER_PID >>> 2, process.pid, 0);
   }
 
   /** Drop the DMA window: every later DMA by the device faults. */

@@ -32,6 +32,9 @@ export const CTL_DMA_LEN = 0x28;
 export const CTL_FAULT_SEQ = 0x2c; // bumped after the fault table changes
 export const CTL_BAR_SIZE = 0x30;
 export const CTL_CONFIG_LEN = 0x34;
+// The driver whose DMA window the simulator serves: its pid (0: none) and a token of that driver (several may live in one process).
+export const CTL_DMA_OWNER_PID = 0x38;
+export const CTL_DMA_OWNER_TOKEN = 0x3c;
 export const CTL_DMA_PATH = 0x40;
 export const CTL_DMA_PATH_LEN = 256;
 

@@ -18,6 +18,7 @@
 // Listeners are the target's: every subsystem is reachable on each (a
 // subsystem's listenAddresses add to them). Devices are opened through this
 // driver (trid as in -r; shmId joins that controller's multi-process group).
+import net from 'node:net';
 import { Controller, InvalidArgumentError, parseTransportId, type SimConfigInput } from '../../index.js';
 import { NvmfTarget, type NvmfTargetOptions, type Listener } from './target.js';
 import type { AdminPolicy, Subsystem } from './subsystem.js';
@@ -29,6 +30,8 @@ export interface DeviceConfig {
   trid?: string;
   /** Multi-process group id (-i): the target joins the controller's group. */
   shmId?: number;
+  /** Group file prefix (--file-prefix). */
+  filePrefix?: string;
   /** Shared region bytes (DMA memory for the target's queues and buffers). Default 256 MiB. */
   regionSize?: number;
   /** The embedded simulated controller's configuration. */
@@ -69,7 +72,7 @@ export interface RunningTarget {
 export function parseListen(arg: string, s: unknown): { address: string; port: number } {
   const m = typeof s === 'string' ? /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s.trim()) : null;
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new InvalidArgumentError(arg, "'ADDR:PORT' with an IPv4 address or '[IPv6]:PORT', port 0 to 65535", s);
+  if (!m || port > 65535 || net.isIP((m[1] ?? m[2])!) === 0) throw new InvalidArgumentError(arg, "'ADDR:PORT' with an IPv4 address or '[IPv6]:PORT', port 0 to 65535", s);
   return { address: (m[1] ?? m[2])!, port };
 }
 
@@ -130,7 +133,7 @@ export async function startTarget(cfgIn: TargetConfig): Promise<RunningTarget> {
   try {
     const devs = cfg.devices && cfg.devices.length > 0 ? cfg.devices : [{ name: 'default' }];
     for (const d of devs) {
-      devices.set(d.name, await Controller.open({ transport: d.trid, shmId: d.shmId, regionSize: d.regionSize ?? 256 * 1024 * 1024, sim: d.sim }));
+      devices.set(d.name, await Controller.open({ transport: d.trid, shmId: d.shmId, filePrefix: d.filePrefix, regionSize: d.regionSize ?? 256 * 1024 * 1024, sim: d.sim }));
     }
     const only = devices.size === 1 ? devices.values().next().value! : undefined;
     const listens = [...(cfg.listen ?? [])];

@@ -17,7 +17,7 @@ import { vmConfig } from './vm/env.js';
 import { kernelReady } from './vm/kernel.js';
 import {
   NvmetTarget, nvmetAvailable, nvmetState, backingFile, discover, connect, connectRefused, disconnect, fabricsControllers,
-  fioVerify, ext4RoundTrip, newHost, defaultHostNqn, setIoPolicy, diskIos, run, DISCOVERY_NQN, type Connection,
+  fioVerify, ext4RoundTrip, newHost, defaultHostNqn, setIoPolicy, diskIos, run, DISCOVERY_NQN, type Connection, type DiscoveryEntry,
 } from './vm/nvmf.js';
 
 const vm = vmConfig();
@@ -51,16 +51,18 @@ function verified(c: Connection, size = FIO_SIZE): void {
   assert.is(r.read, size, 'bytes verified');
 }
 
-t('the guest has the fabrics and ext4 modules, lo up, configfs mounted with nvmet empty', () => {
+t('the guest has the fabrics and ext4 modules, lo up, THP off, configfs mounted with nvmet empty', () => {
   for (const m of ['nvme_fabrics', 'nvme_tcp', 'nvmet', 'nvmet_tcp', 'configfs', 'crc32c_generic', 'ext4', 'jbd2']) assert.ok(fs.existsSync(`/sys/module/${m}`), `module ${m} loaded`);
   assert.match(run('ip', ['-o', 'addr', 'show', 'dev', 'lo']).stdout, /inet 127\.0\.0\.1\//);
   assert.is(fs.readFileSync('/sys/class/net/lo/operstate', 'latin1').trim() !== 'down', true, 'lo is not down');
+  // THP off (test/vm/guest.ts says why: nvmet-tcp's usercopy BUG on loopback).
+  assert.match(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'latin1'), /\[never\]/);
   assert.ok(nvmetAvailable(), 'configfs has nvmet');
   assert.equal(nvmetState(), { subsystems: [], ports: [], hosts: [] });
   assert.equal(fabricsControllers(), []);
 });
 
-t('nvmet-tcp from configfs: discover lists the discovery subsystem and both NVM subsystems on 127.0.0.1:4420', () => {
+t('nvmet-tcp from configfs: discover lists the subsystems each host may reach on 127.0.0.1:4420, and the discovery subsystem', () => {
   target = NvmetTarget.create({
     port: { id: 1, trsvcid: PORT },
     subsystems: [
@@ -71,22 +73,20 @@ t('nvmet-tcp from configfs: discover lists the discovery subsystem and both NVM 
   const state = nvmetState();
   assert.equal(state.subsystems.sort(), [NQN, NQN_LOCKED].sort());
   assert.equal(state.ports, ['1']);
-  const log = discover({ port: PORT });
-  const byNqn = new Map(log.map((e) => [e.subnqn, e]));
-  for (const nqn of [NQN, NQN_LOCKED]) {
-    const e = byNqn.get(nqn);
-    assert.ok(e, `${nqn} in the discovery log: ${JSON.stringify(log)}`);
-    assert.is(e!.trtype, 'tcp');
-    assert.is(e!.adrfam, 'ipv4');
-    assert.is(e!.traddr, '127.0.0.1');
-    assert.is(e!.trsvcid, String(PORT));
-    assert.is(e!.subtype, 'nvme subsystem');
-  }
+  const check = (log: DiscoveryEntry[], want: string[]): void => {
+    const nvm = log.filter((e) => e.subtype === 'nvme subsystem');
+    assert.equal(nvm.map((e) => e.subnqn).sort(), [...want].sort(), `NVM subsystems in the discovery log: ${JSON.stringify(log)}`);
+    for (const e of nvm) assert.equal([e.trtype, e.adrfam, e.traddr, e.trsvcid], ['tcp', 'ipv4', '127.0.0.1', String(PORT)]);
+    // nvmet 6.1 lists the discovery subsystem itself too (subtype 3).
+    const self = log.find((e) => e.subnqn === DISCOVERY_NQN);
+    assert.ok(self, 'the discovery subsystem lists itself');
+    assert.is(self!.subtype, 'current discovery subsystem');
+  };
+  // The default host may not reach the locked subsystem: nvmet leaves it out of its log page.
+  check(discover({ port: PORT }), [NQN]);
+  check(discover({ port: PORT, ...allowedHost }), [NQN, NQN_LOCKED]);
   // nvme-cli's discover leaves no controller behind.
   assert.equal(fabricsControllers(), []);
-  // nvmet 6.1 lists the discovery subsystem itself too (subtype 3, "current discovery subsystem").
-  const self = byNqn.get(DISCOVERY_NQN);
-  if (self) assert.match(self.subtype, /discovery/);
 });
 
 t('connect to the file-backed subsystem: a tcp controller, live, with a block device of the namespace size', async () => {
@@ -142,7 +142,7 @@ t('two host NQNs on one subsystem at once: two controllers, one multipath namesp
   const other = newHost();
   let b: Connection | undefined;
   try {
-    b = await connect({ nqn: NQN, port: PORT, ...other });
+    b = await connect({ nqn: NQN, port: PORT, ...other, duplicateConnect: true });
     const ctrls = fabricsControllers().filter((x) => x.subsysnqn === NQN);
     assert.is(ctrls.length, 2);
     assert.equal(ctrls.map((x) => x.hostnqn).sort(), [defaultHostNqn(), other.hostnqn].sort());

@@ -24,6 +24,8 @@ export interface VerifyJob {
   verifyOnly?: boolean;
   /** Stop after this many bytes of I/O (fio --io_size): to verify what an interrupted job wrote. */
   ioSize?: number;
+  /** Liveness cap: fio is killed after this long (default 10 min); a hung job then fails instead of hanging the boot. */
+  capMs?: number;
 }
 
 /** What a verify job did. */
@@ -86,7 +88,7 @@ function verifyResult(r: CommandResult): VerifyResult {
 
 /** Runs a verify job to its end. */
 export function fioVerify(j: VerifyJob): VerifyResult {
-  return verifyResult(run('fio', verifyArgs(j), { allowFail: true }));
+  return verifyResult(run('fio', verifyArgs(j), { allowFail: true, timeoutMs: j.capMs ?? 600_000 }));
 }
 
 /** Starts a verify job in the background (the target is killed under it). */

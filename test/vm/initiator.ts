@@ -19,6 +19,9 @@ import { waitFor } from './kernel.js';
 /** The discovery subsystem's well-known NQN (NVMe-oF 1.1, 7.2). */
 export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
+/** --ctrl-loss-tmo when a ConnectSpec gives none, seconds. */
+export const DEFAULT_CTRL_LOSS_TMO = 60;
+
 /** A fresh host NQN in the UUID form nvme-cli's gen-hostnqn gives; with its host ID. */
 export function newHost(): { hostnqn: string; hostid: string } {
   const hostid = crypto.randomUUID();
@@ -83,7 +86,11 @@ export interface ConnectSpec extends FabricAddress {
   hdrDigest?: boolean;
   /** -G: data digest. */
   dataDigest?: boolean;
-  /** --ctrl-loss-tmo seconds (kernel default 600). */
+  /**
+   * --ctrl-loss-tmo seconds; default here 60 (the kernel's is 600): a
+   * target that dies for good fails the I/O within a minute instead of
+   * holding fio for ten.
+   */
   ctrlLossTmo?: number;
   /** --reconnect-delay seconds (kernel default 10). */
   reconnectDelay?: number;
@@ -91,6 +98,14 @@ export interface ConnectSpec extends FabricAddress {
   keepAliveTmo?: number;
   /** --nr-io-queues. */
   nrIoQueues?: number;
+  /**
+   * A second connection to the same address and subsystem (another host
+   * NQN): nvme-cli 2.3 refuses it ("already connected", even with -D: its
+   * lookup ignores the host NQN), so the options go to the kernel's
+   * /dev/nvme-fabrics directly, as nvme-cli would write them, with
+   * duplicate_connect.
+   */
+  duplicateConnect?: boolean;
 }
 
 /** A controller of the kernel initiator, from sysfs. */
@@ -139,7 +154,7 @@ function connectArgs(s: ConnectSpec): string[] {
   return [
     'connect', '-t', 'tcp', '-n', s.nqn, '-a', s.addr ?? '127.0.0.1', '-s', String(s.port ?? 4420), ...hostArgs(s),
     ...(s.hdrDigest ? ['-g'] : []), ...(s.dataDigest ? ['-G'] : []),
-    ...(s.ctrlLossTmo !== undefined ? ['--ctrl-loss-tmo', String(s.ctrlLossTmo)] : []),
+    '--ctrl-loss-tmo', String(s.ctrlLossTmo ?? DEFAULT_CTRL_LOSS_TMO),
     ...(s.reconnectDelay !== undefined ? ['--reconnect-delay', String(s.reconnectDelay)] : []),
     ...(s.keepAliveTmo !== undefined ? ['--keep-alive-tmo', String(s.keepAliveTmo)] : []),
     ...(s.nrIoQueues !== undefined ? ['--nr-io-queues', String(s.nrIoQueues)] : []),
@@ -189,7 +204,8 @@ export function blockBytes(dev: string): number {
  */
 export async function connect(s: ConnectSpec): Promise<Connection> {
   const before = new Set(fabricsControllers().map((c) => c.name));
-  run('nvme', connectArgs(s));
+  if (s.duplicateConnect) fabricsWrite(s);
+  else run('nvme', connectArgs(s));
   const ctrl = await waitFor(`the controller nvme connect made for ${s.nqn}`, () =>
     fabricsControllers().find((c) => !before.has(c.name) && c.subsysnqn === s.nqn && c.state === 'live'));
   const disk = await waitFor(`a block device on ${ctrl.name}`, () => {
@@ -197,6 +213,37 @@ export async function connect(s: ConnectSpec): Promise<Connection> {
     return d && fs.existsSync(`/dev/${d.blockDevice}`) && blockBytes(d.blockDevice) > 0 ? d : undefined;
   });
   return { ctrl: ctrl.name, ...disk, spec: s };
+}
+
+/** The option string of /dev/nvme-fabrics (drivers/nvme/host/fabrics.c, opt_tokens) for a spec. */
+export function fabricsOptions(s: ConnectSpec): string {
+  const o = [
+    'transport=tcp', `traddr=${s.addr ?? '127.0.0.1'}`, `trsvcid=${s.port ?? 4420}`, `nqn=${s.nqn}`,
+    `hostnqn=${s.hostnqn ?? defaultHostNqn()}`, ...(s.hostid ? [`hostid=${s.hostid}`] : []),
+    `ctrl_loss_tmo=${s.ctrlLossTmo ?? DEFAULT_CTRL_LOSS_TMO}`,
+    ...(s.reconnectDelay !== undefined ? [`reconnect_delay=${s.reconnectDelay}`] : []),
+    ...(s.keepAliveTmo !== undefined ? [`keep_alive_tmo=${s.keepAliveTmo}`] : []),
+    ...(s.nrIoQueues !== undefined ? [`nr_io_queues=${s.nrIoQueues}`] : []),
+    ...(s.hdrDigest ? ['hdr_digest'] : []), ...(s.dataDigest ? ['data_digest'] : []),
+    ...(s.duplicateConnect ? ['duplicate_connect'] : []),
+  ];
+  return o.join(',');
+}
+
+/** Writes a connect request to /dev/nvme-fabrics; the kernel answers "instance=N,cntlid=M". */
+function fabricsWrite(s: ConnectSpec): string {
+  const opts = fabricsOptions(s);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync('/dev/nvme-fabrics', 'r+');
+    fs.writeSync(fd, opts);
+    const buf = Buffer.alloc(256);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, null)).toString('latin1').trim();
+  } catch (e) {
+    throw new GuestCommandError('/dev/nvme-fabrics', [opts], -1, (e as Error).message);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 /** `nvme connect` expected to be refused: its status and output, and no new controller left behind. */

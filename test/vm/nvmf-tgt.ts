@@ -43,12 +43,17 @@ export interface NvmfTargetSpec {
   extraArgs?: string[];
   /** Liveness cap on the listening line; default 120 s (node under TCG starts slowly). */
   startCapMs?: number;
+  /**
+   * The program and its leading arguments instead of `node
+   * dist/host/cli/main.js nvmf-tgt` (the helper's own tests run a stand-in).
+   */
+  command?: readonly string[];
 }
 
 /** The arguments `node` is given for a spec. */
 export function targetArgs(s: NvmfTargetSpec): string[] {
   return [
-    CLI_MAIN, 'nvmf-tgt',
+    ...(s.command ? s.command.slice(1) : [CLI_MAIN, 'nvmf-tgt']),
     ...(s.trid ? ['-r', s.trid] : []),
     ...(s.shmId !== undefined ? ['-i', String(s.shmId)] : []),
     ...(s.listen ?? []).flatMap((l) => ['--listen', l]),
@@ -104,8 +109,8 @@ export class NvmfTarget {
    * (then it is killed).
    */
   static start(spec: NvmfTargetSpec = {}): Promise<NvmfTarget> {
-    if (!nvmfTargetAvailable()) return Promise.reject(new NvmfTargetError(`${NVMF_TGT_MODULE} is not built`, ''));
-    const child = spawn(process.execPath, targetArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (!spec.command && !nvmfTargetAvailable()) return Promise.reject(new NvmfTargetError(`${NVMF_TGT_MODULE} is not built`, ''));
+    const child = spawn(spec.command?.[0] ?? process.execPath, targetArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<TargetExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     return new Promise<NvmfTarget>((resolve, reject) => {
       const out = { stdout: '', stderr: '' };

@@ -22,6 +22,7 @@ import {
   encodeICResp, encodeTermReq, encodeCapsuleResp, encodeC2HData, encodeR2T, readU16, readU32, writeU16, writeU32, type PduDigests,
 } from '../pdu/encode.js';
 import { crc32c } from '../crc32c.js';
+import { NvmfProtocolError } from '../errors.js';
 import { CommandContext } from './command.js';
 import { dispatch } from './dispatch.js';
 import { sf, statusOf } from './status.js';
@@ -29,6 +30,9 @@ import type { FabricsController } from './association.js';
 import type { QueueConnection, TargetServices } from './types.js';
 
 type State = 'ic' | 'connect' | 'ready' | 'closed';
+
+/** NVME_WASM_NVMF_DEBUG=1: log every admin and Fabrics command and every close. */
+const DEBUG = process.env.NVME_WASM_NVMF_DEBUG === '1';
 
 /** Counters of one connection. */
 export interface ConnectionStats {
@@ -46,6 +50,8 @@ export class TcpConnection implements PduSink, QueueConnection {
   readonly stats: ConnectionStats = { commands: 0, bytesIn: 0, bytesOut: 0 };
   /** Why it closed (after close). */
   closeReason = '';
+  /** The protocol error that ended it, if one did (a TermReq sent or received). */
+  protocolError: NvmfProtocolError | undefined;
   /** Called once when the connection is closed and its device queue given back. */
   onClosed: ((c: TcpConnection) => void) | undefined;
   /** Called when a command went to the device (a poll group polls its queue pair). */
@@ -132,7 +138,8 @@ export class TcpConnection implements PduSink, QueueConnection {
       case PduType.H2CData:
         return this.h2cDone(hdr, dataLen, false);
       case PduType.H2CTermReq:
-        return this.close(`H2CTermReq from the host (FES ${readU16(hdr, 8)}, FEI ${readU32(hdr, 10)})${data && dataLen ? '' : ''}`);
+        this.protocolError = new NvmfProtocolError(readU16(hdr, 8), readU32(hdr, 10), 'received', `${dataLen} bytes of the PDU in error (${data ? 'kept' : 'none'})`);
+        return this.close(`H2CTermReq from the host (FES ${readU16(hdr, 8)}, FEI ${readU32(hdr, 10)})`);
     }
   }
 
@@ -144,6 +151,7 @@ export class TcpConnection implements PduSink, QueueConnection {
   fatal(fes: Fes, fei: number, hdr: Buffer, hdrLen: number): void {
     if (this.state === 'closed') return;
     const n = encodeTermReq(this.termBuf, PduType.C2HTermReq, fes, fei, hdr.subarray(0, hdrLen));
+    this.protocolError = new NvmfProtocolError(fes, fei, 'sent', `from ${this.remote}`);
     this.socket.end(Buffer.from(this.termBuf.subarray(0, n)));
     this.services.log(`${this.remote}: protocol error ${Fes[fes]} (FEI ${fei}): C2HTermReq sent, closing`);
     this.close(`protocol error ${Fes[fes]}`, false);
@@ -230,6 +238,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     ctx.cid = readU16(s, SQE_CID);
     ctx.nsid = readU32(s, SQE_NSID);
     this.ctrl?.keepAlive();
+    if (DEBUG && this.qid <= 0) this.services.log(`${this.remote}: qid ${this.qid} cid ${ctx.cid} opcode 0x${ctx.opcode.toString(16)}${ctx.opcode === FABRICS_OPC ? ` fctype ${s[FAB_FCTYPE]}` : ''} cdw10 0x${readU32(s, 40).toString(16)}`);
     if (this.byCid.has(ctx.cid)) {
       // The host reused a command ID still in flight.
       this.releaseData(ctx);
@@ -352,6 +361,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     ctx.busy = false;
     if (this.state === 'closed') return this.written(ctx);
     this.fillCqe(ctx, status, dw0, dw1);
+    if (DEBUG && this.qid <= 0) this.services.log(`${this.remote}: qid ${this.qid} cid ${ctx.cid} status 0x${status.toString(16)} dw0 0x${(dw0 >>> 0).toString(16)}`);
     ctx.answered = true;
     this.write(ctx.respView, ctx.onWritten);
   }
@@ -448,7 +458,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closeReason = reason;
-    if (reason.includes('stalled') || reason.includes('ICReq')) this.services.log(`${this.remote}: ${reason}: closed`);
+    if (DEBUG || reason.includes('stalled') || reason.includes('ICReq')) this.services.log(`${this.remote}: qid ${this.qid}: ${reason}: closed`);
     if (destroy) this.socket.destroy();
     const ctrl = this.ctrl;
     if (ctrl) {

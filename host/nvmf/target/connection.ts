@@ -24,12 +24,16 @@ import {
 import { crc32c } from '../crc32c.js';
 import { NvmfProtocolError } from '../errors.js';
 import { CommandContext } from './command.js';
+import { DmaCache } from './dma-cache.js';
 import { dispatch } from './dispatch.js';
 import { sf, statusOf } from './status.js';
 import type { FabricsController } from './association.js';
 import type { QueueConnection, TargetServices } from './types.js';
 
 type State = 'ic' | 'connect' | 'ready' | 'closed';
+
+/** DMA bytes an I/O queue keeps for reuse at most. */
+const DMA_CACHE_BYTES = Number(process.env.NVME_WASM_NVMF_DMA_CACHE ?? 4 * 1024 * 1024);
 
 /** NVME_WASM_NVMF_DEBUG=1: log every admin and Fabrics command and every close. */
 const DEBUG = process.env.NVME_WASM_NVMF_DEBUG === '1';
@@ -71,6 +75,7 @@ export class TcpConnection implements PduSink, QueueConnection {
   /** Device commands still to complete (closing waits for them). */
   private onDevice = 0;
   private released = false;
+  private dmaCache: DmaCache | undefined;
 
   constructor(
     readonly socket: net.Socket,
@@ -273,21 +278,25 @@ export class TcpConnection implements PduSink, QueueConnection {
 
   /** Allocate the command's data buffer (DMA memory on I/O queues): 0, or the status to answer with. */
   private allocData(ctx: CommandContext, len: number): number {
-    const dev = this.qid > 0 ? this.ctrl?.subsystem?.device : undefined;
-    if (!dev) {
-      ctx.buf = Buffer.alloc(len);
-      return 0;
-    }
-    if (len > dev.maxTransfer) return sf(Sct.Generic, GenericSc.InvalidField);
-    let d: DmaBuffer;
+    if (this.qid > 0 && this.dmaCache) return this.takeDma(ctx, len);
+    ctx.buf = Buffer.alloc(len);
+    return 0;
+  }
+
+  /** A DMA buffer of exactly `len` bytes for `ctx` from this connection's cache: 0, or the status to answer with. */
+  takeDma(ctx: CommandContext, len: number): number {
+    const cache = this.dmaCache;
+    if (!cache || len > (this.deviceQp?.maxTransfer ?? 0)) return sf(Sct.Generic, GenericSc.InvalidField);
+    let base: DmaBuffer;
     try {
-      d = dev.allocDma(len);
+      base = cache.take(len);
     } catch (e) {
       if (!(e instanceof ResourceError)) throw e;
       return sf(Sct.Generic, GenericSc.NamespaceNotReady, false); // out of DMA memory for now: the host retries
     }
-    ctx.dma = d;
-    ctx.buf = d.bytes;
+    ctx.dmaBase = base;
+    ctx.dma = base.length === len ? base : base.subarray(0, len);
+    ctx.buf = ctx.dma.bytes;
     return 0;
   }
 
@@ -417,7 +426,11 @@ export class TcpConnection implements PduSink, QueueConnection {
   }
 
   private releaseData(ctx: CommandContext): void {
-    if (ctx.dma && !ctx.dma.isFreed) ctx.dma.free();
+    if (ctx.dmaBase) {
+      if (this.released || !this.dmaCache) ctx.dmaBase.free();
+      else this.dmaCache.give(ctx.dmaBase);
+    }
+    ctx.dmaBase = null;
     ctx.dma = null;
     ctx.buf = null;
   }
@@ -437,6 +450,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     this.sqsize = sqsize;
     this.ctrl = ctrl;
     this.deviceQp = qp;
+    this.dmaCache = new DmaCache(ctrl.subsystem!.device!, DMA_CACHE_BYTES);
     this.state = 'ready';
     this.framer.limits.maxCapsuleData = ctrl.subsystem?.inCapsuleDataSize ?? 0;
     ctrl.ioConnections.set(qid, this);
@@ -482,6 +496,8 @@ export class TcpConnection implements PduSink, QueueConnection {
     const qp = this.deviceQp;
     const done = () => {
       for (const c of this.ctxs) this.releaseData(c);
+      this.dmaCache?.clear();
+      this.dmaCache = undefined;
       this.onClosed?.(this);
     };
     if (qp) {

@@ -1,14 +1,19 @@
 // A poll group: connections whose device queue pairs one poller reaps. The
 // target has no threading model; the application calls poll() (from a loop,
 // a timer or a worker of its own), or start() for the default: poll in
-// setImmediate turns while any command is on the device, and not at all
-// while none is.
+// setImmediate turns while completions keep coming, and for at most
+// `spinUs` after the last one; then, while commands are still on the
+// device, every millisecond (a timer), so a slow device does not cost a
+// CPU spinning; not at all while nothing is on the device.
 import type { TcpConnection } from './connection.js';
 
 export class PollGroup {
   readonly connections = new Set<TcpConnection>();
   private running = false;
   private scheduled = false;
+  private lastCompletion = 0;
+  /** Microseconds to keep polling without a timer after the last completion. Default 200. */
+  spinUs = 200;
   /** poll() calls so far, and the completions they reaped. */
   polls = 0;
   completions = 0;
@@ -56,13 +61,18 @@ export class PollGroup {
   private readonly work = (): void => {
     if (!this.running || this.scheduled) return;
     this.scheduled = true;
+    this.lastCompletion = performance.now(); // new work: spin for it first
     setImmediate(this.tick);
   };
 
   private readonly tick = (): void => {
     this.scheduled = false;
     if (!this.running) return;
-    this.poll();
-    if (this.outstanding > 0) this.work();
+    const now = performance.now();
+    if (this.poll() > 0) this.lastCompletion = now;
+    if (this.outstanding === 0) return;
+    this.scheduled = true;
+    if ((now - this.lastCompletion) * 1000 < this.spinUs) setImmediate(this.tick);
+    else setTimeout(this.tick, 1);
   };
 }

@@ -15,6 +15,7 @@
 // built its runs are recorded as not run, with the reason.
 // Usage: node dist/bench/nvmf-guest.js --bdf 0000:00:04.0 --seconds 5 --reps 3 --out FILE
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { bindDriver, rebindDefault } from '../hal/pci-bind.js';
 import { kernelReady } from '../test/vm/kernel.js';
@@ -29,9 +30,11 @@ const o = new Command('nvmf-guest')
   .option('--seconds <s>', 'run time per point', '5')
   .option('--reps <n>', 'repetitions', '3')
   .option('--workloads <list>', 'workloads', Object.keys(WORKLOADS).join(','))
+  .option('--standin', 'run the (i) rows against test/vm/nvmf-standin.ts (a forwarder in front of nvmet-tcp) instead of nvme-wasm nvmf-tgt: proves the bench, measures nothing of the project')
   .requiredOption('--out <file>', 'results JSON')
   .parse()
-  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string }>();
+  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean }>();
+const STANDIN_MODULE = fileURLToPath(new URL('../test/vm/nvmf-standin.js', import.meta.url));
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
 const workloads = o.workloads.split(',') as WorkloadId[];
@@ -47,8 +50,9 @@ function record(r: NvmfBenchRun): void {
   const fig = r.error
     ? `not run: ${r.error}`
     : `${r.iops!.toFixed(0).padStart(8)} IOPS  mean ${r.meanUs!.toFixed(1).padStart(8)} us  p99 ${r.p99Us!.toFixed(1).padStart(8)} us  outside-fio CPU ${r.outsideFioUsPerIo!.toFixed(1)} us/IO${r.targetProcessUsPerIo !== undefined ? `  target process ${r.targetProcessUsPerIo.toFixed(1)} us/IO` : ''}`;
-  console.log(`rep ${r.rep}  ${WORKLOADS[r.workload].label.padEnd(20)} ${TARGETS[r.target].padEnd(31)} ${fig}`);
-  fs.writeFileSync(o.out, JSON.stringify({ seconds, reps, workloads, runs }, null, 2));
+  const label = r.target === 'project' && o.standin ? 'STAND-IN forwarder+nvmet-tcp' : TARGETS[r.target];
+  console.log(`rep ${r.rep}  ${WORKLOADS[r.workload].label.padEnd(20)} ${label.padEnd(31)} ${fig}`);
+  fs.writeFileSync(o.out, JSON.stringify({ seconds, reps, workloads, standIn: o.standin === true, runs }, null, 2));
 }
 
 /** Busy ticks of all CPUs (/proc/stat "cpu": everything but idle and iowait). */
@@ -102,16 +106,19 @@ async function kernelRound(rep: number): Promise<void> {
 }
 
 async function projectRound(rep: number): Promise<void> {
-  if (!nvmfTargetAvailable()) {
+  if (!nvmfTargetAvailable() && !o.standin) {
     for (const w of workloads) record({ rep, workload: w, target: 'project', error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
     return;
   }
   bindDriver(o.bdf, 'vfio-pci');
   try {
-    const tgt = await NvmfTarget.start({ trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true });
+    const tgt = await NvmfTarget.start({
+      trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true,
+      ...(o.standin ? { command: [process.execPath, STANDIN_MODULE] } : {}),
+    });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
-      if (rep === 1) console.log(`project: nvmf-tgt (pid ${tgt.pid}) exports ${o.bdf} as ${DEFAULT_SUBNQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
+      if (rep === 1) console.log(`project: ${o.standin ? 'STAND-IN (forwarder + nvmet-tcp)' : 'nvmf-tgt'} (pid ${tgt.pid}) exports ${o.bdf} as ${DEFAULT_SUBNQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
       try {
         for (const w of workloads) await measure(c, w, 'project', rep, tgt.pid);
       } finally {

@@ -52,15 +52,32 @@ function record(r: NvmfBenchRun): void {
     : `${r.iops!.toFixed(0).padStart(8)} IOPS  mean ${r.meanUs!.toFixed(1).padStart(8)} us  p99 ${r.p99Us!.toFixed(1).padStart(8)} us  outside-fio CPU ${r.outsideFioUsPerIo!.toFixed(1)} us/IO${r.targetProcessUsPerIo !== undefined ? `  target process ${r.targetProcessUsPerIo.toFixed(1)} us/IO` : ''}`;
   const label = r.target === 'project' && o.standin ? 'STAND-IN forwarder+nvmet-tcp' : TARGETS[r.target];
   console.log(`rep ${r.rep}  ${WORKLOADS[r.workload].label.padEnd(20)} ${label.padEnd(31)} ${fig}`);
-  fs.writeFileSync(o.out, JSON.stringify({ seconds, reps, workloads, standIn: o.standin === true, runs }, null, 2));
+  fs.writeFileSync(o.out, JSON.stringify({ seconds, reps, workloads, standIn: o.standin === true, busySource: BUSY_SOURCE, runs }, null, 2));
 }
 
-/** Busy ticks of all CPUs (/proc/stat "cpu": everything but idle and iowait). */
-function busyTicks(): number {
+/**
+ * Busy time of all CPUs in µs. From /proc/schedstat when the kernel has it:
+ * each CPU's rq_cpu_time (ns during which a task other than idle ran,
+ * interrupts inside included; the scheduler's clock, exact). /proc/stat's
+ * tick-sampled busy time is the fallback: under TCG the guest loses ticks
+ * and it came out below a single process's utime+stime (first bench run).
+ */
+function busyUs(): number {
+  try {
+    let ns = 0;
+    for (const l of fs.readFileSync('/proc/schedstat', 'latin1').split('\n')) {
+      const m = /^cpu\d+ (.*)$/.exec(l);
+      if (m) ns += Number(m[1]!.trim().split(/\s+/)[6]);
+    }
+    if (ns > 0) return ns / 1000;
+  } catch {
+    /* no schedstat: ticks */
+  }
   const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
-  return user + nice + system + irq + softirq + steal;
+  return (user + nice + system + irq + softirq + steal) * TICK_US;
 }
+const BUSY_SOURCE = fs.existsSync('/proc/schedstat') ? '/proc/schedstat rq_cpu_time' : '/proc/stat ticks';
 
 interface FioCpu {
   jobs: Array<{ usr_cpu: number; sys_cpu: number; job_runtime: number }>;
@@ -71,9 +88,9 @@ async function measure(c: Connection, w: WorkloadId, target: TargetId, rep: numb
   const wl = WORKLOADS[w];
   const job: PerfJob = { filename: `/dev/${c.blockDevice}`, rw: wl.rw, bs: wl.bs, iodepth: wl.iodepth, seconds };
   const tgt0 = tgtPid !== undefined ? processCpuTicks(tgtPid) : 0;
-  const busy0 = busyTicks();
+  const busy0 = busyUs();
   const r = await start('fio', perfArgs(job)).done;
-  const busy1 = busyTicks();
+  const busy1 = busyUs();
   const tgt1 = tgtPid !== undefined ? processCpuTicks(tgtPid) : 0;
   try {
     const f = perfFigures(job, r);
@@ -81,7 +98,7 @@ async function measure(c: Connection, w: WorkloadId, target: TargetId, rep: numb
     const fioUs = ((cpu.usr_cpu + cpu.sys_cpu) / 100) * cpu.job_runtime * 1000;
     record({
       rep, workload: w, target, iops: f.iops, meanUs: f.meanUs, p99Us: f.p99Us, ios: f.ios,
-      outsideFioUsPerIo: ((busy1 - busy0) * TICK_US - fioUs) / f.ios,
+      outsideFioUsPerIo: (busy1 - busy0 - fioUs) / f.ios,
       ...(tgtPid !== undefined ? { targetProcessUsPerIo: ((tgt1 - tgt0) * TICK_US) / f.ios } : {}),
     });
   } catch (e) {
@@ -136,6 +153,7 @@ async function projectRound(rep: number): Promise<void> {
   }
 }
 
+console.log(`CPU: busy time from ${BUSY_SOURCE}; the target process from /proc/PID/stat`);
 for (let rep = 1; rep <= reps; rep++) {
   // Alternate which target goes first, so neither always runs on a warmer guest.
   if (rep % 2) {

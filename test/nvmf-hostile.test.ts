@@ -5,7 +5,7 @@
 // happens another host's I/O queue keeps being served.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTarget, type RunningTarget } from '../host/nvmf/target/index.js';
+import { startTarget, type RunningTarget, type TcpConnection } from '../host/nvmf/target/index.js';
 import { adminAssociation, ioQueue, RawNvmfClient, type Completion } from './helpers/nvmf-client.js';
 import { encodeCapsuleCmd, encodeH2CData } from '../host/nvmf/pdu/encode.js';
 import { crc32c } from '../host/nvmf/crc32c.js';
@@ -15,6 +15,7 @@ import { pattern } from './helpers/rand.js';
 const NQN = 'nqn.2026-12.io.nvme-wasm:hostile';
 let rt: RunningTarget;
 let port = 0;
+const lastClosed = new Set<TcpConnection>();
 let good: { admin: RawNvmfClient; q: RawNvmfClient; round: number };
 
 test.before(async () => {
@@ -24,6 +25,11 @@ test.before(async () => {
     subsystems: [{ nqn: NQN, allowAnyHost: true }],
   });
   port = rt.listeners[0]!.port;
+  const prev = rt.target.onConnection;
+  rt.target.onConnection = () => {
+    prev?.();
+    for (const c of rt.pollGroup.connections) lastClosed.add(c);
+  };
   const { admin, cntlid } = await adminAssociation(port, NQN);
   good = { admin, q: await ioQueue(port, NQN, cntlid, 1), round: 0 };
 });
@@ -46,6 +52,8 @@ async function goodHostServed(): Promise<void> {
 async function expectTermReq(c: RawNvmfClient, fes: Fes, fei?: number): Promise<void> {
   await c.closed;
   assert.ok(c.termReq, 'a C2HTermReq came before the close');
+  const ended = [...lastClosed].find((x) => x.protocolError?.fei === c.termReq!.fei && x.protocolError.fes === c.termReq!.fes);
+  assert.ok(ended?.protocolError?.direction === 'sent', 'the target\'s connection recorded the NvmfProtocolError it sent');
   assert.is(c.termReq!.fes, fes, `FES ${Fes[c.termReq!.fes]}`);
   if (fei !== undefined) assert.is(c.termReq!.fei, fei, 'FEI');
   await goodHostServed();

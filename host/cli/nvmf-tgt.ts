@@ -110,6 +110,15 @@ export function nvmfTgtCommand(): Command {
       if (o.filePrefix !== undefined) for (const d of cfg.devices ?? []) (d as { filePrefix?: string }).filePrefix = o.filePrefix;
       const log = o.quiet ? () => {} : (m: string) => process.stderr.write(`nvmf-tgt: ${m}\n`);
       const rt = await startTarget({ ...cfg, log });
+      if (process.env.NVME_WASM_NVMF_DEBUG === '1') {
+        // An event loop that stops turning is the one failure a log cannot show otherwise.
+        let last = performance.now();
+        setInterval(() => {
+          const now = performance.now();
+          if (now - last > 1500) log(`event loop stalled ${(now - last - 500).toFixed(0)} ms`);
+          last = now;
+        }, 500).unref();
+      }
       process.stdout.write(`${LISTENING_PREFIX}${rt.listeners.map((l) => l.name).join(',')}\n`);
       for (const s of rt.target.subsystems.values()) {
         log(`subsystem ${s.nqn}: ${s.namespaces.size} namespace(s), ${s.allowAnyHost ? 'any host' : `hosts ${[...s.allowedHosts].join(', ') || 'none'}`}`);

@@ -14,6 +14,8 @@ export class CommandContext {
   dataLen = 0;
   /** The data buffer: a DMA buffer (I/O queues) or a plain one (admin). */
   dma: DmaBuffer | null = null;
+  /** The connection's cached buffer `dma` is a view of (given back after the answer). */
+  dmaBase: DmaBuffer | null = null;
   buf: Uint8Array | null = null;
   /** R2T state: data received so far, the end of the current R2T, its tag. */
   received = 0;
@@ -61,6 +63,7 @@ export class CommandContext {
   /** Forget the previous command (the buffers stay). */
   reset(): void {
     this.dma = null;
+    this.dmaBase = null;
     this.buf = null;
     this.dataLen = 0;
     this.received = 0;

@@ -22,13 +22,21 @@ import {
   encodeICResp, encodeTermReq, encodeCapsuleResp, encodeC2HData, encodeR2T, readU16, readU32, writeU16, writeU32, type PduDigests,
 } from '../pdu/encode.js';
 import { crc32c } from '../crc32c.js';
+import { NvmfProtocolError } from '../errors.js';
 import { CommandContext } from './command.js';
+import { DmaCache } from './dma-cache.js';
 import { dispatch } from './dispatch.js';
 import { sf, statusOf } from './status.js';
 import type { FabricsController } from './association.js';
 import type { QueueConnection, TargetServices } from './types.js';
 
 type State = 'ic' | 'connect' | 'ready' | 'closed';
+
+/** DMA bytes an I/O queue keeps for reuse at most. */
+const DMA_CACHE_BYTES = Number(process.env.NVME_WASM_NVMF_DMA_CACHE ?? 4 * 1024 * 1024);
+
+/** NVME_WASM_NVMF_DEBUG=1: log every admin and Fabrics command and every close. */
+const DEBUG = process.env.NVME_WASM_NVMF_DEBUG === '1';
 
 /** Counters of one connection. */
 export interface ConnectionStats {
@@ -46,6 +54,8 @@ export class TcpConnection implements PduSink, QueueConnection {
   readonly stats: ConnectionStats = { commands: 0, bytesIn: 0, bytesOut: 0 };
   /** Why it closed (after close). */
   closeReason = '';
+  /** The protocol error that ended it, if one did (a TermReq sent or received). */
+  protocolError: NvmfProtocolError | undefined;
   /** Called once when the connection is closed and its device queue given back. */
   onClosed: ((c: TcpConnection) => void) | undefined;
   /** Called when a command went to the device (a poll group polls its queue pair). */
@@ -65,6 +75,7 @@ export class TcpConnection implements PduSink, QueueConnection {
   /** Device commands still to complete (closing waits for them). */
   private onDevice = 0;
   private released = false;
+  private dmaCache: DmaCache | undefined;
 
   constructor(
     readonly socket: net.Socket,
@@ -132,7 +143,8 @@ export class TcpConnection implements PduSink, QueueConnection {
       case PduType.H2CData:
         return this.h2cDone(hdr, dataLen, false);
       case PduType.H2CTermReq:
-        return this.close(`H2CTermReq from the host (FES ${readU16(hdr, 8)}, FEI ${readU32(hdr, 10)})${data && dataLen ? '' : ''}`);
+        this.protocolError = new NvmfProtocolError(readU16(hdr, 8), readU32(hdr, 10), 'received', `${dataLen} bytes of the PDU in error (${data ? 'kept' : 'none'})`);
+        return this.close(`H2CTermReq from the host (FES ${readU16(hdr, 8)}, FEI ${readU32(hdr, 10)})`);
     }
   }
 
@@ -144,6 +156,7 @@ export class TcpConnection implements PduSink, QueueConnection {
   fatal(fes: Fes, fei: number, hdr: Buffer, hdrLen: number): void {
     if (this.state === 'closed') return;
     const n = encodeTermReq(this.termBuf, PduType.C2HTermReq, fes, fei, hdr.subarray(0, hdrLen));
+    this.protocolError = new NvmfProtocolError(fes, fei, 'sent', `from ${this.remote}`);
     this.socket.end(Buffer.from(this.termBuf.subarray(0, n)));
     this.services.log(`${this.remote}: protocol error ${Fes[fes]} (FEI ${fei}): C2HTermReq sent, closing`);
     this.close(`protocol error ${Fes[fes]}`, false);
@@ -230,6 +243,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     ctx.cid = readU16(s, SQE_CID);
     ctx.nsid = readU32(s, SQE_NSID);
     this.ctrl?.keepAlive();
+    if (DEBUG && this.qid <= 0) this.services.log(`${this.remote}: qid ${this.qid} cid ${ctx.cid} opcode 0x${ctx.opcode.toString(16)}${ctx.opcode === FABRICS_OPC ? ` fctype ${s[FAB_FCTYPE]}` : ''} cdw10 0x${readU32(s, 40).toString(16)}`);
     if (this.byCid.has(ctx.cid)) {
       // The host reused a command ID still in flight.
       this.releaseData(ctx);
@@ -264,21 +278,25 @@ export class TcpConnection implements PduSink, QueueConnection {
 
   /** Allocate the command's data buffer (DMA memory on I/O queues): 0, or the status to answer with. */
   private allocData(ctx: CommandContext, len: number): number {
-    const dev = this.qid > 0 ? this.ctrl?.subsystem?.device : undefined;
-    if (!dev) {
-      ctx.buf = Buffer.alloc(len);
-      return 0;
-    }
-    if (len > dev.maxTransfer) return sf(Sct.Generic, GenericSc.InvalidField);
-    let d: DmaBuffer;
+    if (this.qid > 0 && this.dmaCache) return this.takeDma(ctx, len);
+    ctx.buf = Buffer.alloc(len);
+    return 0;
+  }
+
+  /** A DMA buffer of exactly `len` bytes for `ctx` from this connection's cache: 0, or the status to answer with. */
+  takeDma(ctx: CommandContext, len: number): number {
+    const cache = this.dmaCache;
+    if (!cache || len > (this.deviceQp?.maxTransfer ?? 0)) return sf(Sct.Generic, GenericSc.InvalidField);
+    let base: DmaBuffer;
     try {
-      d = dev.allocDma(len);
+      base = cache.take(len);
     } catch (e) {
       if (!(e instanceof ResourceError)) throw e;
       return sf(Sct.Generic, GenericSc.NamespaceNotReady, false); // out of DMA memory for now: the host retries
     }
-    ctx.dma = d;
-    ctx.buf = d.bytes;
+    ctx.dmaBase = base;
+    ctx.dma = base.length === len ? base : base.subarray(0, len);
+    ctx.buf = ctx.dma.bytes;
     return 0;
   }
 
@@ -352,6 +370,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     ctx.busy = false;
     if (this.state === 'closed') return this.written(ctx);
     this.fillCqe(ctx, status, dw0, dw1);
+    if (DEBUG && this.qid <= 0) this.services.log(`${this.remote}: qid ${this.qid} cid ${ctx.cid} status 0x${status.toString(16)} dw0 0x${(dw0 >>> 0).toString(16)}`);
     ctx.answered = true;
     this.write(ctx.respView, ctx.onWritten);
   }
@@ -407,7 +426,11 @@ export class TcpConnection implements PduSink, QueueConnection {
   }
 
   private releaseData(ctx: CommandContext): void {
-    if (ctx.dma && !ctx.dma.isFreed) ctx.dma.free();
+    if (ctx.dmaBase) {
+      if (this.released || !this.dmaCache) ctx.dmaBase.free();
+      else this.dmaCache.give(ctx.dmaBase);
+    }
+    ctx.dmaBase = null;
     ctx.dma = null;
     ctx.buf = null;
   }
@@ -427,6 +450,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     this.sqsize = sqsize;
     this.ctrl = ctrl;
     this.deviceQp = qp;
+    this.dmaCache = new DmaCache(ctrl.subsystem!.device!, DMA_CACHE_BYTES);
     this.state = 'ready';
     this.framer.limits.maxCapsuleData = ctrl.subsystem?.inCapsuleDataSize ?? 0;
     ctrl.ioConnections.set(qid, this);
@@ -448,7 +472,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closeReason = reason;
-    if (reason.includes('stalled') || reason.includes('ICReq')) this.services.log(`${this.remote}: ${reason}: closed`);
+    if (DEBUG || reason.includes('stalled') || reason.includes('ICReq')) this.services.log(`${this.remote}: qid ${this.qid}: ${reason}: closed`);
     if (destroy) this.socket.destroy();
     const ctrl = this.ctrl;
     if (ctrl) {
@@ -472,6 +496,8 @@ export class TcpConnection implements PduSink, QueueConnection {
     const qp = this.deviceQp;
     const done = () => {
       for (const c of this.ctxs) this.releaseData(c);
+      this.dmaCache?.clear();
+      this.dmaCache = undefined;
       this.onClosed?.(this);
     };
     if (qp) {

@@ -108,6 +108,7 @@ function connect(conn: QueueConnection, ctx: CommandContext): void {
   if (sqsize > mqes) return invalidParam(conn, ctx, IATTR_SQE, CONNECT_SQSIZE);
   const dev = sub.device!;
   ctrl.ioConnections.set(qid, conn); // claimed while the device queue is made
+  if (process.env.NVME_WASM_NVMF_DEBUG === '1') svc.log(`${conn.remote}: I/O queue ${qid} of controller ${ctrl.cntlid}: creating a device queue pair (depth ${Math.min(sqsize + 2, dev.maxQueueEntries)}, ${dev.ioQueuePairs.length} now)`);
   // sqsize + 1 commands at once: a device queue of sqsize + 2 entries has as many slots.
   dev.createQueuePair({ depth: Math.min(sqsize + 2, dev.maxQueueEntries), timeoutMs: svc.settings.deviceQueueTimeoutMs }).then(
     (qp) => {
@@ -117,6 +118,7 @@ function connect(conn: QueueConnection, ctx: CommandContext): void {
         return;
       }
       conn.bindIo(ctrl, qid, sqsize, qp);
+      if (process.env.NVME_WASM_NVMF_DEBUG === '1') svc.log(`${conn.remote}: I/O queue ${qid} of controller ${ctrl.cntlid}: device queue pair ${qp.qid}`);
       conn.complete(ctx, 0, ctrl.cntlid);
     },
     (e: unknown) => {

@@ -3,7 +3,6 @@
 // command: the context's bound callback), their data in DMA memory: reads
 // land there from the device and go to the socket from it, writes come from
 // the socket into it. Other NVM commands are passed through.
-import { ResourceError } from '../../index.js';
 import { NvmOpc, RW_FUA_SHIFT } from '../../../assembly/nvme/cmd.js';
 import { Sct, GenericSc } from '../../../assembly/nvme/status.js';
 import { readU32 } from '../pdu/encode.js';
@@ -27,13 +26,8 @@ export function ioCommand(conn: QueueConnection, ctx: CommandContext): void {
     if (lba + blocks > ns.blocks) return conn.complete(ctx, sf(Sct.Generic, GenericSc.LbaOutOfRange));
     if (ctx.dataLen > qp.maxTransfer) return conn.complete(ctx, sf(Sct.Generic, GenericSc.InvalidField));
     if (op === NvmOpc.Read) {
-      try {
-        ctx.dma = tn.ctrl.allocDma(ctx.dataLen);
-      } catch (e) {
-        if (e instanceof ResourceError) return conn.complete(ctx, sf(Sct.Generic, GenericSc.NamespaceNotReady, false));
-        throw e;
-      }
-      ctx.buf = ctx.dma.bytes;
+      const st = conn.takeDma(ctx, ctx.dataLen);
+      if (st !== 0) return conn.complete(ctx, st);
     }
     const ok = op === NvmOpc.Read
       ? qp.submitRead(ns, lba, ctx.dma!, ctx.onDevice)

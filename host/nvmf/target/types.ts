@@ -45,6 +45,8 @@ export interface QueueConnection {
   bindAdmin(ctrl: FabricsController, sqsize: number): void;
   /** Make this connection I/O queue `qid` of `ctrl`, served by `qp`. */
   bindIo(ctrl: FabricsController, qid: number, sqsize: number, qp: IoQueuePair): void;
+  /** Give `ctx` a DMA buffer of exactly `len` bytes (I/O queues): 0, or the status to answer with. */
+  takeDma(ctx: CommandContext, len: number): number;
   /** A command went to the device queue pair (its poll group polls it). */
   deviceSubmitted(): void;
   /** Close at once (socket destroyed); the device queue is given back once its commands are done. */

@@ -15,6 +15,7 @@
 // built its runs are recorded as not run, with the reason.
 // Usage: node dist/bench/nvmf-guest.js --bdf 0000:00:04.0 --seconds 5 --reps 3 --out FILE
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { bindDriver, rebindDefault } from '../hal/pci-bind.js';
 import { kernelReady } from '../test/vm/kernel.js';
@@ -29,9 +30,11 @@ const o = new Command('nvmf-guest')
   .option('--seconds <s>', 'run time per point', '5')
   .option('--reps <n>', 'repetitions', '3')
   .option('--workloads <list>', 'workloads', Object.keys(WORKLOADS).join(','))
+  .option('--standin', 'run the (i) rows against test/vm/nvmf-standin.ts (a forwarder in front of nvmet-tcp) instead of nvme-wasm nvmf-tgt: proves the bench, measures nothing of the project')
   .requiredOption('--out <file>', 'results JSON')
   .parse()
-  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string }>();
+  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean }>();
+const STANDIN_MODULE = fileURLToPath(new URL('../test/vm/nvmf-standin.js', import.meta.url));
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
 const workloads = o.workloads.split(',') as WorkloadId[];
@@ -47,16 +50,34 @@ function record(r: NvmfBenchRun): void {
   const fig = r.error
     ? `not run: ${r.error}`
     : `${r.iops!.toFixed(0).padStart(8)} IOPS  mean ${r.meanUs!.toFixed(1).padStart(8)} us  p99 ${r.p99Us!.toFixed(1).padStart(8)} us  outside-fio CPU ${r.outsideFioUsPerIo!.toFixed(1)} us/IO${r.targetProcessUsPerIo !== undefined ? `  target process ${r.targetProcessUsPerIo.toFixed(1)} us/IO` : ''}`;
-  console.log(`rep ${r.rep}  ${WORKLOADS[r.workload].label.padEnd(20)} ${TARGETS[r.target].padEnd(31)} ${fig}`);
-  fs.writeFileSync(o.out, JSON.stringify({ seconds, reps, workloads, runs }, null, 2));
+  const label = r.target === 'project' && o.standin ? 'STAND-IN forwarder+nvmet-tcp' : TARGETS[r.target];
+  console.log(`rep ${r.rep}  ${WORKLOADS[r.workload].label.padEnd(20)} ${label.padEnd(31)} ${fig}`);
+  fs.writeFileSync(o.out, JSON.stringify({ seconds, reps, workloads, standIn: o.standin === true, busySource: BUSY_SOURCE, runs }, null, 2));
 }
 
-/** Busy ticks of all CPUs (/proc/stat "cpu": everything but idle and iowait). */
-function busyTicks(): number {
+/**
+ * Busy time of all CPUs in µs. From /proc/schedstat when the kernel has it:
+ * each CPU's rq_cpu_time (ns during which a task other than idle ran,
+ * interrupts inside included; the scheduler's clock, exact). /proc/stat's
+ * tick-sampled busy time is the fallback: under TCG the guest loses ticks
+ * and it came out below a single process's utime+stime (first bench run).
+ */
+function busyUs(): number {
+  try {
+    let ns = 0;
+    for (const l of fs.readFileSync('/proc/schedstat', 'latin1').split('\n')) {
+      const m = /^cpu\d+ (.*)$/.exec(l);
+      if (m) ns += Number(m[1]!.trim().split(/\s+/)[6]);
+    }
+    if (ns > 0) return ns / 1000;
+  } catch {
+    /* no schedstat: ticks */
+  }
   const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
-  return user + nice + system + irq + softirq + steal;
+  return (user + nice + system + irq + softirq + steal) * TICK_US;
 }
+const BUSY_SOURCE = fs.existsSync('/proc/schedstat') ? '/proc/schedstat rq_cpu_time' : '/proc/stat ticks';
 
 interface FioCpu {
   jobs: Array<{ usr_cpu: number; sys_cpu: number; job_runtime: number }>;
@@ -67,9 +88,9 @@ async function measure(c: Connection, w: WorkloadId, target: TargetId, rep: numb
   const wl = WORKLOADS[w];
   const job: PerfJob = { filename: `/dev/${c.blockDevice}`, rw: wl.rw, bs: wl.bs, iodepth: wl.iodepth, seconds };
   const tgt0 = tgtPid !== undefined ? processCpuTicks(tgtPid) : 0;
-  const busy0 = busyTicks();
+  const busy0 = busyUs();
   const r = await start('fio', perfArgs(job)).done;
-  const busy1 = busyTicks();
+  const busy1 = busyUs();
   const tgt1 = tgtPid !== undefined ? processCpuTicks(tgtPid) : 0;
   try {
     const f = perfFigures(job, r);
@@ -77,7 +98,7 @@ async function measure(c: Connection, w: WorkloadId, target: TargetId, rep: numb
     const fioUs = ((cpu.usr_cpu + cpu.sys_cpu) / 100) * cpu.job_runtime * 1000;
     record({
       rep, workload: w, target, iops: f.iops, meanUs: f.meanUs, p99Us: f.p99Us, ios: f.ios,
-      outsideFioUsPerIo: ((busy1 - busy0) * TICK_US - fioUs) / f.ios,
+      outsideFioUsPerIo: (busy1 - busy0 - fioUs) / f.ios,
       ...(tgtPid !== undefined ? { targetProcessUsPerIo: ((tgt1 - tgt0) * TICK_US) / f.ios } : {}),
     });
   } catch (e) {
@@ -102,16 +123,19 @@ async function kernelRound(rep: number): Promise<void> {
 }
 
 async function projectRound(rep: number): Promise<void> {
-  if (!nvmfTargetAvailable()) {
+  if (!nvmfTargetAvailable() && !o.standin) {
     for (const w of workloads) record({ rep, workload: w, target: 'project', error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
     return;
   }
   bindDriver(o.bdf, 'vfio-pci');
   try {
-    const tgt = await NvmfTarget.start({ trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true });
+    const tgt = await NvmfTarget.start({
+      trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true,
+      ...(o.standin ? { command: [process.execPath, STANDIN_MODULE] } : {}),
+    });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
-      if (rep === 1) console.log(`project: nvmf-tgt (pid ${tgt.pid}) exports ${o.bdf} as ${DEFAULT_SUBNQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
+      if (rep === 1) console.log(`project: ${o.standin ? 'STAND-IN (forwarder + nvmet-tcp)' : 'nvmf-tgt'} (pid ${tgt.pid}) exports ${o.bdf} as ${DEFAULT_SUBNQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
       try {
         for (const w of workloads) await measure(c, w, 'project', rep, tgt.pid);
       } finally {
@@ -129,6 +153,7 @@ async function projectRound(rep: number): Promise<void> {
   }
 }
 
+console.log(`CPU: busy time from ${BUSY_SOURCE}; the target process from /proc/PID/stat`);
 for (let rep = 1; rep <= reps; rep++) {
   // Alternate which target goes first, so neither always runs on a warmer guest.
   if (rep % 2) {

@@ -14,14 +14,15 @@
 //     (its usr_cpu+sys_cpu): target + initiator work items + loopback stack,
 //     measured the same way for both targets;
 //   - the project's target process: utime+stime from /proc/PID/stat;
-//   - the target's CPU for nvmet-tcp, which runs in kernel work items that
-//     cannot be told from the initiator's: its outside-fio CPU minus the
-//     initiator + stack share seen with the project's target (outside fio
-//     minus the target process), an estimate, marked "~".
+//   - nvmet-tcp runs in kernel work items that cannot be told from the
+//     initiator's (both high-priority kworkers): its own CPU is not
+//     separated; "IOPS per CPU s" compares both targets by the outside-fio
+//     CPU, the same measure on both sides.
 // Then medians over the repetitions and project / kernel ratios. TCG varies
 // by tens of percent between runs: compare within one invocation only.
 //
 //   npm run bench:nvmf [-- --seconds 5 --reps 3 --smp 2]
+//   npm run bench:nvmf -- --from bench/build/nvmf-bench-results.json   (the table again, no boot)
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -45,34 +46,53 @@ const opts = new Command('bench:nvmf')
   .option('--reps <n>', 'repetitions (interleaved)', positive, 3)
   .option('--workloads <list>', `workloads (${Object.keys(WORKLOADS).join(',')})`, workloadList, Object.keys(WORKLOADS) as WorkloadId[])
   .option('--smp <n>', 'guest vCPUs', positive, 2)
+  .option('--standin', 'the (i) rows against test/vm/nvmf-standin.ts (a TCP forwarder in front of nvmet-tcp), to prove the bench before the target exists')
+  .option('--from <file>', 'print the table of a saved results file (bench/build/nvmf-bench-results.json) without booting')
   .parse()
-  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number }>();
+  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number; standin?: boolean; from?: string }>();
+interface Saved {
+  date: string;
+  opts: typeof opts;
+  runs: NvmfBenchRun[];
+  bootSeconds?: number;
+  guestSeconds?: number;
+}
+const saved = opts.from ? (JSON.parse(fs.readFileSync(opts.from, 'utf8')) as Saved) : undefined;
+if (saved) Object.assign(opts, { reps: saved.opts.reps, seconds: saved.opts.seconds, workloads: saved.opts.workloads, standin: saved.opts.standin });
+const labels: Record<TargetId, string> = { ...TARGETS, ...(opts.standin ? { project: 'STAND-IN forwarder+nvmet-tcp' } : {}) };
 
 const bdf = bdfOf(0);
-const prov = provision();
-console.log(`nvme-wasm NVMe/TCP benchmark: kernel initiator (fio io_uring) over the guest's loopback, QEMU NVMe at ${bdf} (TCG, ${opts.smp} vCPUs), ${opts.reps} x ${opts.seconds} s per point`);
-const result = await runInGuest({
-  name: 'bench-nvmf',
-  provisioned: prov,
-  nvme: [{ namespaces: [{ lbaSize: 4096, sizeMiB: 1024 }] }],
-  iommu: true,
-  smp: opts.smp,
-  memMiB: 2048,
-  hugepages: 128,
-  script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-  timeoutMs: (180 + opts.reps * (60 + opts.workloads.length * 2 * (opts.seconds + 15))) * 1000,
-  onStdout: (s) => process.stdout.write(s),
-  onStderr: (s) => process.stderr.write(s),
-});
-const json = result.files.get('bench.json');
-if (result.exitCode !== 0 || !json) {
-  console.error(`guest bench exited ${result.exitCode}${json ? '' : ' without results'}\n${result.stderr.slice(-3000)}`);
-  process.exit(1);
+const outFile = path.join(PROJECT_DIR, 'bench/build/nvmf-bench-results.json');
+const { runs, bootSeconds, guestSeconds, consoleLog } = saved
+  ? { runs: saved.runs, bootSeconds: saved.bootSeconds ?? NaN, guestSeconds: saved.guestSeconds ?? NaN, consoleLog: '(saved results)' }
+  : await boot();
+
+async function boot(): Promise<{ runs: NvmfBenchRun[]; bootSeconds: number; guestSeconds: number; consoleLog: string }> {
+  const prov = provision();
+  console.log(`nvme-wasm NVMe/TCP benchmark: kernel initiator (fio io_uring) over the guest's loopback, QEMU NVMe at ${bdf} (TCG, ${opts.smp} vCPUs), ${opts.reps} x ${opts.seconds} s per point`);
+  const result = await runInGuest({
+    name: 'bench-nvmf',
+    provisioned: prov,
+    nvme: [{ namespaces: [{ lbaSize: 4096, sizeMiB: 1024 }] }],
+    iommu: true,
+    smp: opts.smp,
+    memMiB: 2048,
+    hugepages: 128,
+    script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')}${opts.standin ? ' --standin' : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
+    timeoutMs: (180 + opts.reps * (60 + opts.workloads.length * 2 * (opts.seconds + 15))) * 1000,
+    onStdout: (s) => process.stdout.write(s),
+    onStderr: (s) => process.stderr.write(s),
+  });
+  const json = result.files.get('bench.json');
+  if (result.exitCode !== 0 || !json) {
+    console.error(`guest bench exited ${result.exitCode}${json ? '' : ' without results'}\n${result.stderr.slice(-3000)}`);
+    process.exit(1);
 }
 const runs = (JSON.parse(json.toString()) as { runs: NvmfBenchRun[] }).runs;
-const outFile = path.join(PROJECT_DIR, 'bench/build/nvmf-bench-results.json');
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
-fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), opts, runs }, null, 2));
+fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), opts, runs, bootSeconds: result.bootSeconds, guestSeconds: result.seconds }, null, 2));
+return { runs, bootSeconds: result.bootSeconds, guestSeconds: result.seconds, consoleLog: result.consoleLog };
+}
 
 const median = (xs: number[]): number => {
   if (xs.length === 0) return NaN;
@@ -84,10 +104,10 @@ interface Med {
   iops: number;
   meanUs: number;
   p99Us: number;
+  /** Guest CPU outside fio per I/O, µs. */
   outsideUs: number;
-  /** The target's CPU per I/O (µs); `estimated` for nvmet-tcp. */
-  targetUs: number;
-  estimated: boolean;
+  /** The project's target process per I/O, µs (NaN for nvmet-tcp: not separable). */
+  processUs: number;
   n: number;
   error?: string;
 }
@@ -95,41 +115,32 @@ function med(target: TargetId, w: WorkloadId): Med {
   const ok = runs.filter((r) => r.target === target && r.workload === w && r.error === undefined);
   const err = runs.find((r) => r.target === target && r.workload === w && r.error !== undefined)?.error;
   const m = (f: (r: NvmfBenchRun) => number): number => median(ok.map(f));
-  const outsideUs = m((r) => r.outsideFioUsPerIo!);
-  let targetUs = NaN;
-  if (target === 'project') targetUs = m((r) => r.targetProcessUsPerIo!);
-  else {
-    // Initiator + stack share, from the project's runs of the same workload (outside fio minus the target process).
-    const p = runs.filter((r) => r.target === 'project' && r.workload === w && r.error === undefined);
-    const share = median(p.map((r) => r.outsideFioUsPerIo! - r.targetProcessUsPerIo!));
-    targetUs = Number.isFinite(share) ? outsideUs - share : NaN;
-  }
   return {
-    iops: m((r) => r.iops!), meanUs: m((r) => r.meanUs!), p99Us: m((r) => r.p99Us!), outsideUs, targetUs, estimated: target === 'kernel', n: ok.length,
+    iops: m((r) => r.iops!), meanUs: m((r) => r.meanUs!), p99Us: m((r) => r.p99Us!), outsideUs: m((r) => r.outsideFioUsPerIo!),
+    processUs: target === 'project' ? m((r) => r.targetProcessUsPerIo!) : NaN, n: ok.length,
     ...(ok.length === 0 && err ? { error: err } : {}),
   };
 }
 
 const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
-console.log(`\nmedians over ${opts.reps} repetitions (boot ${result.bootSeconds}s, guest run ${result.seconds.toFixed(0)} s):`);
-const head = `${'workload'.padEnd(20)} ${'target'.padEnd(31)} ${'IOPS'.padStart(8)} ${'mean us'.padStart(9)} ${'p99 us'.padStart(9)} ${'CPU us/IO'.padStart(10)} ${'tgt us/IO'.padStart(10)} ${'IOPS/tgt CPU s'.padStart(15)}  runs`;
+console.log(`\nmedians over ${opts.reps} repetitions of ${opts.seconds} s (boot ${f(bootSeconds)} s, guest run ${f(guestSeconds, 0)} s):`);
+const head = `${'workload'.padEnd(20)} ${'target'.padEnd(31)} ${'IOPS'.padStart(8)} ${'mean us'.padStart(9)} ${'p99 us'.padStart(9)} ${'CPU us/IO'.padStart(10)} ${'IOPS/CPU s'.padStart(11)} ${'tgt proc us/IO'.padStart(15)}  runs`;
 console.log(head);
 for (const w of opts.workloads) {
   for (const t of Object.keys(TARGETS) as TargetId[]) {
     const m = med(t, w);
-    const label = `${WORKLOADS[w].label.padEnd(20)} ${TARGETS[t].padEnd(31)}`;
+    const label = `${WORKLOADS[w].label.padEnd(20)} ${labels[t].padEnd(31)}`;
     if (m.n === 0) {
-      console.log(`${label} ${'-'.padStart(8)} ${'-'.padStart(9)} ${'-'.padStart(9)} ${'-'.padStart(10)} ${'-'.padStart(10)} ${'-'.padStart(15)}  0  (${m.error ?? 'no runs'})`);
+      console.log(`${label} ${'-'.padStart(8)} ${'-'.padStart(9)} ${'-'.padStart(9)} ${'-'.padStart(10)} ${'-'.padStart(11)} ${'-'.padStart(15)}  0  (${m.error ?? 'no runs'})`);
       continue;
     }
-    const tgt = `${m.estimated && Number.isFinite(m.targetUs) ? '~' : ''}${f(m.targetUs)}`;
-    console.log(`${label} ${f(m.iops, 0).padStart(8)} ${f(m.meanUs).padStart(9)} ${f(m.p99Us).padStart(9)} ${f(m.outsideUs).padStart(10)} ${tgt.padStart(10)} ${f(1e6 / m.targetUs, 0).padStart(15)}  ${m.n}`);
+    console.log(`${label} ${f(m.iops, 0).padStart(8)} ${f(m.meanUs).padStart(9)} ${f(m.p99Us).padStart(9)} ${f(m.outsideUs).padStart(10)} ${f(1e6 / m.outsideUs, 0).padStart(11)} ${f(m.processUs).padStart(15)}  ${m.n}`);
   }
 }
-console.log('\n  CPU us/IO: guest CPU outside fio per I/O (target, initiator work items, loopback stack); tgt us/IO: the target\'s own');
-console.log('  (nvme-wasm: its process; nvmet-tcp "~": CPU us/IO minus the initiator + stack share seen with nvme-wasm; "-" until nvme-wasm ran)');
-
-console.log('\nratios, nvme-wasm / kernel nvmet-tcp (medians):');
+console.log('\n  CPU us/IO: guest CPU outside fio per I/O (the target, the initiator\'s work items, the loopback stack), the same measure for both targets;');
+console.log('  IOPS/CPU s: I/Os per second of that CPU; tgt proc: the nvme-wasm target process alone (nvmet-tcp runs in kworkers shared with the initiator)');
+if (opts.standin) console.log('\n  --standin: the first row of each workload is the stand-in (nvmet-tcp behind a node TCP forwarder), not nvme-wasm: its figures prove the bench only');
+console.log(`\nratios, ${opts.standin ? 'stand-in' : 'nvme-wasm'} / kernel nvmet-tcp (medians):`);
 for (const w of opts.workloads) {
   const p = med('project', w);
   const k = med('kernel', w);
@@ -138,6 +149,6 @@ for (const w of opts.workloads) {
     continue;
   }
   const r = (a: number, b: number): string => f(a / b, 2);
-  console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  CPU/IO outside fio ${r(p.outsideUs, k.outsideUs)}  IOPS per target CPU ${r(k.targetUs, p.targetUs)}`);
+  console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  CPU/IO outside fio ${r(p.outsideUs, k.outsideUs)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`);
 }
-console.log(`\nall runs: ${path.relative(process.cwd(), outFile)}; guest console: ${result.consoleLog}`);
+console.log(`\nall runs: ${saved ? opts.from : path.relative(process.cwd(), outFile)}; guest console: ${consoleLog}`);

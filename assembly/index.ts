@@ -16,6 +16,7 @@ export {
   submitCreateIoCq, submitCreateIoSq, submitDeleteIoSq, submitDeleteIoCq, submitGetLogPage, submitAbort,
   submitAsyncEventRequest, submitRaw,
 } from './core/commands';
+export { crc32c } from './core/crc32c';
 
 /** First address past the core's static data: must stay below CORE_LOW_RESERVED. */
 export function staticEnd(): usize {

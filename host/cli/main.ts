@@ -20,6 +20,7 @@ import { simCommand } from './sim.js';
 import { statsCommand } from './stats.js';
 import { topCommand } from './top.js';
 import { setupCommand } from './setup.js';
+import { nvmfTgtCommand } from './nvmf-tgt.js';
 
 const program = new Command();
 program
@@ -37,7 +38,7 @@ program
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
   });
 
-for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand()]) program.addCommand(c);
+for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand(), nvmfTgtCommand()]) program.addCommand(c);
 
 // Every command (and the program) throws instead of exiting, so one place
 // decides the exit code; help output is not an error.

@@ -1,0 +1,96 @@
+// A fabrics controller: the association one host makes with a subsystem
+// (NVMe-oF 3.3) through an admin queue Connect, its I/O queues, its
+// properties (CAP, VS, CC, CSTS) and its Keep Alive timer.
+import { REG_CAP, REG_VS, REG_CC, REG_CSTS, CC_EN_MASK, CC_EN_SHIFT, CC_SHN_SHIFT, CC_SHN_MASK, CSTS_RDY_SHIFT } from '../../../assembly/nvme/regs.js';
+import type { Subsystem } from './subsystem.js';
+import type { QueueConnection } from './types.js';
+
+const CSTS_SHST_SHIFT = 2; // NVMe 1.4 3.1.6: 00b normal, 01b occurring, 10b complete
+const CSTS_SHST_COMPLETE = 2;
+/** The version this target's controllers report (NVMe 1.4). */
+export const FABRICS_VS = 0x10400;
+
+export class FabricsController {
+  cc = 0;
+  csts = 0;
+  /** I/O queues granted (Set Features Number of Queues, at most the subsystem's quota). */
+  ioQueues: number;
+  readonly ioConnections = new Map<number, QueueConnection>();
+  private kaTimer: NodeJS.Timeout | undefined;
+  private ended = false;
+  /** Called once when the association ends (reason for the log). */
+  onEnd: ((reason: string) => void) | undefined;
+
+  constructor(
+    readonly subsystem: Subsystem | undefined, // undefined: the discovery controller
+    readonly cntlid: number,
+    readonly hostNqn: string,
+    readonly hostId: Buffer,
+    /** Keep Alive Timeout from Connect, ms (0: none). */
+    readonly katoMs: number,
+    readonly admin: QueueConnection,
+    /** CAP as the remote host sees it. */
+    readonly cap: bigint,
+  ) {
+    this.ioQueues = subsystem?.maxIoQueuesPerHost ?? 0;
+    if (katoMs > 0) {
+      this.kaTimer = setTimeout(() => this.end(`keep alive timeout (${katoMs} ms) expired`), katoMs);
+      this.kaTimer.unref();
+    }
+  }
+
+  get isDiscovery(): boolean {
+    return this.subsystem === undefined;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** A command arrived (Keep Alive or any other): restart the Keep Alive timer. */
+  keepAlive(): void {
+    this.kaTimer?.refresh();
+  }
+
+  /** Property Get (NVMe-oF 3.4): the value, or undefined for an unknown property or wrong size. */
+  getProperty(offset: number, size8: boolean): bigint | undefined {
+    if (size8) return offset === REG_CAP ? this.cap : undefined;
+    switch (offset) {
+      case REG_VS:
+        return BigInt(FABRICS_VS);
+      case REG_CC:
+        return BigInt(this.cc);
+      case REG_CSTS:
+        return BigInt(this.csts);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Property Set (NVMe-oF 3.5): CC only. False for anything else. */
+  setProperty(offset: number, size8: boolean, value: bigint): boolean {
+    if (size8 || offset !== REG_CC) return false;
+    const cc = Number(value & 0xffffffffn);
+    const en = (cc >>> CC_EN_SHIFT) & CC_EN_MASK;
+    const shn = (cc >>> CC_SHN_SHIFT) & CC_SHN_MASK;
+    let csts = this.csts;
+    csts = en ? csts | (1 << CSTS_RDY_SHIFT) : csts & ~(1 << CSTS_RDY_SHIFT);
+    csts &= ~(3 << CSTS_SHST_SHIFT);
+    if (shn !== 0) csts |= CSTS_SHST_COMPLETE << CSTS_SHST_SHIFT; // nothing to flush here: the device's writes are the device's
+    this.cc = cc;
+    this.csts = csts;
+    return true;
+  }
+
+  /** End the association: every queue's connection closes, its device queues are given back. */
+  end(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.kaTimer) clearTimeout(this.kaTimer);
+    this.subsystem?.controllers.delete(this.cntlid);
+    for (const c of this.ioConnections.values()) c.close(reason);
+    this.ioConnections.clear();
+    this.admin.close(reason);
+    this.onEnd?.(reason);
+  }
+}

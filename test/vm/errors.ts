@@ -69,3 +69,53 @@ export class GuestTimeoutError extends VmError {
     super('EGUESTTIMEOUT', `guest still running after ${timeoutMs} ms, QEMU killed\n--- job stdout tail ---\n${stdoutTail}\n--- console tail (${consoleLog}) ---\n${consoleTail}`);
   }
 }
+
+/** A guest-side wait (sysfs, a device, a process line) did not end within its liveness cap. */
+export class VmWaitTimeoutError extends VmError {
+  override readonly name = 'VmWaitTimeoutError';
+  constructor(
+    readonly what: string,
+    readonly capMs: number,
+  ) {
+    super('EVMWAIT', `still waiting for ${what} after ${capMs} ms`);
+  }
+}
+
+/** A guest command of the NVMe/TCP helpers (nvme, fio, mkfs.ext4, mount, e2fsck ...) failed. */
+export class GuestCommandError extends VmError {
+  override readonly name = 'GuestCommandError';
+  constructor(
+    readonly command: string,
+    readonly args: readonly string[],
+    /** Exit status (-1: killed by a signal or not started). */
+    readonly status: number,
+    /** stdout and stderr, trimmed to their last lines. */
+    readonly output: string,
+  ) {
+    super('EGUESTCMD', `${command} ${args.join(' ')} exited ${status}: ${output}`);
+  }
+}
+
+/** A configfs step of the kernel NVMe target (nvmet) failed. */
+export class NvmetConfigError extends VmError {
+  override readonly name = 'NvmetConfigError';
+  constructor(
+    /** The configfs path written, created or removed. */
+    readonly path: string,
+    detail: string,
+  ) {
+    super('ENVMETCONFIG', `nvmet configfs ${path}: ${detail}`);
+  }
+}
+
+/** The project's NVMe/TCP target (nvme-wasm nvmf-tgt) did not start, stop or behave as its contract says. */
+export class NvmfTargetError extends VmError {
+  override readonly name = 'NvmfTargetError';
+  constructor(
+    readonly reason: string,
+    /** What the target printed (stdout and stderr tails). */
+    readonly output: string,
+  ) {
+    super('ENVMFTGT', `nvmf-tgt: ${reason}${output ? `\n--- target output ---\n${output}` : ''}`);
+  }
+}

@@ -300,7 +300,13 @@ export async function runInGuest(o: GuestOptions): Promise<GuestResult> {
 
     // no_timer_check: under TCG on a loaded host the IO-APIC timer check can
     // miss its ticks and panic ("timer doesn't work through Interrupt-remapped IO-APIC").
-    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', 'no_timer_check', ...(iommu ? ['intel_iommu=on', 'iommu=pt'] : []), ...(o.kernelArgs ?? [])];
+    // transparent_hugepage=never: with THP on, fio's O_DIRECT buffers sit in
+    // 2 MiB folios, and NVMe/TCP over the guest's loopback hands the target
+    // skb fragments running past such a folio's end; the 6.1 kernel's
+    // hardened usercopy check then BUGs in nvmet_tcp_io_work (usercopy_abort,
+    // "Kernel memory exposure attempt detected from page alloc"), seen here
+    // without digests too. The project's driver uses hugetlbfs, not THP.
+    const append = ['console=ttyS0', 'panic=-1', 'loglevel=4', 'no_timer_check', 'transparent_hugepage=never', ...(iommu ? ['intel_iommu=on', 'iommu=pt'] : []), ...(o.kernelArgs ?? [])];
     const args = [
       '-nodefaults',
       '-no-user-config',

@@ -12,6 +12,9 @@
 #   project    $NVMEVM_PROJECT                   ro or rw, uncached
 #   shared     $NVMEVM_SHARED                    rw, uncached (job.sh, job.env, stdout, stderr, rc, dmesg)
 #
+# Also: lo is brought up (127.0.0.1, for NVMe/TCP in the guest) and configfs
+# is mounted at /sys/kernel/config in the chroot (the kernel's nvmet target).
+#
 # tmpfs over /tmp /run /var/tmp /root and /dev/shm give the job writable
 # scratch space without touching the host.
 
@@ -44,6 +47,9 @@ while read -r m; do
 	# shellcheck disable=SC2046 # one word per parameter
 	insmod "/lib/modules/$m.ko" $(params "$m") || fail "insmod $m $(params "$m")"
 done < /lib/modules/order
+# The loopback interface (NVMe over TCP between initiator and target in the
+# guest): busybox init leaves it down.
+ip link set lo up || fail "ip link set lo up"
 
 # 9p2000.L with a large msize: the job reads node (~100 MB) through it.
 P9=trans=virtio,version=9p2000.L,msize=512000
@@ -54,6 +60,10 @@ mkdir -p /shared/.mounted
 mount -t 9p -o "$P9,ro,cache=loose" hostroot /newroot || fail "mount the host root"
 mount -t proc proc /newroot/proc || fail "mount /proc in the chroot"
 mount -t sysfs sysfs /newroot/sys || fail "mount /sys in the chroot"
+# configfs: the kernel NVMe/TCP target (nvmet) is configured through it.
+if [ -d /newroot/sys/kernel/config ]; then
+	mount -t configfs configfs /newroot/sys/kernel/config || fail "mount configfs"
+fi
 mount -t devtmpfs devtmpfs /newroot/dev || fail "mount /dev in the chroot"
 mkdir -p /newroot/dev/shm /newroot/dev/pts /newroot/dev/hugepages
 mount -t tmpfs -o mode=1777 tmpfs /newroot/dev/shm || fail "mount /dev/shm"

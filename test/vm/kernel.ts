@@ -7,6 +7,7 @@
 //   /sys/block/nvmeNnM/nsid           namespace of each block device
 import fs from 'node:fs';
 import type { VmDevice } from './guest.js';
+import { VmWaitTimeoutError } from './errors.js';
 
 /** The kernel's controller (nvmeN) at `bdf`, if the nvme driver holds it. */
 export function kernelController(bdf: string): string | undefined {
@@ -41,7 +42,7 @@ export async function waitFor<T>(what: string, cond: () => T | undefined | false
   for (;;) {
     const v = cond();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`still waiting for ${what} after ${timeoutMs} ms`);
+    if (Date.now() > end) throw new VmWaitTimeoutError(what, timeoutMs);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -31,6 +31,8 @@ export const PACKAGES: ReadonlyArray<{ pkg: string; needs: string }> = [
   { pkg: 'fio', needs: 'the kernel-driver baseline' },
   { pkg: 'nvme-cli', needs: 'nvme id-ctrl / id-ns in the guest' },
   { pkg: 'pciutils', needs: 'lspci in the guest' },
+  { pkg: 'e2fsprogs', needs: 'mkfs.ext4 and e2fsck in the guest (the NVMe/TCP tests)' },
+  { pkg: 'iproute2', needs: 'ip in the guest' },
 ];
 
 /**
@@ -38,8 +40,17 @@ export const PACKAGES: ReadonlyArray<{ pkg: string; needs: string }> = [
  * virtio + 9p: the host root and the shared folder. nvme: the kernel driver
  * (the baseline, and what the tests check first). uio_pci_generic and
  * vfio-pci + vfio_iommu_type1: the two user-space routes.
+ * NVMe over Fabrics on TCP (test/vm/nvmf.ts): the kernel initiator
+ * (nvme_fabrics, nvme_tcp) and target (nvmet, nvmet_tcp, configured through
+ * configfs); crc32c_generic gives the crypto API's "crc32c" that NVMe/TCP
+ * digests and ext4's metadata checksums ask for (the guest has no modprobe
+ * to load it on demand). ext4 (with jbd2, mbcache, crc16 from modinfo): the
+ * filesystem tests on a block device the kernel initiator sees.
  */
-export const ROOT_MODULES: readonly string[] = ['virtio_pci', '9pnet_virtio', '9p', 'nvme', 'uio_pci_generic', 'vfio_pci', 'vfio_iommu_type1'];
+export const ROOT_MODULES: readonly string[] = [
+  'virtio_pci', '9pnet_virtio', '9p', 'nvme', 'uio_pci_generic', 'vfio_pci', 'vfio_iommu_type1',
+  'configfs', 'crc32c_generic', 'nvme_fabrics', 'nvme_tcp', 'nvmet', 'nvmet_tcp', 'ext4',
+];
 
 const BUSYBOX = '/bin/busybox';
 const INIT_SH = fileURLToPath(new URL('../../../test/vm/init.sh', import.meta.url));

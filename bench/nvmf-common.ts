@@ -1,0 +1,39 @@
+// Shared by bench/nvmf.ts (host) and bench/nvmf-guest.ts (guest): the
+// workloads of `npm run bench:nvmf`, the two targets, one run's record.
+
+/** The fio workloads, kernel initiator, io_uring, O_DIRECT. */
+export const WORKLOADS = {
+  rr4kQd1: { label: '4k randread QD1', rw: 'randread', bs: '4k', iodepth: 1 },
+  rr4kQd32: { label: '4k randread QD32', rw: 'randread', bs: '4k', iodepth: 32 },
+  sw128k: { label: '128k seq write QD32', rw: 'write', bs: '128k', iodepth: 32 },
+} as const;
+export type WorkloadId = keyof typeof WORKLOADS;
+
+/** The targets in front of QEMU's controller. */
+export const TARGETS = {
+  project: 'nvme-wasm nvmf-tgt (vfio)',
+  kernel: 'kernel nvmet-tcp (nvme driver)',
+} as const;
+export type TargetId = keyof typeof TARGETS;
+
+export interface NvmfBenchRun {
+  rep: number;
+  workload: WorkloadId;
+  target: TargetId;
+  iops?: number;
+  meanUs?: number;
+  p99Us?: number;
+  /** I/Os fio completed. */
+  ios?: number;
+  /**
+   * Guest CPU outside fio per I/O, µs: busy time of /proc/stat (all CPUs:
+   * user+nice+system+irq+softirq+steal) over the run minus fio's own
+   * (usr_cpu+sys_cpu of its job), divided by the I/Os. Holds the target,
+   * the initiator's work items and the loopback network stack.
+   */
+  outsideFioUsPerIo?: number;
+  /** The project's target process, µs per I/O: utime+stime of /proc/PID/stat over the run. */
+  targetProcessUsPerIo?: number;
+  /** Why the run gave no figures. */
+  error?: string;
+}

@@ -1,0 +1,142 @@
+// Guest side of `npm run bench:nvmf` (bench/nvmf.ts boots the guest and
+// runs this): the kernel's NVMe/TCP initiator with fio io_uring against two
+// targets in front of the same QEMU NVMe controller, on the guest's
+// loopback, repetitions interleaved so TCG drift hits both alike:
+//
+//   for each repetition:
+//     kernel:  nvmet-tcp (configfs) exporting /dev/nvme0n1 (the kernel nvme
+//              driver on the controller); connect; each workload; disconnect
+//     project: the controller moved to vfio-pci, `nvme-wasm nvmf-tgt -r
+//              trtype:PCIe traddr:BDF`; connect; each workload; disconnect;
+//              SIGTERM; back to nvme
+//
+// CPU: /proc/stat busy time minus fio's own over each run (both targets),
+// and the project's target process from /proc/PID/stat. Until the target is
+// built its runs are recorded as not run, with the reason.
+// Usage: node dist/bench/nvmf-guest.js --bdf 0000:00:04.0 --seconds 5 --reps 3 --out FILE
+import fs from 'node:fs';
+import { Command } from 'commander';
+import { bindDriver, rebindDefault } from '../hal/pci-bind.js';
+import { kernelReady } from '../test/vm/kernel.js';
+import {
+  NvmetTarget, NvmfTarget, nvmfTargetAvailable, NVMF_TGT_MODULE, DEFAULT_SUBNQN, connect, disconnect, perfArgs, perfFigures, parseFio,
+  start, processCpuTicks, type Connection, type PerfJob,
+} from '../test/vm/nvmf.js';
+import { WORKLOADS, TARGETS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+
+const o = new Command('nvmf-guest')
+  .requiredOption('--bdf <addr>', 'controller')
+  .option('--seconds <s>', 'run time per point', '5')
+  .option('--reps <n>', 'repetitions', '3')
+  .option('--workloads <list>', 'workloads', Object.keys(WORKLOADS).join(','))
+  .requiredOption('--out <file>', 'results JSON')
+  .parse()
+  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string }>();
+const seconds = Number(o.seconds);
+const reps = Number(o.reps);
+const workloads = o.workloads.split(',') as WorkloadId[];
+const device = { bdf: o.bdf, namespaces: [{ nsid: 1 }] };
+const KERNEL_NQN = 'nqn.2026-12.io.nvme-wasm:bench-nvmet';
+const PORT = 4420;
+/** USER_HZ: /proc tick counts are in 1/100 s on Linux. */
+const TICK_US = 10_000;
+
+const runs: NvmfBenchRun[] = [];
+function record(r: NvmfBenchRun): void {
+  runs.push(r);
+  const fig = r.error
+    ? `not run: ${r.error}`
+    : `${r.iops!.toFixed(0).padStart(8)} IOPS  mean ${r.meanUs!.toFixed(1).padStart(8)} us  p99 ${r.p99Us!.toFixed(1).padStart(8)} us  outside-fio CPU ${r.outsideFioUsPerIo!.toFixed(1)} us/IO${r.targetProcessUsPerIo !== undefined ? `  target process ${r.targetProcessUsPerIo.toFixed(1)} us/IO` : ''}`;
+  console.log(`rep ${r.rep}  ${WORKLOADS[r.workload].label.padEnd(20)} ${TARGETS[r.target].padEnd(31)} ${fig}`);
+  fs.writeFileSync(o.out, JSON.stringify({ seconds, reps, workloads, runs }, null, 2));
+}
+
+/** Busy ticks of all CPUs (/proc/stat "cpu": everything but idle and iowait). */
+function busyTicks(): number {
+  const f = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return user + nice + system + irq + softirq + steal;
+}
+
+interface FioCpu {
+  jobs: Array<{ usr_cpu: number; sys_cpu: number; job_runtime: number }>;
+}
+
+/** One workload on a connection; CPU around it. */
+async function measure(c: Connection, w: WorkloadId, target: TargetId, rep: number, tgtPid?: number): Promise<void> {
+  const wl = WORKLOADS[w];
+  const job: PerfJob = { filename: `/dev/${c.blockDevice}`, rw: wl.rw, bs: wl.bs, iodepth: wl.iodepth, seconds };
+  const tgt0 = tgtPid !== undefined ? processCpuTicks(tgtPid) : 0;
+  const busy0 = busyTicks();
+  const r = await start('fio', perfArgs(job)).done;
+  const busy1 = busyTicks();
+  const tgt1 = tgtPid !== undefined ? processCpuTicks(tgtPid) : 0;
+  try {
+    const f = perfFigures(job, r);
+    const cpu = (parseFio(r.stdout) as unknown as FioCpu).jobs[0]!;
+    const fioUs = ((cpu.usr_cpu + cpu.sys_cpu) / 100) * cpu.job_runtime * 1000;
+    record({
+      rep, workload: w, target, iops: f.iops, meanUs: f.meanUs, p99Us: f.p99Us, ios: f.ios,
+      outsideFioUsPerIo: ((busy1 - busy0) * TICK_US - fioUs) / f.ios,
+      ...(tgtPid !== undefined ? { targetProcessUsPerIo: ((tgt1 - tgt0) * TICK_US) / f.ios } : {}),
+    });
+  } catch (e) {
+    record({ rep, workload: w, target, error: (e as Error).message.split('\n')[0]! });
+  }
+}
+
+async function kernelRound(rep: number): Promise<void> {
+  const { ns } = await kernelReady(device);
+  const nvmet = NvmetTarget.create({ port: { id: 1, trsvcid: PORT }, subsystems: [{ nqn: KERNEL_NQN, namespaces: [{ nsid: 1, devicePath: `/dev/${ns.get(1)!}` }] }] });
+  try {
+    const c = await connect({ nqn: KERNEL_NQN, port: PORT });
+    if (rep === 1) console.log(`kernel: nvmet-tcp exports /dev/${ns.get(1)!} as ${KERNEL_NQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
+    try {
+      for (const w of workloads) await measure(c, w, 'kernel', rep);
+    } finally {
+      await disconnect(c.ctrl);
+    }
+  } finally {
+    nvmet.teardown();
+  }
+}
+
+async function projectRound(rep: number): Promise<void> {
+  if (!nvmfTargetAvailable()) {
+    for (const w of workloads) record({ rep, workload: w, target: 'project', error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
+    return;
+  }
+  bindDriver(o.bdf, 'vfio-pci');
+  try {
+    const tgt = await NvmfTarget.start({ trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true });
+    try {
+      const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
+      if (rep === 1) console.log(`project: nvmf-tgt (pid ${tgt.pid}) exports ${o.bdf} as ${DEFAULT_SUBNQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
+      try {
+        for (const w of workloads) await measure(c, w, 'project', rep, tgt.pid);
+      } finally {
+        await disconnect(c.ctrl);
+      }
+    } catch (e) {
+      for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === 'project')) record({ rep, workload: w, target: 'project', error: (e as Error).message.split('\n')[0]! });
+    } finally {
+      await tgt.stop('SIGTERM');
+    }
+  } catch (e) {
+    for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === 'project')) record({ rep, workload: w, target: 'project', error: (e as Error).message.split('\n')[0]! });
+  } finally {
+    rebindDefault(o.bdf);
+  }
+}
+
+for (let rep = 1; rep <= reps; rep++) {
+  // Alternate which target goes first, so neither always runs on a warmer guest.
+  if (rep % 2) {
+    await kernelRound(rep);
+    await projectRound(rep);
+  } else {
+    await projectRound(rep);
+    await kernelRound(rep);
+  }
+}
+await kernelReady(device);

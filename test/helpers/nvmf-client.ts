@@ -287,9 +287,9 @@ export async function adminAssociation(port: number, subnqn: string, o: { hdgst?
 }
 
 /** An I/O queue of association `cntlid`. */
-export async function ioQueue(port: number, subnqn: string, cntlid: number, qid: number, o: { hdgst?: boolean; ddgst?: boolean; sqsize?: number; hostnqn?: string } = {}): Promise<RawNvmfClient> {
+export async function ioQueue(port: number, subnqn: string, cntlid: number, qid: number, o: { hdgst?: boolean; ddgst?: boolean; sqsize?: number; hostnqn?: string; hostid?: Buffer } = {}): Promise<RawNvmfClient> {
   const q = await RawNvmfClient.connect(port, o);
-  const c = await q.connectCmd({ qid, sqsize: o.sqsize ?? 31, cntlid, subnqn, hostnqn: o.hostnqn });
+  const c = await q.connectCmd({ qid, sqsize: o.sqsize ?? 31, cntlid, subnqn, hostnqn: o.hostnqn, hostid: o.hostid });
   if (c.status !== 0) throw new Error(`I/O Connect failed: status 0x${c.status.toString(16)}`);
   return q;
 }

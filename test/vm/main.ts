@@ -33,14 +33,21 @@ function parsePositive(v: string): number {
   return n;
 }
 
+function parseEnv(v: string, acc: Record<string, string>): Record<string, string> {
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(v);
+  if (!m) throw new InvalidArgumentError(`expected NAME=VALUE, got "${v}"`);
+  return { ...acc, [m[1]!]: m[2]! };
+}
+
 const program = new Command('test:vm')
   .description('Boots QEMU guests with NVMe controllers and runs dist/test/vm-*.test.js inside them, once per route')
   .option('--routes <list>', 'user-space routes to run, comma-separated (vfio,uio)', parseRoutes, [...ROUTES])
   .option('--pattern <re>', 'test files to run in the guest (must end in \\.test\\.js$)', '^vm-.*\\.test\\.js$')
   .option('--timeout <s>', 'per-boot limit in seconds', parsePositive, 1800)
   .option('--smp <n>', 'guest vCPUs', parsePositive, 2)
+  .option('--env <NAME=VALUE>', 'extra environment of the guest tests, repeatable (e.g. NVME_WASM_VM_NVMF_STANDIN=1)', parseEnv, {} as Record<string, string>)
   .parse();
-const opts = program.opts<{ routes: VmRoute[]; pattern: string; timeout: number; smp: number }>();
+const opts = program.opts<{ routes: VmRoute[]; pattern: string; timeout: number; smp: number; env: Record<string, string> }>();
 
 const t0 = Date.now();
 const prov = provision();
@@ -64,7 +71,7 @@ async function bootOnce(route: VmRoute): Promise<GuestResult> {
       smp: opts.smp,
       memMiB: 2048,
       hugepages: 128,
-      env: { NVME_WASM_VM_ROUTE: route },
+      env: { ...opts.env, NVME_WASM_VM_ROUTE: route },
       script: `exec node dist/test/run.js '${opts.pattern.replace(/'/g, '')}'`,
       timeoutMs: opts.timeout * 1000,
       onStdout: (s) => process.stdout.write(s),

@@ -121,6 +121,18 @@ export class NvmetTarget {
     return t;
   }
 
+  /**
+   * Takes over a configuration made by an earlier process (which died
+   * without its teardown), so that this one's teardown() removes it.
+   */
+  static adopt(spec: { port?: NvmetPortSpec; nqns: string[]; hosts?: string[] }): NvmetTarget {
+    const t = new NvmetTarget(spec.port ?? {});
+    t.portMade = fs.existsSync(t.portDir);
+    for (const nqn of spec.nqns) if (fs.existsSync(`${NVMET_ROOT}/subsystems/${nqn}`)) t.subsystems.push({ nqn, namespaces: [] });
+    for (const h of spec.hosts ?? []) if (fs.existsSync(`${NVMET_ROOT}/hosts/${h}`)) t.hosts.add(h);
+    return t;
+  }
+
   get portDir(): string {
     return `${NVMET_ROOT}/ports/${this.port.id}`;
   }

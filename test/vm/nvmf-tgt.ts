@@ -19,6 +19,11 @@ export const NVMF_TGT_MODULE = fileURLToPath(new URL('../../host/cli/nvmf-tgt.js
 /** The default subsystem NQN of `nvme-wasm nvmf-tgt`. */
 export const DEFAULT_SUBNQN = 'nqn.2026-12.io.nvme-wasm:sim';
 export const LISTENING_PREFIX = 'nvmf-tgt: listening on ';
+/**
+ * The nvmet-tcp port test/vm/nvmf-standin.ts forwards to; its discovery log
+ * page names this port, not the stand-in's --listen one.
+ */
+export const STANDIN_NVMET_PORT = 4430;
 
 /** Whether the project's target is built. */
 export function nvmfTargetAvailable(): boolean {

@@ -155,7 +155,7 @@ export async function startTarget(cfgIn: TargetConfig): Promise<RunningTarget> {
     for (const l of listens) {
       const { address, port } = parseListen('listen', l);
       const key = `${address}:${port}`;
-      if (seen.has(key)) continue;
+      if (port !== 0 && seen.has(key)) continue;
       seen.add(key);
       await target.listen(address, port);
     }

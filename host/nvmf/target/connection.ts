@@ -58,7 +58,9 @@ export class TcpConnection implements PduSink, QueueConnection {
   private readonly free: CommandContext[] = [];
   private readonly byCid = new Map<number, CommandContext>();
   private readonly termBuf = Buffer.alloc(TERMREQ_PLEN_MAX);
-  private readonly stall: NodeJS.Timeout;
+  /** performance.now() of the connection's start and of its last bytes (for checkTimers). */
+  private readonly startedAt = performance.now();
+  private lastData = this.startedAt;
   private sqhd = 0;
   /** Device commands still to complete (closing waits for them). */
   private onDevice = 0;
@@ -75,9 +77,6 @@ export class TcpConnection implements PduSink, QueueConnection {
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => this.close('socket error'));
     socket.on('close', () => this.close('connection closed by the host'));
-    // One timer for "no ICReq yet" and "a PDU started and stalled".
-    this.stall = setTimeout(() => this.close(this.state === 'ic' ? 'no ICReq in time' : 'a PDU stalled half sent'), s.icTimeoutMs);
-    this.stall.unref();
   }
 
   get isClosed(): boolean {
@@ -92,13 +91,20 @@ export class TcpConnection implements PduSink, QueueConnection {
   private onData(d: Buffer): void {
     if (this.state === 'closed') return;
     this.stats.bytesIn += d.length;
+    this.lastData = performance.now();
     this.framer.push(d);
-    if (this.isClosed) return;
-    if (this.framer.midPdu) {
-      this.stall.refresh();
-    } else if (this.state !== 'ic') {
-      clearTimeout(this.stall); // refresh() re-arms a cleared timer when the next PDU starts
-    }
+  }
+
+  /**
+   * The target's sweep (every few hundred ms): close a connection that sent
+   * no ICReq within icTimeoutMs, or began a PDU and sent nothing more for
+   * stallTimeoutMs.
+   */
+  checkTimers(now: number): void {
+    if (this.state === 'closed') return;
+    const s = this.services.settings;
+    if (this.state === 'ic' && now - this.startedAt > s.icTimeoutMs) this.close(`no ICReq within ${s.icTimeoutMs} ms`);
+    else if (this.framer.midPdu && now - this.lastData > s.stallTimeoutMs) this.close(`a PDU stalled half sent for ${s.stallTimeoutMs} ms`);
   }
 
   // ---- the framer's callbacks ----
@@ -163,7 +169,6 @@ export class TcpConnection implements PduSink, QueueConnection {
     this.framer.hdgst = hdgst;
     this.framer.ddgst = ddgst;
     this.state = 'connect';
-    clearTimeout(this.stall);
   }
 
   // ---- command contexts ----
@@ -443,7 +448,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closeReason = reason;
-    clearTimeout(this.stall);
+    if (reason.includes('stalled') || reason.includes('ICReq')) this.services.log(`${this.remote}: ${reason}: closed`);
     if (destroy) this.socket.destroy();
     const ctrl = this.ctrl;
     if (ctrl) {

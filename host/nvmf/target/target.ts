@@ -65,6 +65,7 @@ export class NvmfTarget implements TargetServices {
   private discoveryCntlid = 0;
   private readonly logFn: (m: string) => void;
   private closing: Promise<void> | undefined;
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(opts: NvmfTargetOptions = {}) {
     const int = (k: string, v: number, min: number, max: number) => {
@@ -125,6 +126,14 @@ export class NvmfTarget implements TargetServices {
     }
     const c = new TcpConnection(sock, this);
     this.connections.add(c);
+    if (!this.sweep) {
+      const every = Math.max(10, Math.min(500, Math.floor(Math.min(this.settings.stallTimeoutMs, this.settings.icTimeoutMs) / 4)));
+      this.sweep = setInterval(() => {
+        const now = performance.now();
+        for (const x of this.connections) x.checkTimers(now);
+      }, every);
+      this.sweep.unref();
+    }
     c.onClosed = () => this.connections.delete(c);
     this.pending.push(c);
     this.onConnection?.();
@@ -170,7 +179,8 @@ export class NvmfTarget implements TargetServices {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
+      // (server.close calls back only once every connection has ended: wait for it last)
+      const listenersClosed = Promise.all(this.listeners.map((l) => new Promise<void>((r) => l.server.close(() => r()))));
       const all = [...this.connections];
       const gone = all.map((c) => new Promise<void>((r) => {
         if (!this.connections.has(c)) return r();
@@ -180,6 +190,7 @@ export class NvmfTarget implements TargetServices {
           r();
         };
       }));
+      if (this.sweep) clearInterval(this.sweep);
       for (const c of all) c.close('the target is shutting down');
       for (const g of this.pollGroups) g.stop();
       const t0 = Date.now();
@@ -189,6 +200,7 @@ export class NvmfTarget implements TargetServices {
         await new Promise((r) => setTimeout(r, 1));
       }
       await Promise.race([Promise.all(gone), new Promise((r) => setTimeout(r, 1000))]);
+      await Promise.race([listenersClosed, new Promise((r) => setTimeout(r, 1000))]);
     })();
     return this.closing;
   }

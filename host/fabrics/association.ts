@@ -22,7 +22,7 @@ import { REG_CAP, REG_VS, REG_CC, REG_CSTS, CC_EN_SHIFT, CC_EN_MASK, CSTS_RDY_SH
 import { Sct, GenericSc, PathSc, statusField, sfCode } from '../../assembly/nvme/status.js';
 import { CNTLID_DYNAMIC, IDC_IOCCSZ, CAPSULE_UNIT, ADMIN_INCAPSULE_SIZE, FabricsSc } from '../../assembly/nvme/fabrics.js';
 import { SQE_SIZE } from '../../assembly/nvme/cmd.js';
-import { TcpConnection, type ConnectionOwner } from './connection.js';
+import { TcpConnection, type ConnectionOwner, type OwnCompletion } from './connection.js';
 import { QueueRing } from './ring.js';
 import { FabricRegisters, type PropertyPort } from './registers.js';
 import { connectSqe, connectData, propertyGetSqe, propertySetSqe, keepAliveSqe, setQueueCountSqe } from './capsules.js';
@@ -373,6 +373,22 @@ export class FabricAssociation implements ConnectionOwner, PropertyPort {
       for (const c of conns) c.close();
       if (this.admin && conns.includes(this.admin)) this.admin = undefined;
       throw e;
+    }
+  }
+
+  /** An admin command of the caller's own on the admin connection (discovery: Get Log Page). */
+  adminCommand(sqe: Buffer, o: { read?: Buffer; write?: Buffer } = {}): Promise<OwnCompletion> {
+    return this.liveAdmin().command(sqe, { ...o, timeoutMs: this.opts.connectTimeoutMs });
+  }
+
+  /** CC.EN = 1 with `cc` and wait for CSTS.RDY (a discovery controller, which no Controller drives). */
+  async enable(cc: number): Promise<void> {
+    await this.setProperty(REG_CC, cc);
+    const end = performance.now() + this.readyTimeoutMs;
+    for (;;) {
+      if (regField(await this.getProperty(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 1) return;
+      if (performance.now() > end) throw new NvmfConnectError(`${this.address}: CSTS.RDY did not follow CC.EN within CAP.TO`, 'timeout', this.address);
+      await new Promise((r) => setTimeout(r, 1));
     }
   }
 

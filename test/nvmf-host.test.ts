@@ -265,3 +265,5 @@ test('a target that never comes back: after ctrl_loss_tmo the controller is remo
     await ctrl.close().catch(() => {});
   }
 });
+
+test.run();

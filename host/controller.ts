@@ -400,8 +400,9 @@ export class Controller extends ControllerAdminApi {
     return readRegisters(this.mmio);
   }
 
-  /** False if the controller reports a fatal status or reads as removed. */
+  /** False if the controller reports a fatal status or reads as removed (over TCP: also while the association is down). */
   isAlive(): boolean {
+    if (this.transport.fabric && !this.transport.fabric.isLive) return false;
     return isAlive(this.mmio, this.transport.description);
   }
 

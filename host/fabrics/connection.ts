@@ -81,6 +81,8 @@ export class TcpConnection implements PduSink {
   private readonly own: Array<Own | undefined> = new Array(OWN_MAX).fill(undefined);
   private readonly ownHdr = Buffer.alloc(CAPCMD_HLEN + DIGEST_SIZE + 128 + 8192 + DIGEST_SIZE);
   private hdrs: Buffer[] = [];
+  /** Per slot: the capsule header without data (its length is fixed once digests are known): no view per command. */
+  private hdrOnly: Buffer[] = [];
   private h2cHdrs: Buffer[] = [];
   private ddgsts: Buffer[] = [];
   private ddErr: Uint8Array = new Uint8Array(0);
@@ -162,6 +164,8 @@ export class TcpConnection implements PduSink {
     const n = ring.nslots;
     const capLen = CAPCMD_HLEN + DIGEST_SIZE + 128 + this.inCapsule + DIGEST_SIZE;
     this.hdrs = Array.from({ length: n }, () => Buffer.alloc(capLen));
+    const bare = CAPCMD_HLEN + (this.dig.hdgst ? DIGEST_SIZE : 0);
+    this.hdrOnly = this.hdrs.map((b) => b.subarray(0, bare));
     this.h2cHdrs = Array.from({ length: n }, () => Buffer.alloc(DATA_HLEN + DIGEST_SIZE + 128));
     this.ddgsts = Array.from({ length: n }, () => Buffer.alloc(DIGEST_SIZE));
     this.ddErr = new Uint8Array(n);
@@ -194,7 +198,7 @@ export class TcpConnection implements PduSink {
       this.ddErr[slot] = 0;
       const pdo = encodeCapsuleCmd(buf, inCap ? len : 0, this.dig);
       if (!inCap) {
-        this.socket.write(buf.subarray(0, pdo));
+        this.socket.write(this.hdrOnly[slot]!);
         continue;
       }
       const off = ring.dataOff[slot]!;

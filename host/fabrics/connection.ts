@@ -64,6 +64,8 @@ export interface ConnectionOptions {
   timeoutMs: number;
 }
 
+/** Bytes the socket reads at once into the connection's buffer. */
+const READ_BUFFER = 256 * 1024;
 const DATA_DIR_WRITE = 1; // opcode bits 1:0 = 01b: host to controller
 const sfTransient = statusField(Sct.Generic, GenericSc.TransientTransportError, false);
 
@@ -95,16 +97,25 @@ export class TcpConnection implements PduSink {
   private constructor(private readonly owner: ConnectionOwner, o: ConnectionOptions) {
     this.address = `${o.host}:${o.port}`;
     this.framer = new PduFramer(this, 'host', { maxCapsuleData: 0, maxDataPdu: 1 << 30 });
-    this.socket = net.connect({ host: o.host, port: o.port });
-    this.socket.setNoDelay(true);
-    this.socket.on('data', (d: Buffer) => {
-      this.completedAny = false;
-      this.framer.push(d);
-      if (this.completedAny) {
-        this.completedAny = false;
-        this.ring?.notify();
-      }
+    // onread: the socket reads into one buffer of ours, reused, and calls us
+    // without the stream machinery (no Buffer per read).
+    this.socket = net.connect({
+      host: o.host,
+      port: o.port,
+      onread: {
+        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        callback: (n: number, buf: Uint8Array): boolean => {
+          this.completedAny = false;
+          this.framer.push(buf, n);
+          if (this.completedAny) {
+            this.completedAny = false;
+            this.ring?.notify();
+          }
+          return true;
+        },
+      },
     });
+    this.socket.setNoDelay(true);
     this.socket.on('error', (e: NodeJS.ErrnoException) => this.die(this.icDone
       ? new NvmfConnectError(`${this.address}: ${e.code === 'ECONNREFUSED' ? 'connection refused' : e.message}`, 'unreachable', this.address)
       : new NvmfConnectError(`${this.address}: connection lost: ${e.message}`, 'closed', this.address)));
@@ -177,7 +188,9 @@ export class TcpConnection implements PduSink {
     if (!ring || this.dead || ring.head === ring.tail) return;
     const at = this.sqeAt;
     const u8 = ring.u8;
-    this.socket.cork();
+    // One command: one write; several: corked into one writev.
+    const corked = (ring.tail - ring.head + ring.qsize) % ring.qsize > 1;
+    if (corked) this.socket.cork();
     while (ring.fetch(at)) {
       const slot = at.slot;
       if (slot >= ring.nslots) continue; // not a cid of this ring: nothing can complete it
@@ -210,7 +223,7 @@ export class TcpConnection implements PduSink {
       }
       this.socket.write(buf.subarray(0, total));
     }
-    this.socket.uncork();
+    if (corked) this.socket.uncork();
   }
 
   // ---- own commands ----

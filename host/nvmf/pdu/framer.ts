@@ -123,11 +123,10 @@ export class PduFramer {
     this.sink.fatal(fes, fei, this.hdr, Math.min(this.hdr[CH_HLEN]! || CH_SIZE, this.hdr.length));
   }
 
-  /** Feed a chunk from the socket. */
-  push(chunk: Uint8Array): void {
+  /** Feed a chunk from the socket (its first `n` bytes: a reused read buffer needs no view per read). */
+  push(chunk: Uint8Array, n = chunk.length): void {
     const buf = chunk as Buffer;
     let i = 0;
-    const n = chunk.length;
     while (i < n && this.st !== St.Dead) {
       switch (this.st) {
         case St.Ch:

@@ -18,7 +18,7 @@ import { QpDescriptor } from './layout/qp-descriptor.js';
 export const ADMIN_MAX_XFER = 64 * 1024;
 
 /** The parts of an admin queue's init that do not depend on where it lives. */
-export type AdminQueueInit = Pick<QueuePairInit, 'core' | 'region' | 'timeoutMs' | 'checkAlive' | 'onTimeout'>;
+export type AdminQueueInit = Pick<QueuePairInit, 'core' | 'region' | 'timeoutMs' | 'checkAlive' | 'onTimeout' | 'wire'>;
 
 /**
  * The primary makes the group's admin queue: rings, descriptor and PRP
@@ -73,6 +73,7 @@ export class AdminQueue extends QueuePair {
 
   protected override ringNow(): void {
     this.group.withLock(() => this.core.qpRing(this.desc));
+    this.wire?.kick();
   }
 
   protected override onUnknown(): void {
@@ -99,6 +100,7 @@ export class AdminQueue extends QueuePair {
     let firstThrow: unknown;
     try {
       this.core.qpRing(this.desc);
+      this.wire?.kick();
       n = this.core.qpPollShared(this.desc, want, self);
       this.group.wakeMailboxes();
       if (n > 0) firstThrow = this.deliver(n, undefined);

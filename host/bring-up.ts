@@ -44,7 +44,7 @@ export async function bringUp<T>(file: RegionFile, id: TransportId, sim: SimConf
   let transport: Transport | undefined;
   let region: Region | undefined;
   try {
-    transport = await openTransport(id, sim);
+    transport = await openTransport(id, sim, { adminDepth: options.adminQueueDepth });
     const layout = layoutMemory(options.regionSize, transport.barSize);
     const core = instantiateCore(layout.memory, options.debugCore);
     region = new Region(file, layout, core, 0);
@@ -65,7 +65,8 @@ export async function bringUp<T>(file: RegionFile, id: TransportId, sim: SimConf
     if (shmId === undefined) region.close(true);
     transport.mapBar(layout.base, layout.barOff);
     core.setBarWindow(layout.barOff);
-    const mmio = new Mmio(layout.memory.buffer, layout.barOff, layout.barSize);
+    const mmio = transport.registers ?? new Mmio(layout.memory.buffer, layout.barOff, layout.barSize);
+    transport.fabric?.attachRegion(region.u8, region.dv, (a) => Number(a - IOVA_BASE));
     const r = region;
     try {
       return await finish({ transport, region: r, core, mmio, group, primary: true });

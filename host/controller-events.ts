@@ -4,6 +4,7 @@ import type { BogusCompletion } from './qpair-types.js';
 import type { ResetInfo } from './reset.js';
 import type { ControllerError } from './errors.js';
 import type { GroupNotification } from './mp/notify.js';
+import type { FabricEvent } from './fabrics/association.js';
 
 export class ControllerEvents {
   protected readonly events = new EventEmitter();
@@ -25,6 +26,13 @@ export class ControllerEvents {
   on(event: 'removed' | 'failed', fn: (err: ControllerError) => void): this;
   /** A notification of another process of the group (see notifyGroup). */
   on(event: 'notification', fn: (n: GroupNotification) => void): this;
+  /**
+   * NVMe/TCP (docs/nvmf-host.md): 'disconnected' (the connection was lost;
+   * commands in flight ended with Host Pathing Error), 'reconnected' (the
+   * association is back, queues resumed), 'lost' (ctrl_loss_tmo passed: the
+   * controller is then reported removed).
+   */
+  on(event: 'disconnected' | 'reconnected' | 'lost', fn: (e: FabricEvent) => void): this;
   on(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.on(event, fn);
     return this;
@@ -36,6 +44,7 @@ export class ControllerEvents {
   off(event: 'timeout', fn: (t: { qid: number; cid: number; opcode: number }) => void): this;
   off(event: 'removed' | 'failed', fn: (err: ControllerError) => void): this;
   off(event: 'notification', fn: (n: GroupNotification) => void): this;
+  off(event: 'disconnected' | 'reconnected' | 'lost', fn: (e: FabricEvent) => void): this;
   off(event: string, fn: (arg: any) => void): this { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.events.off(event, fn);
     return this;

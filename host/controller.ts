@@ -105,8 +105,13 @@ export class Controller extends ControllerAdminApi {
       resetBusy: () => this.resets.busy,
       reset: (reason) => this.resets.reset(reason),
     });
-    const adminInit = { core, region: region.u8, timeoutMs: options.commandTimeoutMs, checkAlive: this.watchdog, onTimeout };
+    const fabric = transport.fabric;
+    const adminInit = { core, region: region.u8, timeoutMs: options.commandTimeoutMs, checkAlive: this.watchdog, onTimeout, ...(fabric ? { wire: fabric.wire(0) } : {}) };
     this.admin = a.primary ? createAdminQueue(region, group, options.adminQueueDepth, this.doorbellStride, adminInit) : attachAdminQueue(region, group, adminInit);
+    if (fabric) {
+      fabric.bindQueue(0, this.admin.desc);
+      fabric.onEvent = (e) => this.emit(e.kind, e);
+    }
     this.commands = new AdminCommands(this.admin, core, (n, o) => region.allocDma(n, o));
     const resets = new GroupReset(this.resetHost());
     this.resets = resets;
@@ -116,6 +121,7 @@ export class Controller extends ControllerAdminApi {
       region, core, group, commands: this.commands, resets, options, maxQueueEntries: this.maxQueueEntries,
       doorbellStride: this.doorbellStride, maxTransfer: () => this.maxTransfer, checkAlive: this.watchdog, onTimeout,
       onBogus: (b) => this.emit('bogusCompletion', b), isAlive: () => this.isAlive(), assertOpen: () => this.assertOpen(),
+      ...(fabric ? { fabric } : {}),
     });
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     this.duties = new GroupDuties({
@@ -162,6 +168,13 @@ export class Controller extends ControllerAdminApi {
       // A real device's DMA memory must be hugepages: say what is wrong with the device before asking for them.
       checkPcieDevice(id.traddr);
       if (options.hugepages === 'auto') options.hugepages = 'require';
+    }
+    if (id.trtype === 'tcp') {
+      // docs/nvmf-host.md: over TCP each process owns its association (admin and I/O queues); no group.
+      if (opts.shmId !== undefined) throw new InvalidArgumentError('shmId', 'none over NVMe/TCP: each process opens its own association (docs/nvmf-host.md)', opts.shmId);
+      options.shadowDoorbells = false;
+      if (id.fabrics?.queueSize) options.ioQueueDepth = id.fabrics.queueSize;
+      if (id.fabrics?.nrIoQueues) options.requestedQueuePairs = id.fabrics.nrIoQueues;
     }
     const procType = opts.procType ?? 'auto';
     if (!['auto', 'primary', 'secondary'].includes(procType)) throw new InvalidArgumentError('procType', "'auto', 'primary' or 'secondary'", procType);
@@ -392,8 +405,9 @@ export class Controller extends ControllerAdminApi {
     return readRegisters(this.mmio);
   }
 
-  /** False if the controller reports a fatal status or reads as removed. */
+  /** False if the controller reports a fatal status or reads as removed (over TCP: also while the association is down). */
   isAlive(): boolean {
+    if (this.transport.fabric && !this.transport.fabric.isLive) return false;
     return this.transport.alive?.() !== false && isAlive(this.mmio, this.transport.description);
   }
 

@@ -15,7 +15,12 @@ export {
 export { parseTransportId, type TransportId } from './trid.js';
 export type { ControllerData, NamespaceData, LbaFormat, SmartLog, ErrorLogEntry, FirmwareSlotLog } from './identify.js';
 export type { SimConfigInput, SimConfig } from './sim/config.js';
-export { Sct, GenericSc, CommandSpecificSc, MediaSc } from '../assembly/nvme/status.js';
+export { Sct, GenericSc, CommandSpecificSc, MediaSc, PathSc } from '../assembly/nvme/status.js';
+export { NvmfConnectError, type NvmfConnectReason } from './fabrics/errors.js';
+export { NvmfProtocolError } from './nvmf/errors.js';
+export { discover, formatDiscoveryLog, type DiscoveryLog, type DiscoveryEntry } from './fabrics/discovery.js';
+export type { TcpTransportId, FabricsOptions } from './fabrics/options.js';
+export type { FabricEvent } from './fabrics/association.js';
 export { AdminOpc, NvmOpc, FeatureId, LogId, Cns } from '../assembly/nvme/cmd.js';
 export { Messaging, MP_MAX_PAYLOAD, MP_RESERVED_PREFIX, MP_DEFAULT_TIMEOUT_MS, type MpPeer, type MpAnswer, type MpReply, type MpHandler, type MpRequestOptions, type GroupNotification, type NotificationKind } from './mp/index.js';
 export { type GroupStats, type ProcessSnapshot, type QueuePairSnapshot, type QueuePairCounters, type LatencySummary } from './stats.js';

@@ -19,6 +19,8 @@ export enum PollMode {
 const MICRO_POLLS = 32;
 /** Lazy poll interval while only asynchronous events are awaited. */
 const LAZY_POLL_MS = 10;
+/** Event-driven transports: the poll for deadlines and liveness while commands are pending. */
+const EVENT_SCAN_MS = 5;
 /** Poll interval while a controller reset holds the queue. */
 const SUSPENDED_POLL_MS = 2;
 
@@ -40,7 +42,24 @@ export class PromisePoller {
   /** Polls run back to back in microtasks since the event loop last had a turn. */
   private microPolls = 0;
 
-  constructor(private readonly target: PollTarget) {}
+  private woken = false;
+
+  /**
+   * `eventDriven`: the transport says when completions arrived (wake()), so
+   * while commands are pending the poller waits for that, with a timer every
+   * TIMEOUT_SCAN_MS for deadlines and liveness, instead of spinning (NVMe/TCP:
+   * a spinning poller would starve the socket reads).
+   */
+  constructor(private readonly target: PollTarget, private readonly eventDriven = false) {}
+
+  /** Completions arrived (event-driven transports): poll now. */
+  readonly wake = (): void => {
+    if (this.woken || this.mode === PollMode.Hot || this.target.isClosed) return;
+    if (this.mode === PollMode.Lazy) clearTimeout(this.timer);
+    this.woken = true;
+    this.mode = PollMode.Hot;
+    queueMicrotask(this.tick);
+  };
 
   get pollMode(): PollMode {
     return this.mode;
@@ -56,6 +75,12 @@ export class PromisePoller {
       this.mode = PollMode.Lazy;
       this.timer = setTimeout(this.tick, SUSPENDED_POLL_MS);
       if (!t.hasWaiters) this.timer.unref();
+      return;
+    }
+    if (t.hasWaiters && this.eventDriven) {
+      if (this.mode !== PollMode.Idle) return;
+      this.mode = PollMode.Lazy;
+      this.timer = setTimeout(this.tick, EVENT_SCAN_MS);
       return;
     }
     if (t.hasWaiters) {
@@ -88,6 +113,7 @@ export class PromisePoller {
 
   private readonly tick = (): void => {
     this.mode = PollMode.Idle;
+    this.woken = false;
     if (this.target.isClosed) return;
     if (!this.target.pollOnce()) return;
     this.ensure();

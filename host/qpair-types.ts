@@ -49,6 +49,20 @@ export interface QueuePairInit {
    * about 120 ns: timing every command adds up to two reads to each.
    */
   latencySampling?: number | 'auto';
+  /**
+   * A transport that plays the device on the rings itself (NVMe/TCP,
+   * host/fabrics): told after every SQ doorbell, and telling when it wrote
+   * completions (the Promise path then waits for that instead of spinning).
+   */
+  wire?: QueueWire;
+}
+
+/** The device side of a queue pair's rings when it is not PCIe (host/fabrics/ring.ts). */
+export interface QueueWire {
+  /** The core rang the SQ doorbell: take the new entries. */
+  kick(): void;
+  /** Set by the queue pair: completions were written into the CQ ring. */
+  notify: () => void;
 }
 
 export interface QueuePairStats {

@@ -61,6 +61,8 @@ export class QueuePair implements PollTarget {
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
   private readonly checkAlive: (() => void) | undefined;
   private readonly onTimeout: QueuePairInit['onTimeout'];
+  /** The transport's side of the rings (NVMe/TCP), undefined on PCIe and the simulator. */
+  protected readonly wire: QueuePairInit['wire'];
   /** Controller reset under way: submissions wait, nothing is polled. */
   protected suspended = false;
   private pollsSinceScan = 0;
@@ -90,7 +92,9 @@ export class QueuePair implements PollTarget {
     this.descriptor = new QpDescriptor(init.region, init.desc);
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
-    this.poller = new PromisePoller(this);
+    this.wire = init.wire;
+    this.poller = new PromisePoller(this, this.wire !== undefined);
+    if (this.wire) this.wire.notify = this.poller.wake;
   }
 
   /** Counters the core keeps in the queue pair's descriptor. */
@@ -141,6 +145,7 @@ export class QueuePair implements PollTarget {
   ring(): void {
     this.sampler.newBatch();
     this.core.qpRing(this.desc);
+    this.wire?.kick();
   }
 
   /**
@@ -153,6 +158,7 @@ export class QueuePair implements PollTarget {
     const core = this.core;
     const desc = this.desc;
     core.qpRing(desc);
+    this.wire?.kick();
     this.sampler.newBatch();
     this.inPoll = true;
     let total = 0;
@@ -171,6 +177,7 @@ export class QueuePair implements PollTarget {
       this.inPoll = false;
     }
     core.qpRing(desc); // what the callbacks submitted
+    this.wire?.kick();
     this.sampler.newBatch();
     if (this.waiters.length > 0) this.drainWaiters();
     this.checkBogus();
@@ -271,6 +278,7 @@ export class QueuePair implements PollTarget {
   protected ringNow(): void {
     this.sampler.newBatch();
     this.core.qpRing(this.desc);
+    this.wire?.kick();
   }
 
   // ---- Promise path ----

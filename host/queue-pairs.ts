@@ -13,7 +13,7 @@ import type { Region } from './region.js';
 import type { Group } from './group.js';
 import type { AdminCommands } from './admin-commands.js';
 import type { DmaBuffer } from './dma.js';
-import type { BogusCompletion, QueuePairInit } from './qpair-types.js';
+import type { BogusCompletion, QueuePairInit, QueueWire } from './qpair-types.js';
 import { IoQueuePair, type IoQueuePairHost } from './io-qpair.js';
 import { ControllerError, ControllerResetError, InvalidArgumentError, CoreStatusError, type ResetReason } from './errors.js';
 import { STATS_BLOCK_SIZE, publishStatsBlock } from './layout/stats-block.js';
@@ -40,6 +40,8 @@ export interface QueuePairsHost {
   isAlive(): boolean;
   /** Throws ControllerError('closed') once the controller is closing. */
   assertOpen(): void;
+  /** NVMe/TCP: the association playing the device (told each queue's descriptor, giving its wire). */
+  readonly fabric?: { bindQueue(qid: number, desc: number): void; wire(qid: number): QueueWire };
 }
 
 /** Options of Controller.createQueuePair. */
@@ -99,11 +101,13 @@ export class IoQueuePairs implements IoQueuePairHost {
         prp?.regionOffset ?? 0, prpPages, maxTransfer, 0);
       if (st !== CoreStatus.Ok) throw new CoreStatusError(`setting up queue pair ${qid}`, st);
       if (stats) h.core.qpSetStats(desc.regionOffset, stats.regionOffset); // the core counts into it as it polls
+      h.fabric?.bindQueue(qid, desc.regionOffset);
       await h.commands.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset);
       const qp = new IoQueuePair(this, {
         core: h.core, region: region.u8, qid, depth, nslots, desc: desc.regionOffset, maxTransfer,
         timeoutMs: opts.timeoutMs ?? h.options.commandTimeoutMs, checkAlive: h.checkAlive, onTimeout: h.onTimeout,
         statsOff: stats?.regionOffset, latencySampling: h.options.statsLatencySampling,
+        ...(h.fabric ? { wire: h.fabric.wire(qid) } : {}),
       }, bufs);
       qp.onBogus = (b) => h.onBogus(b);
       if (h.resets.generation !== resetGen) {

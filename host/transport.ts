@@ -13,6 +13,8 @@ import type { TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
 import type { SimClient } from './sim/client.js';
 import { ControllerError, PcieError, ResourceError } from './errors.js';
+import type { Mmio } from '../hal/index.js';
+import type { FabricAssociation } from './fabrics/association.js';
 import fs from 'node:fs';
 
 export interface Transport {
@@ -27,6 +29,10 @@ export interface Transport {
   readonly sim?: SimClient;
   /** 'vfio' or 'uio' on PCIe; undefined for the simulator. */
   readonly route?: 'vfio' | 'uio';
+  /** The registers when they are not in BAR0 (NVMe/TCP: properties). */
+  readonly registers?: Mmio;
+  /** NVMe/TCP: the association that plays the device on the rings. */
+  readonly fabric?: FabricAssociation;
   /** Map BAR0 over memory offset `memOff` of a memory whose base is `base`. */
   mapBar(base: bigint, memOff: number): void;
   /**
@@ -54,10 +60,16 @@ let embeddedCount = 0;
 export interface OpenTransportOptions {
   /** Joining a group whose primary already has the device: share it instead of claiming it. */
   secondary?: boolean;
+  /** Entries of the admin queue (NVMe/TCP: the admin Connect's SQSIZE). */
+  adminDepth?: number;
 }
 
 export async function openTransport(id: TransportId, sim: SimConfigInput | undefined, opts: OpenTransportOptions = {}): Promise<Transport> {
   if (id.trtype === 'pcie') return pcieTransport(id.traddr, opts.secondary ?? false);
+  if (id.trtype === 'tcp') {
+    const tcp = await import('./fabrics/tcp-transport.js');
+    return tcp.openTcpTransport(id, opts.adminDepth ?? 32);
+  }
   // Imported here so that tools that never use the simulator do not load it.
   const simMod = await import('./sim/index.js');
   if (id.trtype === 'embedded') {

@@ -1,12 +1,18 @@
-// Transport IDs, written like SPDK's: 'trtype:sim name:sim0' or
-// 'trtype:PCIe traddr:0000:00:05.0'. Empty means the embedded simulated
+// Transport IDs, written like SPDK's: 'trtype:sim name:sim0',
+// 'trtype:PCIe traddr:0000:00:05.0' or 'trtype:TCP adrfam:IPv4
+// traddr:127.0.0.1 trsvcid:4420 subnqn:NQN [hostnqn:NQN]' plus the NVMe/TCP
+// options (host/fabrics/options.ts). Empty means the embedded simulated
 // controller.
 import { InvalidArgumentError } from './errors.js';
+import { parseTcpTransportId, type TcpTransportId } from './fabrics/options.js';
+
+export type { TcpTransportId, FabricsOptions } from './fabrics/options.js';
 
 export type TransportId =
   | { trtype: 'embedded' }
   | { trtype: 'sim'; name: string; directory?: string }
-  | { trtype: 'pcie'; traddr: string };
+  | { trtype: 'pcie'; traddr: string }
+  | TcpTransportId;
 
 export function parseTransportId(text: string | undefined): TransportId {
   if (text === undefined || text.trim() === '' || text.trim() === 'embedded') return { trtype: 'embedded' };
@@ -30,5 +36,6 @@ export function parseTransportId(text: string | undefined): TransportId {
     }
     return { trtype: 'pcie', traddr: a.toLowerCase() };
   }
-  throw new InvalidArgumentError('transport id trtype', "'sim' or 'PCIe' (or empty for the embedded simulated controller)", fields.trtype);
+  if (trtype === 'tcp') return parseTcpTransportId(fields, text);
+  throw new InvalidArgumentError('transport id trtype', "'sim', 'PCIe' or 'TCP' (or empty for the embedded simulated controller)", fields.trtype);
 }

@@ -46,7 +46,7 @@ test('open: bad options are refused before touching any device', async () => {
     [{ hugepages: 'sometimes' }, 'hugepages'],
     [{ adminQueueDepth: 1 }, 'adminQueueDepth'],
     [{ commandTimeoutMs: -5 }, 'commandTimeoutMs'],
-    [{ transport: 'trtype:tcp traddr:1.2.3.4' }, /trtype/],
+    [{ transport: 'trtype:rdma traddr:1.2.3.4' }, /trtype/],
     [{ transport: 'trtype:PCIe traddr:zz' }, /traddr/],
     [{ sim: { mdts: 99 } }, 'sim.mdts'],
     [{ sim: { namespaces: [{ lbaSize: 1000 }] } }, 'sim.namespaces[0].lbaSize'],

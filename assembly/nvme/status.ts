@@ -75,6 +75,16 @@ export enum GenericSc {
   FormatInProgress = 0x84,
 }
 
+// Path Related Status (4.6.1.2.4): what a host transport reports for a
+// command that never reached, or never came back from, the controller
+// (Linux's NVME_SC_HOST_PATH_ERROR is SCT 3h SC 70h).
+export enum PathSc {
+  InternalPathError = 0x00,
+  ControllerPathingError = 0x60,
+  HostPathingError = 0x70,
+  CommandAbortedByHost = 0x71,
+}
+
 // Command Specific Status (4.6.1.2.2)
 export enum CommandSpecificSc {
   CompletionQueueInvalid = 0x00,

@@ -21,6 +21,7 @@ import { statsCommand } from './stats.js';
 import { topCommand } from './top.js';
 import { setupCommand } from './setup.js';
 import { nvmfTgtCommand } from './nvmf-tgt.js';
+import { discoverCommand } from './discover.js';
 
 const program = new Command();
 program
@@ -38,7 +39,7 @@ program
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
   });
 
-for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand(), nvmfTgtCommand()]) program.addCommand(c);
+for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand(), nvmfTgtCommand(), discoverCommand()]) program.addCommand(c);
 
 // Every command (and the program) throws instead of exiting, so one place
 // decides the exit code; help output is not an error.

@@ -301,7 +301,8 @@ export class PerfEngine {
     const end = t0 + this.cfg.seconds * 1000;
     let lastProgress = t0;
     while (!this.stopping) {
-      const sliceEnd = Math.min(this.now + SLICE_MS, end);
+      // Over NVMe/TCP completions arrive as socket reads: give the event loop every round.
+      const sliceEnd = Math.min(this.now + (this.ctrl.transport.fabric ? 0 : SLICE_MS), end);
       do this.pollAll();
       while (this.now < sliceEnd && !this.stopping);
       if (this.now >= end) this.stopping = true;
@@ -378,7 +379,7 @@ export class PerfEngine {
         this.now = performance.now();
         job.qp.processCompletions();
         refill();
-        if (iter % 4096 === 0) await new Promise((r) => setImmediate(r));
+        if (iter % 4096 === 0 || this.ctrl.transport.fabric) await new Promise((r) => setImmediate(r));
       }
     }
     return total;

@@ -82,7 +82,15 @@ export class PduFramer {
   private dd = false;
   private dataLen = 0;
   private dest: Uint8Array | null = null;
+  private destAt = 0;
   private pduBytes = 0;
+  /**
+   * Where in the buffer header() returns the data goes (default 0). A
+   * consumer that lands data in one large buffer (the initiator: the region)
+   * sets it inside header() instead of returning a subarray per PDU; it
+   * applies to that PDU only.
+   */
+  destOffset = 0;
 
   constructor(
     private readonly sink: PduSink,
@@ -115,11 +123,10 @@ export class PduFramer {
     this.sink.fatal(fes, fei, this.hdr, Math.min(this.hdr[CH_HLEN]! || CH_SIZE, this.hdr.length));
   }
 
-  /** Feed a chunk from the socket. */
-  push(chunk: Uint8Array): void {
+  /** Feed a chunk from the socket (its first `n` bytes: a reused read buffer needs no view per read). */
+  push(chunk: Uint8Array, n = chunk.length): void {
     const buf = chunk as Buffer;
     let i = 0;
-    const n = chunk.length;
     while (i < n && this.st !== St.Dead) {
       switch (this.st) {
         case St.Ch:
@@ -145,7 +152,7 @@ export class PduFramer {
         }
         case St.Data: {
           const take = Math.min(this.need - this.have, n - i);
-          if (this.dest) buf.copy(this.dest, this.have, i, i + take);
+          if (this.dest) buf.copy(this.dest, this.destAt + this.have, i, i + take);
           this.have += take;
           this.pduBytes += take;
           i += take;
@@ -230,11 +237,15 @@ export class PduFramer {
       if (this.dataLen === 0) return this.complete();
       return this.to(St.Data, this.dataLen);
     }
+    this.destOffset = 0;
     const dest = this.sink.header(h, type, this.dataLen);
     if (this.st === St.Dead) return;
     if (this.dataLen === 0) return this.complete();
-    if (dest && dest.length < this.dataLen) return this.fail(Fes.DataTransferOutOfRange, DATA_DATAL);
+    const at = this.destOffset;
+    this.destOffset = 0;
+    if (dest && dest.length - at < this.dataLen) return this.fail(Fes.DataTransferOutOfRange, DATA_DATAL);
     this.dest = dest;
+    this.destAt = at;
     const pad = h[CH_PDO]! - hlen - (this.hd ? DIGEST_SIZE : 0);
     if (pad > 0) return this.to(St.Pad, pad);
     this.startData();
@@ -252,7 +263,8 @@ export class PduFramer {
   private ddgstDone(): void {
     if (this.dest) {
       const d = this.dest;
-      const crc = d.length === this.dataLen ? crc32c(d) : crc32c(d.subarray(0, this.dataLen));
+      const at = this.destAt;
+      const crc = at === 0 && d.length === this.dataLen ? crc32c(d) : crc32c(d.subarray(at, at + this.dataLen));
       if (crc !== readU32(this.dgst, 0)) {
         this.reset();
         this.sink.dataDigestError(this.hdr, this.type);
@@ -271,6 +283,7 @@ export class PduFramer {
 
   private reset(): void {
     this.dest = null;
+    this.destAt = 0;
     this.pduBytes = 0;
     if (this.st !== St.Dead) this.to(St.Ch, CH_SIZE);
   }

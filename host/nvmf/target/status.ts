@@ -1,7 +1,7 @@
 // Completion status fields for the target's answers.
 import { NvmeStatusError, ControllerResetError } from '../../index.js';
 import { Sct, GenericSc } from '../../../assembly/nvme/status.js';
-import { SF_SCT_SHIFT, SF_DNR_SHIFT, SF_M_SHIFT, SF_CRD_SHIFT } from '../../../assembly/nvme/cmd.js';
+import { SF_SCT_SHIFT, SF_DNR_SHIFT, SF_M_SHIFT, SF_CRD_SHIFT } from '../../../assembly/nvme/status.js';
 
 /** The 15-bit status field (NVMe 1.4 4.6.1) for `sct`/`sc`; Do Not Retry unless `dnr` is false. */
 export function sf(sct: number, sc: number, dnr = true): number {

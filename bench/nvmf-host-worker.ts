@@ -1,0 +1,89 @@
+// One timed run of this project's NVMe/TCP initiator, as bench/nvmf-host-guest.ts
+// (and anyone) runs it: 4 KiB random reads at a queue depth over one I/O
+// queue pair on the callback path (submitRead from the completion callback:
+// nothing polls, the socket's data drives it), every I/O timed. Prints one
+// JSON line: { iops, meanUs, p99Us, ios, errors }.
+//   node dist/bench/nvmf-host-worker.js --trid '...' --qd 32 --seconds 5 [--bs 4096]
+import { Command } from 'commander';
+import { Controller } from '../host/index.js';
+
+const o = new Command('nvmf-host-worker')
+  .requiredOption('--trid <trid>', 'NVMe/TCP transport ID')
+  .option('--qd <n>', 'queue depth', '1')
+  .option('--seconds <s>', 'run time', '5')
+  .option('--bs <bytes>', 'I/O size', '4096')
+  .option('--warmup <s>', 'seconds of QD 32 reads first, not counted (lets V8 optimise the I/O path: under TCG a QD1 run alone never gets there)', '2')
+  .parse()
+  .opts<{ trid: string; qd: string; seconds: string; bs: string; warmup: string }>();
+const qd = Number(o.qd);
+const bs = Number(o.bs);
+const seconds = Number(o.seconds);
+const warmupMs = Number(o.warmup) * 1000;
+
+const WARM_QD = 32;
+const depth = Math.max(qd, WARM_QD) + 1;
+const ctrl = await Controller.open({ transport: o.trid, ioQueueDepth: depth });
+const ns = ctrl.namespace(1);
+const qp = await ctrl.createQueuePair({ depth });
+const units = Math.floor((ns.blocks * ns.blockSize) / bs);
+const bufs = Array.from({ length: Math.max(qd, WARM_QD) }, () => ctrl.allocDma(bs));
+const start = new Float64Array(bufs.length);
+const lat = new Float64Array(4_000_000);
+let n = 0;
+let errors = 0;
+let counting = false;
+let stop = false;
+let outstanding = 0;
+let seed = 0x9e3779b9;
+const rand = (): number => {
+  seed ^= seed << 13;
+  seed >>>= 0;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  seed >>>= 0;
+  return seed % units;
+};
+const blocksPer = bs / ns.blockSize;
+const cbs = bufs.map((buf, i) => (err: Error | null): void => {
+  const now = performance.now();
+  if (err) errors++;
+  if (counting && n < lat.length) lat[n++] = now - start[i]!;
+  if (stop) {
+    outstanding--;
+    return;
+  }
+  start[i] = now;
+  if (!qp.submitRead(ns, rand() * blocksPer, buf, cbs[i]!)) outstanding--;
+});
+const launch = (depthNow: number): void => {
+  for (let i = 0; i < depthNow; i++) {
+    start[i] = performance.now();
+    if (qp.submitRead(ns, rand() * blocksPer, bufs[i]!, cbs[i]!)) outstanding++;
+  }
+  qp.ring();
+};
+const drain = async (): Promise<void> => {
+  stop = true;
+  const until = performance.now() + 5000;
+  while (outstanding > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
+  stop = false;
+};
+if (warmupMs > 0) {
+  launch(WARM_QD);
+  await new Promise((r) => setTimeout(r, warmupMs));
+  await drain();
+}
+launch(qd);
+await new Promise((r) => setTimeout(r, 500));
+counting = true;
+const t0 = performance.now();
+await new Promise((r) => setTimeout(r, seconds * 1000));
+counting = false;
+const elapsed = (performance.now() - t0) / 1000;
+await drain();
+const l = lat.subarray(0, n).sort();
+let sum = 0;
+for (let i = 0; i < n; i++) sum += l[i]!;
+process.stdout.write(`${JSON.stringify({ iops: n / elapsed, meanUs: (sum / Math.max(1, n)) * 1000, p99Us: (l[Math.min(n - 1, Math.floor(n * 0.99))] ?? NaN) * 1000, ios: n, errors })}\n`);
+await qp.delete();
+await ctrl.close();

@@ -10,7 +10,8 @@
 // (callback QD n, Promise QD n: 4 KiB random reads) the slices alternate A
 // B B A A B ...; a slice runs the workload for --slice-ms and records
 // completions and this process's CPU time (only the running driver polls:
-// the other has nothing in flight). Reported: per workload, the median over
+// the other has nothing in flight, and its simulator is stopped, SIGSTOP,
+// so it does not spin on the other CPU meanwhile). Reported: per workload, the median over
 // slices of IOPS and CPU ns per I/O for each build, and the median of the
 // per-pair ratios new/base with its spread (quartiles).
 import path from 'node:path';
@@ -50,6 +51,7 @@ async function driver(label: string, root: string): Promise<Driver> {
   await firstLine(sim, `ready ${name}`);
   const api = (await import(pathToFileURL(path.join(root, 'dist/host/index.js')).href)) as typeof import('../host/index.js');
   const ctrl = await api.Controller.open({ transport: `trtype:sim name:${name}` });
+  process.on('exit', () => sim.kill('SIGCONT'));
   const ns = ctrl.namespace(1);
   const qp = await ctrl.createQueuePair({ depth: Math.min(ctrl.maxQueueEntries, Math.max(...qds) + 1) });
   const bufs = Array.from({ length: Math.max(...qds) }, () => ctrl.allocDma(4096, { align: 4096 }));
@@ -60,9 +62,27 @@ async function driver(label: string, root: string): Promise<Driver> {
     seed ^= seed << 5;
     return (seed >>> 0) % ns.blocks;
   };
+  sim.kill('SIGSTOP'); // until its driver's first slice
   return {
     label,
     async run(p, qd, ms) {
+      sim.kill('SIGCONT'); // only the running driver's simulator runs: an idle one would spin on the other CPU
+      try {
+        return await work(p, qd, ms);
+      } finally {
+        sim.kill('SIGSTOP');
+      }
+    },
+    async close() {
+      sim.kill('SIGCONT');
+      await qp.delete();
+      for (const b of bufs) b.free();
+      await ctrl.close();
+      sim.kill('SIGTERM');
+    },
+  };
+  async function work(p: 'callback' | 'promise', qd: number, ms: number): Promise<{ ios: number; cpuNs: number }> {
+    {
       let ios = 0;
       let stop = false;
       const c0 = cpuNs();
@@ -97,14 +117,8 @@ async function driver(label: string, root: string): Promise<Driver> {
       const n = ios;
       await Promise.all(all);
       return { ios: n, cpuNs: c1 - c0 };
-    },
-    async close() {
-      await qp.delete();
-      for (const b of bufs) b.free();
-      await ctrl.close();
-      sim.kill('SIGTERM');
-    },
-  };
+    }
+  }
 }
 
 const q = (xs: number[], p: number): number => {

@@ -104,3 +104,17 @@ export function resolveOptions(opts: ControllerOptions): ResolvedOptions {
 }
 
 export type { HugepagePolicy };
+
+/**
+ * What a transport changes in the options: over NVMe/TCP each process owns
+ * its association (no group: docs/nvmf-host.md), there are no doorbells to
+ * shadow, and the transport ID's queue size and count stand for the
+ * controller's options.
+ */
+export function fitTransport(options: ResolvedOptions, id: TransportId, shmId: number | undefined): void {
+  if (id.trtype !== 'tcp') return;
+  if (shmId !== undefined) throw new InvalidArgumentError('shmId', 'none over NVMe/TCP: each process opens its own association (docs/nvmf-host.md)', shmId);
+  options.shadowDoorbells = false;
+  if (id.fabrics?.queueSize) options.ioQueueDepth = id.fabrics.queueSize;
+  if (id.fabrics?.nrIoQueues) options.requestedQueuePairs = id.fabrics.nrIoQueues;
+}

@@ -33,7 +33,7 @@ import { Messaging, groupSocketDir } from './mp/messaging.js';
 import { asyncEventDetail, type NotificationKind } from './mp/notify.js';
 import { sendNotification, listenNotifications } from './notifications.js';
 import { readGroupStats, type GroupStats } from './stats.js';
-import { resolveOptions, type ControllerOptions, type ResolvedOptions } from './controller-options.js';
+import { resolveOptions, fitTransport, type ControllerOptions, type ResolvedOptions } from './controller-options.js';
 import { bringUp, type Attachment } from './bring-up.js';
 import { openGroup } from './join.js';
 import { initialiseController, shutdown, readRegisters, type ControllerRegisters, type Registers } from './init-sequence.js';
@@ -169,13 +169,7 @@ export class Controller extends ControllerAdminApi {
       checkPcieDevice(id.traddr);
       if (options.hugepages === 'auto') options.hugepages = 'require';
     }
-    if (id.trtype === 'tcp') {
-      // docs/nvmf-host.md: over TCP each process owns its association (admin and I/O queues); no group.
-      if (opts.shmId !== undefined) throw new InvalidArgumentError('shmId', 'none over NVMe/TCP: each process opens its own association (docs/nvmf-host.md)', opts.shmId);
-      options.shadowDoorbells = false;
-      if (id.fabrics?.queueSize) options.ioQueueDepth = id.fabrics.queueSize;
-      if (id.fabrics?.nrIoQueues) options.requestedQueuePairs = id.fabrics.nrIoQueues;
-    }
+    fitTransport(options, id, opts.shmId);
     const procType = opts.procType ?? 'auto';
     if (!['auto', 'primary', 'secondary'].includes(procType)) throw new InvalidArgumentError('procType', "'auto', 'primary' or 'secondary'", procType);
     const initialise = (a: Attachment) => Controller.initialisePrimary(a, options, opts.shmId === undefined ? undefined : opts.shmId);

@@ -65,6 +65,8 @@ export interface CoreExports {
   wakeMask(hi: number): number;
   dmaRepair(): number;
   submitRaw(qp: number, opc: number, nsid: number, buf: number, len: number, c10: number, c11: number, c12: number, c13: number, c14: number, c15: number): number;
+  /** CRC32C (NVMe/TCP digests) of `len` bytes at region offset `off`, from `seed` (assembly/core/crc32c.ts). */
+  crc32c(off: number, len: number, seed: number): number;
 }
 
 interface CoreBuild {

@@ -11,12 +11,11 @@
 //   are pending, yielding to the event loop between polls, and the doorbell
 //   is rung once per tick.
 //
-// The transport is invisible here: the core's descriptor and its doorbells
-// are all this class knows of the device.
+// The device is the core's descriptor and its doorbells; a transport that
+// is no PCIe device (NVMe/TCP) takes new entries after each doorbell and
+// posts completions into the ring (`wire`, host/fabrics/ring.ts).
 import { OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_MAX } from '../assembly/abi/qpair.js';
-import { CQE_DW3_CID_MASK, CQE_DW3_CID_SHIFT, CQE_DW3_SF_SHIFT, CQE_DW2_SQHD_SHIFT, CQE_DW2_SQHD_MASK, CQE_DW2_SQID_SHIFT, CQE_DW2_SQID_MASK } from '../assembly/nvme/cmd.js';
 import { SF_ABORT_REQUESTED, sfCode } from '../assembly/nvme/status.js';
-import { regField } from '../assembly/nvme/regs.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
 import { NvmeTimeoutError, ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
@@ -50,6 +49,12 @@ export class QueuePair implements PollTarget {
   private readonly out: Uint32Array;
   private readonly keyByCid: boolean;
   private readonly table: CommandTable;
+  private readonly cbs: CommandTable['cbs'];
+  private readonly opcodes: Uint8Array;
+  private readonly deadlines: Float64Array;
+  private readonly limits: Float64Array;
+  private readonly timedOut: Uint8Array;
+  private readonly abandon: CommandTable['abandon'];
   private readonly sampler: LatencySampler;
   private readonly poller: PromisePoller;
   private readonly descriptor: QpDescriptor;
@@ -88,6 +93,13 @@ export class QueuePair implements PollTarget {
     this.out = new Uint32Array(init.region.buffer, init.core.outPtr(), OUT_MAX * OUT_STRIDE);
     this.keyByCid = init.keyByCid === true;
     this.table = new CommandTable(this.keyByCid ? 65536 : init.nslots);
+    // The hot path stores into the table's arrays directly (one field load each, no call).
+    this.cbs = this.table.cbs;
+    this.opcodes = this.table.opcodes;
+    this.deadlines = this.table.deadlines;
+    this.limits = this.table.limits;
+    this.timedOut = this.table.timedOut;
+    this.abandon = this.table.abandon;
     this.onTimeout = init.onTimeout;
     this.descriptor = new QpDescriptor(init.region, init.desc);
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
@@ -99,15 +111,7 @@ export class QueuePair implements PollTarget {
 
   /** Counters the core keeps in the queue pair's descriptor. */
   get stats(): QueuePairStats {
-    const d = this.descriptor;
-    return {
-      submitted: d.submitted,
-      completed: d.completed,
-      sqDoorbells: d.sqDoorbellWrites,
-      cqDoorbells: d.cqDoorbellWrites,
-      bogusCompletions: d.bogus,
-      sqFull: d.sqFullSeen,
-    };
+    return this.descriptor.counters();
   }
 
   /** Commands submitted and not completed (timed-out ones included until they complete). */
@@ -132,7 +136,12 @@ export class QueuePair implements PollTarget {
   protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
     if (r >= 0) {
       const k = this.keyByCid ? this.lastCid : r;
-      this.table.record(k, cb, opcode, this.timeoutMs);
+      // CommandTable.record, written out: the one thing done per command. No clock read: the next timeout scan stamps the deadline.
+      this.cbs[k] = cb;
+      this.opcodes[k] = opcode;
+      this.deadlines[k] = 0;
+      this.limits[k] = this.timeoutMs;
+      this.timedOut[k] = 0;
       const s = this.sampler;
       if (--s.countdown === 0) s.sample(k); // the JavaScript side of statistics, per unsampled command: one decrement
       return true;
@@ -187,16 +196,10 @@ export class QueuePair implements PollTarget {
 
   /** Report malformed completions the core consumed since the last look (one counter read). */
   protected checkBogus(): void {
-    const d = this.descriptor;
-    const count = d.bogus;
+    const count = this.descriptor.bogus;
     if (count === this.bogusSeen) return;
     this.bogusSeen = count;
-    const dw2 = d.bogusDw2;
-    const dw3 = d.bogusDw3;
-    this.onBogus?.({
-      qid: this.qid, count, sqid: regField(dw2, CQE_DW2_SQID_SHIFT, CQE_DW2_SQID_MASK), sqhd: regField(dw2, CQE_DW2_SQHD_SHIFT, CQE_DW2_SQHD_MASK),
-      cid: regField(dw3, CQE_DW3_CID_SHIFT, CQE_DW3_CID_MASK), statusField: dw3 >>> CQE_DW3_SF_SHIFT,
-    });
+    this.onBogus?.({ qid: this.qid, count, ...this.descriptor.lastBogus() });
   }
 
   /** A completion arrived for no command this process has outstanding. */
@@ -224,7 +227,9 @@ export class QueuePair implements PollTarget {
       this.bCid[i] = out[o + OUT_CID]!;
       this.bAen[i] = (slotField & OUT_SLOT_AEN) !== 0 ? 1 : 0;
       if (this.bAen[i]) continue;
-      this.bCb[i] = table.take(k);
+      this.bCb[i] = this.cbs[k]; // CommandTable.take, written out
+      this.cbs[k] = undefined;
+      this.abandon[k] = undefined;
     }
     // Before pass 2: its callbacks may submit into these very slots.
     if (this.sampler.pending) this.sampler.completed(table.cbs);

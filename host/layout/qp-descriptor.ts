@@ -6,6 +6,8 @@ import {
   QP_QSIZE, QP_SQ, QP_CQ, QP_SLOT_BITS, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_BOGUS, QP_BOGUS_DW2,
   QP_BOGUS_DW3, QP_SQ_FULL_SEEN, QP_HDR_SIZE,
 } from '../../assembly/abi/qpair.js';
+import { CQE_DW3_CID_MASK, CQE_DW3_CID_SHIFT, CQE_DW3_SF_SHIFT, CQE_DW2_SQHD_SHIFT, CQE_DW2_SQHD_MASK, CQE_DW2_SQID_SHIFT, CQE_DW2_SQID_MASK } from '../../assembly/nvme/cmd.js';
+import { regField } from '../../assembly/nvme/regs.js';
 
 export class QpDescriptor {
   private readonly dv: DataView;
@@ -32,6 +34,24 @@ export class QpDescriptor {
   get sqFullSeen(): number { return this.u32(QP_SQ_FULL_SEEN); }
   /** Malformed completions the core consumed. */
   get bogus(): number { return this.u32(QP_BOGUS); }
+  /** The counters, as a queue pair reports them. */
+  counters(): { submitted: number; completed: number; sqDoorbells: number; cqDoorbells: number; bogusCompletions: number; sqFull: number } {
+    return {
+      submitted: this.submitted, completed: this.completed, sqDoorbells: this.sqDoorbellWrites, cqDoorbells: this.cqDoorbellWrites,
+      bogusCompletions: this.bogus, sqFull: this.sqFullSeen,
+    };
+  }
+
+  /** The last malformed completion's fields (CQE dwords 2 and 3, 4.6). */
+  lastBogus(): { sqid: number; sqhd: number; cid: number; statusField: number } {
+    const dw2 = this.bogusDw2;
+    const dw3 = this.bogusDw3;
+    return {
+      sqid: regField(dw2, CQE_DW2_SQID_SHIFT, CQE_DW2_SQID_MASK), sqhd: regField(dw2, CQE_DW2_SQHD_SHIFT, CQE_DW2_SQHD_MASK),
+      cid: regField(dw3, CQE_DW3_CID_SHIFT, CQE_DW3_CID_MASK), statusField: dw3 >>> CQE_DW3_SF_SHIFT,
+    };
+  }
+
   /** Dwords 2 and 3 of the last malformed completion. */
   get bogusDw2(): number { return this.u32(QP_BOGUS_DW2); }
   get bogusDw3(): number { return this.u32(QP_BOGUS_DW3); }

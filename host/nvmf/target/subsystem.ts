@@ -5,7 +5,6 @@
 import { InvalidArgumentError, type Controller, type Namespace } from '../../index.js';
 import { NQN_MAX_LEN, DISCOVERY_NQN } from '../../../assembly/nvme/fabrics.js';
 import { NvmfConfigError } from '../errors.js';
-import type { FabricsController } from './association.js';
 
 /** Admin commands a subsystem refuses its remote hosts unless allowed (they change the device for everyone). */
 export interface AdminPolicy {
@@ -63,7 +62,8 @@ function ascii(arg: string, v: string, max: number): string {
 }
 
 /** An NVM subsystem exported over the fabric. */
-export class Subsystem {
+/** `C`: what an association (controller) of it is (association.ts), kept apart so the two files do not import each other. */
+export class Subsystem<C = unknown> {
   readonly nqn: string;
   readonly serial: string | undefined;
   readonly model: string;
@@ -75,7 +75,7 @@ export class Subsystem {
   readonly adminPolicy: Required<AdminPolicy>;
   readonly namespaces = new Map<number, TargetNamespace>();
   /** Live associations by controller ID. */
-  readonly controllers = new Map<number, FabricsController>();
+  readonly controllers = new Map<number, C>();
   private nextCntlid = 1;
 
   constructor(o: SubsystemOptions) {

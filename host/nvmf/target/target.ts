@@ -17,7 +17,8 @@ import { MAXH2CDATA_MIN } from '../../../assembly/nvme/tcp.js';
 import { ADMIN_INCAPSULE_SIZE } from '../../../assembly/nvme/fabrics.js';
 import { CAP_CSS_SHIFT, CAP_CSS_NVM, CAP_TO_SHIFT, CAP_CQR_SHIFT } from '../../../assembly/nvme/regs.js';
 import { NvmfConfigError } from '../errors.js';
-import { Subsystem, type SubsystemOptions } from './subsystem.js';
+import { Subsystem as SubsystemOf, type SubsystemOptions } from './subsystem.js';
+import type { Subsystem, FabricsController } from './association.js';
 import { TcpConnection } from './connection.js';
 import { PollGroup } from './poll-group.js';
 import { discoveryLogPage, type DiscoveryPort } from './identify.js';
@@ -90,7 +91,7 @@ export class NvmfTarget implements TargetServices {
 
   /** Create a subsystem (nvmf_create_subsystem). */
   addSubsystem(o: SubsystemOptions): Subsystem {
-    const s = new Subsystem(o);
+    const s = new SubsystemOf<FabricsController>(o);
     if (this.subsystems.has(s.nqn)) throw new NvmfConfigError(`subsystem ${s.nqn} exists`, s.nqn);
     this.subsystems.set(s.nqn, s);
     this.genctr++;

@@ -15,6 +15,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest, PROJECT_DIR } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import type { HostBenchRun } from './nvmf-host-guest.js';
+import { guestRuns, medians } from './guest-results.js';
 
 function positive(v: string): number {
   const n = Number(v);
@@ -43,26 +44,13 @@ const result = await runInGuest({
   onStdout: (s) => process.stdout.write(s),
   onStderr: (s) => process.stderr.write(s),
 });
-const json = result.files.get('bench.json');
-if (result.exitCode !== 0 || !json) {
-  console.error(`guest bench exited ${result.exitCode}${json ? '' : ' without results'}\n${result.stderr.slice(-3000)}`);
-  process.exit(1);
-}
-const runs = (JSON.parse(json.toString()) as { runs: HostBenchRun[] }).runs;
 const outFile = path.join(PROJECT_DIR, 'bench/build/nvmf-host-bench-results.json');
-fs.mkdirSync(path.dirname(outFile), { recursive: true });
-fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), opts, runs }, null, 2));
+const runs = guestRuns<HostBenchRun>(result, outFile, { opts });
 
-const median = (xs: number[]): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const med = (who: 'project' | 'kernel', qd: number) => {
   const ok = runs.filter((r) => r.initiator === who && r.qd === qd && r.error === undefined);
-  return { iops: median(ok.map((r) => r.iops!)), meanUs: median(ok.map((r) => r.meanUs!)), p99Us: median(ok.map((r) => r.p99Us!)), n: ok.length };
+  return medians(ok);
 };
 console.log(`\nmedians over ${opts.reps} repetitions (boot ${result.bootSeconds}s, guest run ${result.seconds.toFixed(0)} s), 4 KiB random read, nvmet-tcp file namespace:`);
 console.log(`${'QD'.padEnd(4)} ${'initiator'.padEnd(36)} ${'IOPS'.padStart(8)} ${'mean us'.padStart(9)} ${'p99 us'.padStart(9)}  runs`);

@@ -29,6 +29,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import { WORKLOADS, TARGETS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { guestRuns } from './guest-results.js';
+import { median } from './common.js';
 
 function positive(v: string): number {
   const n = Number(v);
@@ -83,23 +85,10 @@ async function boot(): Promise<{ runs: NvmfBenchRun[]; bootSeconds: number; gues
     onStdout: (s) => process.stdout.write(s),
     onStderr: (s) => process.stderr.write(s),
   });
-  const json = result.files.get('bench.json');
-  if (result.exitCode !== 0 || !json) {
-    console.error(`guest bench exited ${result.exitCode}${json ? '' : ' without results'}\n${result.stderr.slice(-3000)}`);
-    process.exit(1);
-}
-const runs = (JSON.parse(json.toString()) as { runs: NvmfBenchRun[] }).runs;
-fs.mkdirSync(path.dirname(outFile), { recursive: true });
-fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), opts, runs, bootSeconds: result.bootSeconds, guestSeconds: result.seconds }, null, 2));
-return { runs, bootSeconds: result.bootSeconds, guestSeconds: result.seconds, consoleLog: result.consoleLog };
+  const runs = guestRuns<NvmfBenchRun>(result, outFile, { opts, bootSeconds: result.bootSeconds, guestSeconds: result.seconds });
+  return { runs, bootSeconds: result.bootSeconds, guestSeconds: result.seconds, consoleLog: result.consoleLog };
 }
 
-const median = (xs: number[]): number => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 interface Med {
   iops: number;
   meanUs: number;

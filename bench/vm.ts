@@ -21,6 +21,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import { DRIVERS, type BenchRun } from './vm-common.js';
+import { guestRuns, medians } from './guest-results.js';
 
 function positive(v: string): number {
   const n = Number(v);
@@ -65,21 +66,9 @@ const result = await runInGuest({
   onStdout: (s) => process.stdout.write(s),
   onStderr: (s) => process.stderr.write(s),
 });
-const json = result.files.get('bench.json');
-if (result.exitCode !== 0 || !json) {
-  console.error(`guest bench exited ${result.exitCode}${json ? '' : ' without results'}\n${result.stderr.slice(-3000)}`);
-  process.exit(1);
-}
-const runs = (JSON.parse(json.toString()) as { runs: BenchRun[] }).runs;
 const outFile = path.join(PROJECT_DIR, 'bench/build/vm-bench-results.json');
-fs.mkdirSync(path.dirname(outFile), { recursive: true });
-fs.writeFileSync(outFile, JSON.stringify({ date: new Date().toISOString(), opts, runs }, null, 2));
+const runs = guestRuns<BenchRun>(result, outFile, { opts });
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 interface Med {
   iops: number;
   meanUs: number;
@@ -90,7 +79,7 @@ interface Med {
 function med(driver: string, qd: number): Med {
   const ok = runs.filter((r) => r.driver === driver && r.qd === qd && r.error === undefined);
   const err = runs.find((r) => r.driver === driver && r.qd === qd && r.error !== undefined)?.error;
-  return { iops: median(ok.map((r) => r.iops!)), meanUs: median(ok.map((r) => r.meanUs!)), p99Us: median(ok.map((r) => r.p99Us!)), n: ok.length, ...(ok.length === 0 && err ? { error: err } : {}) };
+  return { ...medians(ok), ...(ok.length === 0 && err ? { error: err } : {}) };
 }
 
 console.log(`\nmedians over ${opts.reps} repetitions (boot ${result.bootSeconds}s, guest run ${result.seconds.toFixed(0)} s):`);

@@ -108,12 +108,13 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     groupTrid = parseTransportId(tridText.replace(/ \(embedded\)$/, ''));
     transport = await openTransport(groupTrid, undefined, { secondary: true });
   } catch (e) {
-    // The device is gone (an embedded simulator died with its process): stale group.
-    // A PCIe device does not go with a process: say why it cannot be shared, and leave the group alone.
+    // The device cannot be reached from here. If nobody holds the group any more (its members all died:
+    // an embedded simulator with its process, or a PCIe primary killed), it is stale: start afresh.
+    if (procType !== 'secondary' && removeUnusedRegion(path) !== 'in-use') return undefined;
+    // A live group: a PCIe device does not go with a process, so say why it cannot be shared, and leave the group alone.
     if (groupTrid?.trtype === 'pcie') throw e;
     if (procType === 'secondary') throw new ControllerError(`group ${shmId}'s device (${tridText}) is gone: ${(e as Error).message}`, 'removed');
-    if (removeUnusedRegion(path) === 'in-use') throw damaged(path, req, `names a device that cannot be opened (${tridText}: ${(e as Error).message})`);
-    return undefined;
+    throw damaged(path, req, `names a device that cannot be opened (${tridText}: ${(e as Error).message})`);
   }
   let file: RegionFile | undefined;
   let region: Region | undefined;

@@ -29,7 +29,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import { WORKLOADS, TARGETS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
-import { guestRuns } from './guest-results.js';
+import { guestRuns, medians } from './guest-results.js';
 import { median } from './common.js';
 
 function positive(v: string): number {
@@ -105,8 +105,8 @@ function med(target: TargetId, w: WorkloadId): Med {
   const err = runs.find((r) => r.target === target && r.workload === w && r.error !== undefined)?.error;
   const m = (f: (r: NvmfBenchRun) => number): number => median(ok.map(f));
   return {
-    iops: m((r) => r.iops!), meanUs: m((r) => r.meanUs!), p99Us: m((r) => r.p99Us!), outsideUs: m((r) => r.outsideFioUsPerIo!),
-    processUs: target === 'project' ? m((r) => r.targetProcessUsPerIo!) : NaN, n: ok.length,
+    ...medians(ok), outsideUs: m((r) => r.outsideFioUsPerIo!),
+    processUs: target === 'project' ? m((r) => r.targetProcessUsPerIo!) : NaN,
     ...(ok.length === 0 && err ? { error: err } : {}),
   };
 }

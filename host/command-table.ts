@@ -11,7 +11,8 @@
 //                         timedOut[k]  1 once it passed its deadline
 //                         abandon[k]   settles a Promise-path command early
 //
-// Plain arrays read and written in the poll loop: nothing allocated per command.
+// Plain arrays, read and written directly by the queue pair's submit and
+// poll loops (host/qpair.ts): nothing allocated, no call per command.
 
 /** A command finished: `err` is null on success (an NvmeStatusError, or the reason the queue pair died). */
 export type IoCallback = (err: Error | null, dw0: number) => void;
@@ -34,23 +35,6 @@ export class CommandTable {
     this.limits = new Float64Array(size);
     this.timedOut = new Uint8Array(size);
     this.abandon = new Array<Abandon | undefined>(size).fill(undefined);
-  }
-
-  /** A command was posted under key `k`. No clock read: the next timeout scan stamps its deadline. */
-  record(k: number, cb: IoCallback, opcode: number, limitMs: number): void {
-    this.cbs[k] = cb;
-    this.opcodes[k] = opcode;
-    this.deadlines[k] = 0;
-    this.limits[k] = limitMs;
-    this.timedOut[k] = 0;
-  }
-
-  /** Detach `k`'s callback (its completion arrived): returns it. */
-  take(k: number): IoCallback | undefined {
-    const cb = this.cbs[k];
-    this.cbs[k] = undefined;
-    this.abandon[k] = undefined;
-    return cb;
   }
 
   /** Is a command of ours outstanding under `k`? */

@@ -92,14 +92,18 @@ export class IoQueuePair extends QueuePair {
 
   /** Write Zeroes (6.17) of `blocks` (at most 65536) at `lba`; `deallocate` lets the controller deallocate instead (DEAC). */
   writeZeroes(ns: IoNamespace, lba: number, blocks: number, opts: CommandOptions & { deallocate?: boolean } = {}): Promise<void> {
-    checkInt('blocks', blocks, 1, RW_MAX_BLOCKS);
+    try {
+      checkInt('blocks', blocks, 1, RW_MAX_BLOCKS);
+    } catch (e) {
+      return Promise.reject(e); // a Promise method: bad input rejects, it does not throw
+    }
     const flags = (opts.deallocate ? 1 << RW_DEAC_SHIFT : 0) | (opts.fua ? 1 << RW_FUA_SHIFT : 0);
     return this.run(NvmOpc.WriteZeroes, 'write zeroes', () => this.core.submitRw(this.desc, NvmOpc.WriteZeroes, ns.id, lba, blocks, 0, 0, flags), undefined, opts) as Promise<unknown> as Promise<void>;
   }
 
   /** Dataset Management (6.7) with the Deallocate attribute over up to 256 ranges (checked by the caller). */
   deallocate(ns: IoNamespace, ranges: ReadonlyArray<{ lba: number; blocks: number }>, opts: CommandOptions = {}): Promise<void> {
-    if (ranges.length < 1 || ranges.length > DSM_MAX_RANGES) throw new InvalidArgumentError('ranges', `1 to ${DSM_MAX_RANGES} ranges per command`, ranges.length);
+    if (ranges.length < 1 || ranges.length > DSM_MAX_RANGES) return Promise.reject(new InvalidArgumentError('ranges', `1 to ${DSM_MAX_RANGES} ranges per command`, ranges.length));
     const buf = this.host.allocDma(ranges.length * DSM_RANGE_SIZE, { zero: true });
     const dv = new DataView(buf.bytes.buffer, buf.bytes.byteOffset, buf.length);
     ranges.forEach((r, j) => {
@@ -122,7 +126,12 @@ export class IoQueuePair extends QueuePair {
   /** Read, Write or Compare of one command's worth; a Node Buffer is bounced. */
   private rw(opc: number, what: string, ns: IoNamespace, lba: number, data: Uint8Array | DmaBuffer, opts: CommandOptions): Promise<void> {
     const len = data.length;
-    const blocks = ns.checkIo(lba, len, this.maxTransfer);
+    let blocks: number;
+    try {
+      blocks = ns.checkIo(lba, len, this.maxTransfer);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const flags = opts.fua ? 1 << RW_FUA_SHIFT : 0;
     if (data instanceof DmaBuffer) {
       const at = data.regionOffset;

@@ -136,7 +136,7 @@ export class QueuePair implements PollTarget {
   protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
     if (r >= 0) {
       const k = this.keyByCid ? this.lastCid : r;
-      // CommandTable.record, written out: the one thing done per command. No clock read: the next timeout scan stamps the deadline.
+      // The one thing done per command. No clock read: the next timeout scan stamps the deadline.
       this.cbs[k] = cb;
       this.opcodes[k] = opcode;
       this.deadlines[k] = 0;
@@ -227,7 +227,7 @@ export class QueuePair implements PollTarget {
       this.bCid[i] = out[o + OUT_CID]!;
       this.bAen[i] = (slotField & OUT_SLOT_AEN) !== 0 ? 1 : 0;
       if (this.bAen[i]) continue;
-      this.bCb[i] = this.cbs[k]; // CommandTable.take, written out
+      this.bCb[i] = this.cbs[k]; // detached before any callback runs
       this.cbs[k] = undefined;
       this.abandon[k] = undefined;
     }

@@ -79,6 +79,13 @@ test('low-level submits: unaligned DMA buffer, partial blocks, beyond capacity, 
   assert.is(qp.outstanding, 0, 'nothing was posted');
   await rejects(() => qp.command({ opcode: 300, nsid: 1 }), 'opcode');
   await rejects(() => qp.command({ opcode: 2, nsid: -1 }), 'nsid');
+  // The Promise methods reject (never throw synchronously) and post nothing.
+  const rejected = (p: Promise<void>) => p.then(() => assert.unreachable('sent'), (e: unknown) => e);
+  assert.instance(await rejected(qp.read(ns, 0, buf.subarray(0, 100))), InvalidArgumentError);
+  assert.instance(await rejected(qp.write(ns, ns.blocks, buf.subarray(0, 512))), InvalidArgumentError);
+  assert.instance(await rejected(qp.writeZeroes(ns, 0, 0)), InvalidArgumentError);
+  assert.instance(await rejected(qp.deallocate(ns, [])), InvalidArgumentError);
+  assert.is(qp.outstanding, 0, 'nothing was posted');
   buf.free();
   big.free();
   await qp.delete();

@@ -13,6 +13,8 @@ export class Conn {
   connected: boolean;
   /** The peer's pid as the kernel recorded it (SO_PEERCRED), once checked. */
   peerPid: number | undefined;
+  /** The group slot that pid held when last looked up (messaging.ts memberOf). */
+  peerSlot: number | undefined;
   /** Writes and requests under way: while > 0 the socket keeps the process alive. */
   private busy = 0;
   private stall: NodeJS.Timeout | undefined;

@@ -28,6 +28,7 @@ import { peerCredentials } from '../../hal/index.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Group } from '../group.js';
+import { ProcState } from '../../assembly/abi/region.js';
 import { InvalidArgumentError, ControllerError } from '../errors.js';
 import { FrameType, encodeFrame, type Frame } from './protocol.js';
 import { checkName, checkRequest, encodePayload, parsePayload } from './payload.js';
@@ -319,8 +320,14 @@ export class Messaging {
     const pid = conn.peerPid;
     if (pid === undefined) return undefined;
     const g = this.group;
-    for (const slot of g.liveSlots()) if (g.procPid(slot) === pid) return { slot, pid, primary: g.primarySlot() === slot };
-    return undefined;
+    // The slot found once stays the peer's while the table says so (no /proc read per frame);
+    // the kernel closes the connection when the peer dies.
+    let slot = conn.peerSlot;
+    if (slot === undefined || g.procState(slot) !== ProcState.Live || g.procPid(slot) !== pid) {
+      slot = g.liveSlots().find((s) => g.procPid(s) === pid);
+      conn.peerSlot = slot;
+    }
+    return slot === undefined ? undefined : { slot, pid, primary: g.primarySlot() === slot };
   }
 
   private wire(conn: Conn): void {

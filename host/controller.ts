@@ -277,7 +277,8 @@ export class Controller extends ControllerAdminApi {
 
   /** Live statistics of every member of the group and its I/O queue pairs (read from the shared region, no lock). */
   groupStats(): GroupStats {
-    return readGroupStats(this.group);
+    const g = this.group;
+    return readGroupStats({ dv: g.region.dv, ctrl: g.region.ctrl, primarySlot: () => g.primarySlot(), liveSlots: () => g.liveSlots(), procPid: (s) => g.procPid(s) });
   }
 
   /** Start cleaning up after members that died; resolves when all started cleanups are done. */

@@ -1,5 +1,6 @@
 // Typed errors of the public API. Every failure a caller can meet is one of
 // these (or a HalError from the system-call layer), never a bare string.
+import fs from 'node:fs';
 import {
   Sct, GenericSc, CommandSpecificSc, MediaSc, SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK,
   SF_M_SHIFT, SF_M_MASK, SF_CRD_SHIFT, SF_CRD_MASK,
@@ -253,5 +254,40 @@ export class UnsafePathError extends NvmeError {
     readonly reason: string,
   ) {
     super(`refusing ${path}: ${reason} (owner uid ${owner}); remove it, or set NVME_WASM_RUN_DIR to a directory of your own`);
+  }
+}
+
+/**
+ * This user may not open a file of a group or a simulator (EACCES or EPERM):
+ * it exists and belongs to someone else. Never taken for "no such group".
+ */
+export class GroupAccessError extends NvmeError {
+  override readonly name = 'GroupAccessError';
+  constructor(
+    readonly path: string,
+    /** uid of its owner (-1 if it could not be read). */
+    readonly owner: number,
+    readonly code: 'EACCES' | 'EPERM',
+    /** Its permission bits. */
+    readonly mode: number,
+  ) {
+    super(
+      `permission denied opening ${path} (${code}; owner uid ${owner}, mode ${mode.toString(8).padStart(4, '0')}, this user uid ${process.getuid?.() ?? -1}): ` +
+        `run as uid ${owner} (the user that started the group), or use another -i / --file-prefix for a group of your own`,
+    );
+  }
+
+  /** The error for `path` (its owner and mode read by lstat). */
+  static of(path: string, code: 'EACCES' | 'EPERM'): GroupAccessError {
+    let owner = -1;
+    let mode = 0;
+    try {
+      const st = fs.lstatSync(path);
+      owner = st.uid;
+      mode = st.mode & 0o7777;
+    } catch {
+      // unreadable: the numbers stay unknown
+    }
+    return new GroupAccessError(path, owner, code, mode);
   }
 }

@@ -10,7 +10,7 @@ export { DmaBuffer } from './dma.js';
 export {
   NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ControllerResetError, ResourceError, HalError,
   MessageTooLargeError, PcieError, CoreStatusError, VerifyError, UnsafePathError,
-  statusName, opcodeName,
+  statusName, opcodeName, GroupAccessError,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';
 export type { ControllerData, NamespaceData, LbaFormat, SmartLog, ErrorLogEntry, FirmwareSlotLog } from './identify.js';
@@ -24,3 +24,4 @@ export type { FabricEvent } from './fabrics/association.js';
 export { AdminOpc, NvmOpc, FeatureId, LogId, Cns } from '../assembly/nvme/cmd.js';
 export { Messaging, MP_MAX_PAYLOAD, MP_RESERVED_PREFIX, MP_DEFAULT_TIMEOUT_MS, type MpPeer, type MpAnswer, type MpReply, type MpHandler, type MpRequestOptions, type GroupNotification, type NotificationKind } from './mp/index.js';
 export { type GroupStats, type ProcessSnapshot, type QueuePairSnapshot, type QueuePairCounters, type LatencySummary } from './stats.js';
+export { GroupMonitor, type MonitorOptions, type GroupEnd } from './monitor.js';

@@ -10,7 +10,7 @@ import { RegionState, ProcRole } from '../assembly/abi/region.js';
 import { Mmio, processAlive } from '../hal/index.js';
 import { instantiateCore, coreHash } from './core.js';
 import { layoutMemory } from './memory.js';
-import { Region, findRegionFile, openRegionFile, readRegionHeader, createRegionFileExclusive, removeUnusedRegion, type RegionFile, type RegionFileHead } from './region.js';
+import { Region, findRegionFile, openRegionFile, readRegionHeader, createRegionFileExclusive, removeUnusedRegion, groupRegionName, type RegionFile, type RegionFileHead } from './region.js';
 import { Group, GroupClosedError } from './group.js';
 import { openTransport, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
@@ -196,8 +196,7 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
  * is looked at again, a few times.
  */
 export async function openGroup<T>(g: Omit<JoinRequest, 'name'>, create: (file: RegionFile) => Promise<T>, attach: (a: Attachment) => Promise<T>): Promise<T> {
-  if (typeof g.prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(g.prefix)) throw new InvalidArgumentError('filePrefix', 'letters, digits, _ . - (1 to 64)', g.prefix);
-  const name = `${g.prefix}_${g.shmId}.region`;
+  const name = groupRegionName(g.prefix, g.shmId);
   for (let attempt = 0; attempt < 8; attempt++) {
     if (g.procType !== 'secondary' && !findRegionFile(name)) {
       const file = createRegionFileExclusive(name, g.options.regionSize, g.options.hugepages);

@@ -13,7 +13,8 @@
 // count follows the commands done exactly, whatever the share did meanwhile.
 // 'auto' adapts the share to the rate (see SAMPLE_GAP_MIN_MS).
 import { latencyBucket } from './stats.js';
-import { S_TIMEOUTS, S_LAT_SUM_US, S_LAT_COUNT, S_LAT_SAMPLES, S_HIST } from './layout/stats-block.js';
+import { S_TIMEOUTS, S_LAT_SUM_US, S_LAT_COUNT, S_LAT_SAMPLES, S_HIST, S_DIR_LAT_SUM_US, S_DIR_LAT_COUNT, S_DIR_HIST } from './layout/stats-block.js';
+import { NvmOpc } from '../assembly/nvme/cmd.js';
 import type { IoCallback } from './command-table.js';
 
 /**
@@ -37,6 +38,8 @@ export class LatencySampler {
   private readonly stamp: Float64Array;
   /** The commands a sampled command stands for. */
   private readonly weight: Uint16Array;
+  /** Per key: 0 a Read, 1 a Write (the stats block's direction index), 2 anything else. */
+  private readonly dir: Uint8Array;
   private readonly keys: Uint32Array;
   /** Sampled commands in flight (the first entries of keys). */
   private inFlight = 0;
@@ -66,6 +69,7 @@ export class LatencySampler {
     const n = words !== undefined ? keys : 0;
     this.stamp = new Float64Array(n);
     this.weight = new Uint16Array(n);
+    this.dir = new Uint8Array(n);
     this.keys = new Uint32Array(n);
   }
 
@@ -74,8 +78,9 @@ export class LatencySampler {
     return this.share;
   }
 
-  /** Time command `k` (its countdown reached 0). */
-  sample(k: number): void {
+  /** Time command `k` of `opcode` (its countdown reached 0). */
+  sample(k: number, opcode: number): void {
+    this.dir[k] = opcode === NvmOpc.Read ? 0 : opcode === NvmOpc.Write ? 1 : 2;
     let x = this.rng;
     x ^= x << 13;
     x ^= x >>> 17;
@@ -132,7 +137,14 @@ export class LatencySampler {
       const w = weight[k]!;
       // The bucket from whole microseconds; the sum exact (whole ones would
       // lose half a microsecond per command, a sixth of a 3 us latency).
-      st[S_HIST + latencyBucket(us >>> 0)] += w;
+      const bucket = latencyBucket(us >>> 0);
+      st[S_HIST + bucket] += w;
+      const d = this.dir[k]!;
+      if (d < 2) {
+        st[S_DIR_HIST[d]! + bucket] += w;
+        st[S_DIR_LAT_SUM_US[d]!] += us * w;
+        st[S_DIR_LAT_COUNT[d]!] += w;
+      }
       latSum += us * w;
       latCount += w;
       samples++;

@@ -143,7 +143,7 @@ export class QueuePair implements PollTarget {
       this.limits[k] = this.timeoutMs;
       this.timedOut[k] = 0;
       const s = this.sampler;
-      if (--s.countdown === 0) s.sample(k); // the JavaScript side of statistics, per unsampled command: one decrement
+      if (--s.countdown === 0) s.sample(k, opcode); // the JavaScript side of statistics, per unsampled command: one decrement
       return true;
     }
     if (FULL.has(r)) return false;

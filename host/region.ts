@@ -92,6 +92,12 @@ export function createRegionFileExclusive(name: string, size: number, policy: Hu
   return { path, fd, size, hugetlbfs };
 }
 
+/** The region file name of group `shmId` of `prefix` (checked: it becomes a path). */
+export function groupRegionName(prefix: string, shmId: number): string {
+  if (typeof prefix !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new InvalidArgumentError('filePrefix', 'letters, digits, _ . - (1 to 64)', prefix);
+  return `${prefix}_${shmId}.region`;
+}
+
 /** Where an existing group region file is (hugetlbfs first, then /dev/shm). */
 export function findRegionFile(name: string): string | undefined {
   const dirs = [hugetlbfsMount(), '/dev/shm'].filter((d): d is string => d !== undefined);

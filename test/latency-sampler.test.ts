@@ -18,7 +18,7 @@ function drive(s: LatencySampler, clock: { t: number }, batches: number, gapMs: 
   for (let b = 0; b < batches; b++) {
     for (let k = 0; k < QD; k++) {
       cbs[k] = cb;
-      if (--s.countdown === 0) s.sample(k);
+      if (--s.countdown === 0) s.sample(k, 0x02);
     }
     s.newBatch(); // the doorbell
     clock.t += gapMs;

@@ -13,6 +13,7 @@ import { ST_HIST_BUCKETS } from '../assembly/abi/stats.js';
 import { runDir } from '../host/mp/index.js';
 import { member, startSim, stop, type Proc } from './helpers/procs.js';
 import { cli } from './helpers/cli.js';
+import type { TopRecord } from '../host/cli/top.js';
 
 const tag = `st${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
@@ -97,6 +98,13 @@ test('each process\'s counters match the I/O it did: commands, reads, writes, by
         [n, n, w.writes, w.reads, w.writes * w.blocks * BS, w.reads * w.blocks * BS, 0, 0, n],
       );
       assert.is(t.latency.buckets.reduce((a, b) => a + b, 0), n, 'every command in the histogram once');
+      // Reads and Writes apart: each direction's histogram holds exactly its commands.
+      assert.equal([t.readLatency.count, t.writeLatency.count], [w.reads, w.writes]);
+      assert.is(t.readLatency.buckets.reduce((a, b) => a + b, 0), w.reads);
+      assert.is(t.writeLatency.buckets.reduce((a, b) => a + b, 0), w.writes);
+      assert.ok(t.readLatency.meanUs > 0 && t.writeLatency.meanUs > 0);
+      assert.ok(Math.abs(t.readLatency.meanUs * w.reads + t.writeLatency.meanUs * w.writes - t.latency.meanUs * n) < 1e-6 * t.latency.meanUs * n + 1e-6);
+      assert.is(t.submitted - t.completed, 0, 'nothing outstanding');
       assert.equal(p.qpairs[0]!.qid, (r.replies.find((a) => a.slot === slot)!.payload as { qid: number }).qid);
     }
     const me = s.processes.find((x) => x.slot === ctrl.group.self)!;
@@ -290,11 +298,13 @@ test('nvme-wasm stats -i N (text and --json) and top -i N print every member and
     const want = plan(slots);
     await ctrl.mp.request('io', want, { timeoutMs: 60_000 });
     const conn = ['-i', String(g), '--file-prefix', tag];
+    const members = () => ctrl.group.liveSlots().length;
     const j = await cli('stats', ...conn, '--json');
     assert.is(j.code, 0, j.err);
     const doc = JSON.parse(j.out) as GroupStats & { shmId: number };
     assert.is(doc.shmId, g);
-    assert.equal(doc.processes.map((p) => p.slot).sort(), [ctrl.group.self, ...slots].sort(), 'the tool leaves itself out');
+    assert.equal(doc.processes.map((p) => p.slot).sort(), [ctrl.group.self, ...slots].sort(), 'the members, and no slot of the tool');
+    for (const slot of slots) assert.is(doc.processes.find((x) => x.slot === slot)!.totals.readLatency.count, want[slot]!.reads);
     for (const slot of slots) {
       const p = doc.processes.find((x) => x.slot === slot)!;
       const w = want[slot]!;
@@ -320,27 +330,45 @@ test('nvme-wasm stats -i N (text and --json) and top -i N print every member and
     // Writes go on in bursts until top is done, so its second frame's second
     // holds some whatever top's start-up takes on a loaded machine.
     let topDone = false;
+    let most = 0; // members the group counted while top ran: a monitor is never one
     const topRun = cli('top', ...conn, '--iterations', '2', '--interval', '1000').finally(() => (topDone = true));
     const more = { [slots[1]!]: { writes: 20, reads: 0, blocks: 1 } };
     while (!topDone) {
+      most = Math.max(most, members(), ctrl.groupStats().processes.length);
       await ctrl.mp.request('io', more, { timeoutMs: 60_000 });
       await new Promise((r) => setTimeout(r, 100));
     }
+    assert.is(most, 3, 'top took no member slot');
     const top = await topRun;
     assert.is(top.code, 0, top.err);
     const frames = top.out.trim().split(/\n\n(?=group )/);
     assert.is(frames.length, 2);
     for (const f of frames) {
       assert.match(f, /^group \d+ \(file prefix [^)]+\): 3 processes/);
-      assert.match(f, /slot\s+pid\s+role\s+qid\s+IOPS/);
+      assert.match(f, /slot\s+pid\s+qid\s+out\s+rd IOPS\s+rd MiB\/s\s+rd us\s+wr IOPS/);
+      assert.match(f, /\ntotal /, 'the group totals');
+      for (const l of f.split('\n')) assert.ok(l.length <= 80, `80 columns: ${JSON.stringify(l)}`);
       for (const slot of slots) assert.ok(f.split('\n').some((l) => l.startsWith(`${slot} `)), `slot ${slot} in every frame`);
     }
-    // Writes went on during both frames: one of them shows a write rate.
+    // Writes went on during both frames: one of them shows a write rate (wr IOPS, the 8th column).
     const writesOf = (f: string) => {
       const row = f.split('\n').find((l) => l.startsWith(`${slots[1]} `))!;
-      return Number(row.trim().split(/\s+/)[6]);
+      return Number(row.trim().split(/\s+/)[7]);
     };
     assert.ok(frames.some((f) => writesOf(f) > 0), 'the writes show in a frame');
+    // --json: one record per frame, Reads and Writes apart, totals the sum of the processes.
+    const tj = await cli('top', ...conn, '--iterations', '2', '--interval', '200', '--json');
+    assert.is(tj.code, 0, tj.err);
+    const recs = tj.out.trim().split('\n').map((l) => JSON.parse(l) as TopRecord);
+    assert.is(recs.length, 2);
+    for (const r of recs) {
+      assert.is(r.shmId, g);
+      assert.is(r.members, 3);
+      assert.ok(Number.isFinite(Date.parse(r.time)));
+      assert.equal(r.processes.map((p) => p.slot).sort(), [ctrl.group.self, ...slots].sort());
+      assert.is(r.outstanding, r.processes.reduce((a, p) => a + p.outstanding, 0));
+      for (const p of r.processes) for (const q of p.qpairs) assert.ok(typeof q.read.iops === 'number' && typeof q.write.mibPerSec === 'number' && q.outstanding >= 0);
+    }
   } finally {
     for (const p of peers) await stop(p);
     await ctrl.close();
@@ -353,10 +381,29 @@ test('stats and top need a running group: a typed error naming -i, exit code 1',
   assert.match(r.err, 'invalid -i, --shm-id');
   const t = await cli('top', '-i', '9999', '--file-prefix', `${tag}none`, '--iterations', '1');
   assert.is(t.code, 1);
-  assert.match(t.err, 'no primary process for group 9999');
+  assert.match(t.err, `nvme-wasm: error: no group 9999 (file prefix ${tag}none) is running`);
+  assert.not.ok(fs.readdirSync('/dev/shm').some((f) => f.startsWith(`${tag}none_`)), 'no group was started for it');
+  const r2 = await cli('stats', '-i', '9999', '-r', 'trtype:sim name:x');
+  assert.is(r2.code, 1);
+  assert.match(r2.err, 'not a stats option');
   const bad = await cli('top', '-i', '1', '--interval', '5');
   assert.is(bad.code, 1);
   assert.match(bad.err, "--interval <ms>' argument '5' is invalid");
+});
+
+test('top ends by itself when the group ends, and never keeps the group alive', async () => {
+  const { g, ctrl, peers } = await group();
+  const conn = ['-i', String(g), '--file-prefix', tag];
+  const t0 = Date.now();
+  const run = cli('top', ...conn, '--interval', '200', '--json');
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const p of peers) await stop(p);
+  await ctrl.close();
+  const r = await run;
+  assert.is(r.code, 0, r.err);
+  assert.match(r.err, `group ${g} (file prefix ${tag}) ended`);
+  assert.ok(Date.now() - t0 < 30_000);
+  assert.not.ok(fs.existsSync(`/dev/shm/${tag}_${g}.region`), 'the last member removed the region: the monitor held nothing');
 });
 
 test('no socket file or group directory is left behind by the groups above', () => {

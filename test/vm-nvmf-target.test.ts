@@ -95,7 +95,7 @@ function ext4Clean(c: Connection): void {
 /** The I/O queue pairs the target's process holds in its group (nvme-wasm stats -i N --json); NaN for the stand-in (no group). */
 function targetQueuePairs(tgt: NvmfTarget): number {
   if (standIn) return NaN;
-  const r = cliSync('stats', '-r', pcieTrid, '-i', String(SHM_ID), '--json');
+  const r = cliSync('stats', '-i', String(SHM_ID), '--json');
   assert.is(r.code, 0, `nvme-wasm stats: ${r.err}`);
   const doc = JSON.parse(r.out) as GroupStats;
   const me = doc.processes.find((p) => p.pid === tgt.pid);

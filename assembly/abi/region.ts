@@ -21,7 +21,7 @@
 //   size    +----------------------------+
 
 export const REGION_MAGIC: u32 = 0x574d564e; // "NVMW" little-endian
-export const REGION_LAYOUT_VERSION: u32 = 5; // 3: CTRL_STATS_DIR; 4: CTRL_RESET_*; 5: QP_STATS, SLOT_LEN
+export const REGION_LAYOUT_VERSION: u32 = 6; // 3: CTRL_STATS_DIR; 4: CTRL_RESET_*; 5: QP_STATS, SLOT_LEN; 6: stats blocks' Read/Write latency
 export const REGION_ALIGN: u32 = 0x200000; // 2 MiB: hugetlbfs mapping granule
 export const REGION_MIN_SIZE: u32 = 0x400000; // 4 MiB
 export const REGION_MAX_SIZE: u32 = 0x7fe00000; // < 2 GiB: offsets stay positive i32

@@ -46,6 +46,13 @@
 //         | histogram, log2 of microseconds      |  bucket b: [2^(b-1), 2^b) us;
 //         |                                      |  the last is open-ended
 //   +344  +--------------------------------------+
+//         | f64 ST_RLAT_SUM_US f64 ST_RLAT_COUNT |  JS: the same, Reads only
+//         | f64 ST_WLAT_SUM_US f64 ST_WLAT_COUNT |  JS: the same, Writes only
+//   +376  +--------------------------------------+
+//         | f64 x ST_HIST_BUCKETS: Reads' hist.  |  JS
+//   +632  +--------------------------------------+
+//         | f64 x ST_HIST_BUCKETS: Writes' hist. |  JS
+//   +888  +--------------------------------------+
 
 export const ST_MAGIC_VALUE: u32 = 0x5453574e; // "NWST" little-endian
 export const ST_MAGIC: u32 = 0;
@@ -63,5 +70,11 @@ export const ST_LAT_COUNT: u32 = 72; // commands the histogram stands for (weigh
 export const ST_LAT_SAMPLES: u32 = 80; // commands actually timed
 export const ST_HIST: u32 = 88;
 export const ST_HIST_BUCKETS: u32 = 32; // 2^31 us (36 min) and above in the last
-export const ST_SIZE: u32 = ST_HIST + ST_HIST_BUCKETS * 8;
+export const ST_RLAT_SUM_US: u32 = ST_HIST + ST_HIST_BUCKETS * 8; // 344: Reads' share of ST_LAT_SUM_US
+export const ST_RLAT_COUNT: u32 = ST_RLAT_SUM_US + 8; // Reads' share of ST_LAT_COUNT
+export const ST_WLAT_SUM_US: u32 = ST_RLAT_SUM_US + 16; // Writes' share of ST_LAT_SUM_US
+export const ST_WLAT_COUNT: u32 = ST_RLAT_SUM_US + 24; // Writes' share of ST_LAT_COUNT
+export const ST_RHIST: u32 = ST_RLAT_SUM_US + 32; // 376: Reads' latency histogram
+export const ST_WHIST: u32 = ST_RHIST + ST_HIST_BUCKETS * 8; // 632: Writes' latency histogram
+export const ST_SIZE: u32 = ST_WHIST + ST_HIST_BUCKETS * 8; // 888
 

@@ -6,6 +6,7 @@
 import {
   ST_MAGIC, ST_MAGIC_VALUE, ST_QID, ST_OWNER, ST_DESC, ST_ERRORS, ST_TIMEOUTS, ST_READS, ST_WRITES, ST_BYTES_READ,
   ST_BYTES_WRITTEN, ST_LAT_SUM_US, ST_LAT_COUNT, ST_LAT_SAMPLES, ST_HIST, ST_HIST_BUCKETS, ST_SIZE,
+  ST_RLAT_SUM_US, ST_RLAT_COUNT, ST_WLAT_SUM_US, ST_WLAT_COUNT, ST_RHIST, ST_WHIST,
 } from '../../assembly/abi/stats.js';
 import { QP_QID, QP_SUBMITTED, QP_COMPLETED } from '../../assembly/abi/qpair.js';
 import type { ControllerBlock } from './ctrl-block.js';
@@ -16,6 +17,10 @@ export const S_LAT_SUM_US = ST_LAT_SUM_US >>> 3;
 export const S_LAT_COUNT = ST_LAT_COUNT >>> 3;
 export const S_LAT_SAMPLES = ST_LAT_SAMPLES >>> 3;
 export const S_HIST = ST_HIST >>> 3;
+/** Per direction: [Reads, Writes] of the sum, the count and the histogram's first index. */
+export const S_DIR_LAT_SUM_US = [ST_RLAT_SUM_US >>> 3, ST_WLAT_SUM_US >>> 3] as const;
+export const S_DIR_LAT_COUNT = [ST_RLAT_COUNT >>> 3, ST_WLAT_COUNT >>> 3] as const;
+export const S_DIR_HIST = [ST_RHIST >>> 3, ST_WHIST >>> 3] as const;
 export const STATS_BLOCK_SIZE = ST_SIZE;
 export const HIST_BUCKETS = ST_HIST_BUCKETS;
 
@@ -45,6 +50,16 @@ export interface StatsBlockData extends CommandCounters {
   latCount: number;
   latSamples: number;
   buckets: number[];
+  /** The Reads' and the Writes' shares of latSumUs, latCount and buckets. */
+  read: DirectionLatency;
+  write: DirectionLatency;
+}
+
+/** One direction's latency figures in a stats block. */
+export interface DirectionLatency {
+  latSumUs: number;
+  latCount: number;
+  buckets: number[];
 }
 
 /**
@@ -60,14 +75,20 @@ export function readStatsBlock(dv: DataView, ctrl: ControllerBlock, qid: number,
   const desc = dv.getUint32(off + ST_DESC, true);
   const descOk = desc !== 0 && desc + QP_COMPLETED + 4 <= dv.byteLength && dv.getUint32(desc + QP_QID, true) === qid;
   const f = (o: number) => dv.getFloat64(off + o, true);
-  const buckets: number[] = [];
-  for (let b = 0; b < ST_HIST_BUCKETS; b++) buckets.push(f(ST_HIST + b * 8));
+  const hist = (at: number): number[] => {
+    const out: number[] = [];
+    for (let b = 0; b < ST_HIST_BUCKETS; b++) out.push(f(at + b * 8));
+    return out;
+  };
+  const buckets = hist(ST_HIST);
   return {
     submitted: descOk ? dv.getUint32(desc + QP_SUBMITTED, true) : 0,
     completed: descOk ? dv.getUint32(desc + QP_COMPLETED, true) : 0,
     errors: f(ST_ERRORS), timeouts: f(ST_TIMEOUTS), reads: f(ST_READS), writes: f(ST_WRITES),
     bytesRead: f(ST_BYTES_READ), bytesWritten: f(ST_BYTES_WRITTEN),
     latSumUs: f(ST_LAT_SUM_US), latCount: f(ST_LAT_COUNT), latSamples: f(ST_LAT_SAMPLES), buckets,
+    read: { latSumUs: f(ST_RLAT_SUM_US), latCount: f(ST_RLAT_COUNT), buckets: hist(ST_RHIST) },
+    write: { latSumUs: f(ST_WLAT_SUM_US), latCount: f(ST_WLAT_COUNT), buckets: hist(ST_WHIST) },
   };
 }
 

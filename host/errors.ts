@@ -2,7 +2,7 @@
 // these (or a HalError from the system-call layer), never a bare string.
 import fs from 'node:fs';
 import {
-  Sct, GenericSc, CommandSpecificSc, MediaSc, SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK,
+  Sct, GenericSc, CommandSpecificSc, MediaSc, PathSc, SF_SC_SHIFT, SF_SC_MASK, SF_SCT_SHIFT, SF_SCT_MASK, SF_DNR_SHIFT, SF_DNR_MASK,
   SF_M_SHIFT, SF_M_MASK, SF_CRD_SHIFT, SF_CRD_MASK,
 } from '../assembly/nvme/status.js';
 import { AdminOpc, NvmOpc } from '../assembly/nvme/cmd.js';
@@ -34,18 +34,39 @@ function fmt(v: unknown): string {
   }
 }
 
+/** Acronyms the spec writes in capitals, and the small words it writes in lower case. */
+const ACRONYMS = new Set(['lba', 'sgl', 'cmb', 'pmr', 'aer', 'id', 'nvm', 'ana', 'pi', 'prp', 'sq', 'cq', 'io']);
+const SMALL = new Set(['of', 'in', 'to', 'for', 'the', 'a', 'or', 'and', 'by', 'on']);
+
+/** An enum member's name as the spec writes it: 'LbaOutOfRange' -> 'LBA Out of Range'. */
+export function specName(member: string): string {
+  return member
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(' ')
+    .map((w, i) => {
+      const l = w.toLowerCase();
+      if (ACRONYMS.has(l)) return l.toUpperCase();
+      return i > 0 && SMALL.has(l) ? l : w;
+    })
+    .join(' ');
+}
+
+/** The spec's name of status `sc` of type `sct` (4.6.1.2), e.g. 'Zone Invalid Write'; numbers when unknown. */
 export function statusName(sct: number, sc: number): string {
   const table: Record<number, Record<number, string>> = {
     [Sct.Generic]: GenericSc as unknown as Record<number, string>,
     [Sct.CommandSpecific]: CommandSpecificSc as unknown as Record<number, string>,
     [Sct.MediaError]: MediaSc as unknown as Record<number, string>,
+    [Sct.PathRelated]: PathSc as unknown as Record<number, string>,
   };
-  return table[sct]?.[sc] ?? `sct ${sct} sc 0x${sc.toString(16).padStart(2, '0')}`;
+  const member = table[sct]?.[sc];
+  return member !== undefined ? specName(member) : `sct ${sct} sc 0x${sc.toString(16).padStart(2, '0')}`;
 }
 
+/** The spec's name of an admin or NVM opcode, e.g. 'Get Features'. */
 export function opcodeName(admin: boolean, opcode: number): string {
   const n = (admin ? (AdminOpc as unknown as Record<number, string>) : (NvmOpc as unknown as Record<number, string>))[opcode];
-  return n ?? `opcode 0x${opcode.toString(16).padStart(2, '0')}`;
+  return n !== undefined ? specName(n) : `opcode 0x${opcode.toString(16).padStart(2, '0')}`;
 }
 
 /** The controller completed a command with a non-zero status (4.6.1). */

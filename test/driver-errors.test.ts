@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   Controller, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ResourceError,
-  Sct, GenericSc, CommandSpecificSc, MediaSc, AdminOpc, NvmOpc,
+  Sct, GenericSc, CommandSpecificSc, MediaSc, PathSc, AdminOpc, NvmOpc,
 } from '../host/index.js';
 import fs from 'node:fs';
 import { pattern } from './helpers/rand.js';
@@ -49,7 +49,12 @@ const injected: Array<[string, number, number, boolean]> = [
   ['Unrecovered Read Error', Sct.MediaError, MediaSc.UnrecoveredReadError, true],
   ['Write Fault', Sct.MediaError, MediaSc.WriteFault, false],
   ['Access Denied', Sct.MediaError, MediaSc.AccessDenied, true],
-  ['vendor specific 0xC0', Sct.VendorSpecific, 0xc0, false],
+  ['LBA Out of Range', Sct.Generic, GenericSc.LbaOutOfRange, true],
+  ['Zone Invalid Write', Sct.CommandSpecific, CommandSpecificSc.ZoneInvalidWrite, true],
+  ['Zone Boundary Error', Sct.CommandSpecific, CommandSpecificSc.ZoneBoundaryError, true],
+  ['Zone Is Full', Sct.CommandSpecific, CommandSpecificSc.ZoneIsFull, true],
+  ['Host Pathing Error', Sct.PathRelated, PathSc.HostPathingError, false],
+  ['sct 7 sc 0xc0', Sct.VendorSpecific, 0xc0, false],
 ];
 
 for (const [name, sct, sc, dnr] of injected) {
@@ -63,6 +68,8 @@ for (const [name, sct, sc, dnr] of injected) {
     } catch (e) {
       assert.ok(isStatus(e, sct, sc, NvmOpc.Read, qp.qid), String(e));
       assert.is((e as NvmeStatusError).dnr, dnr, 'dnr');
+      // Decoded by the spec's name in the one-line message, no class name.
+      assert.match((e as Error).message, new RegExp(`^Read failed: ${name} \\(sct ${sct}, sc 0x${sc.toString(16).padStart(2, '0')}`));
     }
     await stillWorks();
   });
@@ -72,7 +79,7 @@ test('injected status on an admin command (Get Features) carries qid 0 and the a
   ctrl.transport.sim!.injectFault({ kind: 'status', qid: 0, opcode: AdminOpc.GetFeatures, count: 1, status: { sct: Sct.Generic, sc: GenericSc.InternalError } });
   const e = await ctrl.getFeature(0x07).catch((x: unknown) => x);
   assert.ok(isStatus(e, Sct.Generic, GenericSc.InternalError, AdminOpc.GetFeatures, 0), String(e));
-  assert.match((e as Error).message, /GetFeatures failed: InternalError/);
+  assert.match((e as Error).message, /^Get Features failed: Internal Error \(sct 0, sc 0x06\) on qid 0 cid \d+$/);
 });
 
 // ---- checks the controller itself makes ----

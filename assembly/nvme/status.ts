@@ -105,6 +105,16 @@ export enum CommandSpecificSc {
   ConflictingAttributes = 0x80,
   InvalidProtectionInformation = 0x81,
   WriteToReadOnlyRange = 0x82,
+  CommandSizeLimitExceeded = 0x83,
+  // Zoned Namespace Command Set 1.1, 3.4.1 (Figure 8)
+  ZoneBoundaryError = 0xb8,
+  ZoneIsFull = 0xb9,
+  ZoneIsReadOnly = 0xba,
+  ZoneIsOffline = 0xbb,
+  ZoneInvalidWrite = 0xbc,
+  TooManyActiveZones = 0xbd,
+  TooManyOpenZones = 0xbe,
+  InvalidZoneStateTransition = 0xbf,
 }
 
 // Media and Data Integrity Errors (4.6.1.2.3)

@@ -45,6 +45,9 @@ export interface PciDevice {
 
 export type PciErrorReason = 'argument' | 'missing' | 'driver' | 'iommu';
 
+/** Class code of an NVM Express I/O controller (mass storage, NVM, NVMe). */
+export const NVME_CLASS_CODE = 0x010802;
+
 /** A PCI operation refused: bad argument, no such device, driver not loaded or not binding. */
 export class PciError extends Error {
   override readonly name = 'PciError';
@@ -60,12 +63,25 @@ export class PciError extends Error {
   }
 }
 
+/**
+ * For an address shaped like DDDD:BB:DD.F whose device or function is out
+ * of range (PCI: device 00 to 1f, function 0 to 7), which part: 'device 20
+ * is out of range, 00 to 1f'. Empty otherwise.
+ */
+export function pciAddressRangeNote(address: string): string {
+  const m = /^(?:[0-9a-f]{4}:)?[0-9a-f]{2}:([0-9a-f]{2})\.([0-9a-f]+)$/i.exec(address.trim());
+  if (!m) return '';
+  if (Number.parseInt(m[1]!, 16) > 0x1f) return `device ${m[1]} is out of range, 00 to 1f`;
+  if (Number.parseInt(m[2]!, 16) > 7) return `function ${m[2]} is out of range, 0 to 7`;
+  return '';
+}
+
 /** 'BB:DD.F' or 'DDDD:BB:DD.F', any case -> 'DDDD:BB:DD.F' lower case. */
 export function normalizeAddress(address: string, argument = 'address'): string {
   const a = typeof address === 'string' ? address.trim().toLowerCase() : '';
-  const full = /^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(a) ? `0000:${a}` : a;
+  const full = /^[0-9a-f]{2}:[0-9a-f]{2}\.[0-9a-f]+$/.test(a) ? `0000:${a}` : a;
   if (!PCI_ADDRESS_RE.test(full)) {
-    throw new PciError(`invalid ${argument}: expected a PCI address DDDD:BB:DD.F, got ${JSON.stringify(address)}`, 'argument', undefined, argument);
+    throw new PciError(`invalid ${argument}: expected a PCI address DDDD:BB:DD.F, got ${JSON.stringify(address)}${pciAddressRangeNote(full) ? `: ${pciAddressRangeNote(full)}` : ''}`, 'argument', undefined, argument);
   }
   return full;
 }

@@ -25,7 +25,7 @@ import { ControllerBlock } from './layout/ctrl-block.js';
 import { findRegionFile, groupRegionName } from './region.js';
 import { openTrusted } from './trust.js';
 import { readGroupStats, type GroupStats, type StatsSource } from './stats.js';
-import { ControllerError, GroupAccessError } from './errors.js';
+import { ControllerError } from './errors.js';
 
 /** Which group to watch. */
 export interface MonitorOptions {
@@ -79,7 +79,6 @@ export class GroupMonitor implements StatsSource {
       fd = openTrusted(path, O_RDONLY);
     } catch (e) {
       if (e instanceof HalError && e.code === 'ENOENT') throw new ControllerError(`${what} ended before it could be read`, 'state');
-      if (e instanceof HalError && (e.code === 'EACCES' || e.code === 'EPERM')) throw GroupAccessError.of(path, e.code);
       throw e;
     }
     try {

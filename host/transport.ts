@@ -4,7 +4,7 @@
 // physical addresses from /proc/self/pagemap). Which PCIe route is taken
 // follows the driver the device is bound to (nvme-wasm setup binds it).
 import {
-  openFile, closeFd, mapFixed, O_RDWR, hugetlbfsMount, pciDevice, VfioDevice, UioDevice, PciError, PciAccessError, HalError,
+  openFile, closeFd, mapFixed, O_RDWR, hugetlbfsMount, pciDevice, NVME_CLASS_CODE, VfioDevice, UioDevice, PciError, PciAccessError, HalError,
   lockMemory, physicalPages, PagemapError, fileHolders, enableBusMaster, unmapFixed,
 } from '../hal/index.js';
 import { DMA_PAGE_SIZE } from '../assembly/abi/region.js';
@@ -153,6 +153,11 @@ function pcieFailure(address: string, e: unknown): Error {
 /** Check the device exists, is not the kernel's, and pick the route from its driver. */
 function pcieRoute(address: string): 'vfio' | 'uio' {
   const dev = pciDevice(address);
+  // Setup advice is for NVMe controllers only: anything else is simply not ours.
+  if (dev.classCode !== NVME_CLASS_CODE) {
+    const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
+    throw new PcieError(`${address} is not an NVMe controller (class ${hex(dev.classCode, 6)}, ${hex(dev.vendor, 4)}:${hex(dev.device, 4)}; NVMe is class 010802)`, address, 'missing');
+  }
   if (dev.driver === 'vfio-pci') return 'vfio';
   if (dev.driver === 'uio_pci_generic') return 'uio';
   if (dev.driver === 'nvme') {

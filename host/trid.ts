@@ -4,6 +4,7 @@
 // options (host/fabrics/options.ts). Empty means the embedded simulated
 // controller.
 import { InvalidArgumentError } from './errors.js';
+import { pciAddressRangeNote } from '../hal/pci-bind.js';
 import { parseTcpTransportId, type TcpTransportId } from './fabrics/options.js';
 
 export type { TcpTransportId, FabricsOptions } from './fabrics/options.js';
@@ -31,8 +32,9 @@ export function parseTransportId(text: string | undefined): TransportId {
   }
   if (trtype === 'pcie') {
     const a = fields.traddr ?? '';
-    if (!/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/.test(a)) {
-      throw new InvalidArgumentError('transport id traddr', 'a PCI address DDDD:BB:DD.F', a);
+    const range = pciAddressRangeNote(a);
+    if (range || !/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/.test(a)) {
+      throw new InvalidArgumentError('transport id traddr', `a PCI address DDDD:BB:DD.F${range ? ` (${range})` : ''}`, a);
     }
     return { trtype: 'pcie', traddr: a.toLowerCase() };
   }

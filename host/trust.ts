@@ -7,7 +7,7 @@
 // a symbolic link (O_NOFOLLOW), and never used when others may write it.
 import fs from 'node:fs';
 import { openFile, closeFd, O_NOFOLLOW, HalError } from '../hal/index.js';
-import { UnsafePathError, InvalidArgumentError } from './errors.js';
+import { UnsafePathError, InvalidArgumentError, GroupAccessError } from './errors.js';
 
 /** This process's uid and those NVME_WASM_TRUSTED_UIDS names. */
 export function trustedUids(): Set<number> {
@@ -32,7 +32,8 @@ export function checkTrustedFile(path: string, st: fs.Stats): void {
 /**
  * Open an existing file of the group or a simulator: never through a
  * symbolic link, then checked by fstat (owner, mode) on what was opened.
- * Other failures (ENOENT, ...) are the HalError of open.
+ * EACCES/EPERM is a GroupAccessError naming the owner; other failures
+ * (ENOENT, ...) are the HalError of open.
  */
 export function openTrusted(path: string, flags: number): number {
   let fd: number;
@@ -40,6 +41,8 @@ export function openTrusted(path: string, flags: number): number {
     fd = openFile(path, flags | O_NOFOLLOW);
   } catch (e) {
     if (e instanceof HalError && e.code === 'ELOOP') throw new UnsafePathError(path, fs.lstatSync(path, { throwIfNoEntry: false })?.uid ?? -1, 'it is a symbolic link');
+    // It exists and is someone else's: say so (never "no such group").
+    if (e instanceof HalError && (e.code === 'EACCES' || e.code === 'EPERM')) throw GroupAccessError.of(path, e.code);
     throw e;
   }
   try {

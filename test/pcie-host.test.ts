@@ -49,9 +49,9 @@ test('a PCI address with no device: PcieError "missing", nothing left behind', a
   assert.equal(regionFiles(), before);
 });
 
-test('a device bound to another driver is not touched: PcieError "driver" saying to run nvme-wasm setup', async () => {
-  const other = listPciDevices().find((d) => d.driver && d.driver !== 'vfio-pci' && d.driver !== 'uio_pci_generic');
-  if (!other) return; // no such device on this machine
+test('an NVMe device bound to another driver is not touched: PcieError "driver" saying to run nvme-wasm setup', async () => {
+  const other = listPciDevices().find((d) => d.classCode === 0x010802 && d.driver && d.driver !== 'vfio-pci' && d.driver !== 'uio_pci_generic');
+  if (!other) return; // no such device on this machine (the VM suite has them: test/vm-driver.test.ts)
   try {
     await Controller.open({ transport: `trtype:PCIe traddr:${other.address}` });
     assert.unreachable();
@@ -61,6 +61,17 @@ test('a device bound to another driver is not touched: PcieError "driver" saying
     assert.match((e as Error).message, `bound to ${other.driver}`);
     assert.match((e as Error).message, 'nvme-wasm setup');
   }
+  assert.is(listPciDevices().find((d) => d.address === other.address)!.driver, other.driver);
+});
+
+test('a device that is not NVMe is refused as such, untouched, with no setup advice', async () => {
+  const other = listPciDevices().find((d) => d.classCode !== 0x010802 && d.driver);
+  if (!other) return; // no such device on this machine
+  const e = await Controller.open({ transport: `trtype:PCIe traddr:${other.address}` }).then(() => undefined, (x: unknown) => x);
+  assert.instance(e, PcieError);
+  assert.is((e as PcieError).reason, 'missing');
+  assert.match((e as Error).message, `${other.address} is not an NVMe controller (class ${other.classCode.toString(16).padStart(6, '0')}`);
+  assert.not.match((e as Error).message, 'setup');
   assert.is(listPciDevices().find((d) => d.address === other.address)!.driver, other.driver);
 });
 

@@ -5,7 +5,8 @@
 // so every bad value names its flag; the reason says what is accepted.
 import { Command, InvalidArgumentError as OptionValueError, Option } from 'commander';
 import { Controller, type ControllerOptions } from '../controller.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ControllerError } from '../errors.js';
+import { findRegionFile, groupRegionName } from '../region.js';
 import type { SimConfigInput } from '../sim/config.js';
 
 /** An integer parser for `flag`: rejects NaN, fractions, signs and values outside [min, max]. */
@@ -47,6 +48,7 @@ export interface ConnectOptions {
   shmId?: number;
   filePrefix?: string;
   simConfig?: Record<string, unknown>;
+  procType?: 'primary' | 'secondary' | 'auto';
 }
 
 /** -r, -i, --file-prefix, --sim-config: how a command reaches its controller. */
@@ -55,7 +57,22 @@ export function addConnectOptions(cmd: Command): Command {
     .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME', 'trtype:PCIe traddr:DDDD:BB:DD.F' or 'trtype:TCP adrfam:IPv4 traddr:ADDR trsvcid:PORT subnqn:NQN' (docs/nvmf-host.md; default: an embedded simulated controller started for this command)")
     .option('-i, --shm-id <id>', 'shared-memory group id (like SPDK -i): join the group of processes sharing the controller', intArg(0, 65535))
     .option('--file-prefix <prefix>', "shared-memory group file prefix (like DPDK --file-prefix; default 'nvme-wasm')")
-    .addOption(new Option('--sim-config <json>', 'configuration of the embedded simulated controller, as JSON (see docs/simulator.md)').argParser(jsonObjectArg));
+    .addOption(new Option('--sim-config <json>', 'configuration of the embedded simulated controller, as JSON (see docs/simulator.md)').argParser(jsonObjectArg))
+    .addOption(new Option('--proc-type <type>', 'with -i: primary (start the group), secondary (join a running one only) or auto (like DPDK --proc-type)').choices(['primary', 'secondary', 'auto']));
+}
+
+/**
+ * With -i, say on stderr when no such group runs and this command starts
+ * it (on which controller); with --proc-type secondary refuse instead.
+ */
+function announceNewGroup(o: ConnectOptions): void {
+  if (o.shmId === undefined) return;
+  const prefix = o.filePrefix ?? 'nvme-wasm';
+  if (findRegionFile(groupRegionName(prefix, o.shmId)) !== undefined) return;
+  const what = `no group ${o.shmId} (file prefix ${prefix}) is running`;
+  if (o.procType === 'secondary') throw new ControllerError(`${what}, and --proc-type secondary joins one, never starts it: start its primary first`, 'state');
+  const embedded = !o.transport || o.transport.trim() === '' || o.transport.trim() === 'embedded';
+  process.stderr.write(`nvme-wasm: ${what}: starting it, this process its primary, on ${embedded ? 'an embedded simulated controller (give -r for a device)' : o.transport!.trim()}\n`);
 }
 
 /** Open the controller the connect options name (the embedded simulator by default). */
@@ -63,7 +80,9 @@ export async function openController(o: ConnectOptions, simDefaults: SimConfigIn
   if (o.simConfig && o.transport && o.transport.trim() !== '' && o.transport.trim() !== 'embedded') {
     throw new InvalidArgumentError('--sim-config', 'no -r: it configures the embedded simulated controller', o.transport);
   }
+  announceNewGroup(o);
   return Controller.open({
+    ...(o.procType !== undefined && o.procType !== 'auto' ? { procType: o.procType } : {}),
     ...extra,
     transport: o.transport,
     sim: { ...simDefaults, ...(o.simConfig as SimConfigInput | undefined) },

@@ -312,3 +312,19 @@ export class GroupAccessError extends NvmeError {
     return new GroupAccessError(path, owner, code, mode);
   }
 }
+
+/**
+ * I/O on a namespace this driver lists but does not transfer data for (its
+ * LBA format carries metadata, separate or extended, or has no usable data
+ * size). Admin commands and the other namespaces are unaffected.
+ */
+export class UnsupportedNamespaceError extends NvmeError {
+  override readonly name = 'UnsupportedNamespaceError';
+  constructor(
+    readonly nsid: number,
+    /** Why, in words (e.g. 'LBA format 2: 8 bytes of metadata per block, extended LBA'). */
+    readonly reason: string,
+  ) {
+    super(`namespace ${nsid} is listed but not usable for I/O by nvme-wasm: ${reason}`);
+  }
+}

@@ -115,6 +115,8 @@ export interface NamespaceData {
   lbaFormats: LbaFormat[];
   /** Index of the LBA format in use. */
   formattedLbaIndex: number;
+  /** FLBAS bit 4: metadata is transferred at the end of each block's data (extended LBA), not in a separate buffer. */
+  extendedLba: boolean;
   metadataCapabilities: number;
   dataProtectionCapabilities: number;
   dataProtectionSettings: number;
@@ -146,6 +148,7 @@ export function parseNamespaceData(b: Uint8Array): NamespaceData {
     features: b[I.IDNS_NSFEAT]!,
     lbaFormats,
     formattedLbaIndex: b[I.IDNS_FLBAS]! & I.IDNS_FLBAS_INDEX_MASK,
+    extendedLba: (b[I.IDNS_FLBAS]! & I.IDNS_FLBAS_EXTENDED) !== 0,
     metadataCapabilities: b[I.IDNS_MC]!,
     dataProtectionCapabilities: b[I.IDNS_DPC]!,
     dataProtectionSettings: b[I.IDNS_DPS]!,

@@ -10,7 +10,7 @@ export { DmaBuffer } from './dma.js';
 export {
   NvmeError, NvmeStatusError, NvmeTimeoutError, InvalidArgumentError, ControllerError, ControllerResetError, ResourceError, HalError,
   MessageTooLargeError, PcieError, CoreStatusError, VerifyError, UnsafePathError,
-  statusName, opcodeName, GroupAccessError,
+  statusName, opcodeName, GroupAccessError, UnsupportedNamespaceError,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';
 export type { ControllerData, NamespaceData, LbaFormat, SmartLog, ErrorLogEntry, FirmwareSlotLog } from './identify.js';

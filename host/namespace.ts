@@ -9,7 +9,7 @@ import { Sct, MediaSc } from '../assembly/nvme/status.js';
 import type { IoQueuePair, IoNamespace } from './io-qpair.js';
 import { DmaBuffer } from './dma.js';
 import type { NamespaceData } from './identify.js';
-import { InvalidArgumentError, ControllerError, NvmeStatusError } from './errors.js';
+import { InvalidArgumentError, ControllerError, NvmeStatusError, UnsupportedNamespaceError } from './errors.js';
 import { checkLba, checkInt } from './validate.js';
 
 /** What a namespace needs of its controller. */
@@ -52,13 +52,29 @@ export class Namespace implements IoNamespace {
     this.update(data);
   }
 
+  /**
+   * Why I/O on this namespace is refused (UnsupportedNamespaceError), or
+   * undefined when it is usable: its format carries metadata (this driver
+   * sends no metadata pointer and no extended-LBA layout) or has no data
+   * size it can use. Such a namespace is still listed, with its format, and
+   * admin commands on it work.
+   */
+  unsupported: string | undefined;
+
   update(data: NamespaceData): void {
-    const fmt = data.lbaFormats[data.formattedLbaIndex];
-    if (!fmt || fmt.dataSize < 512) throw new ControllerError(`namespace ${this.id}: no usable LBA format`, 'unsupported');
-    if (fmt.metadataSize !== 0) throw new ControllerError(`namespace ${this.id}: LBA formats with metadata are not supported`, 'unsupported');
+    const idx = data.formattedLbaIndex;
+    const fmt = data.lbaFormats[idx];
     this.data = data;
-    this.blockSize = fmt.dataSize;
     this.blocks = Number(data.size);
+    if (!fmt || fmt.dataSize < 512) {
+      this.blockSize = fmt?.dataSize ?? 0;
+      this.unsupported = `LBA format ${idx} ${fmt ? `has ${fmt.dataSize}-byte blocks (at least 512 needed)` : 'is not described'}`;
+    } else {
+      this.blockSize = fmt.dataSize;
+      this.unsupported = fmt.metadataSize !== 0
+        ? `LBA format ${idx}: ${fmt.metadataSize} bytes of metadata per ${fmt.dataSize}-byte block, ${data.extendedLba ? 'extended LBA (interleaved with the data)' : 'in a separate buffer (MPTR)'}; metadata transfers are not supported`
+        : undefined;
+    }
   }
 
   get capacityBytes(): number {
@@ -71,6 +87,7 @@ export class Namespace implements IoNamespace {
    * range inside the namespace. Returns the block count.
    */
   checkIo(lba: number, bytes: number, maxTransfer: number): number {
+    if (this.unsupported !== undefined) throw new UnsupportedNamespaceError(this.id, this.unsupported);
     if (!Number.isInteger(lba) || lba < 0) throw new InvalidArgumentError('lba', 'a non-negative integer', lba);
     if (bytes <= 0 || bytes % this.blockSize !== 0) throw new InvalidArgumentError('length', `a non-zero multiple of the ${this.blockSize}-byte block size`, bytes);
     if (bytes > maxTransfer) throw new InvalidArgumentError('length', `at most ${maxTransfer} bytes per command (use the Namespace methods to split)`, bytes);
@@ -81,6 +98,7 @@ export class Namespace implements IoNamespace {
   }
 
   private checkRange(lbaIn: number | bigint, blocks: number): number {
+    if (this.unsupported !== undefined) throw new UnsupportedNamespaceError(this.id, this.unsupported);
     const lba = checkLba('lba', lbaIn);
     if (lba >= this.blocks) throw new InvalidArgumentError('lba', `a block address below ${this.blocks}`, lbaIn);
     if (lba + blocks > this.blocks) throw new InvalidArgumentError('blocks', `at most ${this.blocks - lba} blocks from lba ${lba}`, blocks);

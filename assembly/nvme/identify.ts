@@ -75,6 +75,7 @@ export const IDNS_NSFEAT: u32 = 24; // u8
 export const IDNS_NLBAF: u32 = 25; // u8 Number of LBA Formats, 0's based
 export const IDNS_FLBAS: u32 = 26; // u8 Formatted LBA Size: format index 3:0
 export const IDNS_FLBAS_INDEX_MASK: u32 = 0xf;
+export const IDNS_FLBAS_EXTENDED: u32 = 0x10; // bit 4: metadata at the end of each block's data (extended LBA)
 export const IDNS_MC: u32 = 27; // u8 Metadata Capabilities
 export const IDNS_DPC: u32 = 28; // u8
 export const IDNS_DPS: u32 = 29; // u8

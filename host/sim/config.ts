@@ -12,6 +12,16 @@ export interface SimNamespaceConfig {
   backing: 'ram' | 'file';
   /** Backing file for backing 'file' (created if missing, sized to the namespace). */
   path?: string;
+  /**
+   * Metadata bytes per block of the format in use: 0 (default) or 8. With
+   * 8, Identify describes the format (separate or extended, `extendedLba`)
+   * but the simulator moves no metadata: Read, Write and Compare on such a
+   * namespace complete with Invalid Namespace or Format. (For testing how
+   * drivers list and refuse such namespaces.)
+   */
+  metadataSize?: 0 | 8;
+  /** With metadataSize 8: metadata at the end of each block's data (FLBAS bit 4) rather than in a separate buffer. */
+  extendedLba?: boolean;
 }
 
 /** The latency model of I/O completions. */
@@ -110,6 +120,8 @@ export function parseSimConfig(input: SimConfigInput = {}): SimConfig {
   cfg.namespaces.forEach((ns, i) => {
     if (ns.lbaSize !== 512 && ns.lbaSize !== 4096) throw new InvalidArgumentError(`sim.namespaces[${i}].lbaSize`, '512 or 4096', ns.lbaSize);
     intIn(`sim.namespaces[${i}].blocks`, ns.blocks, 1, 2 ** 40);
+    if (ns.metadataSize !== undefined && ns.metadataSize !== 0 && ns.metadataSize !== 8) throw new InvalidArgumentError(`sim.namespaces[${i}].metadataSize`, '0 or 8', ns.metadataSize);
+    if (ns.extendedLba !== undefined && typeof ns.extendedLba !== 'boolean') throw new InvalidArgumentError(`sim.namespaces[${i}].extendedLba`, 'true or false', ns.extendedLba);
     if (ns.backing !== 'ram' && ns.backing !== 'file') throw new InvalidArgumentError(`sim.namespaces[${i}].backing`, "'ram' or 'file'", ns.backing);
     if (ns.backing === 'file' && (typeof ns.path !== 'string' || ns.path.length === 0)) {
       throw new InvalidArgumentError(`sim.namespaces[${i}].path`, 'a file path for a file-backed namespace', ns.path);

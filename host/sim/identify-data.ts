@@ -25,7 +25,10 @@ export const SIM_ARB_BURST_LOG2 = 5;
 /** Optional NVM commands implemented (Identify ONCS). */
 export const SIM_ONCS = I.ONCS_COMPARE | I.ONCS_DSM | I.ONCS_WRITE_ZEROES | I.ONCS_SAVE_FEATURES | I.ONCS_VERIFY;
 /** The two LBA formats offered: index 0 = 512 bytes, index 1 = 4096 bytes. */
-export const SIM_LBAF_LBADS = [9, 12];
+/** The LBA formats described: [LBADS, MS] (512 and 4096 bytes, without and with 8 bytes of metadata). */
+export const SIM_LBAFS: ReadonlyArray<readonly [number, number]> = [[9, 0], [12, 0], [9, 8], [12, 8]];
+/** Metadata Capabilities: extended LBA (bit 0) and separate buffer (bit 1) both described. */
+const SIM_MC = 0x3;
 
 /** ASCII, space padded (Identify SN / MN / FR, firmware slot revisions). */
 export function putAscii(buf: Buffer, off: number, len: number, s: string): void {
@@ -77,15 +80,17 @@ export function fillIdentifyNamespace(b: Buffer, ns: Namespace, serial: string):
   putU64(b, I.IDNS_NCAP, ns.blocks);
   putU64(b, I.IDNS_NUSE, ns.alloc.used);
   b.writeUInt8(NSFEAT_THINP | NSFEAT_DAE, I.IDNS_NSFEAT);
-  b.writeUInt8(SIM_LBAF_LBADS.length - 1, I.IDNS_NLBAF);
-  b.writeUInt8(SIM_LBAF_LBADS.indexOf(ns.lbaShift), I.IDNS_FLBAS);
+  b.writeUInt8(SIM_LBAFS.length - 1, I.IDNS_NLBAF);
+  const fmt = SIM_LBAFS.findIndex(([lbads, ms]) => lbads === ns.lbaShift && ms === ns.metadataSize);
+  b.writeUInt8(fmt | (ns.extendedLba ? I.IDNS_FLBAS_EXTENDED : 0), I.IDNS_FLBAS);
+  b.writeUInt8(SIM_MC, I.IDNS_MC);
   b.writeUInt8(DLFEAT_READ_ZEROES | DLFEAT_WZ_DEAC, I.IDNS_DLFEAT);
   putU64(b, I.IDNS_NVMCAP, ns.bytes);
   const { eui64, nguid } = ns.identifiers(serial);
   nguid.copy(b, I.IDNS_NGUID);
   eui64.copy(b, I.IDNS_EUI64);
-  SIM_LBAF_LBADS.forEach((lbads, i) => {
-    b.writeUInt32LE(lbads << I.LBAF_LBADS_SHIFT, I.IDNS_LBAF0 + i * I.IDNS_LBAF_SIZE);
+  SIM_LBAFS.forEach(([lbads, ms], i) => {
+    b.writeUInt32LE((lbads << I.LBAF_LBADS_SHIFT) | (ms << I.LBAF_MS_SHIFT), I.IDNS_LBAF0 + i * I.IDNS_LBAF_SIZE);
   });
 }
 

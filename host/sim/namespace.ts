@@ -93,6 +93,9 @@ export class NamespaceStats {
 export class Namespace {
   readonly lbaShift: number;
   readonly bytes: number;
+  /** Metadata bytes per block of the format in use (described only: no metadata is moved). */
+  metadataSize: number = 0;
+  extendedLba = false;
   readonly stats = new NamespaceStats();
   /** Error Recovery feature (5.21.1.5), namespace specific. */
   tler = 0;
@@ -115,6 +118,13 @@ export class Namespace {
    * (the map of which blocks were written is not persisted).
    */
   static open(nsid: number, cfg: SimNamespaceConfig): Namespace {
+    const ns = Namespace.openData(nsid, cfg);
+    ns.metadataSize = cfg.metadataSize ?? 0;
+    ns.extendedLba = ns.metadataSize !== 0 && cfg.extendedLba === true;
+    return ns;
+  }
+
+  private static openData(nsid: number, cfg: SimNamespaceConfig): Namespace {
     const bytes = cfg.blocks * cfg.lbaSize;
     if (cfg.backing === 'ram') {
       return new Namespace(nsid, cfg.lbaSize, cfg.blocks, new RamBacking(bytes), new AllocationMap(cfg.blocks, false));

@@ -110,6 +110,7 @@ function rangeSlba(b: Buffer, r: number): number {
  * range, then the PRPs (left in c.prp). Returns 0 or a status field.
  */
 function checkTransfer(c: SimContext, e: number, ns: Namespace, slba: number, nlb: number): number {
+  if (ns.metadataSize !== 0) return SF_INVALID_NAMESPACE; // Invalid Namespace or Format: metadata formats are described, not moved
   const len = nlb * ns.lbaSize;
   if (len > c.maxTransfer) return SF_INVALID_FIELD;
   if (slba + nlb > ns.blocks) return SF_LBA_OUT_OF_RANGE;

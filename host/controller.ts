@@ -179,7 +179,8 @@ export class Controller extends ControllerAdminApi {
       return bringUp(file, id, opts.sim, options, undefined, initialise);
     }
     const shmId = checkInt('shmId', opts.shmId, 0, 0x7fffffff);
-    return openGroup({ shmId, prefix: opts.filePrefix ?? 'nvme-wasm', procType, options },
+    const requested = id.trtype === 'embedded' ? undefined : id;
+    return openGroup({ shmId, prefix: opts.filePrefix ?? 'nvme-wasm', procType, options, ...(requested ? { requested } : {}) },
       (file) => bringUp(file, id, opts.sim, options, shmId, initialise),
       (a) => Controller.attachSecondary(a, options, shmId));
   }

@@ -31,6 +31,18 @@ export interface JoinRequest {
   prefix: string;
   procType: 'auto' | 'primary' | 'secondary';
   options: ResolvedOptions;
+  /** The device the caller named; undefined: whatever the group runs on (the embedded default). */
+  requested?: TransportId;
+}
+
+/** The device two transport IDs name (their options aside). */
+function deviceKey(t: TransportId): string {
+  switch (t.trtype) {
+    case 'embedded': return 'embedded';
+    case 'sim': return `sim ${t.name} ${t.directory ?? ''}`;
+    case 'pcie': return `pcie ${t.traddr.toLowerCase()}`;
+    case 'tcp': return `tcp ${t.traddr} ${t.trsvcid} ${t.subnqn}`;
+  }
 }
 
 /** Is the process that created this region (its primary) still running? */
@@ -106,6 +118,16 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
   let groupTrid: TransportId | undefined;
   try {
     groupTrid = parseTransportId(tridText.replace(/ \(embedded\)$/, ''));
+  } catch (e) {
+    throw damaged(path, req, `names no device nvme-wasm knows (${JSON.stringify(tridText)}: ${(e as Error).message})`);
+  }
+  // Never a different controller than the one asked for, silently.
+  if (req.requested !== undefined && deviceKey(req.requested) !== deviceKey(groupTrid)) {
+    // A stale group (nobody holds it) makes way for the device asked for; a live one is left alone.
+    if (procType !== 'secondary' && removeUnusedRegion(path) !== 'in-use') return undefined;
+    throw new ControllerError(`group ${shmId} (file prefix ${prefix}) runs on ${tridText}, not on the device asked for: give -r ${tridText.replace(/ \(embedded\)$/, '')} (or no -r) to join it, or another -i for a group of that device`, 'state');
+  }
+  try {
     transport = await openTransport(groupTrid, undefined, { secondary: true });
   } catch (e) {
     // The device cannot be reached from here. If nobody holds the group any more (its members all died:

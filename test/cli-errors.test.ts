@@ -73,6 +73,22 @@ test("another user's group: a permission error naming the file and its owner, fo
   assert.is(e.name, 'GroupAccessError');
 });
 
+test('-r naming another device than the running group\'s: refused, never joined silently', async () => {
+  const ctrl = await Controller.open({ shmId: 4, filePrefix: tag, regionSize: 32 << 20 });
+  try {
+    const r = await cli('identify', '-i', '4', '--file-prefix', tag, '-r', 'trtype:sim name:other');
+    assert.is(r.code, 1);
+    assert.match(r.err, /^nvme-wasm: error: group 4 \(file prefix [^)]+\) runs on trtype:sim name:emb-\d+-\d+, not on the device asked for: give -r trtype:sim name:emb-/);
+    // Without -r it joins whatever the group runs on, as before.
+    const ok = await cli('identify', '-i', '4', '--file-prefix', tag);
+    assert.is(ok.code, 0, ok.err);
+    assert.not.match(ok.err, 'starting it');
+    assert.is(ctrl.group.liveSlots().length, 1, 'the group is untouched');
+  } finally {
+    await ctrl.close();
+  }
+});
+
 test('a PCI address that is well formed but out of range says which part is wrong', async () => {
   const dev = await cli('identify', '-r', 'trtype:PCIe traddr:0000:00:20.0');
   assert.is(dev.code, 1);

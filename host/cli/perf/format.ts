@@ -87,7 +87,8 @@ const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 
 /** A bar of `frac` (0..1) of `width` cells, in eighths of a cell. */
 function bar(frac: number, width: number): string {
-  const e = Math.round(Math.max(0, Math.min(1, frac)) * width * 8);
+  let e = Math.round(Math.max(0, Math.min(1, frac)) * width * 8);
+  if (e === 0 && frac > 0) e = 1; // a range that has I/Os never looks empty
   return '█'.repeat(Math.floor(e / 8)) + EIGHTHS[e % 8]!;
 }
 

@@ -223,7 +223,9 @@ async function runPerf(o: PerfOptions, ioSizeGiven: boolean): Promise<number> {
   const progress = new ProgressReporter(process.stderr, progressMode(process.stderr, o.json), o.time);
   const onSig = (): void => {
     if (engine && !engine.interrupted && !engine.done) return engine.stop();
-    // A second Ctrl-C, or one after the run: the default action, as if perf had no handler.
+    // A second Ctrl-C, or one after the run: the default action, as if perf had no handler
+    // (the terminal's cursor given back first).
+    progress.stop();
     process.off('SIGINT', onSig);
     process.kill(process.pid, 'SIGINT');
   };

@@ -73,7 +73,7 @@ try {
   process.stdout.write(`  nvme-wasm identify -i ${g}: median ${median(tool).toFixed(0)} ms (min ${Math.min(...tool).toFixed(0)}, max ${Math.max(...tool).toFixed(0)})\n`);
   process.stdout.write(`  node -e 0:               median ${median(bare).toFixed(0)} ms (min ${Math.min(...bare).toFixed(0)}, max ${Math.max(...bare).toFixed(0)})\n`);
   process.stdout.write(`  the tool's own work: ${(median(tool) - median(bare)).toFixed(0)} ms over a bare node start\n`);
-  process.stdout.write(`  perf exit code ${code}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
+  process.stdout.write(`  perf exit code ${code}${code === 130 ? ' (stopped by SIGINT, as meant)' : ''}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
 } finally {
   await stop();
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });

@@ -82,7 +82,7 @@ function wasmPerf(qd: number): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
   if (r.status !== 0) return { error: `perf exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1).join('')}` };
   const doc = JSON.parse(r.stdout) as { namespaces: Array<{ nsid: number; iops: number; latencyUs: { average: number }; percentilesUs?: Record<string, number> }> };
   const ns = doc.namespaces.find((n) => n.nsid === nsid) ?? doc.namespaces[0]!;
-  return { iops: ns.iops, meanUs: ns.latencyUs.average, p99Us: ns.percentilesUs?.['99'] ?? NaN };
+  return { iops: ns.iops, meanUs: ns.latencyUs.average, p99Us: ns.percentilesUs?.['99.000000'] ?? NaN };
 }
 
 /** The kernel's queue split ("N/0/M default/read/poll queues") and whether the block device polls. */

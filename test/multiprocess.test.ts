@@ -241,9 +241,11 @@ test('management tools attach during perf, do their work, and leave no trace; pe
     await obs.close();
     perf.kill('SIGINT');
   }
-  assert.is(await perfExit, 0, perfOut);
+  // Stopped by SIGINT: the summary of the time run, marked interrupted, exit 130 (128 + SIGINT).
+  assert.is(await perfExit, 130, perfOut);
   assert.not.match(perfOut, /error|mismatch/i);
   assert.match(perfOut, /Total\s+:/);
+  assert.match(perfOut, /perf interrupted/);
 });
 
 test('QID exhaustion: asking for more queue pairs than the group has left is a clear error', async () => {

@@ -1,4 +1,5 @@
-// perf's I/O engine: one queue pair per namespace, `qd` commands kept in
+// perf's I/O engine: one queue pair per namespace (of one or several
+// controllers, all polled by this one thread), `qd` commands kept in
 // flight on each, issued through the low-overhead callback path
 // (IoQueuePair.submitRead/submitWrite, then processCompletions in a loop)
 // into DMA buffers allocated once (zero copy). The loop polls for ~50 ms at
@@ -30,10 +31,14 @@ export interface EngineConfig {
   verify: boolean;
   /** Called about once per second with the totals of the last interval. */
   onProgress?: (p: Progress) => void;
+  /** Called after every poll slice (~50 ms) with the run time so far. */
+  onTick?: (elapsedS: number) => void;
 }
 
 export interface Progress {
   elapsedS: number;
+  /** Run time planned (-t). */
+  totalS: number;
   iops: number;
   mibps: number;
   avgLatencyUs: number;
@@ -57,7 +62,8 @@ interface Slot {
 }
 
 export class NsJob {
-  readonly latency = new LatencyStats();
+  readonly readLatency = new LatencyStats();
+  readonly writeLatency = new LatencyStats();
   reads = 0;
   writes = 0;
   errors = 0;
@@ -85,6 +91,7 @@ export class NsJob {
 
   constructor(
     private readonly engine: PerfEngine,
+    readonly ctrl: Controller,
     readonly ns: Namespace,
     readonly qp: IoQueuePair,
     private readonly cfg: EngineConfig,
@@ -103,9 +110,17 @@ export class NsJob {
     this.rng = (0x9e3779b9 ^ (ns.id * 0x85ebca6b)) >>> 0 || 1;
   }
 
-  allocate(ctrl: Controller): void {
+  /** Reads and writes together. */
+  get latency(): LatencyStats {
+    const l = new LatencyStats();
+    l.merge(this.readLatency);
+    l.merge(this.writeLatency);
+    return l;
+  }
+
+  allocate(): void {
     for (let i = 0; i < this.cfg.queueDepth; i++) {
-      const buf = ctrl.allocDma(this.cfg.ioSize, { align: 4096 });
+      const buf = this.ctrl.allocDma(this.cfg.ioSize, { align: 4096 });
       const slot: Slot = {
         buf, words: new Uint32Array(buf.bytes.buffer, buf.bytes.byteOffset, buf.length >>> 2),
         lba: 0, unit: 0, isRead: true, seq: 0, submittedAt: 0, cb: () => {},
@@ -183,11 +198,15 @@ export class NsJob {
       this.firstError ??= err;
     } else if (eng.counting) {
       const ns = (eng.now - slot.submittedAt) * 1e6;
-      this.latency.record(ns);
       this.intervalIos++;
       this.intervalLatNs += ns;
-      if (slot.isRead) this.reads++;
-      else this.writes++;
+      if (slot.isRead) {
+        this.reads++;
+        this.readLatency.record(ns);
+      } else {
+        this.writes++;
+        this.writeLatency.record(ns);
+      }
     }
     if (this.expected) {
       if (!err) {
@@ -253,6 +272,10 @@ export class PerfEngine {
   /** performance.now() of the current poll iteration. */
   now = performance.now();
   stopping = false;
+  /** Stopped by stop() (Ctrl-C) before the run, or the --verify read-back, was over. */
+  interrupted = false;
+  /** Set once the run and the read-back are over: a stop() then changes nothing. */
+  done = false;
   counting = false;
   readBack = false;
   outstanding = 0;
@@ -261,20 +284,22 @@ export class PerfEngine {
   readonly idle = new IdleList();
   readonly jobs: NsJob[] = [];
 
-  constructor(
-    private readonly ctrl: Controller,
-    private readonly cfg: EngineConfig,
-  ) {}
+  /** True when a controller is reached over a fabric: the event loop then gets every round. */
+  private fabric = false;
 
-  add(ns: Namespace, qp: IoQueuePair): NsJob {
-    const job = new NsJob(this, ns, qp, this.cfg);
-    job.allocate(this.ctrl);
+  constructor(private readonly cfg: EngineConfig) {}
+
+  add(ctrl: Controller, ns: Namespace, qp: IoQueuePair): NsJob {
+    const job = new NsJob(this, ctrl, ns, qp, this.cfg);
+    job.allocate();
     this.jobs.push(job);
+    if (ctrl.transport.fabric) this.fabric = true;
     return job;
   }
 
   /** Stop early (SIGINT): the summary covers the time run so far. */
   stop(): void {
+    if (!this.done) this.interrupted = true;
     this.stopping = true;
   }
 
@@ -302,10 +327,11 @@ export class PerfEngine {
     let lastProgress = t0;
     while (!this.stopping) {
       // Over NVMe/TCP completions arrive as socket reads: give the event loop every round.
-      const sliceEnd = Math.min(this.now + (this.ctrl.transport.fabric ? 0 : SLICE_MS), end);
+      const sliceEnd = Math.min(this.now + (this.fabric ? 0 : SLICE_MS), end);
       do this.pollAll();
       while (this.now < sliceEnd && !this.stopping);
       if (this.now >= end) this.stopping = true;
+      this.cfg.onTick?.((this.now - t0) / 1000);
       if (this.now - lastProgress >= 1000 || (this.stopping && this.now - lastProgress >= 500)) {
         this.progress(this.now - t0, this.now - lastProgress);
         lastProgress = this.now;
@@ -328,7 +354,7 @@ export class PerfEngine {
       j.intervalLatNs = 0;
     }
     const s = intervalMs / 1000;
-    this.cfg.onProgress?.({ elapsedS: elapsedMs / 1000, iops: ios / s, mibps: (ios * this.cfg.ioSize) / 2 ** 20 / s, avgLatencyUs: ios ? lat / ios / 1000 : 0 });
+    this.cfg.onProgress?.({ elapsedS: elapsedMs / 1000, totalS: this.cfg.seconds, iops: ios / s, mibps: (ios * this.cfg.ioSize) / 2 ** 20 / s, avgLatencyUs: ios ? lat / ios / 1000 : 0 });
   }
 
   /** Reap what is still in flight (bounded by the command timeout). */
@@ -350,11 +376,10 @@ export class PerfEngine {
     let total = 0;
     for (const job of this.jobs) {
       const units = job.writtenUnits();
-      total += units.length;
       let next = 0;
       const free = [...job.slots];
       const refill = (): void => {
-        while (free.length > 0 && next < units.length) {
+        while (free.length > 0 && next < units.length && !this.interrupted) {
           const slot = free.pop()!;
           if (job.issueReadBack(slot, units[next]!)) {
             next++;
@@ -375,12 +400,13 @@ export class PerfEngine {
       }
       refill();
       const end = performance.now() + 60_000;
-      for (let iter = 1; (next < units.length || this.outstanding > 0) && this.now < end; iter++) {
+      for (let iter = 1; ((next < units.length && !this.interrupted) || this.outstanding > 0) && this.now < end; iter++) {
         this.now = performance.now();
         job.qp.processCompletions();
         refill();
-        if (iter % 4096 === 0 || this.ctrl.transport.fabric) await new Promise((r) => setImmediate(r));
+        if (iter % 4096 === 0 || this.fabric) await new Promise((r) => setImmediate(r));
       }
+      total += next; // all of them, unless Ctrl-C cut the read-back short
     }
     return total;
   }

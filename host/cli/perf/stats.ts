@@ -24,11 +24,17 @@ export function bucketRange(i: number): [number, number] {
   return [m * 2 ** shift, (m + 1) * 2 ** shift - 1];
 }
 
-export const SUMMARY_PERCENTILES = [1, 10, 25, 50, 75, 90, 95, 98, 99, 99.5, 99.9, 99.99, 99.999];
+/** SPDK perf's cutoffs (g_latency_cutoffs), in percent. */
+export const SUMMARY_PERCENTILES = [1, 10, 25, 50, 75, 90, 95, 98, 99, 99.5, 99.9, 99.99, 99.999, 99.9999, 99.99999];
+
+/** fio's key for percentile `p` in its JSON ("99.000000"). */
+export const fioKey = (p: number): string => p.toFixed(6);
 
 export class LatencyStats {
   count = 0;
   sumNs = 0;
+  /** Sum of squares, for the standard deviation. */
+  sumSqNs = 0;
   minNs = Infinity;
   maxNs = 0;
   readonly buckets = new Float64Array(BUCKETS);
@@ -36,6 +42,7 @@ export class LatencyStats {
   record(ns: number): void {
     this.count++;
     this.sumNs += ns;
+    this.sumSqNs += ns * ns;
     if (ns < this.minNs) this.minNs = ns;
     if (ns > this.maxNs) this.maxNs = ns;
     this.buckets[bucketOf(ns)]!++;
@@ -44,6 +51,7 @@ export class LatencyStats {
   merge(o: LatencyStats): void {
     this.count += o.count;
     this.sumNs += o.sumNs;
+    this.sumSqNs += o.sumSqNs;
     this.minNs = Math.min(this.minNs, o.minNs);
     this.maxNs = Math.max(this.maxNs, o.maxNs);
     for (let i = 0; i < BUCKETS; i++) this.buckets[i]! += o.buckets[i]!;
@@ -51,6 +59,13 @@ export class LatencyStats {
 
   get avgNs(): number {
     return this.count ? this.sumNs / this.count : 0;
+  }
+
+  /** Sample standard deviation (n - 1, as fio's stddev). */
+  get stddevNs(): number {
+    if (this.count < 2) return 0;
+    const m = this.sumNs / this.count;
+    return Math.sqrt(Math.max(0, (this.sumSqNs - this.count * m * m) / (this.count - 1)));
   }
 
   /**

@@ -89,6 +89,14 @@ test('-r naming another device than the running group\'s: refused, never joined 
   }
 });
 
+test('-r given twice to a one-controller command is refused, never the last one silently', async () => {
+  for (const cmd of ['identify', 'smart-log', 'demo', 'nvmf-tgt']) {
+    const r = await cli(cmd, '-r', 'trtype:sim name:a', '-r', 'trtype:sim name:b');
+    assert.is(r.code, 1, cmd);
+    assert.match(r.err, 'Given twice ("trtype:sim name:a" and "trtype:sim name:b"): this command opens one controller', cmd);
+  }
+});
+
 test('a PCI address that is well formed but out of range says which part is wrong', async () => {
   const dev = await cli('identify', '-r', 'trtype:PCIe traddr:0000:00:20.0');
   assert.is(dev.code, 1);

@@ -13,7 +13,7 @@ import { NvmeError, HalError } from '../errors.js';
 import { PciError } from '../../hal/pci-bind.js';
 import { PciAccessError } from '../../hal/pci.js';
 import { PagemapError } from '../../hal/pagemap.js';
-import { intArg } from './options.js';
+import { intArg, oneTransport } from './options.js';
 import { perfCommand } from './perf/command.js';
 import { identifyCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
 import { simCommand } from './sim.js';
@@ -33,7 +33,7 @@ program
 program
   .command('demo')
   .description('identify the controller, then write, read back and verify data at many sizes and offsets')
-  .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME' (default: an embedded simulated controller)")
+  .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME' (default: an embedded simulated controller)", oneTransport)
   .option('-n, --rounds <n>', 'verified write/read rounds', intArg(1, 1_000_000), 200)
   .action(async (o: { transport?: string; rounds: number }) => {
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });

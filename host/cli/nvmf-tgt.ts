@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
-import { intArg, jsonObjectArg } from './options.js';
+import { intArg, jsonObjectArg, oneTransport } from './options.js';
 import { startTarget, checkConfig, parseListen, type TargetConfig } from '../nvmf/target/config.js';
 import { checkNqn } from '../nvmf/target/subsystem.js';
 
@@ -91,7 +91,7 @@ export function configFromFlags(o: Opts): TargetConfig {
 export function nvmfTgtCommand(): Command {
   return new Command('nvmf-tgt')
     .description('export a controller over NVMe/TCP (NVMe/TCP Transport 1.0, NVMe-oF 1.1) until SIGINT or SIGTERM; no TLS, no in-band authentication')
-    .option('-r, --transport <trid>', "the device: 'trtype:PCIe traddr:DDDD:BB:DD.F' or 'trtype:sim name:NAME' (default: an embedded simulated controller)")
+    .option('-r, --transport <trid>', "the device: 'trtype:PCIe traddr:DDDD:BB:DD.F' or 'trtype:sim name:NAME' (default: an embedded simulated controller)", oneTransport)
     .option('-i, --shm-id <id>', 'shared-memory group id (like SPDK -i): the target joins the group of processes sharing the controller', intArg(0, 65535))
     .option('--file-prefix <prefix>', "shared-memory group file prefix (default 'nvme-wasm')")
     .addOption(new Option('--sim-config <json>', 'configuration of the embedded simulated controller, as JSON').argParser(jsonObjectArg))

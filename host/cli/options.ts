@@ -51,10 +51,16 @@ export interface ConnectOptions {
   procType?: 'primary' | 'secondary' | 'auto';
 }
 
+/** -r for a command of one controller: given twice is an error, never the last one silently. */
+export function oneTransport(v: string, previous: string | undefined): string {
+  if (previous !== undefined) throw new OptionValueError(`Given twice (${JSON.stringify(previous)} and ${JSON.stringify(v)}): this command opens one controller (perf takes several -r).`);
+  return v;
+}
+
 /** -r, -i, --file-prefix, --sim-config: how a command reaches its controller. */
 export function addConnectOptions(cmd: Command): Command {
   return cmd
-    .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME', 'trtype:PCIe traddr:DDDD:BB:DD.F' or 'trtype:TCP adrfam:IPv4 traddr:ADDR trsvcid:PORT subnqn:NQN' (docs/nvmf-host.md; default: an embedded simulated controller started for this command)")
+    .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME', 'trtype:PCIe traddr:DDDD:BB:DD.F' or 'trtype:TCP adrfam:IPv4 traddr:ADDR trsvcid:PORT subnqn:NQN' (docs/nvmf-host.md; default: an embedded simulated controller started for this command)", oneTransport)
     .option('-i, --shm-id <id>', 'shared-memory group id (like SPDK -i): join the group of processes sharing the controller', intArg(0, 65535))
     .option('--file-prefix <prefix>', "shared-memory group file prefix (like DPDK --file-prefix; default 'nvme-wasm')")
     .addOption(new Option('--sim-config <json>', 'configuration of the embedded simulated controller, as JSON (see docs/simulator.md)').argParser(jsonObjectArg))

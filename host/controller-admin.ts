@@ -30,18 +30,52 @@ export abstract class ControllerAdminApi extends ControllerEvents {
     return this.data;
   }
 
-  /** Get Features (5.13): the completion's dword 0. */
-  getFeature(fid: number, opts: { sel?: number; nsid?: number; cdw11?: number } = {}): Promise<number> {
+  /** Get Features (5.13) of feature `fid` (0 to 255): the completion's dword 0. */
+  getFeature(
+    fid: number,
+    opts: {
+      /** Select, 0 to 3: current (0, default), default (1), saved (2), supported capabilities (3). */
+      sel?: number;
+      /** Namespace ID, for namespace-specific features. Default 0. */
+      nsid?: number;
+      /** Command dword 11, for features that take one. Default 0. */
+      cdw11?: number;
+    } = {},
+  ): Promise<number> {
     return this.commands.getFeature(fid, opts);
   }
 
-  /** Set Features (5.21): the completion's dword 0. */
-  setFeature(fid: number, cdw11: number, opts: { save?: boolean; nsid?: number; cdw12?: number } = {}): Promise<number> {
+  /** Set Features (5.21) of feature `fid` (0 to 255) to `cdw11` (a 32-bit value): the completion's dword 0. */
+  setFeature(
+    fid: number,
+    cdw11: number,
+    opts: {
+      /** Save the value across resets (SV). Default false. */
+      save?: boolean;
+      /** Namespace ID, for namespace-specific features. Default 0. */
+      nsid?: number;
+      /** Command dword 12, for features that take one. Default 0. */
+      cdw12?: number;
+    } = {},
+  ): Promise<number> {
     return this.commands.setFeature(fid, cdw11, opts);
   }
 
-  /** Get Log Page (5.14): `length` bytes from byte `offset`, split by the transfer limit. */
-  getLogPage(lid: number, length: number, opts: { nsid?: number; offset?: number; lsp?: number; rae?: boolean } = {}): Promise<Buffer> {
+  /** Get Log Page (5.14) of log `lid` (0 to 255): `length` bytes (a multiple of 4, 4 to 16 MiB) from byte `offset`, split by the transfer limit. */
+  getLogPage(
+    lid: number,
+    length: number,
+    opts: {
+      /** Namespace ID. Default 0xffffffff (all namespaces). */
+      nsid?: number;
+      /** Byte offset into the log page, a multiple of 4. Default 0. */
+      offset?: number;
+      /** Log Specific Field, 0 to 15. Default 0. */
+      lsp?: number;
+      /** Retain Asynchronous Event. Default false. */
+      rae?: boolean;
+    } = {},
+  ): Promise<Buffer> {
     return this.commands.getLogPage(lid, length, this.maxTransfer || ADMIN_MAX_XFER, opts);
   }
 

@@ -8,41 +8,61 @@ import type { SimConfigInput } from './sim/config.js';
 import { InvalidArgumentError } from './errors.js';
 import { checkInt } from './validate.js';
 
+/**
+ * Options of `Controller.open`. Every one may be left out; a bad value is an
+ * InvalidArgumentError naming the option. Sizes are in bytes, times in
+ * milliseconds, depths in queue entries.
+ */
 export interface ControllerOptions {
-  /** Transport ID ('trtype:sim name:X', 'trtype:PCIe traddr:...'); default: an embedded simulated controller. */
+  /**
+   * The controller to open, as a transport ID string or a parsed TransportId:
+   * 'trtype:PCIe traddr:DDDD:BB:DD.F', 'trtype:sim name:NAME' or
+   * 'trtype:TCP adrfam:IPv4 traddr:ADDR trsvcid:PORT subnqn:NQN ...'.
+   * Default (empty or 'embedded'): an embedded simulated controller, started
+   * in a worker thread of this process and stopped by `close`.
+   */
   transport?: string | TransportId;
-  /** Configuration of the embedded simulated controller. */
+  /** Configuration of the embedded simulated controller (only with no `transport`); default: SIM_DEFAULTS. */
   sim?: SimConfigInput;
   /**
-   * Shared-memory group id (like SPDK's -i / shm_id): processes opening the
-   * same transport with the same shmId and filePrefix share the controller
-   * (the first is the primary). Undefined: a private, single-process driver.
+   * Shared-memory group id, an integer from 0 to 2^31 - 1 (like SPDK's -i /
+   * shm_id): processes opening the same transport with the same shmId and
+   * filePrefix share the controller (the first is the primary). Default
+   * (undefined): a private, single-process driver. Not over NVMe/TCP.
    */
   shmId?: number;
-  /** Group file prefix (like DPDK's --file-prefix). Default 'nvme-wasm'. */
+  /** Group file prefix (like DPDK's --file-prefix): 1 to 64 letters, digits, `_`, `.` or `-`. Default 'nvme-wasm'. */
   filePrefix?: string;
-  /** 'auto' (default: primary if the group has none yet), 'primary' or 'secondary'. */
+  /** This process's role in the group: 'auto' (default: primary if the group has none yet), 'primary' or 'secondary' (needs `shmId`). */
   procType?: 'auto' | 'primary' | 'secondary';
-  /** Bytes of shared region (queues and DMA buffers), rounded up to 2 MiB. Default 64 MiB. */
+  /**
+   * Size of the shared region (queues and DMA buffers) in bytes, from 4 MiB
+   * to 2 GiB - 2 MiB, rounded up to a multiple of 2 MiB. Default 64 MiB.
+   */
   regionSize?: number;
-  /** Use hugetlbfs for the region: 'auto' (default, when mounted with free pages), 'never', 'require'. */
+  /** Use hugetlbfs for the region: 'auto' (default: when mounted with enough free pages, else /dev/shm), 'never', 'require'. */
   hugepages?: HugepagePolicy;
-  /** Admin queue entries (2..4096). Default 64. */
+  /** Admin queue depth in entries, 2 to 4096. Default 64. */
   adminQueueDepth?: number;
-  /** Default I/O queue entries (2..CAP.MQES+1). Default 256. */
+  /** Default I/O queue depth in entries, 2 to 65536, capped by the controller's CAP.MQES + 1. Default 256. */
   ioQueueDepth?: number;
-  /** I/O queue pairs to ask for with Set Features Number of Queues. Default 64. */
+  /** Number of I/O queue pairs to ask for with Set Features Number of Queues, 1 to 65535. Default 64. */
   requestedQueuePairs?: number;
   /**
-   * Command timeout in ms (0 = none). Default: 30 s, or twice CAP.TO when
-   * the controller declares a slower worst case. A command past it is
-   * aborted (Abort, 5.1); if that does not take it back within the same
-   * time, the controller is reset (see docs/api.md, "Timeouts, aborts and resets").
+   * Command timeout in milliseconds, 0 (none) to 3,600,000. Default: 30 s,
+   * or twice CAP.TO when the controller declares a slower worst case. A
+   * command past it is aborted (Abort, 5.1); if that does not take it back
+   * within the same time, the controller is reset (see docs/api.md,
+   * "Timeouts, aborts and resets").
    */
   commandTimeoutMs?: number;
-  /** Largest transfer per command the driver builds, before MDTS. Default 4 MiB. */
+  /** Largest transfer per command the driver builds, in bytes, 4 KiB to 64 MiB; the controller's MDTS lowers it. Default 4 MiB. */
   maxTransferBytes?: number;
-  /** Load the debug build of the Wasm core. */
+  /**
+   * Load the debug build of the Wasm core (build/core.debug.wasm, with
+   * assertions). Default false. The npm package ships the release build
+   * only: build nvme-wasm from its repository (`npm run build`) to use it.
+   */
   debugCore?: boolean;
   /**
    * Keep live statistics of each I/O queue pair in the shared region (read by
@@ -56,10 +76,10 @@ export interface ControllerOptions {
    * default, or NVME_WASM_STATS_SAMPLING) adapts the share so a queue pair
    * takes 2,000 to 20,000 samples a second: every command of a slow device,
    * one in a few hundred at millions of IOPS. A number (a power of two, 1 to
-   * 1024) samples one command in that many.
+   * 1024) times one command in that many.
    */
   statsLatencySampling?: number | 'auto';
-  /** Use shadow doorbells (Doorbell Buffer Config) when the controller offers them. Default true. */
+  /** Use shadow doorbells (Doorbell Buffer Config, 5.10) when the controller offers them. Default true; always off over NVMe/TCP. */
   shadowDoorbells?: boolean;
 }
 

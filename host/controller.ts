@@ -317,8 +317,16 @@ export class Controller extends ControllerAdminApi {
 
   // ---- DMA memory and I/O queue pairs ----
 
-  /** A buffer in the shared region: I/O on it is zero copy. */
-  allocDma(bytes: number, opts: { align?: number; zero?: boolean } = {}): DmaBuffer {
+  /** A buffer of `bytes` bytes in the shared region: I/O on it is zero copy. */
+  allocDma(
+    bytes: number,
+    opts: {
+      /** Alignment in bytes, a power of two up to 2 MiB. Default 4096. */
+      align?: number;
+      /** Zero the buffer. Default false. */
+      zero?: boolean;
+    } = {},
+  ): DmaBuffer {
     return this.region.allocDma(bytes, opts);
   }
 

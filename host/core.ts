@@ -94,6 +94,8 @@ function coreBuild(debug: boolean): CoreBuild {
     try {
       bytes = fs.readFileSync(path);
     } catch (e) {
+      // The package ships the release build only (package.json "files").
+      if (debug) throw new ControllerError(`the debug build of the Wasm core is not there (${path}): it is not in the npm package; build nvme-wasm from its repository (npm run build) to use debugCore`, 'unsupported');
       throw new ControllerError(`the Wasm core is not built (${path}): run npm run build`, 'unsupported');
     }
     b = { module: new WebAssembly.Module(bytes), hash: fnv1a(bytes) };

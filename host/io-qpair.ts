@@ -33,9 +33,9 @@ export interface IoQueuePairHost {
 
 /** Options of one Promise-path command. */
 export interface CommandOptions {
-  /** Timeout in ms (0 = none); default: the queue pair's. */
+  /** Timeout in milliseconds (0 = none); default: the queue pair's. */
   timeoutMs?: number;
-  /** Force Unit Access. */
+  /** Force Unit Access (reads and writes). Default false. */
   fua?: boolean;
 }
 

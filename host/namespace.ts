@@ -20,20 +20,24 @@ export interface NamespaceHost {
   oncs(): number;
 }
 
+/** Options of one Namespace I/O call (read, write, compare, writeZeroes, deallocate, flush). */
 export interface IoOptions {
   /** Queue pair to use; default: the controller's default queue pair. */
   qpair?: IoQueuePair;
-  /** Per-command timeout in ms; default: the queue pair's. */
+  /** Timeout of each command in milliseconds (0 = none); default: the queue pair's (ControllerOptions.commandTimeoutMs). */
   timeoutMs?: number;
-  /** Force Unit Access (writes and reads). */
+  /** Force Unit Access (reads and writes: the data goes to, or comes from, non-volatile media). Default false. */
   fua?: boolean;
 }
 
 /** The queue pair's Promise methods a transfer maps to. */
 type RwOp = 'read' | 'write' | 'compare';
 
+/** A range of logical blocks (Dataset Management, deallocate). */
 export interface BlockRange {
+  /** First logical block address. */
   lba: number | bigint;
+  /** Length in logical blocks (of the namespace's blockSize bytes each), at least 1. */
   blocks: number;
 }
 

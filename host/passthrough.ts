@@ -8,17 +8,25 @@ import { checkInt } from './validate.js';
 
 /** A passthrough command: the SQE fields a caller may set. */
 export interface PassthroughCommand {
+  /** Opcode, 0 to 255 (an admin opcode on the admin queue, an I/O one on an I/O queue pair). */
   opcode: number;
+  /** Namespace ID, a 32-bit unsigned integer. Default 0. */
   nsid?: number;
+  /** Command dword 10, a 32-bit unsigned integer. Default 0. */
   cdw10?: number;
+  /** Command dword 11, a 32-bit unsigned integer. Default 0. */
   cdw11?: number;
+  /** Command dword 12, a 32-bit unsigned integer. Default 0. */
   cdw12?: number;
+  /** Command dword 13, a 32-bit unsigned integer. Default 0. */
   cdw13?: number;
+  /** Command dword 14, a 32-bit unsigned integer. Default 0. */
   cdw14?: number;
+  /** Command dword 15, a 32-bit unsigned integer. Default 0. */
   cdw15?: number;
-  /** Data to send, or room for what comes back (copied back on success). */
+  /** Data to send, or room for what comes back (copied back on success); its length in bytes is the transfer length. Default: no data. */
   data?: Uint8Array;
-  /** Timeout in ms for this command (0 = none); default: the queue pair's. */
+  /** Timeout of this command in milliseconds (0 = none); default: the queue pair's. */
   timeoutMs?: number;
 }
 

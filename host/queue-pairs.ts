@@ -46,11 +46,11 @@ export interface QueuePairsHost {
 
 /** Options of Controller.createQueuePair. */
 export interface QueuePairOptions {
-  /** Entries per ring (2..CAP.MQES + 1); default ioQueueDepth, capped by CAP.MQES. */
+  /** Depth in entries per ring, 2 to CAP.MQES + 1. Default: ControllerOptions.ioQueueDepth, capped by CAP.MQES + 1. */
   depth?: number;
-  /** Default timeout of its Promise-path commands in ms (0 = none). */
+  /** Default timeout of its Promise-path commands in milliseconds (0 = none). Default: ControllerOptions.commandTimeoutMs. */
   timeoutMs?: number;
-  /** Keep live statistics for it (default: the controller's `stats`). */
+  /** Keep live statistics for it. Default: the controller's `stats`. */
   stats?: boolean;
 }
 

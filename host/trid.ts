@@ -11,10 +11,22 @@ import { parseTcpTransportId, type TcpTransportId } from './fabrics/options.js';
 
 export type { TcpTransportId, FabricsOptions } from './fabrics/options.js';
 
+/** A parsed transport ID (parseTransportId): which controller Controller.open attaches to. */
 export type TransportId =
+  /** An embedded simulated controller, started for this Controller (ControllerOptions.sim configures it). */
   | { trtype: 'embedded' }
-  | { trtype: 'sim'; name: string; directory?: string }
-  | { trtype: 'pcie'; traddr: string }
+  | {
+      trtype: 'sim';
+      /** Name of a running simulated controller (SimConfig.name), 1 to 64 letters, digits, `_`, `.` or `-`. */
+      name: string;
+      /** Directory of its BAR0 and control files. Default /dev/shm. */
+      directory?: string;
+    }
+  | {
+      trtype: 'pcie';
+      /** PCI address DDDD:BB:DD.F (domain, bus, device, function; lower-case hex). */
+      traddr: string;
+    }
   | TcpTransportId;
 
 /** A transport ID and the namespace its 'ns:N' names (SPDK's spdk_nvme_trid_entry). */

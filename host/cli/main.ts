@@ -22,11 +22,13 @@ import { topCommand } from './top.js';
 import { setupCommand } from './setup.js';
 import { nvmfTgtCommand } from './nvmf-tgt.js';
 import { discoverCommand } from './discover.js';
+import { packageVersion } from './version.js';
 
 const program = new Command();
 program
   .name('nvme-wasm')
   .description('User-space NVMe driver for Node.js: a WebAssembly queue core on shared memory')
+  .version(packageVersion(), '--version', "print nvme-wasm's version") // no -V: perf's -V is --verify
   .showHelpAfterError('(add --help for usage)')
   .configureOutput({ outputError: (s, write) => write(s) });
 

@@ -17,15 +17,15 @@ import { NVME_TCP_PORT } from '../../assembly/nvme/tcp.js';
 export interface FabricsOptions {
   /** Host NQN sent in Connect (default: /etc/nvme/hostnqn, else one derived from the host id). */
   hostnqn: string;
-  /** Ask for header digests (CRC32C) in ICReq. */
+  /** Ask for header digests (CRC32C) in ICReq. Default false. */
   hdgst: boolean;
-  /** Ask for data digests (CRC32C) in ICReq. */
+  /** Ask for data digests (CRC32C) in ICReq. Default false. */
   ddgst: boolean;
   /** Keep Alive Timeout in ms sent in the admin Connect (default 5000, Linux's NVME_DEFAULT_KATO; 0: none). */
   katoMs: number;
   /** I/O queues asked for in Number of Queues (default: 0, the Controller's requestedQueuePairs). */
   nrIoQueues: number;
-  /** Entries per I/O queue (default 0: the Controller's ioQueueDepth). */
+  /** Depth of each I/O queue in entries (default 0: the Controller's ioQueueDepth). */
   queueSize: number;
   /** Most in-capsule write data in bytes (default: what the target's IOCCSZ allows; 0: never in-capsule). */
   inCapsule: number;
@@ -33,16 +33,20 @@ export interface FabricsOptions {
   reconnectDelayS: number;
   /** Seconds after a connection loss before giving up (default 600, Linux's; -1: never). */
   ctrlLossTmoS: number;
-  /** Bound on each TCP connect and ICReq/ICResp exchange, ms (default 3000). */
+  /** Bound on each TCP connect and ICReq/ICResp exchange in milliseconds (default 3000). */
   connectTimeoutMs: number;
 }
 
 /** A transport ID of an NVMe/TCP subsystem. */
 export interface TcpTransportId {
   trtype: 'tcp';
+  /** Address family of traddr. */
   adrfam: 'ipv4' | 'ipv6';
+  /** The target's address: an IP address or a host name. */
   traddr: string;
+  /** The target's TCP port, 1 to 65535. Default 4420 (NVMe/TCP's). */
   trsvcid: number;
+  /** NQN of the subsystem to connect to ('nqn.' ..., at most 223 bytes). Default: the discovery subsystem's. */
   subnqn: string;
   /** Options; what is missing takes the defaults. */
   fabrics?: Partial<FabricsOptions>;

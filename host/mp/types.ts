@@ -41,6 +41,6 @@ export interface MpReply {
 export type MpHandler = (payload: unknown, peer: MpPeer) => unknown;
 
 export interface MpRequestOptions {
-  /** Stop waiting after this many ms (1 .. 3,600,000; default 5000). */
+  /** Stop waiting after this many milliseconds (1 to 3,600,000). Default 5000. */
   timeoutMs?: number;
 }

@@ -58,9 +58,9 @@ export interface FaultSpec {
   nsid?: number;
   /** How many matching commands to hit (default 1; Infinity = every one). */
   count?: number;
-  /** For 'status' (required): the status to complete with. */
+  /** For 'status' (required): the status to complete with: Status Code Type (0 to 7), Status Code (0 to 255), Do Not Retry. */
   status?: { sct: number; sc: number; dnr?: boolean };
-  /** For 'delay': microseconds. */
+  /** For 'delay': the delay in microseconds. */
   delayUs?: number;
   /** For 'malformed': what the completion gets wrong. */
   malformation?: 'unknownCid' | 'duplicate' | 'wrongSqid' | 'sqhdOutOfRange' | 'reservedStatus';

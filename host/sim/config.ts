@@ -4,13 +4,13 @@ import { InvalidArgumentError } from '../errors.js';
 
 /** One namespace of a simulated controller. */
 export interface SimNamespaceConfig {
-  /** Logical block size in bytes: 512 or 4096. */
+  /** Logical block size in bytes: 512 or 4096. Default 512. */
   lbaSize: 512 | 4096;
-  /** Capacity in logical blocks. */
+  /** Capacity in logical blocks (of lbaSize bytes), 1 to 2^40. Default 262144 (128 MiB of 512-byte blocks). */
   blocks: number;
   /** 'ram' (default) or 'file': a file keeps its data across restarts. */
   backing: 'ram' | 'file';
-  /** Backing file for backing 'file' (created if missing, sized to the namespace). */
+  /** Backing file for backing 'file' (created if missing, sized to the namespace); required then. */
   path?: string;
   /**
    * Metadata bytes per block of the format in use: 0 (default) or 8. With
@@ -24,46 +24,55 @@ export interface SimNamespaceConfig {
   extendedLba?: boolean;
 }
 
-/** The latency model of I/O completions. */
+/** The latency model of I/O completions. Times are in microseconds, 0 to 10,000,000. */
 export interface SimLatencyConfig {
-  /** 'none': complete as soon as processed; 'fixed': after `us`; 'random': uniform in [minUs, maxUs]. */
+  /** 'none' (default): complete as soon as processed; 'fixed': after `us`; 'random': uniform in [minUs, maxUs]. */
   mode: 'none' | 'fixed' | 'random';
+  /** Latency of every completion for mode 'fixed', in microseconds. Default 0. */
   us: number;
+  /** Least latency for mode 'random', in microseconds. Default 0. */
   minUs: number;
+  /** Most latency for mode 'random', in microseconds (at least minUs). Default 0. */
   maxUs: number;
 }
 
-/** The configuration of a simulated controller, every field filled in (parseSimConfig). */
+/** The configuration of a simulated controller, every field filled in (parseSimConfig; defaults: SIM_DEFAULTS). */
 export interface SimConfig {
-  /** Device name: names its BAR0 and control files, and `trtype:sim name:NAME`. */
+  /** Device name, 1 to 64 letters, digits, `_`, `.` or `-`: names its BAR0 and control files, and `trtype:sim name:NAME`. Default 'sim0'. */
   name: string;
+  /** Its namespaces, 1 to 1024 (NSIDs 1, 2, ... in order). Default: one of 262144 blocks of 512 bytes in RAM. */
   namespaces: SimNamespaceConfig[];
-  /** Identify Controller MDTS: max transfer is 2^mdts * 4 KiB; 0 = no limit. */
+  /** Identify Controller MDTS, 0 to 12: the largest transfer is 2^mdts * 4 KiB; 0 = no limit. Default 5 (128 KiB). */
   mdts: number;
-  /** I/O queue pairs the controller grants through Number of Queues. */
+  /** I/O queue pairs the controller grants through Number of Queues, 1 to 1023. Default 16. */
   maxIoQueuePairs: number;
-  /** CAP.MQES, 0's based: queues may have up to mqes + 1 entries. */
+  /** CAP.MQES, 0's based, 1 to 65535: queues may have up to mqes + 1 entries. Default 1023. */
   mqes: number;
-  /** CAP.DSTRD: doorbell stride 4 << dstrd bytes. */
+  /** CAP.DSTRD, 0 to 4: the doorbell stride is 4 << dstrd bytes. Default 0. */
   dstrd: number;
-  /** CAP.TO in 500 ms units. */
+  /** CAP.TO, the worst-case time to ready, in 500 ms units, 1 to 255. Default 20 (10 s). */
   timeout: number;
-  /** Time from CC.EN = 1 to CSTS.RDY = 1. */
+  /** Time from CC.EN = 1 to CSTS.RDY = 1 in milliseconds, 0 to 127,500. Default 0. */
   readyDelayMs: number;
+  /** Identify Controller serial number: printable ASCII, 1 to 20 characters. Default 'NVMW00000001'. */
   serial: string;
+  /** Identify Controller model number: printable ASCII, 1 to 40 characters. Default 'nvme-wasm simulated controller'. */
   model: string;
+  /** Identify Controller firmware revision: printable ASCII, 1 to 8 characters. Default '0.1.0'. */
   firmware: string;
+  /** PCI vendor ID (Identify VID), 0 to 0xffff. Default 0x1b36. */
   vendorId: number;
-  /** Abort Command Limit (0's based, Identify ACL). */
+  /** Abort Command Limit (0's based, Identify ACL), 0 to 255. Default 3. */
   acl: number;
-  /** Asynchronous Event Request Limit (0's based, Identify AERL). */
+  /** Asynchronous Event Request Limit (0's based, Identify AERL), 0 to 255. Default 3. */
   aerl: number;
-  /** Advertise a volatile write cache (Flush then matters for file-backed namespaces). */
+  /** Advertise a volatile write cache (Flush then matters for file-backed namespaces). Default true. */
   volatileWriteCache: boolean;
+  /** The latency model of I/O completions. Default: none. */
   latency: SimLatencyConfig;
-  /** Complete reads and writes without touching data (benchmarks). */
+  /** Complete reads and writes without touching data (benchmarks). Default false. */
   nullIo: boolean;
-  /** Directory for the BAR0 and control files (default /dev/shm). */
+  /** Directory for the BAR0 and control files. Default /dev/shm. */
   directory: string;
 }
 

@@ -46,9 +46,9 @@ export interface PduSink {
 
 /** Limits the framer enforces before any data is accepted. */
 export interface FramerLimits {
-  /** Most in-capsule data in a CapsuleCmd (target role). */
+  /** Most in-capsule data in a CapsuleCmd, in bytes (target role). */
   maxCapsuleData: number;
-  /** Most data in one H2CData (target: the MAXH2CDATA it announced) or C2HData (host). */
+  /** Most data in one H2CData (target: the MAXH2CDATA it announced) or C2HData (host), in bytes. */
   maxDataPdu: number;
 }
 

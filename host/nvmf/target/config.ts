@@ -24,35 +24,55 @@ import { NvmfTarget, type NvmfTargetOptions, type Listener } from './target.js';
 import type { AdminPolicy, Subsystem } from './subsystem.js';
 import type { PollGroup } from './poll-group.js';
 
+/** A device of a TargetConfig: a controller the target opens (Controller.open) and exports namespaces of. */
 export interface DeviceConfig {
+  /** Its name, unique in the configuration, that SubsystemConfig.namespaces[].device refers to. */
   name: string;
   /** Transport ID ('trtype:PCIe traddr:...', 'trtype:sim name:...'); default the embedded simulated controller. */
   trid?: string;
-  /** Multi-process group id (-i): the target joins the controller's group. */
+  /** Multi-process group id (-i), a non-negative integer: the target joins the controller's group (ControllerOptions.shmId). */
   shmId?: number;
-  /** Group file prefix (--file-prefix). */
+  /** Group file prefix (--file-prefix; ControllerOptions.filePrefix). */
   filePrefix?: string;
-  /** Shared region bytes (DMA memory for the target's queues and buffers). Default 256 MiB. */
+  /** Size of the shared region in bytes (DMA memory for the target's queues and buffers; ControllerOptions.regionSize). Default 256 MiB. */
   regionSize?: number;
   /** The embedded simulated controller's configuration. */
   sim?: SimConfigInput;
 }
 
+/** A subsystem of a TargetConfig (the fields of SubsystemOptions, named as in SPDK's RPCs). */
 export interface SubsystemConfig {
+  /** The subsystem's NQN (at most 223 bytes, starting 'nqn.'). */
   nqn: string;
+  /** Serial number, at most 20 ASCII characters. Default: the device's. */
   serialNumber?: string;
+  /** Model number, at most 40 ASCII characters. Default: 'nvme-wasm NVMe/TCP target'. */
   modelNumber?: string;
+  /** Admit every host. Default false. */
   allowAnyHost?: boolean;
+  /** Host NQNs admitted (when allowAnyHost is false). */
   hosts?: string[];
+  /**
+   * Its namespaces: `deviceNsid` (default 1) of the device named `device`
+   * (default: the only device), exported as `nsid` (default: the next free
+   * NSID). Default: namespace 1 of the only device.
+   */
   namespaces?: Array<{ device?: string; deviceNsid?: number; nsid?: number }>;
+  /** Listeners of this subsystem besides the target's `listen`: IP address and TCP port. */
   listenAddresses?: Array<{ traddr: string; trsvcid: string | number }>;
+  /** I/O queues one host's association may have. Default 8. */
   maxIoQueuesPerHost?: number;
+  /** Depth of a remote I/O queue in entries at most (MQES + 1 in CAP). Default 128, capped by the device's. */
   maxQueueDepth?: number;
+  /** In-capsule data on I/O queues, in bytes (IOCCSZ = 4 + this / 16). Default 16384. */
   inCapsuleDataSize?: number;
+  /** Admin commands allowed beyond the default set. Default: none. */
   adminPolicy?: AdminPolicy;
 }
 
+/** A whole target for startTarget (the `nvmf-tgt` --config file): devices, listeners, subsystems, and the NvmfTargetOptions. */
 export interface TargetConfig extends NvmfTargetOptions {
+  /** The devices to open. Default: one embedded simulated controller named 'default'. */
   devices?: DeviceConfig[];
   /** 'ADDR:PORT' ('[ADDR]:PORT' for IPv6). Default ['127.0.0.1:4420']. */
   listen?: string[];

@@ -18,6 +18,7 @@ export interface AdminPolicy {
   sanitize?: boolean;
 }
 
+/** Options of NvmfTarget.addSubsystem. */
 export interface SubsystemOptions {
   /** The subsystem's NQN (at most 223 bytes, starting 'nqn.'). */
   nqn: string;
@@ -31,9 +32,9 @@ export interface SubsystemOptions {
   allowAnyHost?: boolean;
   /** I/O queues one host's association may have (Number of Queues is answered with at most this). Default 8. */
   maxIoQueuesPerHost?: number;
-  /** Entries of a remote I/O queue at most (MQES + 1 in CAP). Default 128, capped by the device's. */
+  /** Depth of a remote I/O queue in entries at most (MQES + 1 in CAP). Default 128, capped by the device's. */
   maxQueueDepth?: number;
-  /** In-capsule data bytes on I/O queues (IOCCSZ = 4 + this / 16). Default 16384. */
+  /** In-capsule data on I/O queues, in bytes (IOCCSZ = 4 + this / 16). Default 16384. */
   inCapsuleDataSize?: number;
   /** Admin commands allowed beyond the default set. */
   adminPolicy?: AdminPolicy;

@@ -25,13 +25,13 @@ import { discoveryLogPage, type DiscoveryPort } from './identify.js';
 import type { TargetServices, TargetSettings } from './types.js';
 
 export interface NvmfTargetOptions {
-  /** MAXH2CDATA announced in ICResp: most data per H2CData PDU. Default 128 KiB. */
+  /** MAXH2CDATA announced in ICResp: most data per H2CData PDU, in bytes, a multiple of 4 from 4 KiB to 16 MiB. Default 128 KiB. */
   maxH2CData?: number;
-  /** A PDU begun and not finished within this many ms ends its connection. Default 10000. */
+  /** A PDU begun and not finished within this many milliseconds (1 to 3,600,000) ends its connection. Default 10000. */
   stallTimeoutMs?: number;
-  /** A connection that sends no ICReq within this many ms is closed. Default 10000. */
+  /** A connection that sends no ICReq within this many milliseconds (1 to 3,600,000) is closed. Default 10000. */
   icTimeoutMs?: number;
-  /** Timeout of the device's I/O queue pairs' commands, ms. Default: the controller's. */
+  /** Timeout of the commands of the device's I/O queue pairs, in milliseconds (0 = none). Default: the controller's commandTimeoutMs. */
   deviceQueueTimeoutMs?: number;
   /** Where messages go (connections, refusals, ends of associations). Default: nowhere. */
   log?: (message: string) => void;

@@ -97,6 +97,18 @@ test('-r given twice to a one-controller command is refused, never the last one 
   }
 });
 
+test('a reader that stops early (| head -1) ends the command quietly, exit 0, no stack trace', async () => {
+  const r = await new Promise<{ code: number; err: string }>((resolve) => {
+    const c = spawn(process.execPath, [CLI_MAIN, 'demo', '-n', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.stdout.once('data', () => c.stdout.destroy()); // the first line read, then the pipe closed
+    c.on('close', (code) => resolve({ code: code ?? -1, err }));
+  });
+  assert.is(r.code, 0, r.err);
+  assert.not.match(r.err, /EPIPE|Error|at /);
+});
+
 test('a PCI address that is well formed but out of range says which part is wrong', async () => {
   const dev = await cli('identify', '-r', 'trtype:PCIe traddr:0000:00:20.0');
   assert.is(dev.code, 1);

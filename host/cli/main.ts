@@ -51,6 +51,14 @@ function override(c: Command): void {
 }
 override(program);
 
+// A reader that stops early (`nvme-wasm list | head -1`) is not a failure: end quietly, as head expects.
+for (const out of [process.stdout, process.stderr]) {
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) {
     // commander has already printed the message (and the help hint).

@@ -11,4 +11,6 @@ export interface BenchRun {
   error?: string;
 }
 
-export const DRIVERS = { fio: 'kernel fio io_uring', fioPolled: 'kernel fio io_uring polled', wasm: 'nvme-wasm perf' } as const;
+export const DRIVERS = {
+  fio: 'kernel fio io_uring', fioPolled: 'kernel fio io_uring polled', native: 'C driver (vfio, polled)', wasm: 'nvme-wasm perf',
+} as const;

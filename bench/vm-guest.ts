@@ -4,6 +4,8 @@
 //
 //   for each repetition:
 //     kernel nvme driver:  for each QD: fio io_uring, fio io_uring polled (hipri)
+//     C driver:            controller moved to vfio-pci, for each QD: the
+//                          minimal polled C driver (bench/native/nvme-vfio.c)
 //     nvme-wasm:           controller moved to vfio-pci (or uio_pci_generic),
 //                          for each QD: nvme-wasm perf; then back to nvme
 //
@@ -75,6 +77,20 @@ function fio(blk: string, qd: number, polled: boolean): Omit<BenchRun, 'rep' | '
   return { iops: job.iops, meanUs: job.lat_ns.mean / 1000, p99Us: (lat.percentile?.['99.000000'] ?? NaN) / 1000 };
 }
 
+const C_BIN = '/tmp/nvme-vfio';
+const cc = spawnSync('cc', ['-O2', '-Wall', '-o', C_BIN, fileURLToPath(new URL('../../bench/native/nvme-vfio.c', import.meta.url))], { encoding: 'utf8' });
+const ccError = cc.status === 0 ? undefined : `cc exited ${cc.status}: ${cc.stderr.trim().split('\n').slice(-1).join('')}`;
+
+/** The minimal polled C driver (vfio only): same reads, same device, nothing else per I/O. */
+function cDriver(qd: number): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
+  if (ccError) return { error: ccError };
+  if (o.route !== 'vfio') return { error: 'the C driver is VFIO only' };
+  const r = spawnSync(C_BIN, [o.bdf, String(qd), String(seconds), String(nsid)], { encoding: 'utf8', timeout: (seconds + 60) * 1000 });
+  if (r.status !== 0) return { error: `nvme-vfio exited ${r.status ?? r.signal}: ${r.stderr.trim().split('\n').slice(-1).join('')}` };
+  const j = JSON.parse(r.stdout) as { iops: number; meanUs: number; p99Us: number };
+  return { iops: j.iops, meanUs: j.meanUs, p99Us: j.p99Us };
+}
+
 /** nvme-wasm perf on the controller through the PCIe transport. */
 function wasmPerf(qd: number): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
   const args = [CLI, 'perf', '-r', `trtype:PCIe traddr:${o.bdf}`, '-q', String(qd), '-o', '4096', '-w', 'randread', '-t', String(seconds), '-L', '--json'];
@@ -111,7 +127,10 @@ for (let rep = 1; rep <= reps; rep++) {
   // message; the ratios appear once it works.
   bindDriver(o.bdf, ROUTE_DRIVER[o.route]);
   try {
-    for (const qd of qds) record({ rep, qd, driver: DRIVERS.wasm, ...wasmPerf(qd) });
+    for (const qd of qds) {
+      record({ rep, qd, driver: DRIVERS.native, ...cDriver(qd) });
+      record({ rep, qd, driver: DRIVERS.wasm, ...wasmPerf(qd) });
+    }
   } finally {
     rebindDefault(o.bdf);
   }

@@ -7,6 +7,7 @@
 // reads at each QD, repetitions interleaved, with
 //   - fio, ioengine io_uring, O_DIRECT, on the kernel's block device;
 //   - the same with hipri=1 (polled completions on the poll queues);
+//   - the minimal polled C driver (bench/native/nvme-vfio.c, vfio only);
 //   - nvme-wasm perf through trtype:PCIe, the controller moved to vfio-pci
 //     (or uio_pci_generic with --route uio) and back.
 // Figures per run: IOPS (completions / run time), mean and p99 latency
@@ -62,7 +63,7 @@ const result = await runInGuest({
   hugepages: 128,
   kernelArgs: [`nvme.poll_queues=${opts.smp}`],
   script: `exec node dist/bench/vm-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --qd ${opts.qd.join(',')} --route ${opts.route} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-  timeoutMs: (120 + opts.reps * opts.qd.length * 3 * (opts.seconds + 20)) * 1000,
+  timeoutMs: (120 + opts.reps * opts.qd.length * 4 * (opts.seconds + 20)) * 1000,
   onStdout: (s) => process.stdout.write(s),
   onStderr: (s) => process.stderr.write(s),
 });
@@ -105,5 +106,8 @@ for (const qd of opts.qd) {
   }
   console.log(`  QD ${String(qd).padStart(3)}: nvme-wasm / fio          IOPS ${r(wasm.iops, fio.iops)}  mean latency ${r(wasm.meanUs, fio.meanUs)}  p99 ${r(wasm.p99Us, fio.p99Us)}`);
   console.log(`  QD ${String(qd).padStart(3)}: nvme-wasm / fio polled   IOPS ${r(wasm.iops, polled.iops)}  mean latency ${r(wasm.meanUs, polled.meanUs)}  p99 ${r(wasm.p99Us, polled.p99Us)}`);
+  const c = med(DRIVERS.native, qd);
+  if (c.n === 0) console.log(`  QD ${String(qd).padStart(3)}: C driver: no figures (${c.error ?? 'no runs'})`);
+  else console.log(`  QD ${String(qd).padStart(3)}: nvme-wasm / C driver     IOPS ${r(wasm.iops, c.iops)}  mean latency ${r(wasm.meanUs, c.meanUs)}  (target IOPS >= 0.9)`);
 }
 console.log(`\nall runs: ${path.relative(process.cwd(), outFile)}; guest console: ${result.consoleLog}`);

@@ -12,6 +12,7 @@
 // default 1).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { vmConfig, cliSync, tridOf, MAIN, resetToKernel } from './helpers/pcie-vm.js';
@@ -29,14 +30,29 @@ test.after(async () => {
   if (vm && vm.route === 'vfio') await resetToKernel(vm.devices);
 });
 
-const tail = (s: string, n = 6) => s.trim().split('\n').slice(-n).join(' | ');
+const tail = (s: string | null, n = 6) => (s ?? '').trim().split('\n').slice(-n).join(' | ');
+const t0 = Date.now();
+/** A progress line on the guest's serial console (build/vm/<name>-console.log, live on the host). */
+function progress(line: string): void {
+  try {
+    fs.appendFileSync('/dev/console', `vm-driver-loop +${((Date.now() - t0) / 1000).toFixed(1)}s: ${line}\n`);
+  } catch {
+    // no console: the summary at the end says it all
+  }
+}
+/** The CLI, bounded in time (a hang is a failure too). */
+function cliBounded(args: string[], timeoutMs: number) {
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' });
+}
 
 t('the C baseline driver builds and runs on the controller through VFIO', () => {
   const cc = spawnSync('cc', ['-O2', '-Wall', '-o', C_BIN, C_SOURCE], { encoding: 'utf8' });
   assert.is(cc.status, 0, `cc: ${cc.stderr}`);
   const setup = cliSync('setup', '--driver', 'vfio-pci', '--allow', dev!.bdf);
   assert.is(setup.code, 0, setup.err);
-  const r = spawnSync(C_BIN, [dev!.bdf, '8', '1'], { encoding: 'utf8', timeout: 60_000 });
+  progress('setup done, the C driver runs');
+  const r = spawnSync(C_BIN, [dev!.bdf, '8', '1'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+  progress(`the C driver: ${r.status ?? r.signal} ${r.stdout.trim()}`);
   assert.is(r.status, 0, `nvme-vfio: ${r.stderr}`);
   const j = JSON.parse(r.stdout) as { ios: number; errors: number; iops: number };
   assert.ok(j.ios > 0 && j.errors === 0, r.stdout);
@@ -46,25 +62,28 @@ t(`bind, another VFIO driver on every other round, then perf: ${ROUNDS} rounds, 
   const problems: string[] = [];
   let ios = 0;
   for (let round = 1; round <= ROUNDS; round++) {
-    const setup = cliSync('setup', '--driver', 'vfio-pci', '--allow', dev!.bdf);
-    if (setup.code !== 0) {
-      problems.push(`round ${round}: setup exited ${setup.code}: ${tail(setup.err)}`);
+    const s0 = Date.now();
+    const setup = cliBounded(['setup', '--driver', 'vfio-pci', '--allow', dev!.bdf], 300_000);
+    progress(`round ${round}: setup ${setup.status === 0 ? 'ok' : `ended by ${setup.signal ?? setup.status}`} in ${((Date.now() - s0) / 1000).toFixed(1)} s`);
+    if (setup.status !== 0) {
+      problems.push(`round ${round}: setup ended by ${setup.signal ?? `exit ${setup.status}`}: ${tail(setup.stderr)}`);
       continue;
     }
     if (round % 2 === 0) {
-      const other = spawnSync(C_BIN, [dev!.bdf, '4', '0.5'], { encoding: 'utf8', timeout: 60_000 });
-      if (other.status !== 0) problems.push(`round ${round}: the other driver exited ${other.status ?? other.signal}: ${tail(other.stderr)}`);
+      const other = spawnSync(C_BIN, [dev!.bdf, '4', '0.5'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+      if (other.status !== 0) problems.push(`round ${round}: the other driver ended by ${other.signal ?? `exit ${other.status}`}: ${tail(other.stderr)}`);
+      progress(`round ${round}: other driver ${other.status === 0 ? 'ok' : `failed (${other.signal ?? other.status})`}`);
     }
-    const p = spawnSync(process.execPath, [MAIN, 'perf', '-r', tridOf(dev!), '-q', '1', '-o', '4096', '-w', 'randread', '-t', String(SECONDS), '--json'], {
-      encoding: 'utf8', maxBuffer: 16 << 20, timeout: 120_000,
-    });
+    const p = cliBounded(['perf', '-r', tridOf(dev!), '-q', '1', '-o', '4096', '-w', 'randread', '-t', String(SECONDS), '--json'], 120_000);
     if (p.signal !== null || p.status !== 0) {
       problems.push(`round ${round}${round % 2 === 0 ? ' (after the other driver)' : ''}: perf ended by ${p.signal ?? `exit ${p.status}`}: ${tail(p.stderr)} ${tail(p.stdout, 2)}`);
+      progress(`round ${round}: perf ended by ${p.signal ?? `exit ${p.status}`}`);
       continue;
     }
     try {
-      const doc = JSON.parse(p.stdout) as { total: { ios?: number; iops: number } };
+      const doc = JSON.parse(p.stdout) as { total: { iops: number } };
       ios += doc.total.iops;
+      progress(`round ${round}: perf ok, ${doc.total.iops.toFixed(0)} IOPS`);
     } catch (e) {
       problems.push(`round ${round}: perf exited 0 without JSON (${(e as Error).message}): ${tail(p.stdout, 3)}`);
     }

@@ -12,7 +12,7 @@ import { vmConfig, MAIN, tridOf, bindForRoute, resetToKernel } from './helpers/p
 import { kernelReady } from './vm/kernel.js';
 import type { Command } from 'commander';
 import { IDNS_NUSE } from '../assembly/nvme/identify.js';
-import { idCtrlCommand, idNsCommand, smartLogCommand, errorLogCommand, listCommand, getFeatureCommand } from '../host/cli/manage.js';
+import { identifyCommand, idCtrlCommand, idNsCommand, smartLogCommand, errorLogCommand, listCommand, getFeatureCommand } from '../host/cli/manage.js';
 
 const vm = vmConfig();
 const t = vm ? test : test.skip;
@@ -87,6 +87,8 @@ function blocks(text: string): Map<string, string[]> {
 
 interface Captured {
   idCtrl: string;
+  /** nvme-wasm only: the SPDK-style overview. */
+  identify?: string;
   idCtrlText: string;
   idCtrlHuman: string;
   idCtrlBin: Buffer;
@@ -118,7 +120,7 @@ function spawned(...args: string[]): Buffer {
 }
 
 const COMMANDS: Record<string, () => Command> = {
-  'id-ctrl': idCtrlCommand, 'id-ns': idNsCommand, 'smart-log': smartLogCommand, 'error-log': errorLogCommand, list: listCommand, 'get-feature': getFeatureCommand,
+  identify: identifyCommand, 'id-ctrl': idCtrlCommand, 'id-ns': idNsCommand, 'smart-log': smartLogCommand, 'error-log': errorLogCommand, list: listCommand, 'get-feature': getFeatureCommand,
 };
 
 /** The same command line run in this process (the CLI's own commander commands, stdout captured): each attaches and detaches as the CLI does. */
@@ -184,6 +186,7 @@ test.before(async () => {
     errors: await ours('error-log', '-o', 'json'),
     list: await ours('list', '-o', 'json'),
     features,
+    identify: await ours('identify'),
   };
   step('done');
 });
@@ -251,15 +254,23 @@ t('list -o json: this controller\'s namespaces with nvme-cli\'s keys and values 
 });
 
 t('get-feature: nvme-cli\'s line and the same value for each feature (nvme-cli 2.3 has no -o on get-feature)', () => {
-  const line = /^get-feature:(0x[0-9a-f]+) \(([^)]*)\), Current value:\s*(0x[0-9a-f]+)$/m;
+  // nvme-cli prints the value with printf's %#010x: a zero value has no 0x ("00000000").
+  const line = /^get-feature:(0x[0-9a-f]+) \(([^)]*)\), Current value:\s*((?:0x)?[0-9a-f]+)$/m;
   for (const f of FIDS) {
     const a = line.exec(wasm!.features.get(f)!);
     const b = line.exec(kernel!.features.get(f)!);
     assert.ok(a && b, `get-feature ${f}: ${wasm!.features.get(f)} / ${kernel!.features.get(f)}`);
     assert.is(Number(a![1]), Number(b![1]));
     assert.is(a![2], b![2], `feature ${f}'s name`);
-    compare('get-feature', { [`0x${f.toString(16).padStart(2, '0')}`]: Number(a![3]) }, { [`0x${f.toString(16).padStart(2, '0')}`]: Number(b![3]) });
+    compare('get-feature', { [`0x${f.toString(16).padStart(2, '0')}`]: Number.parseInt(a![3]!, 16) }, { [`0x${f.toString(16).padStart(2, '0')}`]: Number.parseInt(b![3]!, 16) });
   }
+});
+
+t('identify (the SPDK-style overview): QEMU reports each namespace\'s command set, NVM, not zoned', () => {
+  const id = wasm!.identify!;
+  for (const n of main!.namespaces) assert.match(id, new RegExp(`^Namespace ID: +${n.nsid}$`, 'm'));
+  assert.is(id.match(/^Command Set Identifier: +NVM \(00h\)$/gm)?.length, main!.namespaces.length, id);
+  assert.is(id.match(/^Zoned Namespace: +No$/gm)?.length, main!.namespaces.length);
 });
 
 test.run();

@@ -195,7 +195,7 @@ export const FEATURE_NAMES: Record<number, string> = {
   [FeatureId.InterruptCoalescing]: 'Interrupt Coalescing',
   [FeatureId.InterruptVectorConfig]: 'Interrupt Vector Configuration',
   [FeatureId.WriteAtomicityNormal]: 'Write Atomicity Normal',
-  [FeatureId.AsyncEventConfig]: 'Asynchronous Event Configuration',
+  [FeatureId.AsyncEventConfig]: 'Async Event Configuration', // nvme-cli's name
 };
 
 /** nvme-cli's -H: the fields of a feature's value, for the features we know. */

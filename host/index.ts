@@ -13,7 +13,7 @@ export {
   statusName, opcodeName, GroupAccessError, UnsupportedNamespaceError,
 } from './errors.js';
 export { parseTransportId, type TransportId } from './trid.js';
-export type { ControllerData, NamespaceData, LbaFormat, SmartLog, ErrorLogEntry, FirmwareSlotLog } from './identify.js';
+export type { ControllerData, NamespaceData, LbaFormat, PowerStateDescriptor, NamespaceIdDescriptor, SmartLog, ErrorLogEntry, FirmwareSlotLog } from './identify.js';
 export type { SimConfigInput, SimConfig } from './sim/config.js';
 export { Sct, GenericSc, CommandSpecificSc, MediaSc, PathSc } from '../assembly/nvme/status.js';
 export { NvmfConnectError, type NvmfConnectReason } from './fabrics/errors.js';

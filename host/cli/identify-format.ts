@@ -3,7 +3,7 @@
 // and nvme-cli (smart-log, error-log, get-feature, list).
 import * as I from '../../assembly/nvme/identify.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
-import type { ControllerData, NamespaceData, SmartLog, ErrorLogEntry } from '../identify.js';
+import { commandSetName, type ControllerData, type NamespaceData, type SmartLog, type ErrorLogEntry } from '../identify.js';
 import { statusName } from '../errors.js';
 import { FeatureId } from '../../assembly/nvme/cmd.js';
 
@@ -110,12 +110,19 @@ export function formatController(c: ControllerView): string {
   return lines.join('\n');
 }
 
-export function formatNamespace(nsid: number, n: NamespaceData): string {
+/**
+ * A namespace as SPDK's identify shows it. `csi`: its Command Set Identifier
+ * from the Namespace Identification Descriptor list (CNS 03h), undefined
+ * when the controller reports none (before NVMe 2.0: the NVM command set).
+ */
+export function formatNamespace(nsid: number, n: NamespaceData, csi?: number): string {
   const fmt = n.lbaFormats[n.formattedLbaIndex];
   const bs = fmt?.dataSize ?? 0;
   const blocks = (x: bigint) => `${x} (${humanBytes(x * BigInt(bs))})`;
   const lines = [
     row('Namespace ID', nsid),
+    row('Command Set Identifier', csi === undefined ? 'Not Reported (NVM)' : `${commandSetName(csi)} (${csi.toString(16).padStart(2, '0')}h)`),
+    row('Zoned Namespace', yn(csi === I.CSI_ZONED)),
     row('Deallocate', sup(n.deallocateFeatures & 0x7)),
     row('Deallocated/Unwritten Error', sup(n.features & I.NSFEAT_DAE)),
     row('Thin Provisioning', sup(n.features & I.NSFEAT_THINP)),
@@ -188,7 +195,7 @@ export const FEATURE_NAMES: Record<number, string> = {
   [FeatureId.InterruptCoalescing]: 'Interrupt Coalescing',
   [FeatureId.InterruptVectorConfig]: 'Interrupt Vector Configuration',
   [FeatureId.WriteAtomicityNormal]: 'Write Atomicity Normal',
-  [FeatureId.AsyncEventConfig]: 'Asynchronous Event Configuration',
+  [FeatureId.AsyncEventConfig]: 'Async Event Configuration', // nvme-cli's name
 };
 
 /** nvme-cli's -H: the fields of a feature's value, for the features we know. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// nvme-wasm command line: perf (SPDK perf's flags), identify, list,
-// smart-log, error-log, get-feature (nvme-cli's style), and `demo`, the
+// nvme-wasm command line: perf (SPDK perf's flags), identify (SPDK's
+// overview), id-ctrl, id-ns, list, smart-log, error-log, get-feature
+// (nvme-cli's names, -o normal|json|binary), and `demo`, the
 // first-run job on the embedded simulated controller.
 //
 // Exit codes: 0 success; 1 a failure (bad flag or value, device error,
@@ -15,7 +16,7 @@ import { PciAccessError } from '../../hal/pci.js';
 import { PagemapError } from '../../hal/pagemap.js';
 import { intArg, oneTransport } from './options.js';
 import { perfCommand } from './perf/command.js';
-import { identifyCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
+import { identifyCommand, idCtrlCommand, idNsCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
 import { simCommand } from './sim.js';
 import { statsCommand } from './stats.js';
 import { topCommand } from './top.js';
@@ -41,7 +42,7 @@ program
     await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
   });
 
-for (const c of [perfCommand(), identifyCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand(), nvmfTgtCommand(), discoverCommand()]) program.addCommand(c);
+for (const c of [perfCommand(), identifyCommand(), idCtrlCommand(), idNsCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand(), nvmfTgtCommand(), discoverCommand()]) program.addCommand(c);
 
 // Every command (and the program) throws instead of exiting, so one place
 // decides the exit code; help output is not an error.

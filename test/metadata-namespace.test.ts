@@ -22,7 +22,7 @@ test('Controller.open lists every namespace; only the plain one does I/O, the ot
     assert.equal([...ctrl.namespaces.keys()], [1, 2, 3]);
     const [plain, ext, sep] = [ctrl.namespace(1), ctrl.namespace(2), ctrl.namespace(3)];
     assert.is(plain.unsupported, undefined);
-    assert.equal([ext.data.lbaFormats[ext.data.formattedLbaIndex], ext.data.extendedLba], [{ dataSize: 512, metadataSize: 8, relativePerformance: 0 }, true]);
+    assert.equal([ext.data.lbaFormats[ext.data.formattedLbaIndex], ext.data.extendedLba], [{ dataSize: 512, lbads: 9, metadataSize: 8, relativePerformance: 0 }, true]);
     assert.equal([sep.data.lbaFormats[sep.data.formattedLbaIndex]!.metadataSize, sep.data.extendedLba], [8, false]);
     assert.match(ext.unsupported!, 'extended LBA');
     assert.match(sep.unsupported!, 'separate buffer (MPTR)');

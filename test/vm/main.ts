@@ -43,7 +43,7 @@ const program = new Command('test:vm')
   .description('Boots QEMU guests with NVMe controllers and runs dist/test/vm-*.test.js inside them, once per route')
   .option('--routes <list>', 'user-space routes to run, comma-separated (vfio,uio)', parseRoutes, [...ROUTES])
   .option('--pattern <re>', 'test files to run in the guest (must end in \\.test\\.js$)', '^vm-.*\\.test\\.js$')
-  .option('--timeout <s>', 'per-boot limit in seconds', parsePositive, 1800)
+  .option('--timeout <s>', 'per-boot limit in seconds', parsePositive, 3600)
   .option('--smp <n>', 'guest vCPUs', parsePositive, 2)
   .option('--env <NAME=VALUE>', 'extra environment of the guest tests, repeatable (e.g. NVME_WASM_VM_NVMF_STANDIN=1)', parseEnv, {} as Record<string, string>)
   .parse();

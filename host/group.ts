@@ -4,18 +4,21 @@
 //
 // The lock word holds holder slot + 1. Fast path: one compare-and-swap in the
 // Wasm core. A process that finds it held and must wait marks itself in the
-// header's wait mask and sleeps on its own wake word (PROC_LOCK_WAKE) with the
-// kernel futex (it wakes across processes; Atomics.wait does not): the
-// asynchronous path (withLockAsync, the admin queue's) in the libuv thread
-// pool, so the event loop goes on; lock() (close, cleanup, reset, queue ids)
-// on the calling thread. A holder that releases while others wait hands the
-// lock to the next waiter after itself (round robin): it reserves the lock
-// for it (HDR_LOCK_WANT) and wakes it, unless its own turn (TURN_MS since it
-// got the lock, while it still has admin work) is not over. A reservation
-// not taken up within RESERVE_US lapses. Every few ms a waiter checks whether
-// the holder is still alive (pid AND start time from the process table); a
-// dead holder's lock is taken over with a CAS from its value, then the admin
-// queue is made consistent before going on.
+// header's wait mask, arms its own wake word (PROC_LOCK_WAKE = 1) and sleeps
+// on it with the kernel futex (it wakes across processes; Atomics.wait does
+// not): the asynchronous path (withLockAsync, the admin queue's) in the libuv
+// thread pool, so the event loop goes on; lock() (close, dead members'
+// cleanup, controller reset, queue ids) on the calling thread. A release
+// wakes the next sleeping waiter after the releaser (round robin), one wake
+// per sleep, none for a waiter that is not asleep. It does not hand the lock
+// over: whoever runs first takes it, since a handoff to a process that is
+// not on a CPU would leave the lock idle for a scheduler round. A waiter
+// that waited PRIORITY_AFTER_MS reserves the lock for itself (HDR_LOCK_WANT,
+// stamped HDR_LOCK_WANT_AT); a reservation not taken up within RESERVE_US
+// lapses. Every LIVENESS_EVERY_MS at most, a process that finds the lock
+// busy checks whether the holder is still alive (pid AND start time from
+// the process table); a dead holder's lock is taken over with a CAS from its
+// value, then the admin queue is made consistent before going on.
 import { RegionState, PROC_SLOTS, ProcState, ProcRole } from '../assembly/abi/region.js';
 import { futexWait, futexWaitAsync, futexWake, processAlive, processStartTime } from '../hal/index.js';
 import type { CoreExports } from './core.js';

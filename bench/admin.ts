@@ -22,11 +22,13 @@ const REPEAT = Number(process.env.REPEAT ?? 3);
 /** Commands per second in all, and each member's count. */
 async function adminRate(procs: number, g: number): Promise<{ rate: number; shares: number[] }> {
   const kids = Array.from({ length: procs }, () => spawn(process.execPath, [CHILD, String(g), tag, String(SECONDS), '8'], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  // Listen for the exits now: a child that exits before a later once('exit') would hang the run.
+  const exits = kids.map((k) => new Promise((r) => k.once('exit', r)));
   // The first one becomes primary; let it finish initialising before the rest join.
   await Promise.all(kids.map((k) => firstLine(k, 'ready')));
   for (const k of kids) k.stdin!.write('go\n');
   const done = await Promise.all(kids.map((k) => firstLine(k, 'done ')));
-  await Promise.all(kids.map((k) => new Promise((r) => k.once('exit', r))));
+  await Promise.all(exits);
   const shares = done.map((l) => Number(l.slice(5)));
   return { rate: shares.reduce((s, x) => s + x, 0) / SECONDS, shares };
 }

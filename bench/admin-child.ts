@@ -3,7 +3,7 @@
 // 'done <commands>'.
 import { Controller } from '../host/index.js';
 import {
-  CTRL_MBOX, MBOX_STRIDE, MBOX_HEAD, MBOX_TAIL, MBOX_DROPPED, HDR_ADMIN_LOCK, HDR_LOCK_WANT, HDR_LOCK_WAITERS,
+  CTRL_MBOX, MBOX_STRIDE, MBOX_HEAD, MBOX_TAIL, MBOX_DROPPED, HDR_ADMIN_LOCK, HDR_LOCK_WANT, HDR_LOCK_WAIT_LO,
 } from '../assembly/abi/region.js';
 
 const [shmId, prefix, seconds, depth] = [Number(process.argv[2]), process.argv[3]!, Number(process.argv[4]), Number(process.argv[5])];
@@ -13,7 +13,7 @@ process.stdout.write('ready\n');
 process.on('SIGUSR2', () => {
   const dv = ctrl.region.dv;
   const mbox = dv.getUint32(CTRL_MBOX, true) + ctrl.group.self * MBOX_STRIDE;
-  process.stderr.write(`self ${ctrl.group.self} done ${done} lock ${dv.getUint32(HDR_ADMIN_LOCK, true)} want ${dv.getUint32(HDR_LOCK_WANT, true)} waiters ${dv.getUint32(HDR_LOCK_WAITERS, true)} ` +
+  process.stderr.write(`self ${ctrl.group.self} done ${done} lock ${dv.getUint32(HDR_ADMIN_LOCK, true)} want ${dv.getUint32(HDR_LOCK_WANT, true)} waiting ${dv.getUint32(HDR_LOCK_WAIT_LO, true).toString(2)} ` +
     `adminOutstanding ${ctrl.core.qpOutstanding(ctrl.admin.desc)} mbox head ${dv.getUint32(mbox + MBOX_HEAD, true)} tail ${dv.getUint32(mbox + MBOX_TAIL, true)} dropped ${dv.getUint32(mbox + MBOX_DROPPED, true)} ` +
     `foreign ${ctrl.admin.foreignCompletions} bogus ${ctrl.admin.stats.bogusCompletions} live ${ctrl.group.liveSlots()}\n`);
 });

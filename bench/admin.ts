@@ -1,6 +1,10 @@
 // Multi-process benchmark (npm run bench:admin):
 // 1. admin commands per second through the shared admin queue with 1 and
-//    with 4 contending processes (each keeping 8 Get Features in flight);
+//    with 4 contending processes (each keeping 8 Get Features in flight),
+//    interleaved in this one invocation, and printed as two ratios: the
+//    4-process rate over the 1-process rate, and fairness, the smallest
+//    member's share of a contended run over the largest's (ADMIN_ONLY=1
+//    stops after this part);
 // 2. wall time of a management tool attaching, identifying and detaching
 //    (`nvme-wasm identify -i N`) while perf runs in the group, against a bare
 //    `node -e 0` measured in the same run.
@@ -11,18 +15,22 @@ import { CLI, benchPath, median, firstLine, startSim } from './common.js';
 
 const CHILD = benchPath('./admin-child.js');
 const tag = `bench${process.pid}`;
-const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 3);
+const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 2);
 const REPEAT = Number(process.env.REPEAT ?? 3);
 
 
-async function adminRate(procs: number, g: number): Promise<number> {
+/** Commands per second in all, and each member's count. */
+async function adminRate(procs: number, g: number): Promise<{ rate: number; shares: number[] }> {
   const kids = Array.from({ length: procs }, () => spawn(process.execPath, [CHILD, String(g), tag, String(SECONDS), '8'], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  // Listen for the exits now: a child that exits before a later once('exit') would hang the run.
+  const exits = kids.map((k) => new Promise((r) => k.once('exit', r)));
   // The first one becomes primary; let it finish initialising before the rest join.
   await Promise.all(kids.map((k) => firstLine(k, 'ready')));
   for (const k of kids) k.stdin!.write('go\n');
   const done = await Promise.all(kids.map((k) => firstLine(k, 'done ')));
-  await Promise.all(kids.map((k) => new Promise((r) => k.once('exit', r))));
-  return done.reduce((s, l) => s + Number(l.slice(5)), 0) / SECONDS;
+  await Promise.all(exits);
+  const shares = done.map((l) => Number(l.slice(5)));
+  return { rate: shares.reduce((s, x) => s + x, 0) / SECONDS, shares };
 }
 
 function wall(cmd: string[]): number {
@@ -38,13 +46,20 @@ try {
   // Create each group with its device recorded: a primary that holds on while the children run.
   let g = 1;
   const rates: Record<number, number[]> = { 1: [], 4: [] };
+  const fairness: number[] = [];
+  const shareText: string[] = [];
   for (let i = 0; i < REPEAT; i++) {
     for (const n of [1, 4]) {
       const holder = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 30)], { stdio: ['ignore', 'pipe', 'pipe'] });
       const holderExit = new Promise((r) => holder.once('exit', r));
       await firstLine(holder, '');
       await new Promise((r) => setTimeout(r, 500));
-      rates[n]!.push(await adminRate(n, g));
+      const { rate, shares } = await adminRate(n, g);
+      rates[n]!.push(rate);
+      if (n > 1) {
+        fairness.push(Math.min(...shares) / Math.max(...shares));
+        shareText.push(shares.join('/'));
+      }
       holder.kill('SIGINT');
       await holderExit;
       g++;
@@ -52,28 +67,30 @@ try {
   }
   process.stdout.write('admin commands/s through the shared admin queue (Get Features, 8 in flight per process; one perf -q 1 process holds the group):\n');
   for (const n of [1, 4]) process.stdout.write(`  ${n} process${n > 1 ? 'es' : ''}: ${median(rates[n]!).toFixed(0)} commands/s in all (runs: ${rates[n]!.map((x) => x.toFixed(0)).join(', ')})\n`);
-  process.stdout.write(`  ratio 4 / 1: ${(median(rates[4]!) / median(rates[1]!)).toFixed(2)}\n`);
-
-  // Attach + identify + detach during perf.
-  const perf = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '32', '-w', 'randread', '-t', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const perfExit = new Promise((r) => perf.once('exit', r));
-  let perfOut = '';
-  perf.stdout!.on('data', (d: Buffer) => (perfOut += d.toString()));
-  await firstLine(perf, '');
-  await new Promise((r) => setTimeout(r, 1500));
-  const tool: number[] = [];
-  const bare: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    bare.push(wall([process.execPath, '-e', '0']));
-    tool.push(wall([process.execPath, CLI, 'identify', '-i', String(g), '--file-prefix', tag]));
+  process.stdout.write(`  ratio 4 / 1: ${(median(rates[4]!) / median(rates[1]!)).toFixed(2)} (per run: ${rates[4]!.map((x, i) => (x / rates[1]![i]!).toFixed(2)).join(', ')})\n`);
+  process.stdout.write(`  fairness, min share / max share in a ${SECONDS} s 4-process run: ${median(fairness).toFixed(2)} (per run: ${fairness.map((x) => x.toFixed(2)).join(', ')}; commands per member: ${shareText.join(', ')})\n`);
+  if (process.env.ADMIN_ONLY !== '1') {
+    // Attach + identify + detach during perf.
+    const perf = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '32', '-w', 'randread', '-t', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const perfExit = new Promise((r) => perf.once('exit', r));
+    let perfOut = '';
+    perf.stdout!.on('data', (d: Buffer) => (perfOut += d.toString()));
+    await firstLine(perf, '');
+    await new Promise((r) => setTimeout(r, 1500));
+    const tool: number[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      bare.push(wall([process.execPath, '-e', '0']));
+      tool.push(wall([process.execPath, CLI, 'identify', '-i', String(g), '--file-prefix', tag]));
+    }
+    perf.kill('SIGINT');
+    const code = await perfExit;
+    process.stdout.write('attach + identify + detach while perf -q 32 runs in the group (10 runs each, interleaved):\n');
+    process.stdout.write(`  nvme-wasm identify -i ${g}: median ${median(tool).toFixed(0)} ms (min ${Math.min(...tool).toFixed(0)}, max ${Math.max(...tool).toFixed(0)})\n`);
+    process.stdout.write(`  node -e 0:               median ${median(bare).toFixed(0)} ms (min ${Math.min(...bare).toFixed(0)}, max ${Math.max(...bare).toFixed(0)})\n`);
+    process.stdout.write(`  the tool's own work: ${(median(tool) - median(bare)).toFixed(0)} ms over a bare node start\n`);
+    process.stdout.write(`  perf exit code ${code}${code === 130 ? ' (stopped by SIGINT, as meant)' : ''}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
   }
-  perf.kill('SIGINT');
-  const code = await perfExit;
-  process.stdout.write('attach + identify + detach while perf -q 32 runs in the group (10 runs each, interleaved):\n');
-  process.stdout.write(`  nvme-wasm identify -i ${g}: median ${median(tool).toFixed(0)} ms (min ${Math.min(...tool).toFixed(0)}, max ${Math.max(...tool).toFixed(0)})\n`);
-  process.stdout.write(`  node -e 0:               median ${median(bare).toFixed(0)} ms (min ${Math.min(...bare).toFixed(0)}, max ${Math.max(...bare).toFixed(0)})\n`);
-  process.stdout.write(`  the tool's own work: ${(median(tool) - median(bare)).toFixed(0)} ms over a bare node start\n`);
-  process.stdout.write(`  perf exit code ${code}${code === 130 ? ' (stopped by SIGINT, as meant)' : ''}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
 } finally {
   await stop();
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });

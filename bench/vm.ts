@@ -23,6 +23,7 @@ import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import { DRIVERS, type BenchRun } from './vm-common.js';
 import { guestRuns, medians } from './guest-results.js';
+import { writeBarChart } from './svg-chart.js';
 
 function positive(v: string): number {
   const n = Number(v);
@@ -110,4 +111,11 @@ for (const qd of opts.qd) {
   if (c.n === 0) console.log(`  QD ${String(qd).padStart(3)}: C driver: no figures (${c.error ?? 'no runs'})`);
   else console.log(`  QD ${String(qd).padStart(3)}: nvme-wasm / C driver     IOPS ${r(wasm.iops, c.iops)}  mean latency ${r(wasm.meanUs, c.meanUs)}  (target IOPS >= 0.9)`);
 }
-console.log(`\nall runs: ${path.relative(process.cwd(), outFile)}; guest console: ${result.consoleLog}`);
+const chart = writeBarChart(path.join(PROJECT_DIR, 'bench/build/vm-bench-iops.svg'), {
+  title: `4 KiB random read on QEMU's NVMe controller (TCG), medians of ${opts.reps}`,
+  yLabel: 'IOPS',
+  series: Object.values(DRIVERS),
+  groups: opts.qd.map((qd) => ({ label: `QD ${qd}`, values: Object.fromEntries(Object.values(DRIVERS).map((d) => [d, med(d, qd).iops])) })),
+  caption: `npm run bench:vm -- --seconds ${opts.seconds} --reps ${opts.reps} --route ${opts.route}, ${new Date().toISOString().slice(0, 10)}`,
+});
+console.log(`\nall runs: ${path.relative(process.cwd(), outFile)}; chart: ${path.relative(process.cwd(), chart)}; guest console: ${result.consoleLog}`);

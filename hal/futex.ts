@@ -36,3 +36,22 @@ export function futexWake(addr: bigint, count = 0x7fffffff): number {
   if (r < 0) throw new HalError('futex', errno(), 'FUTEX_WAKE');
   return r;
 }
+
+/**
+ * futexWait in the libuv thread pool: the event loop goes on while a pool
+ * thread sleeps. Resolves 'woken' (woken, or the value differed already)
+ * or 'timeout'-or-other; errno is the pool thread's, so only the return
+ * value says which, and the caller looks at the word again either way.
+ */
+export function futexWaitAsync(addr: bigint, expected: number, timeoutMs: number): Promise<'woken' | 'other'> {
+  const ts = Buffer.alloc(16); // one per call: the pool thread reads it while this thread goes on
+  ts.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
+  ts.writeBigInt64LE(BigInt(Math.floor((timeoutMs % 1000) * 1e6)), 8);
+  return new Promise((resolve, reject) => {
+    c.futexWait.async(SYS_futex, addr, FUTEX_WAIT, expected >>> 0, ts, (err: unknown, r: unknown) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolve(Number(r) === 0 ? 'woken' : 'other');
+      void ts; // keep the timespec alive until the call is over
+    });
+  });
+}

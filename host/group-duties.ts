@@ -112,9 +112,16 @@ export class GroupDuties {
     const h = this.h;
     if (!this.primary || h.isClosed) return;
     const wanted = h.region.ctrl.aerWanted;
-    const armed = h.group.withLock(() => h.core.qpCountOpcode(h.admin.desc, AdminOpc.AsyncEventRequest));
-    for (let i = armed; i < wanted; i++) {
-      h.commands.asyncEventRequest().then(() => this.armAsyncEvents(), () => {});
-    }
+    // Counted under the lock, waited for off the event loop (another member may hold it).
+    // Counted and posted in one hold of the lock (posted at once, so a count
+    // that follows sees them), waited for off the event loop.
+    h.group.withLockAsync(() => {
+      if (!this.primary || h.isClosed) return;
+      h.admin.postParked(); // what was parked before goes first, and is counted
+      const armed = h.core.qpCountOpcode(h.admin.desc, AdminOpc.AsyncEventRequest);
+      for (let i = armed; i < wanted; i++) {
+        h.commands.asyncEventRequest().then(() => this.armAsyncEvents(), () => {});
+      }
+    }).catch(() => {}); // the lock stayed busy too long: the next event or primary check arms them
   }
 }

@@ -3,13 +3,24 @@
 // noticing dead members and reclaiming what they held, and the primary role.
 //
 // The lock word holds holder slot + 1. Fast path: one compare-and-swap in the
-// Wasm core. Slow path: sleep on the word with the kernel futex (it wakes
-// across processes; Atomics.wait does not), and every few ms check whether
-// the holder is still alive (pid AND start time from the process table). A
-// dead holder's lock is taken over with a CAS from its value, then the admin
-// queue is made consistent before going on.
+// Wasm core. A process that finds it held and must wait marks itself in the
+// header's wait mask, arms its own wake word (PROC_LOCK_WAKE = 1) and sleeps
+// on it with the kernel futex (it wakes across processes; Atomics.wait does
+// not): the asynchronous path (withLockAsync, the admin queue's) in the libuv
+// thread pool, so the event loop goes on; lock() (close, dead members'
+// cleanup, controller reset, queue ids) on the calling thread. A release
+// wakes the next sleeping waiter after the releaser (round robin), one wake
+// per sleep, none for a waiter that is not asleep. It does not hand the lock
+// over: whoever runs first takes it, since a handoff to a process that is
+// not on a CPU would leave the lock idle for a scheduler round. A waiter
+// that waited PRIORITY_AFTER_MS reserves the lock for itself (HDR_LOCK_WANT,
+// stamped HDR_LOCK_WANT_AT); a reservation not taken up within RESERVE_US
+// lapses. Every LIVENESS_EVERY_MS at most, a process that finds the lock
+// busy checks whether the holder is still alive (pid AND start time from
+// the process table); a dead holder's lock is taken over with a CAS from its
+// value, then the admin queue is made consistent before going on.
 import { RegionState, PROC_SLOTS, ProcState, ProcRole } from '../assembly/abi/region.js';
-import { futexWait, futexWake, processAlive, processStartTime } from '../hal/index.js';
+import { futexWait, futexWaitAsync, futexWake, processAlive, processStartTime } from '../hal/index.js';
 import type { CoreExports } from './core.js';
 import type { Region } from './region.js';
 import { ResourceError, ControllerError, NvmeError } from './errors.js';
@@ -24,10 +35,20 @@ export class GroupClosedError extends NvmeError {
 
 const SPIN = 200;
 const LIVENESS_EVERY_MS = 10;
-/** A live holder keeping the lock this long is stuck: fail rather than block the event loop forever. */
+/** A live holder keeping the lock this long is stuck: fail rather than wait forever. */
 const LOCK_WAIT_MAX_MS = 10_000;
-/** After waiting this long a process claims priority (HDR_LOCK_WANT). */
-const PRIORITY_AFTER_MS = 2;
+/** After waiting this long a process reserves the lock for itself (HDR_LOCK_WANT): the bound on unfairness. */
+const PRIORITY_AFTER_MS = 20;
+/** A reservation its process has not taken up in this long lapses (alive but busy, or not scheduled): anyone may take the lock. */
+const RESERVE_US = 2_000;
+/** Before sleeping, the asynchronous path retries this long (holds are microseconds; a sleeper's wake-up costs a scheduler round). */
+const SPIN_MS = 0.03;
+/** A waiter in the thread pool looks again this often unwoken (liveness, deadline, a lapsed reservation). */
+const WAIT_SLICE_MS = 2;
+
+function monoUs(): number {
+  return Number(process.hrtime.bigint() / 1000n) >>> 0;
+}
 
 export class Group {
   /** This process's slot in the process table. */
@@ -36,8 +57,10 @@ export class Group {
   private readonly hdr: RegionHeader;
   private readonly procs: ProcTable;
   private readonly ctrl: ControllerBlock;
-  private readonly lockAddr: bigint;
   private readonly joiningSeen = new Map<number, number>();
+  /** This process's bit in the wait mask is set. */
+  private waiting = false;
+  private lastLivenessCheck = -Infinity;
   /** Called after the admin lock was taken over from a dead holder. */
   onLockRecovered: (() => void) | undefined;
 
@@ -48,7 +71,6 @@ export class Group {
     this.hdr = region.hdr;
     this.procs = region.procs;
     this.ctrl = region.ctrl;
-    this.lockAddr = this.addr(ADMIN_LOCK);
   }
 
   /** Virtual address of region offset `off` in this process (for the futex). */
@@ -84,89 +106,195 @@ export class Group {
 
   // ---- the lock ----
 
-  /** Take the group lock (re-entrant within this process). */
+  /**
+   * Take the group lock (re-entrant within this process), waiting on this
+   * thread: for the synchronous paths only (close, dead members' cleanup,
+   * controller reset, queue ids); the admin queue waits with
+   * withLockAsync(). Throws after LOCK_WAIT_MAX_MS behind a live holder.
+   */
   lock(): void {
     if (this.depth > 0) {
       this.depth++;
       return;
     }
-    const me = this.self;
-    const hdr = this.hdr;
+    for (let spin = 0; spin < SPIN; spin++) if (this.tryLock()) return;
     const t0 = performance.now();
-    let lastCheck = t0;
-    for (let spin = 0; ; spin++) {
-      // Leave the lock to a process that claimed priority (unless that is us).
-      const want = hdr.lockWant;
-      let holder: number;
-      if (want === 0 || want === me + 1) {
-        holder = this.core.lockTry(ADMIN_LOCK, me);
-        if (holder === 0 || holder === me + 1) {
-          if (want === me + 1) hdr.casLockWant(want, 0);
-          break;
-        }
-      } else {
-        holder = hdr.adminLockWord;
-      }
-      if (spin < SPIN) continue;
-      const now = performance.now();
-      if (now - t0 > LOCK_WAIT_MAX_MS) {
-        if (holder !== 0) throw new ControllerError(`the group lock has been held for over ${LOCK_WAIT_MAX_MS} ms by pid ${this.procPid(holder - 1)}, which is alive`, 'state');
-        throw new ControllerError(`could not take the group lock in ${LOCK_WAIT_MAX_MS} ms`, 'state');
-      }
-      if (now - lastCheck >= LIVENESS_EVERY_MS) {
-        lastCheck = now;
-        if (holder !== 0 && !this.slotAlive(holder - 1) && this.core.lockSteal(ADMIN_LOCK, holder, me)) {
-          if (hdr.lockWant === me + 1) hdr.lockWant = 0;
-          this.depth = 1;
-          this.onLockRecovered?.();
-          return;
-        }
-        // A priority claimant that died gives up its claim.
-        if (want !== 0 && want !== me + 1 && !this.slotAlive(want - 1)) hdr.casLockWant(want, 0);
-      }
-      if (want === 0 && now - t0 > PRIORITY_AFTER_MS) hdr.casLockWant(0, me + 1);
-      if (holder === 0) continue; // free but reserved for the claimant: look again
-      hdr.addLockWaiters(1);
-      try {
-        futexWait(this.lockAddr, holder, 1);
-      } finally {
-        hdr.addLockWaiters(-1);
+    for (;;) {
+      this.announceWait();
+      if (this.tryLock()) return;
+      this.checkWait(t0);
+      futexWait(this.wakeAddr(), 1, 1);
+    }
+  }
+
+  /**
+   * Run `fn` under the group lock, waiting for it without blocking the event
+   * loop (a futex wait in the thread pool, woken when the lock is handed to
+   * this process). `fn` runs at once if the lock is free. Rejects with a
+   * ControllerError after LOCK_WAIT_MAX_MS behind a live holder; a dead
+   * holder's lock is taken over as in lock().
+   */
+  async withLockAsync<T>(fn: () => T): Promise<T> {
+    if (!this.tryLock() && !this.spinLock()) {
+      const t0 = performance.now();
+      for (;;) {
+        this.announceWait();
+        if (this.tryLock()) break;
+        this.checkWait(t0);
+        await futexWaitAsync(this.wakeAddr(), 1, WAIT_SLICE_MS);
+        if (this.tryLock()) break;
       }
     }
-    this.depth = 1;
+    try {
+      return fn();
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Does this process hold the lock now (inside lock()/withLock/withLockAsync's function)? */
+  get held(): boolean {
+    return this.depth > 0;
   }
 
   unlock(): void {
     if (--this.depth > 0) return;
     this.core.lockRelease(ADMIN_LOCK);
-    if (this.hdr.lockWaiters > 0) futexWake(this.lockAddr, 1);
+    // Wake one sleeping waiter: the one the lock is reserved for, else the
+    // next after this process (round robin). It is not handed the lock:
+    // whoever runs first takes it (a handoff to a process that is not on a
+    // CPU would leave the lock idle for a scheduler round); one that waited
+    // PRIORITY_AFTER_MS reserves it for itself.
+    const want = this.hdr.lockWant;
+    let wake = -1;
+    if (want !== 0 && want !== this.self + 1) {
+      if (this.procs.takeLockWake(want - 1)) wake = want - 1;
+    } else {
+      const lo = this.hdr.lockWaitLo;
+      const hi = this.hdr.lockWaitHi;
+      const self = this.self;
+      const others = self < 32 ? (lo & ~(1 << self)) | hi : lo | (hi & ~(1 << (self - 32)));
+      if (others !== 0) {
+        for (let i = 1; i < PROC_SLOTS; i++) {
+          const s = (self + i) % PROC_SLOTS;
+          if (((s < 32 ? lo >>> s : hi >>> (s - 32)) & 1) !== 0 && this.procs.takeLockWake(s)) {
+            wake = s;
+            break;
+          }
+        }
+      }
+    }
+    if (wake >= 0) futexWake(this.addr(this.procs.lockWakeOffset(wake)));
+  }
+
+  /** Retry tryLock for up to SPIN_MS (the asynchronous path, before it sleeps). */
+  private spinLock(): boolean {
+    const end = performance.now() + SPIN_MS;
+    do {
+      for (let i = 0; i < 20; i++) if (this.tryLock()) return true;
+    } while (performance.now() < end);
+    return false;
   }
 
   /**
    * Take the lock only if that needs no waiting (or its holder is dead and
    * it can be taken over): for polls and housekeeping, which must never
-   * block the event loop behind another process. Returns false if busy.
+   * block the event loop behind another process. Returns false if busy, or
+   * reserved for another process.
    */
   tryLock(): boolean {
     if (this.depth > 0) {
       this.depth++;
       return true;
     }
+    const me = this.self + 1;
     const want = this.hdr.lockWant;
-    if (want !== 0 && want !== this.self + 1) return false; // someone waited long: let them
+    if (want !== 0 && want !== me) {
+      if (!this.reservationLapsed(want)) return false;
+      this.hdr.casLockWant(want, 0);
+    }
     const holder = this.core.lockTry(ADMIN_LOCK, this.self);
-    if (holder === 0 || holder === this.self + 1) {
-      if (want === this.self + 1) this.hdr.casLockWant(want, 0);
-      this.depth = 1;
+    if (holder === 0 || holder === me) {
+      this.took();
       return true;
     }
-    if (!this.slotAlive(holder - 1) && this.core.lockSteal(ADMIN_LOCK, holder, this.self)) {
-      if (want === this.self + 1) this.hdr.casLockWant(want, 0);
-      this.depth = 1;
+    if (this.livenessDue() && !this.slotAlive(holder - 1) && this.core.lockSteal(ADMIN_LOCK, holder, this.self)) {
+      this.took();
       this.onLockRecovered?.();
       return true;
     }
     return false;
+  }
+
+  /**
+   * Mark this process as waiting and arm its wake word (1: asleep), before a
+   * last tryLock and the futex wait on 1: a release after the arming swaps
+   * the word to 0 and wakes it, and a wait that starts after that swap
+   * returns at once (the word is no longer 1). One wake per sleep, and none
+   * for a waiter that is not asleep.
+   */
+  private announceWait(): void {
+    this.procs.armLockWake(this.self);
+    if (!this.waiting) {
+      this.waiting = true;
+      this.hdr.setLockWaiting(this.self, true);
+    }
+  }
+
+  /** Give up waiting: this process's bit and reservation go. */
+  private stopWaiting(): void {
+    if (this.waiting) {
+      this.waiting = false;
+      this.hdr.setLockWaiting(this.self, false);
+    }
+    const me = this.self + 1;
+    if (this.hdr.lockWant === me) this.hdr.casLockWant(me, 0);
+  }
+
+  /** The lock was just taken: no longer waiting; a turn starts if none is running. */
+  private took(): void {
+    this.depth = 1;
+    const me = this.self + 1;
+    if (this.hdr.lockWant === me) this.hdr.casLockWant(me, 0);
+    if (this.waiting) {
+      this.waiting = false;
+      this.hdr.setLockWaiting(this.self, false);
+    }
+  }
+
+  /** Throw after LOCK_WAIT_MAX_MS of waiting; after PRIORITY_AFTER_MS reserve the lock for this process. */
+  private checkWait(t0: number): void {
+    const now = performance.now();
+    if (now - t0 > LOCK_WAIT_MAX_MS) {
+      this.stopWaiting();
+      const holder = this.hdr.adminLockWord;
+      if (holder !== 0) throw new ControllerError(`the group lock has been held for over ${LOCK_WAIT_MAX_MS} ms by pid ${this.procPid(holder - 1)}, which is alive`, 'state');
+      throw new ControllerError(`could not take the group lock in ${LOCK_WAIT_MAX_MS} ms`, 'state');
+    }
+    if (now - t0 > PRIORITY_AFTER_MS && this.hdr.lockWant === 0) this.hdr.casLockWant(0, this.self + 1, monoUs());
+  }
+
+  /** Liveness checks (a /proc read) at most every LIVENESS_EVERY_MS: a failed tryLock must stay cheap. */
+  private livenessDue(): boolean {
+    const now = performance.now();
+    if (now - this.lastLivenessCheck < LIVENESS_EVERY_MS) return false;
+    this.lastLivenessCheck = now;
+    return true;
+  }
+
+  /** A reservation for `want` (slot + 1) no longer holds: its process left, died, or did not take it up in time. */
+  private reservationLapsed(want: number): boolean {
+    const slot = want - 1;
+    if (this.procState(slot) !== ProcState.Live) return true;
+    if (((monoUs() - this.hdr.lockWantAt) >>> 0) <= RESERVE_US) return false;
+    // Lapsed; a dead waiter also leaves the wait mask, or it would be handed the lock again and again.
+    if (this.livenessDue() && !this.slotAlive(slot)) this.hdr.setLockWaiting(slot, false);
+    return true;
+  }
+
+  /** This process's lock wake word (virtual address, for the futex). */
+  private wakeAddr(): bigint {
+    return this.addr(this.procs.lockWakeOffset(this.self));
   }
 
   withLock<T>(fn: () => T): T {
@@ -207,6 +335,7 @@ export class Group {
     for (let s = 0; s < PROC_SLOTS; s++) {
       if (!this.procs.casState(s, ProcState.Free, ProcState.Joining)) continue;
       this.procs.fill(s, pid, start, role);
+      this.hdr.setLockWaiting(s, false); // a bit the slot's previous process left
       this.core.mboxReset(s);
       this.procs.setState(s, ProcState.Live);
       this.setSelf(s);
@@ -318,6 +447,7 @@ export class Group {
       this.core.qpReleaseOwner(adminDesc, slot); // admin slots held for its unread completions
       this.region.allocatorOp(() => this.core.dmaFreeOwner(slot, this.self));
       this.core.mboxReset(slot);
+      this.hdr.setLockWaiting(slot, false); // it died waiting for the lock
       if (this.primarySlot() === slot) this.hdr.primarySlot = -1;
       this.procs.setState(slot, ProcState.Free);
     });

@@ -33,6 +33,8 @@ export interface PollTarget {
   /** Only long waits (asynchronous events) are outstanding. */
   readonly hasBackground: boolean;
   readonly isSuspended: boolean;
+  /** Waiting (off the event loop) for a lock another process holds: poll on a timer meanwhile. */
+  readonly isLockWaiting: boolean;
   readonly isClosed: boolean;
 }
 
@@ -69,8 +71,8 @@ export class PromisePoller {
   ensure(): void {
     const t = this.target;
     if (t.isClosed) return;
-    if (t.isSuspended) {
-      // A reset is under way: look again in a while, not in a hot loop.
+    if (t.isSuspended || t.isLockWaiting) {
+      // A reset is under way, or the lock is awaited: look again in a while, not in a hot loop.
       if (this.mode !== PollMode.Idle) return;
       this.mode = PollMode.Lazy;
       this.timer = setTimeout(this.tick, SUSPENDED_POLL_MS);
@@ -102,7 +104,7 @@ export class PromisePoller {
     }
   }
 
-  /** The queue is back after a reset: drop the slow timer, poll at the normal pace. */
+  /** The queue is back after a reset (or has the lock it waited for): drop the slow timer, poll at the normal pace. */
   resumed(): void {
     if (this.mode === PollMode.Lazy) {
       clearTimeout(this.timer);

@@ -502,6 +502,21 @@ export class QueuePair implements PollTarget {
     return this.suspended;
   }
 
+  /** Submissions parked, waiting for slots (or, on the shared admin queue, for the lock). */
+  protected get parked(): number {
+    return this.waiters.length;
+  }
+
+  /** Waiting for a lock another process holds (the shared admin queue): the poller goes slow meanwhile. */
+  get isLockWaiting(): boolean {
+    return false;
+  }
+
+  /** Back to polling at the normal pace (after a wait the poller slowed down for). */
+  protected pollAgain(): void {
+    this.poller.resumed();
+  }
+
   get isClosed(): boolean {
     return this.closedError !== undefined;
   }

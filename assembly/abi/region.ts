@@ -21,7 +21,7 @@
 //   size    +----------------------------+
 
 export const REGION_MAGIC: u32 = 0x574d564e; // "NVMW" little-endian
-export const REGION_LAYOUT_VERSION: u32 = 6; // 3: CTRL_STATS_DIR; 4: CTRL_RESET_*; 5: QP_STATS, SLOT_LEN; 6: stats blocks' Read/Write latency
+export const REGION_LAYOUT_VERSION: u32 = 7; // 3: CTRL_STATS_DIR; 4: CTRL_RESET_*; 5: QP_STATS, SLOT_LEN; 6: lock waiters (HDR_LOCK_WANT_AT, HDR_LOCK_WAIT_*, PROC_LOCK_WAKE); 7: stats blocks' Read/Write latency
 export const REGION_ALIGN: u32 = 0x200000; // 2 MiB: hugetlbfs mapping granule
 export const REGION_MIN_SIZE: u32 = 0x400000; // 4 MiB
 export const REGION_MAX_SIZE: u32 = 0x7fe00000; // < 2 GiB: offsets stay positive i32
@@ -43,10 +43,13 @@ export const HDR_IOVA_LO: u32 = 48;
 export const HDR_IOVA_HI: u32 = 52;
 export const HDR_GENERATION: u32 = 56; // bumped by every primary initialisation
 export const HDR_PRIMARY: u32 = 60; // process slot + 1 of the primary, 0 = none
-export const HDR_LOCK_WAITERS: u32 = 64; // processes sleeping on HDR_ADMIN_LOCK (wake only if > 0)
+// When HDR_LOCK_WANT was set: CLOCK_MONOTONIC in microseconds, modulo 2^32
+// (a reservation not taken up within a few ms lapses).
+export const HDR_LOCK_WANT_AT: u32 = 64;
 export const HDR_ALLOC_WAITERS: u32 = 68;
-// Anti-starvation: a process that has waited for HDR_ADMIN_LOCK too long
-// writes its slot + 1 here; others leave the lock to it until it has it.
+// The process HDR_ADMIN_LOCK is reserved for (slot + 1, 0 = none): one that
+// waited too long. Others leave the lock to it until it has it or the
+// reservation lapses.
 export const HDR_LOCK_WANT: u32 = 72;
 // Device addresses without an IOMMU (uio): region offset of the DMA page
 // table, one u64 physical address per DMA_PAGE_SIZE page of the region;
@@ -55,6 +58,11 @@ export const HDR_DMA_TABLE: u32 = 76;
 // Shadow doorbells (NVMe 1.4, 5.10 Doorbell Buffer Config): region offset of
 // the shadow doorbell page, the EventIdx page right after it; 0 = off.
 export const HDR_SHADOW_DB: u32 = 80;
+// Processes waiting for HDR_ADMIN_LOCK, one bit per process slot (slots
+// 0..31 in LO, 32..62 in HI). A releaser wakes the next waiter after itself
+// (round robin) that is asleep on its PROC_LOCK_WAKE word.
+export const HDR_LOCK_WAIT_LO: u32 = 84;
+export const HDR_LOCK_WAIT_HI: u32 = 88;
 export const HDR_TRID: u32 = 0x100; // the group's transport ID, NUL-terminated ASCII
 export const HDR_TRID_LEN: u32 = 256;
 export const HDR_SIZE: u32 = 0x1000;
@@ -81,6 +89,7 @@ export const PROC_START_HI: u32 = 12;
 export const PROC_CLEANER: u32 = 16; // slot + 1 of the process cleaning up after this one
 export const PROC_GEN: u32 = 20; // bumped each time the slot is claimed
 export const PROC_ROLE: u32 = 24; // ProcRole, informational
+export const PROC_LOCK_WAKE: u32 = 28; // futex word: 1 while its process sleeps waiting for the group lock; a releaser swaps 0 in and wakes it
 
 // Allocator owner of group-wide structures (admin queue, mailboxes, cached
 // identify data): never reclaimed with a process.

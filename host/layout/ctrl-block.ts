@@ -60,6 +60,9 @@ export class ControllerBlock {
 
   /** Region offset of `slot`'s mailbox wake word (the futex its owner sleeps on). */
   mailboxWakeWord(slot: number): number { return this.mailboxes + slot * MBOX_STRIDE + MBOX_WAKE; }
+  /** Region offsets of `slot`'s mailbox head and tail words (head != tail: records to read). */
+  mailboxHeadWord(slot: number): number { return this.mailboxes + slot * MBOX_STRIDE + MBOX_HEAD; }
+  mailboxTailWord(slot: number): number { return this.mailboxes + slot * MBOX_STRIDE + MBOX_TAIL; }
   /** `slot`'s mailbox indexes, for diagnostics. */
   mailbox(slot: number): { head: number; tail: number; dropped: number } {
     const m = this.mailboxes + slot * MBOX_STRIDE;

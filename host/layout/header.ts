@@ -9,13 +9,13 @@
 //   +16   state | heap off | heap pages | page map off
 //   +32   alloc lock | alloc hint | free pages | admin lock
 //   +48   IOVA lo | IOVA hi | generation | primary (slot + 1)
-//   +64   lock waiters | alloc waiters | lock want | DMA table
-//   +80   shadow doorbells
+//   +64   lock want at | alloc waiters | lock want | DMA table
+//   +80   shadow doorbells | lock wait mask lo | lock wait mask hi
 //   +256  transport ID (NUL-terminated, HDR_TRID_LEN bytes)
 import {
   HDR_MAGIC, HDR_LAYOUT_VERSION, HDR_CORE_HASH, HDR_REGION_SIZE, HDR_STATE, HDR_HEAP_OFF, HDR_HEAP_PAGES, HDR_PAGEMAP_OFF,
   HDR_FREE_PAGES, HDR_IOVA_LO, HDR_IOVA_HI, HDR_PRIMARY, HDR_DMA_TABLE, HDR_SHADOW_DB, HDR_TRID, HDR_TRID_LEN,
-  HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WANT, HDR_LOCK_WAITERS, REGION_MAGIC, REGION_LAYOUT_VERSION, HEAP_PAGE_SIZE,
+  HDR_ADMIN_LOCK, HDR_ALLOC_LOCK, HDR_LOCK_WANT, HDR_LOCK_WANT_AT, HDR_LOCK_WAIT_LO, HDR_LOCK_WAIT_HI, REGION_MAGIC, REGION_LAYOUT_VERSION, HEAP_PAGE_SIZE,
   RegionState,
 } from '../../assembly/abi/region.js';
 import { ControllerError } from '../errors.js';
@@ -94,15 +94,30 @@ export class RegionHeader {
   get adminLockWord(): number { return this.atomic(HDR_ADMIN_LOCK); }
   /** Holder of the allocator lock: slot + 1, 0 = free. */
   get allocLockWord(): number { return this.atomic(HDR_ALLOC_LOCK); }
-  /** A process that waited long for the lock (slot + 1), 0 = none: the others leave it the lock. */
+  /** The process the lock is reserved for (slot + 1), 0 = none: the others leave it the lock. */
   get lockWant(): number { return this.atomic(HDR_LOCK_WANT); }
-  casLockWant(expected: number, value: number): boolean {
+  /** Reserve the lock for `value` (slot + 1) if the word still says `expected`, stamping the time (`atUs`). */
+  casLockWant(expected: number, value: number, atUs = 0): boolean {
+    if (value !== 0) Atomics.store(this.i32, HDR_LOCK_WANT_AT >>> 2, atUs | 0);
     return Atomics.compareExchange(this.i32, HDR_LOCK_WANT >>> 2, expected, value) === expected;
   }
-  set lockWant(v: number) { Atomics.store(this.i32, HDR_LOCK_WANT >>> 2, v); }
-  /** Processes sleeping on the lock word (a release wakes one only if > 0). */
-  get lockWaiters(): number { return this.atomic(HDR_LOCK_WAITERS); }
-  addLockWaiters(n: number): void { Atomics.add(this.i32, HDR_LOCK_WAITERS >>> 2, n); }
+  /** When the reservation was made (monoUs() of the process that made it). */
+  get lockWantAt(): number { return this.atomic(HDR_LOCK_WANT_AT); }
+
+  /** Is process `slot` marked as waiting for the lock? */
+  lockWaiting(slot: number): boolean {
+    return ((this.atomic(slot < 32 ? HDR_LOCK_WAIT_LO : HDR_LOCK_WAIT_HI) >>> (slot & 31)) & 1) !== 0;
+  }
+  /** Mark process `slot` as waiting for the lock, or not. */
+  setLockWaiting(slot: number, on: boolean): void {
+    const i = (slot < 32 ? HDR_LOCK_WAIT_LO : HDR_LOCK_WAIT_HI) >>> 2;
+    const bit = 1 << (slot & 31);
+    if (on) Atomics.or(this.i32, i, bit);
+    else Atomics.and(this.i32, i, ~bit);
+  }
+  /** The waiting mask: slots 0..31, 32..62. */
+  get lockWaitLo(): number { return this.atomic(HDR_LOCK_WAIT_LO); }
+  get lockWaitHi(): number { return this.atomic(HDR_LOCK_WAIT_HI); }
 
   /**
    * The one version check: the layout version and the core build a primary

@@ -5,10 +5,10 @@
 //
 //   process table (PROC_SLOTS x PROC_ENTRY_SIZE bytes at PROC_TABLE_OFF)
 //   entry +0   state | pid | start time lo | start time hi
-//         +16  cleaner (slot + 1) | generation | role
+//         +16  cleaner (slot + 1) | generation | role | lock wake (futex word)
 import {
   PROC_TABLE_OFF, PROC_ENTRY_SIZE, PROC_SLOTS, PROC_STATE, PROC_PID, PROC_START_LO, PROC_START_HI, PROC_CLEANER, PROC_GEN,
-  PROC_ROLE, ProcState, ProcRole,
+  PROC_ROLE, PROC_LOCK_WAKE, ProcState, ProcRole,
 } from '../../assembly/abi/region.js';
 
 export class ProcTable {
@@ -45,6 +45,12 @@ export class ProcTable {
   role(slot: number): ProcRole { return this.dv.getUint32(this.off(slot, PROC_ROLE), true) as ProcRole; }
   setRole(slot: number, r: ProcRole): void { this.dv.setUint32(this.off(slot, PROC_ROLE), r, true); }
 
+  /** Region offset of the slot's lock wake word (its process sleeps on it waiting for the group lock). */
+  lockWakeOffset(slot: number): number { return this.off(slot, PROC_LOCK_WAKE); }
+  /** The slot's process is about to sleep on its lock wake word: 1 = asleep, wake me. */
+  armLockWake(slot: number): void { Atomics.store(this.i32, this.off(slot, PROC_LOCK_WAKE) >>> 2, 1); }
+  /** Disarm the slot's lock wake word; true if its process was asleep on it (the caller then wakes it). */
+  takeLockWake(slot: number): boolean { return Atomics.exchange(this.i32, this.off(slot, PROC_LOCK_WAKE) >>> 2, 0) === 1; }
   /** Fill a slot just claimed (state Joining): who holds it, a fresh generation. */
   fill(slot: number, pid: number, startTime: number, role: ProcRole): void {
     this.dv.setUint32(this.off(slot, PROC_PID), pid, true);

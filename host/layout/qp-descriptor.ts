@@ -4,7 +4,7 @@
 // every other word; the host never writes one.
 import {
   QP_QSIZE, QP_SQ, QP_CQ, QP_SLOT_BITS, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_BOGUS, QP_BOGUS_DW2,
-  QP_BOGUS_DW3, QP_SQ_FULL_SEEN, QP_HDR_SIZE,
+  QP_BOGUS_DW3, QP_SQ_FULL_SEEN, QP_HDR_SIZE, QP_CQ_HEAD, QP_CQ_PHASE,
 } from '../../assembly/abi/qpair.js';
 import { CQE_DW3_CID_MASK, CQE_DW3_CID_SHIFT, CQE_DW3_SF_SHIFT, CQE_DW2_SQHD_SHIFT, CQE_DW2_SQHD_MASK, CQE_DW2_SQID_SHIFT, CQE_DW2_SQID_MASK } from '../../assembly/nvme/cmd.js';
 import { regField } from '../../assembly/nvme/regs.js';
@@ -25,6 +25,9 @@ export class QpDescriptor {
   get sq(): number { return this.u32(QP_SQ); }
   /** Region offset of the CQ ring. */
   get cq(): number { return this.u32(QP_CQ); }
+  /** Next CQ entry the host reads, and the phase tag that marks it new (the core's; read unlocked, a hint). */
+  get cqHead(): number { return this.u32(QP_CQ_HEAD); }
+  get cqPhase(): number { return this.u32(QP_CQ_PHASE); }
   /** Low cid bits that are the slot index. */
   get slotBits(): number { return this.u32(QP_SLOT_BITS); }
   get submitted(): number { return this.u32(QP_SUBMITTED); }

@@ -9,7 +9,7 @@ interface Args {
   shmId: number;
   prefix: string;
   trid?: string;
-  role: 'io' | 'admin' | 'hold' | 'tool' | 'die-in-lock' | 'die-mid-post' | 'writer' | 'reset' | 'mp-peer' | 'mp-requester';
+  role: 'io' | 'admin' | 'hold' | 'tool' | 'hold-lock' | 'die-in-lock' | 'die-mid-post' | 'writer' | 'reset' | 'mp-peer' | 'mp-requester';
   procType?: 'auto' | 'primary' | 'secondary';
   lba?: number; // first block of this process's range (io)
   blocks?: number; // range size (io)
@@ -26,6 +26,8 @@ interface Args {
   action?: string;
   payload?: unknown;
   timeoutMs?: number;
+  /** hold-lock: how long to keep the group lock (ms). */
+  holdMs?: number;
 }
 
 const a = JSON.parse(process.argv[2]!) as Args;
@@ -129,6 +131,14 @@ if (a.role === 'io') {
   await untilStopped();
   buf.free();
   await qp.delete();
+} else if (a.role === 'hold-lock') {
+  // Keep the group lock for holdMs (this process's own event loop stands still meanwhile), then let go.
+  ctrl.group.lock();
+  out('locked');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, a.holdMs ?? 2000);
+  out('unlocking');
+  ctrl.group.unlock();
+  await untilStopped();
 } else if (a.role === 'die-in-lock') {
   // Take the group lock and never let go (the test kills us with SIGKILL).
   ctrl.group.lock();

@@ -133,10 +133,8 @@ export class IoQueuePair extends QueuePair {
       return Promise.reject(e);
     }
     const flags = opts.fua ? 1 << RW_FUA_SHIFT : 0;
-    if (data instanceof DmaBuffer) {
-      const at = data.regionOffset;
-      return this.run(opc, what, () => this.core.submitRw(this.desc, opc, ns.id, lba, blocks, at, len, flags), undefined, opts) as Promise<unknown> as Promise<void>;
-    }
+    // A DMA buffer is used in place: no closure, nothing allocated but the promise.
+    if (data instanceof DmaBuffer) return this.runRw(opc, what, ns.id, lba, blocks, data.regionOffset, len, flags, opts.timeoutMs) as Promise<unknown> as Promise<void>;
     const bounce = this.host.allocDma(len);
     if (opc !== NvmOpc.Read) bounce.bytes.set(data);
     return this.run(opc, what, () => this.core.submitRw(this.desc, opc, ns.id, lba, blocks, bounce.regionOffset, len, flags), (err) => {

@@ -113,29 +113,33 @@ export class PromisePoller {
     this.ensure();
   }
 
+  /** Hot polls since the last clock read. */
+  private polls = 0;
+  /** When the hot loop last gave the event loop a turn. */
+  private lastYield = 0;
+
   /**
    * The hot loop: one poll per microtask while commands are pending. Awaiting
    * an already settled promise queues the next poll behind the continuations
-   * the last one's completions queued, allocating nothing (no promise, no
-   * queueMicrotask's async resource).
+   * the last one's completions queued (so whether anything still waits is
+   * asked after they ran and submitted), allocating nothing (no promise, no
+   * queueMicrotask's async resource). The loop starts (one promise) when
+   * commands wait after none did, not per command.
    */
   private async spin(): Promise<void> {
     const t = this.target;
-    let polls = 0;
-    let lastYield = performance.now();
     try {
       for (;;) {
         await RESOLVED;
-        if (t.isClosed) break;
-        const scan = ++polls === CLOCK_EVERY;
-        if (scan) polls = 0;
+        if (t.isClosed || !t.hasWaiters || t.isSuspended) break;
+        const scan = ++this.polls >= CLOCK_EVERY;
+        if (scan) this.polls = 0;
         if (!t.pollOnce(scan)) break;
-        if (!t.hasWaiters || t.isSuspended) break;
         if (scan) {
           const now = performance.now();
-          if (now - lastYield >= YIELD_MS) {
+          if (now - this.lastYield >= YIELD_MS) {
             await nextTurn();
-            lastYield = performance.now();
+            this.lastYield = performance.now();
           }
         }
       }

@@ -55,6 +55,10 @@ let dev: Loopback | undefined;
 if (loopbackPid !== undefined) {
   process.kill(loopbackPid, 'SIGSTOP');
   process.on('exit', () => process.kill(loopbackPid, 'SIGCONT'));
+  // Stopped for real (state T) before the first doorbell: a simulator still
+  // polling would take commands the loopback device takes too.
+  const fs = await import('node:fs');
+  while (!/^\S+ \(.*\) T/.test(fs.readFileSync(`/proc/${loopbackPid}/stat`, 'utf8'))) await new Promise((r) => setTimeout(r, 1));
   // The Promise path's poll rings first thing: the device takes what is posted, as it would at that doorbell.
   dev = new Loopback(ctrl.region.u8, qp.desc, path !== 'callback');
 }

@@ -85,6 +85,7 @@ execFileSync('cc', ['-O2', '-Wall', '-o', nativeBin, path.join(root, 'bench/nati
 // With the loopback device, each driver gets a simulator of its own: one
 // that was stopped under a driver's feet does not know its queues' state.
 let simNo = 0;
+process.setMaxListeners(0); // startSim hooks exit and signals once per simulator
 let name = `bench-${process.pid}`;
 const simConfig = { name, nullIo: true, mqes: 1023, maxIoQueuePairs: 8, namespaces: [{ lbaSize: 512, blocks: 2 ** 21 }] };
 let { ready, stop: stopSim } = await startSim(simConfig);

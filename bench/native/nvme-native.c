@@ -288,7 +288,23 @@ int main(int argc, char **argv) {
     admin(&aq, 0x01, 0, q->sq_iova, ((uint32_t)(IOQ_ENTRIES - 1) << 16) | (uint32_t)q->qid, ((uint32_t)q->qid << 16) | 1);
   }
   /* Loopback: the simulator created the queues; from here on only the in-process device answers. */
-  if (loopback && kill(sim_pid, SIGSTOP) != 0) die("SIGSTOP the simulator");
+  if (loopback) {
+    if (kill(sim_pid, SIGSTOP) != 0) die("SIGSTOP the simulator");
+    /* Stopped for real (state T) before the first doorbell: a simulator
+     * still polling would take commands the loopback device takes too. */
+    char st[64], buf[512];
+    snprintf(st, sizeof st, "/proc/%d/stat", (int)sim_pid);
+    for (;;) {
+      FILE *f = fopen(st, "r");
+      if (!f) die(st);
+      size_t m = fread(buf, 1, sizeof buf - 1, f);
+      fclose(f);
+      buf[m] = 0;
+      char *p = strrchr(buf, ')');
+      if (p && p[1] == ' ' && p[2] == 'T') break;
+      usleep(100);
+    }
+  }
   for (int i = 0; i < nq; i++) {
     struct queue *q = &qs[i];
     for (uint32_t s = 0; s < qd; s++) submit_read(q, s);

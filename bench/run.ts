@@ -183,7 +183,7 @@ try {
       const j = table[key(`nvme-wasm ${pth}`, qd)]!;
       const busy = j.busyPerIo !== null && n.busyPerIo !== null ? ` busy ns ${(j.busyPerIo / n.busyPerIo).toFixed(2)}` : '';
       const bound = device === 'loopback' ? 'loopback device' : j.iops >= 0.85 * ceil.iops ? 'simulator-bound' : j.emptyPct < 50 ? 'driver-bound' : qd === 1 ? 'round-trip bound' : 'waiting on the simulator';
-      console.log(`  QD ${String(qd).padStart(3)} ${pth.padEnd(8)}: CPU ns ${(j.cpuPerIo / n.cpuPerIo).toFixed(2)}${busy}   (nvme-wasm ${bound}; native at ${((100 * n.iops) / ceil.iops).toFixed(0)}% of the simulator ceiling)`);
+      console.log(`  QD ${String(qd).padStart(3)} ${pth.padEnd(8)}: CPU ns ${(j.cpuPerIo / n.cpuPerIo).toFixed(2)}${busy}   (${device === 'loopback' ? 'loopback device' : `nvme-wasm ${bound}; native at ${((100 * n.iops) / ceil.iops).toFixed(0)}% of the simulator ceiling`})`);
     }
   }
   const file = path.join(buildDir, 'bench-results.json');

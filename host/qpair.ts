@@ -239,13 +239,17 @@ export class QueuePair implements PollTarget {
     const table = this.table;
     const cbs = this.cbs;
     const bKind = this.bKind;
+    const bCb = this.bCb;
+    const bErr = this.bErr;
+    const bDw0 = this.bDw0;
+    const timedOut = this.timedOut;
     const byCid = this.keyByCid;
     for (let i = 0; i < n; i++) {
       const o = i * OUT_STRIDE;
       const slotField = out[o + OUT_SLOT]!;
       if ((slotField & OUT_SLOT_AEN) !== 0) {
         bKind[i] = KIND_AEN;
-        this.bDw0[i] = out[o + OUT_DW0]!;
+        bDw0[i] = out[o + OUT_DW0]!;
         continue;
       }
       const k = byCid ? out[o + OUT_CID]! : slotField;
@@ -257,7 +261,7 @@ export class QueuePair implements PollTarget {
       cbs[k] = undefined; // detached before any callback runs
       const sf = out[o + OUT_STATUS]!;
       // Errors are made here, while opcodes[k] and timedOut[k] are still this command's.
-      const err = sf === 0 && this.timedOut[k] === 0 ? null : this.completionError(k, sf, out[o + OUT_CID]!);
+      const err = sf === 0 && timedOut[k] === 0 ? null : this.completionError(k, sf, out[o + OUT_CID]!);
       if (cb === PROMISE_CB) {
         bKind[i] = KIND_DONE;
         try {
@@ -268,21 +272,21 @@ export class QueuePair implements PollTarget {
         continue;
       }
       bKind[i] = KIND_CB;
-      this.bCb[i] = cb;
-      this.bErr[i] = err;
-      this.bDw0[i] = out[o + OUT_DW0]!;
+      bCb[i] = cb;
+      bErr[i] = err;
+      bDw0[i] = out[o + OUT_DW0]!;
     }
     // Before pass 2: its callbacks may submit into these very slots.
     if (this.sampler.pending) this.sampler.completed(cbs);
     for (let i = 0; i < n; i++) {
       const kind = bKind[i];
       if (kind === KIND_CB) {
-        const cb = this.bCb[i]!;
-        const err = this.bErr[i]!;
-        this.bCb[i] = undefined;
-        this.bErr[i] = null;
+        const cb = bCb[i]!;
+        const err = bErr[i]!;
+        bCb[i] = undefined;
+        if (err !== null) bErr[i] = null;
         try {
-          cb(err, this.bDw0[i]!);
+          cb(err, bDw0[i]!);
         } catch (e) {
           firstThrow ??= e;
         }
@@ -290,7 +294,7 @@ export class QueuePair implements PollTarget {
         this.onUnknown();
       } else if (kind === KIND_AEN) {
         try {
-          this.onAsyncEvent(this.bDw0[i]!);
+          this.onAsyncEvent(bDw0[i]!);
         } catch (e) {
           firstThrow ??= e;
         }

@@ -36,7 +36,9 @@
 // device there can be, and one no other process on this machine can slow
 // down. CPU ns/IO then includes the device's work; busy ns/IO does not.
 //
-//   npm run bench [-- --seconds S --reps N --qd 1,32,128 --device sim|loopback]
+// --paths callback,promise: leave the batch line out (a build without qp.readMany).
+//
+//   npm run bench [-- --seconds S --reps N --qd 1,32,128 --device sim|loopback --paths callback,promise,batch]
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -126,7 +128,7 @@ async function runChild(make: () => [string, string[]]): Promise<Run> {
 const trid = (): string => `trtype:sim name:${name}`;
 const jsDriver = path.join(here, 'js-driver.js');
 const jsDev = (): string[] => (device === 'loopback' ? ['0.5', `loopback:${simPid}`] : []);
-const paths = ['callback', 'promise', 'batch'] as const;
+const paths = arg('paths', 'callback,promise,batch').split(',').filter((p): p is 'callback' | 'promise' | 'batch' => p === 'callback' || p === 'promise' || p === 'batch');
 const drivers: Array<[string, (qd: number, nq?: number) => [string, string[]]]> = [
   ...paths.map((p): [string, (qd: number) => [string, string[]]] => [`nvme-wasm ${p}`, (qd) => [process.execPath, [jsDriver, trid(), p, String(qd), String(seconds), ...jsDev()]]]),
   ['native C', (qd, nq = 1) => [nativeBin, [name, '/dev/shm', String(qd), String(seconds), String(nq), ...(device === 'loopback' ? ['0.5', 'loopback'] : [])]]],

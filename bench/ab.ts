@@ -3,7 +3,13 @@
 // moment (this machine is shared and noisy; two runs minutes apart are not
 // comparable, two slices milliseconds apart are).
 //
-//   npm run bench:ab -- --base ../other-checkout [--slices 40 --slice-ms 250 --qd 1,32]
+//   npm run bench:ab -- --base ../other-checkout [--slices 40 --slice-ms 250 --qd 1,32 --device sim|loopback]
+//
+// --device loopback: both simulators stay stopped once the queue pairs
+// exist, and each driver's I/O is completed by this build's in-process
+// null device (bench/loopback.ts) on its queue pair: the same device for
+// both builds, and one a loaded machine cannot starve (a simulator on the
+// other CPU can be, and then both builds mostly wait).
 //
 // Each driver gets its own simulated controller (null I/O, its own process,
 // started from its own checkout) and one queue pair. For each workload
@@ -14,10 +20,12 @@
 // so it does not spin on the other CPU meanwhile). Reported: per workload, the median over
 // slices of IOPS and CPU ns per I/O for each build, and the median of the
 // per-pair ratios new/base with its spread (quartiles).
+import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { spawn } from 'node:child_process';
 import { median, firstLine, benchPath } from './common.js';
+import { Loopback } from './loopback.js';
 
 const arg = (name: string, dflt?: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
@@ -27,8 +35,9 @@ const base = arg('base');
 const slices = Number(arg('slices', '40'));
 const sliceMs = Number(arg('slice-ms', '250'));
 const qds = (arg('qd', '1,32') ?? '').split(',').map(Number);
-if (!base || !(slices >= 2) || !(sliceMs > 0) || qds.some((q) => !(q >= 1 && q <= 512))) {
-  process.stderr.write('usage: npm run bench:ab -- --base DIR [--slices N --slice-ms MS --qd 1,32]\n');
+const device = arg('device', 'sim');
+if (!base || !(slices >= 2) || !(sliceMs > 0) || qds.some((q) => !(q >= 1 && q <= 512)) || (device !== 'sim' && device !== 'loopback')) {
+  process.stderr.write('usage: npm run bench:ab -- --base DIR [--slices N --slice-ms MS --qd 1,32 --device sim|loopback]\n');
   process.exit(2);
 }
 
@@ -63,9 +72,24 @@ async function driver(label: string, root: string): Promise<Driver> {
     return (seed >>> 0) % ns.blocks;
   };
   sim.kill('SIGSTOP'); // until its driver's first slice
+  // The loopback device: the simulator stays stopped; the Promise path's poll steps it first thing.
+  let dev: Loopback | undefined;
+  if (device === 'loopback') {
+    // Stopped for real (state T) before the first doorbell.
+    while (!/^\S+ \(.*\) T/.test(fs.readFileSync(`/proc/${sim.pid}/stat`, 'utf8'))) await new Promise((r) => setTimeout(r, 1));
+    const region = (ctrl as unknown as { region: { u8: Uint8Array } }).region.u8;
+    const lb = new Loopback(region, qp.desc, true);
+    dev = lb;
+    const pc = qp.processCompletions.bind(qp);
+    qp.processCompletions = (max?: number): number => {
+      lb.step();
+      return pc(max);
+    };
+  }
   return {
     label,
     async run(p, qd, ms) {
+      if (dev) return work(p, qd, ms);
       sim.kill('SIGCONT'); // only the running driver's simulator runs: an idle one would spin on the other CPU
       try {
         return await work(p, qd, ms);
@@ -75,9 +99,11 @@ async function driver(label: string, root: string): Promise<Driver> {
     },
     async close() {
       sim.kill('SIGCONT');
-      await qp.delete();
-      for (const b of bufs) b.free();
-      await ctrl.close();
+      if (!dev) {
+        await qp.delete();
+        for (const b of bufs) b.free();
+        await ctrl.close();
+      } // loopback: the simulator no longer knows its queue's state; it just goes
       sim.kill('SIGTERM');
     },
   };
@@ -129,7 +155,7 @@ const q = (xs: number[], p: number): number => {
 const root = path.resolve(benchPath('../..'));
 const A = await driver('base', path.resolve(base));
 const B = await driver('new', root);
-process.stdout.write(`A/B in one process: base ${path.resolve(base)} vs new ${root}; ${slices} slices of ${sliceMs} ms per workload, alternating; 4 KiB random reads, null-I/O simulators\n`);
+process.stdout.write(`A/B in one process: base ${path.resolve(base)} vs new ${root}; ${slices} slices of ${sliceMs} ms per workload, alternating; 4 KiB random reads, ${device === 'loopback' ? 'in-process loopback null device' : 'null-I/O simulators'}\n`);
 process.stdout.write(`${'workload'.padEnd(14)} ${'base IOPS'.padStart(10)} ${'new IOPS'.padStart(10)} ${'base ns/IO'.padStart(11)} ${'new ns/IO'.padStart(10)}   new/base CPU ns/IO: median [quartiles]\n`);
 for (const p of ['callback', 'promise'] as const) {
   for (const qd of qds) {
@@ -154,3 +180,4 @@ for (const p of ['callback', 'promise'] as const) {
 }
 await A.close();
 await B.close();
+process.exit(0);

@@ -3,6 +3,7 @@
 // as its own process, driven in turn by
 //   - nvme-wasm, callback path (bench/js-driver.ts callback)
 //   - nvme-wasm, Promise path  (bench/js-driver.ts promise)
+//   - nvme-wasm, Promise batches (bench/js-driver.ts batch: qp.readMany)
 //   - the native baseline, a minimal polled C driver (bench/native/nvme-native.c,
 //     compiled here with the machine's cc -O2)
 // each a separate process, one after the other, REPS rounds of SECONDS each
@@ -28,7 +29,16 @@
 //   ratio           nvme-wasm / native, per I/O, on CPU ns and on busy ns
 // The simulator's ceiling: the native driver with 4 queue pairs x QD 128.
 //
-//   npm run bench [-- --seconds S --reps N --qd 1,32,128]
+// --device loopback: the simulator creates the queues, then is stopped
+// while each driver completes its own I/O with an in-process null device
+// (bench/loopback.ts; the same in nvme-native.c) that completes everything
+// rung for at once, between polls and outside the busy time: the fastest
+// device there can be, and one no other process on this machine can slow
+// down. CPU ns/IO then includes the device's work; busy ns/IO does not.
+//
+// --paths callback,promise: leave the batch line out (a build without qp.readMany).
+//
+//   npm run bench [-- --seconds S --reps N --qd 1,32,128 --device sim|loopback --paths callback,promise,batch]
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +55,9 @@ const arg = (name: string, dflt: string): string => {
 const seconds = Number(arg('seconds', '3'));
 const reps = Number(arg('reps', '3'));
 const qds = arg('qd', '1,32,128').split(',').map(Number);
-if (!(seconds > 0) || !(reps >= 1) || qds.some((q) => !(q >= 1 && q <= 1000))) {
-  console.error('usage: npm run bench [-- --seconds S --reps N --qd 1,32,128]');
+const device = arg('device', 'sim');
+if (!(seconds > 0) || !(reps >= 1) || qds.some((q) => !(q >= 1 && q <= 1000)) || (device !== 'sim' && device !== 'loopback')) {
+  console.error('usage: npm run bench [-- --seconds S --reps N --qd 1,32,128 --device sim|loopback]');
   process.exit(2);
 }
 
@@ -73,10 +84,20 @@ const nativeBin = path.join(buildDir, 'nvme-native');
 execFileSync('cc', ['-O2', '-Wall', '-o', nativeBin, path.join(root, 'bench/native/nvme-native.c')], { stdio: 'inherit' });
 
 // 2. The simulated controller as its own process.
-const name = `bench-${process.pid}`;
+// With the loopback device, each driver gets a simulator of its own: one
+// that was stopped under a driver's feet does not know its queues' state.
+let simNo = 0;
+process.setMaxListeners(0); // startSim hooks exit and signals once per simulator
+let name = `bench-${process.pid}`;
 const simConfig = { name, nullIo: true, mqes: 1023, maxIoQueuePairs: 8, namespaces: [{ lbaSize: 512, blocks: 2 ** 21 }] };
-const { ready, stop: stopSim } = await startSim(simConfig);
-const simPid = Number(/ready \S+ pid (\d+)/.exec(ready)?.[1]);
+let { ready, stop: stopSim } = await startSim(simConfig);
+let simPid = Number(/ready \S+ pid (\d+)/.exec(ready)?.[1]);
+async function freshSim(): Promise<void> {
+  await stopSim();
+  name = `bench-${process.pid}-${++simNo}`;
+  ({ ready, stop: stopSim } = await startSim({ ...simConfig, name }));
+  simPid = Number(/ready \S+ pid (\d+)/.exec(ready)?.[1]);
+}
 
 const ticksNs = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || '100');
 function simCpuNs(): number {
@@ -85,13 +106,16 @@ function simCpuNs(): number {
   return (Number(f[11]) + Number(f[12])) * ticksNs;
 }
 
-function runChild(cmd: string, args: string[]): Promise<Run> {
+async function runChild(make: () => [string, string[]]): Promise<Run> {
+  if (device === 'loopback' && simNo++ > 0) await freshSim();
+  const [cmd, args] = make();
   return new Promise((resolve, reject) => {
     const s0 = simCpuNs();
     const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.once('exit', (code) => {
+      if (device === 'loopback') process.kill(simPid, 'SIGCONT'); // whatever the child did
       if (code !== 0) return reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited with ${code}`));
       const r = JSON.parse(out.trim().split('\n').pop()!) as Run;
       // The sim's CPU over the whole child run (setup included) scaled to the measured share of it.
@@ -101,15 +125,16 @@ function runChild(cmd: string, args: string[]): Promise<Run> {
   });
 }
 
-const trid = `trtype:sim name:${name}`;
+const trid = (): string => `trtype:sim name:${name}`;
 const jsDriver = path.join(here, 'js-driver.js');
+const jsDev = (): string[] => (device === 'loopback' ? ['0.5', `loopback:${simPid}`] : []);
+const paths = arg('paths', 'callback,promise,batch').split(',').filter((p): p is 'callback' | 'promise' | 'batch' => p === 'callback' || p === 'promise' || p === 'batch');
 const drivers: Array<[string, (qd: number, nq?: number) => [string, string[]]]> = [
-  ['nvme-wasm callback', (qd) => [process.execPath, [jsDriver, trid, 'callback', String(qd), String(seconds)]]],
-  ['nvme-wasm promise', (qd) => [process.execPath, [jsDriver, trid, 'promise', String(qd), String(seconds)]]],
-  ['native C', (qd, nq = 1) => [nativeBin, [name, '/dev/shm', String(qd), String(seconds), String(nq)]]],
+  ...paths.map((p): [string, (qd: number) => [string, string[]]] => [`nvme-wasm ${p}`, (qd) => [process.execPath, [jsDriver, trid(), p, String(qd), String(seconds), ...jsDev()]]]),
+  ['native C', (qd, nq = 1) => [nativeBin, [name, '/dev/shm', String(qd), String(seconds), String(nq), ...(device === 'loopback' ? ['0.5', 'loopback'] : [])]]],
 ];
 
-console.log(`nvme-wasm benchmark: 4 KiB random reads, simulated controller (nullIo) in process ${simPid}, ${reps} x ${seconds} s per point, medians`);
+console.log(`nvme-wasm benchmark: 4 KiB random reads, ${device === 'loopback' ? `in-process loopback null device (simulator ${simPid} stopped)` : `simulated controller (nullIo) in process ${simPid}`}, ${reps} x ${seconds} s per point, medians`);
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
 const results = new Map<string, Run[]>();
@@ -118,8 +143,7 @@ try {
   for (let rep = 0; rep < reps; rep++) {
     for (const qd of qds) {
       for (const [label, make] of drivers) {
-        const [cmd, args] = make(qd);
-        const r = await runChild(cmd, args);
+        const r = await runChild(() => make(qd));
         if (r.errors) throw new Error(`${label} QD ${qd}: ${r.errors} I/O errors`);
         const k = key(label, qd);
         results.set(k, [...(results.get(k) ?? []), r]);
@@ -129,7 +153,7 @@ try {
   }
   // The simulator's ceiling: as many completions as it gives a driver much faster than itself.
   const ceiling: Run[] = [];
-  for (let rep = 0; rep < reps; rep++) ceiling.push(await runChild(nativeBin, [name, '/dev/shm', '128', String(seconds), '4']));
+  for (let rep = 0; rep < reps; rep++) ceiling.push(await runChild(() => [nativeBin, [name, '/dev/shm', '128', String(seconds), '4', ...(device === 'loopback' ? ['0.5', 'loopback'] : [])]]));
 
   interface Point { iops: number; cpuPerIo: number; busyPerIo: number | null; emptyPct: number; simPerIo: number; cpuShare: number }
   const point = (rs: Run[]): Point => ({
@@ -152,20 +176,20 @@ try {
       console.log(`${label.padEnd(20)} ${String(qd).padStart(4)} ${f(p.iops).padStart(10)} ${f(p.cpuPerIo, 1).padStart(10)} ${f(p.busyPerIo, 1).padStart(11)} ${f(p.emptyPct, 1).padStart(7)} ${f(p.cpuShare, 2).padStart(9)} ${f(p.simPerIo, 1).padStart(10)}`);
     }
   }
-  console.log(`${'native C, 4 x QD128'.padEnd(20)} ${'512'.padStart(4)} ${f(ceil.iops).padStart(10)} ${f(ceil.cpuPerIo, 1).padStart(10)} ${f(ceil.busyPerIo, 1).padStart(11)} ${f(ceil.emptyPct, 1).padStart(7)} ${f(ceil.cpuShare, 2).padStart(9)} ${f(ceil.simPerIo, 1).padStart(10)}   <- simulator ceiling`);
+  console.log(`${'native C, 4 x QD128'.padEnd(20)} ${'512'.padStart(4)} ${f(ceil.iops).padStart(10)} ${f(ceil.cpuPerIo, 1).padStart(10)} ${f(ceil.busyPerIo, 1).padStart(11)} ${f(ceil.emptyPct, 1).padStart(7)} ${f(ceil.cpuShare, 2).padStart(9)} ${f(ceil.simPerIo, 1).padStart(10)}   <- ${device === 'loopback' ? 'loopback, 4 queue pairs' : 'simulator ceiling'}`);
   console.log('');
   console.log('nvme-wasm / native, per I/O:');
   for (const qd of qds) {
     const n = table[key('native C', qd)]!;
-    for (const pth of ['callback', 'promise']) {
+    for (const pth of paths) {
       const j = table[key(`nvme-wasm ${pth}`, qd)]!;
       const busy = j.busyPerIo !== null && n.busyPerIo !== null ? ` busy ns ${(j.busyPerIo / n.busyPerIo).toFixed(2)}` : '';
-      const bound = j.iops >= 0.85 * ceil.iops ? 'simulator-bound' : j.emptyPct < 50 ? 'driver-bound' : qd === 1 ? 'round-trip bound' : 'waiting on the simulator';
-      console.log(`  QD ${String(qd).padStart(3)} ${pth.padEnd(8)}: CPU ns ${(j.cpuPerIo / n.cpuPerIo).toFixed(2)}${busy}   (nvme-wasm ${bound}; native at ${((100 * n.iops) / ceil.iops).toFixed(0)}% of the simulator ceiling)`);
+      const bound = device === 'loopback' ? 'loopback device' : j.iops >= 0.85 * ceil.iops ? 'simulator-bound' : j.emptyPct < 50 ? 'driver-bound' : qd === 1 ? 'round-trip bound' : 'waiting on the simulator';
+      console.log(`  QD ${String(qd).padStart(3)} ${pth.padEnd(8)}: CPU ns ${(j.cpuPerIo / n.cpuPerIo).toFixed(2)}${busy}   (${device === 'loopback' ? 'loopback device' : `nvme-wasm ${bound}; native at ${((100 * n.iops) / ceil.iops).toFixed(0)}% of the simulator ceiling`})`);
     }
   }
   const file = path.join(buildDir, 'bench-results.json');
-  fs.writeFileSync(file, JSON.stringify({ seconds, reps, qds, simConfig, loadavg: os.loadavg(), points: table, ceiling: ceil, runs: Object.fromEntries(results), ceilingRuns: ceiling }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ seconds, reps, qds, device, simConfig, loadavg: os.loadavg(), points: table, ceiling: ceil, runs: Object.fromEntries(results), ceilingRuns: ceiling }, null, 2));
   console.log(`\nall runs: ${path.relative(root, file)}`);
 } finally {
   await stopSim();

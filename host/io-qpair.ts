@@ -85,6 +85,53 @@ export class IoQueuePair extends QueuePair {
     return this.rw(NvmOpc.Compare, 'compare', ns, lba, data, opts);
   }
 
+  /**
+   * Read many at once: for every i, `bufs[i].length` bytes at block
+   * `lbas[i]` into `bufs[i]` (DMA buffers, used in place), one command each,
+   * behind ONE promise: no promise, closure or record per command (each is
+   * a callback-path command of the batch), one continuation for all. What
+   * does not fit in the free slots is posted as earlier commands of the
+   * batch complete. Resolves when every read completed; rejects with the
+   * first error (NvmeStatusError, a timeout, a dead controller) once every
+   * one has ended, so no buffer is still the device's. Every request is
+   * validated first: a bad one rejects the batch with InvalidArgumentError
+   * before anything is posted. Timeouts are the queue pair's.
+   *
+   * ```ts
+   * const lbas = [0, 8, 16, 24];
+   * const bufs = lbas.map(() => ctrl.allocDma(4096));
+   * await qp.readMany(ns, lbas, bufs); // four reads, one await
+   * ```
+   */
+  readMany(ns: IoNamespace, lbas: ArrayLike<number>, bufs: ArrayLike<DmaBuffer>): Promise<void> {
+    return this.many(NvmOpc.Read, 'read', ns, lbas, bufs, 0);
+  }
+
+  /** Write many at once: `bufs[i]` at block `lbas[i]` for every i, as readMany. `fua` forces unit access. */
+  writeMany(ns: IoNamespace, lbas: ArrayLike<number>, bufs: ArrayLike<DmaBuffer>, opts: { fua?: boolean } = {}): Promise<void> {
+    return this.many(NvmOpc.Write, 'write', ns, lbas, bufs, opts.fua ? 1 << RW_FUA_SHIFT : 0);
+  }
+
+  private many(opc: number, what: string, ns: IoNamespace, lbas: ArrayLike<number>, bufs: ArrayLike<DmaBuffer>, flags: number): Promise<void> {
+    const n = bufs.length;
+    const blocks = new Array<number>(n);
+    try {
+      if (lbas.length !== n) throw new InvalidArgumentError('lbas', `one block address per buffer (${n})`, lbas.length);
+      for (let i = 0; i < n; i++) {
+        const b = bufs[i];
+        if (!(b instanceof DmaBuffer) || b.isFreed) throw new InvalidArgumentError(`bufs[${i}]`, 'a DMA buffer that has not been freed', b);
+        blocks[i] = ns.checkIo(lbas[i]!, b.length, this.maxTransfer);
+      }
+    } catch (e) {
+      return Promise.reject(e); // a Promise method: bad input rejects, it does not throw
+    }
+    const nsid = ns.id;
+    return this.runBatch(n, opc, what, (i) => {
+      const b = bufs[i]!;
+      return this.core.submitRw(this.desc, opc, nsid, lbas[i]!, blocks[i]!, b.regionOffset, b.length, flags);
+    });
+  }
+
   /** Flush (6.8): make completed writes durable. */
   flush(ns: IoNamespace, opts: CommandOptions = {}): Promise<void> {
     return this.run(NvmOpc.Flush, 'flush', () => this.core.submitFlush(this.desc, ns.id), undefined, opts) as Promise<unknown> as Promise<void>;
@@ -133,10 +180,8 @@ export class IoQueuePair extends QueuePair {
       return Promise.reject(e);
     }
     const flags = opts.fua ? 1 << RW_FUA_SHIFT : 0;
-    if (data instanceof DmaBuffer) {
-      const at = data.regionOffset;
-      return this.run(opc, what, () => this.core.submitRw(this.desc, opc, ns.id, lba, blocks, at, len, flags), undefined, opts) as Promise<unknown> as Promise<void>;
-    }
+    // A DMA buffer is used in place: no closure, nothing allocated but the promise.
+    if (data instanceof DmaBuffer) return this.runRw(opc, what, ns.id, lba, blocks, data.regionOffset, len, flags, opts.timeoutMs) as Promise<unknown> as Promise<void>;
     const bounce = this.host.allocDma(len);
     if (opc !== NvmOpc.Read) bounce.bytes.set(data);
     return this.run(opc, what, () => this.core.submitRw(this.desc, opc, ns.id, lba, blocks, bounce.regionOffset, len, flags), (err) => {

@@ -1,22 +1,26 @@
 // The poller behind a queue pair's Promise path: while commands are
-// pending it polls back to back in microtasks (the continuations of what
-// just completed submit their next commands first), giving the event loop
-// a turn every MICRO_POLLS polls; while only long waits are outstanding
-// (asynchronous events) or a reset holds the queue, it polls lazily on a
-// timer. Nothing runs when nothing waits.
+// pending it polls back to back, one microtask per poll (the continuations
+// of what a poll completed run first and submit their next commands, which
+// the next poll rings for), reading the clock only every CLOCK_EVERY polls
+// and giving the event loop a turn (setImmediate) when YIELD_MS have passed
+// since the last; while only long waits are outstanding (asynchronous
+// events) or a reset holds the queue, it polls lazily on a timer. Nothing
+// runs when nothing waits.
 
 /** What the poller is doing. */
 export enum PollMode {
   /** No poll scheduled. */
   Idle = 0,
-  /** A microtask or setImmediate poll is scheduled: commands are pending. */
+  /** The hot loop runs (a microtask or setImmediate away): commands are pending. */
   Hot = 1,
-  /** An unref'd timer is scheduled: only long waits, or a reset holds the queue. */
+  /** A timer is scheduled: only long waits, or a reset holds the queue, or an event-driven transport waits. */
   Lazy = 2,
 }
 
-/** Back-to-back microtask polls before the poller yields to the event loop. */
-const MICRO_POLLS = 32;
+/** Hot polls between two clock reads (the timeout scan and the decision to yield). */
+const CLOCK_EVERY = 32;
+/** Longest the hot loop keeps the event loop waiting (timers, sockets) before it yields a turn. */
+const YIELD_MS = 0.5;
 /** Lazy poll interval while only asynchronous events are awaited. */
 const LAZY_POLL_MS = 10;
 /** Event-driven transports: the poll for deadlines and liveness while commands are pending. */
@@ -24,10 +28,17 @@ const EVENT_SCAN_MS = 5;
 /** Poll interval while a controller reset holds the queue. */
 const SUSPENDED_POLL_MS = 2;
 
+/** An already settled promise: awaiting it costs one microtask and allocates no promise. */
+const RESOLVED = Promise.resolve();
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 /** The queue pair as the poller sees it. */
 export interface PollTarget {
-  /** One poll: reap, deliver, check liveness and timeouts. False: the queue pair failed, stop. */
-  pollOnce(): boolean;
+  /**
+   * One poll: reap and deliver; with `scan`, also check liveness and
+   * timeouts (when due). False: the queue pair failed, stop.
+   */
+  pollOnce(scan: boolean): boolean;
   /** Commands someone awaits are pending (or parked, waiting for slots). */
   readonly hasWaiters: boolean;
   /** Only long waits (asynchronous events) are outstanding. */
@@ -41,8 +52,6 @@ export interface PollTarget {
 export class PromisePoller {
   private mode = PollMode.Idle;
   private timer: NodeJS.Timeout | undefined;
-  /** Polls run back to back in microtasks since the event loop last had a turn. */
-  private microPolls = 0;
 
   private woken = false;
 
@@ -70,7 +79,7 @@ export class PromisePoller {
   /** Make sure a poll is scheduled if anything waits (call after every submission and poll). */
   ensure(): void {
     const t = this.target;
-    if (t.isClosed) return;
+    if (this.mode === PollMode.Hot || t.isClosed) return;
     if (t.isSuspended || t.isLockWaiting) {
       // A reset is under way, or the lock is awaited: look again in a while, not in a hot loop.
       if (this.mode !== PollMode.Idle) return;
@@ -86,18 +95,11 @@ export class PromisePoller {
       return;
     }
     if (t.hasWaiters) {
-      if (this.mode === PollMode.Hot) return;
       // A lazy timer is unref'd: it would not keep the process alive for
       // commands someone awaits. Replace it.
       if (this.mode === PollMode.Lazy) clearTimeout(this.timer);
       this.mode = PollMode.Hot;
-      if (this.microPolls < MICRO_POLLS) {
-        this.microPolls++;
-        queueMicrotask(this.tick);
-      } else {
-        this.microPolls = 0;
-        setImmediate(this.tick);
-      }
+      void this.spin();
     } else if (t.hasBackground && this.mode === PollMode.Idle) {
       this.mode = PollMode.Lazy;
       this.timer = setTimeout(this.tick, LAZY_POLL_MS).unref();
@@ -113,11 +115,48 @@ export class PromisePoller {
     this.ensure();
   }
 
+  /** Hot polls since the last clock read. */
+  private polls = 0;
+  /** When the hot loop last gave the event loop a turn. */
+  private lastYield = 0;
+
+  /**
+   * The hot loop: one poll per microtask while commands are pending. Awaiting
+   * an already settled promise queues the next poll behind the continuations
+   * the last one's completions queued (so whether anything still waits is
+   * asked after they ran and submitted), allocating nothing (no promise, no
+   * queueMicrotask's async resource). The loop starts (one promise) when
+   * commands wait after none did, not per command.
+   */
+  private async spin(): Promise<void> {
+    const t = this.target;
+    try {
+      for (;;) {
+        await RESOLVED;
+        if (t.isClosed || !t.hasWaiters || t.isSuspended || t.isLockWaiting) break; // ensure() (called by resumed()) picks up the slow pace
+        const scan = ++this.polls >= CLOCK_EVERY;
+        if (scan) this.polls = 0;
+        if (!t.pollOnce(scan)) break;
+        if (scan) {
+          const now = performance.now();
+          if (now - this.lastYield >= YIELD_MS) {
+            await nextTurn();
+            this.lastYield = performance.now();
+          }
+        }
+      }
+    } finally {
+      this.mode = PollMode.Idle;
+    }
+    this.ensure();
+  }
+
+  /** A timer's or a wake()'s poll. */
   private readonly tick = (): void => {
     this.mode = PollMode.Idle;
     this.woken = false;
     if (this.target.isClosed) return;
-    if (!this.target.pollOnce()) return;
+    if (!this.target.pollOnce(true)) return;
     this.ensure();
   };
 }

@@ -19,9 +19,9 @@ import { SF_ABORT_REQUESTED, sfCode } from '../assembly/nvme/status.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
 import { NvmeTimeoutError, ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
-import { CommandTable, type IoCallback } from './command-table.js';
+import { CommandTable, PROMISE_CB, type IoCallback, type Cleanup } from './command-table.js';
 import { LatencySampler } from './latency-sampler.js';
-import { PromisePoller, type PollTarget } from './promise-poller.js';
+import { PromisePoller, PollMode, type PollTarget } from './promise-poller.js';
 import { POLLS_PER_TIMEOUT_CHECK, TIMEOUT_SCAN_MS, scanDeadlines, endOutstanding } from './timeouts.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
@@ -31,6 +31,24 @@ export type { IoCallback } from './command-table.js';
 export type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
 
 const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
+
+/** An already settled promise: `await RESOLVED` / `RESOLVED.then(f)` is the cheapest way into the next microtask. */
+const RESOLVED = Promise.resolve();
+
+// new Promise(capture) hands out its resolving functions without a closure
+// per command: the executor is one shared function (called synchronously).
+let capturedResolve: ((dw0: number) => void) | undefined;
+let capturedReject: ((err: Error) => void) | undefined;
+const capture = (resolve: (dw0: number) => void, reject: (err: Error) => void): void => {
+  capturedResolve = resolve;
+  capturedReject = reject;
+};
+
+// What pass 1 of deliver() found for each record of a batch.
+const KIND_CB = 0; // a callback-path command: pass 2 calls its callback
+const KIND_DONE = 1; // a Promise-path command: settled in pass 1
+const KIND_UNKNOWN = 2; // no command of ours
+const KIND_AEN = 3; // an asynchronous event's copy (admin queue)
 
 export class QueuePair implements PollTarget {
   readonly qid: number;
@@ -54,16 +72,14 @@ export class QueuePair implements PollTarget {
   private readonly deadlines: Float64Array;
   private readonly limits: Float64Array;
   private readonly timedOut: Uint8Array;
-  private readonly abandon: CommandTable['abandon'];
   private readonly sampler: LatencySampler;
   private readonly poller: PromisePoller;
   private readonly descriptor: QpDescriptor;
-  private readonly bKey = new Uint32Array(OUT_MAX);
-  private readonly bAen = new Uint8Array(OUT_MAX);
-  private readonly bStatus = new Uint32Array(OUT_MAX);
+  // One batch's records as pass 1 of deliver() leaves them for pass 2.
+  private readonly bKind = new Uint8Array(OUT_MAX);
   private readonly bDw0 = new Uint32Array(OUT_MAX);
-  private readonly bCid = new Uint32Array(OUT_MAX);
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
+  private readonly bErr: Array<Error | null> = new Array(OUT_MAX).fill(null);
   private readonly checkAlive: (() => void) | undefined;
   private readonly onTimeout: QueuePairInit['onTimeout'];
   /** The transport's side of the rings (NVMe/TCP), undefined on PCIe and the simulator. */
@@ -75,8 +91,6 @@ export class QueuePair implements PollTarget {
   /** Called after a poll that met malformed completions. */
   onBogus: ((b: BogusCompletion) => void) | undefined;
   protected inPoll = false;
-  private pending = 0; // Promise-path commands keeping the poller hot
-  private background = 0; // Promise-path commands that may wait forever (AER)
   private waiters: Array<() => boolean> = [];
   private lastTimeoutScan = 0;
   private closedError: Error | undefined;
@@ -99,7 +113,6 @@ export class QueuePair implements PollTarget {
     this.deadlines = this.table.deadlines;
     this.limits = this.table.limits;
     this.timedOut = this.table.timedOut;
-    this.abandon = this.table.abandon;
     this.onTimeout = init.onTimeout;
     this.descriptor = new QpDescriptor(init.region, init.desc);
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
@@ -185,9 +198,12 @@ export class QueuePair implements PollTarget {
     } finally {
       this.inPoll = false;
     }
-    core.qpRing(desc); // what the callbacks submitted
-    this.wire?.kick();
-    this.sampler.newBatch();
+    if (total > 0) {
+      // What the callbacks submitted (an empty poll ran none: nothing new to ring).
+      core.qpRing(desc);
+      this.wire?.kick();
+      this.sampler.newBatch();
+    }
     if (this.waiters.length > 0) this.drainWaiters();
     this.checkBogus();
     if (firstThrow !== undefined) throw firstThrow;
@@ -209,60 +225,94 @@ export class QueuePair implements PollTarget {
   protected onAsyncEvent(_dw0: number): void {}
 
   /**
-   * Hand `n` OUT records to their callbacks. Pass 1 copies the records and
-   * detaches the callbacks, so a callback that submits (and reuses a slot of
-   * this batch) cannot be confused; pass 2 calls them. Returns the first
-   * exception a callback threw (the others still run).
+   * Hand `n` OUT records to their commands. Pass 1 reads the records (the
+   * OUT area is the core's, shared by every queue pair of this controller:
+   * a callback polling another one overwrites it), detaches the callbacks,
+   * so a callback that submits (and reuses a slot of this batch) cannot be
+   * confused, and settles Promise-path commands (that runs no caller code:
+   * continuations run as microtasks after the poll); pass 2 calls the
+   * callbacks. Returns the first exception a callback threw (the others
+   * still run).
    */
   protected deliver(n: number, firstThrow: unknown): unknown {
     const out = this.out;
     const table = this.table;
+    const cbs = this.cbs;
+    const bKind = this.bKind;
+    const bCb = this.bCb;
+    const bErr = this.bErr;
+    const bDw0 = this.bDw0;
+    const timedOut = this.timedOut;
+    const byCid = this.keyByCid;
     for (let i = 0; i < n; i++) {
       const o = i * OUT_STRIDE;
       const slotField = out[o + OUT_SLOT]!;
-      const k = this.keyByCid ? out[o + OUT_CID]! : slotField;
-      this.bKey[i] = k;
-      this.bStatus[i] = out[o + OUT_STATUS]!;
-      this.bDw0[i] = out[o + OUT_DW0]!;
-      this.bCid[i] = out[o + OUT_CID]!;
-      this.bAen[i] = (slotField & OUT_SLOT_AEN) !== 0 ? 1 : 0;
-      if (this.bAen[i]) continue;
-      this.bCb[i] = this.cbs[k]; // detached before any callback runs
-      this.cbs[k] = undefined;
-      this.abandon[k] = undefined;
-    }
-    // Before pass 2: its callbacks may submit into these very slots.
-    if (this.sampler.pending) this.sampler.completed(table.cbs);
-    for (let i = 0; i < n; i++) {
-      if (this.bAen[i]) {
+      if ((slotField & OUT_SLOT_AEN) !== 0) {
+        bKind[i] = KIND_AEN;
+        bDw0[i] = out[o + OUT_DW0]!;
+        continue;
+      }
+      const k = byCid ? out[o + OUT_CID]! : slotField;
+      const cb = cbs[k];
+      if (cb === undefined) {
+        bKind[i] = KIND_UNKNOWN;
+        continue;
+      }
+      cbs[k] = undefined; // detached before any callback runs
+      const sf = out[o + OUT_STATUS]!;
+      // Errors are made here, while opcodes[k] and timedOut[k] are still this command's.
+      const err = sf === 0 && timedOut[k] === 0 ? null : this.completionError(k, sf, out[o + OUT_CID]!);
+      if (cb === PROMISE_CB) {
+        bKind[i] = KIND_DONE;
         try {
-          this.onAsyncEvent(this.bDw0[i]!);
+          table.finish(k, err, out[o + OUT_DW0]!);
         } catch (e) {
-          firstThrow ??= e;
+          firstThrow ??= e; // its cleanup threw (the promise is settled all the same)
         }
         continue;
       }
-      const cb = this.bCb[i];
-      this.bCb[i] = undefined;
-      if (!cb) {
+      bKind[i] = KIND_CB;
+      bCb[i] = cb;
+      bErr[i] = err;
+      bDw0[i] = out[o + OUT_DW0]!;
+    }
+    // Before pass 2: its callbacks may submit into these very slots.
+    if (this.sampler.pending) this.sampler.completed(cbs);
+    for (let i = 0; i < n; i++) {
+      const kind = bKind[i];
+      if (kind === KIND_CB) {
+        const cb = bCb[i]!;
+        const err = bErr[i]!;
+        bCb[i] = undefined;
+        if (err !== null) bErr[i] = null;
+        try {
+          cb(err, bDw0[i]!);
+        } catch (e) {
+          firstThrow ??= e;
+        }
+      } else if (kind === KIND_UNKNOWN) {
         this.onUnknown();
-        continue;
-      }
-      const sf = this.bStatus[i]!;
-      const k = this.bKey[i]!;
-      let err: Error | null = sf === 0 ? null : statusError(sf, table.opcodes[k]!, this.bCid[i]!, this.qid);
-      if (table.timedOut[k]) {
-        table.timedOut[k] = 0;
-        // Aborted after its deadline: the caller sees the timeout, not the abort.
-        if (sfCode(sf) === SF_ABORT_REQUESTED) err = this.timeoutError(k, this.bCid[i]!, 'aborted');
-      }
-      try {
-        cb(err, this.bDw0[i]!);
-      } catch (e) {
-        firstThrow ??= e;
+      } else if (kind === KIND_AEN) {
+        try {
+          this.onAsyncEvent(bDw0[i]!);
+        } catch (e) {
+          firstThrow ??= e;
+        }
       }
     }
     return firstThrow;
+  }
+
+  /** The error command `k` (cid `cid`) completed with, status field `sf`; null for success. */
+  private completionError(k: number, sf: number, cid: number): Error | null {
+    const t = this.table;
+    let err: Error | null = sf === 0 ? null : statusError(sf, t.opcodes[k]!, cid, this.qid);
+    if (t.timedOut[k]) {
+      t.timedOut[k] = 0;
+      // Aborted after its deadline: the caller sees the timeout, not the abort.
+      if (sfCode(sf) === SF_ABORT_REQUESTED) err = this.timeoutError(k, cid, 'aborted');
+    }
+    return err;
   }
 
   /**
@@ -293,61 +343,171 @@ export class QueuePair implements PollTarget {
    * and resolve with the completion's dword 0. A full queue parks the
    * submission until slots free up. `cleanup` runs when the command is done
    * with its buffers: on completion, never on timeout (the device may still
-   * write them).
+   * write them). The command's record is its row of the command table:
+   * nothing is allocated for it but the promise (and `submit`, the
+   * caller's), unless it has to park.
    */
-  run(opcode: number, what: string, submit: () => number, cleanup?: (err: Error | null) => void, opts: { timeoutMs?: number; background?: boolean } = {}): Promise<number> {
+  run(opcode: number, what: string, submit: () => number, cleanup?: Cleanup, opts?: { timeoutMs?: number; background?: boolean }): Promise<number> {
     if (this.closedError) {
       cleanup?.(this.closedError);
       return Promise.reject(this.closedError);
     }
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
-    const bg = opts.background === true;
-    const table = this.table;
-    return new Promise<number>((resolve, reject) => {
-      let settled = false;
-      const settle = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        if (bg) this.background--;
-        else this.pending--;
-        return true;
-      };
-      const cb: IoCallback = (err, dw0) => {
-        cleanup?.(err);
-        if (!settle()) return;
-        if (err) reject(err);
-        else resolve(dw0);
-      };
-      const attempt = (): boolean => {
-        if (this.closedError) {
-          cleanup?.(this.closedError);
-          if (settle()) reject(this.closedError);
+    const timeoutMs = opts?.timeoutMs ?? this.timeoutMs;
+    const bg = opts?.background === true;
+    const p = new Promise<number>(capture);
+    const resolve = capturedResolve!;
+    const reject = capturedReject!;
+    if (bg) this.table.backgroundPending++;
+    else this.table.pending++;
+    if (this.waiters.length > 0 || !this.attempt(opcode, what, submit, cleanup, timeoutMs, bg, resolve, reject)) {
+      this.waiters.push(() => this.attempt(opcode, what, submit, cleanup, timeoutMs, bg, resolve, reject));
+    }
+    this.poller.ensure();
+    return p;
+  }
+
+  /**
+   * Post a Promise-path command and record it: true when done with (posted,
+   * or failed and settled), false when the queue is full (park it).
+   */
+  private attempt(opcode: number, what: string, submit: () => number, cleanup: Cleanup | undefined, timeoutMs: number, bg: boolean, resolve: (dw0: number) => void, reject: (err: Error) => void): boolean {
+    const t = this.table;
+    let err: Error | undefined = this.closedError;
+    if (err === undefined) {
+      try {
+        const r = this.guard(submit);
+        if (this.track(r, opcode, PROMISE_CB, what)) {
+          const k = this.keyByCid ? this.lastCid : r;
+          t.resolves[k] = resolve;
+          t.rejects[k] = reject;
+          t.cleanups[k] = cleanup;
+          t.background[k] = bg ? 1 : 0;
+          t.limits[k] = timeoutMs;
+          t.deadlines[k] = timeoutMs > 0 ? performance.now() + timeoutMs : 0;
+          this.ringSoon();
           return true;
         }
+        return false;
+      } catch (e) {
+        err = e as Error;
+      }
+    }
+    // Not posted: it never was a command of the table.
+    cleanup?.(err);
+    if (bg) t.backgroundPending--;
+    else t.pending--;
+    reject(err);
+    return true;
+  }
+
+  /**
+   * run() for a Read, Write or Compare of an I/O queue pair into a DMA
+   * buffer, without a `submit` closure: posted at once when it can be, so
+   * nothing is allocated but the promise. The deadline (if `timeoutMs`, or
+   * the queue pair's default, is not 0) is stamped by the next timeout scan,
+   * as on the callback path: it may expire up to TIMEOUT_SCAN_MS late,
+   * never early.
+   */
+  protected runRw(opc: number, what: string, nsid: number, lba: number, blocks: number, at: number, len: number, flags: number, timeoutMs: number | undefined): Promise<number> {
+    if (this.closedError !== undefined || this.suspended || this.waiters.length > 0 || this.keyByCid) {
+      return this.run(opc, what, () => this.core.submitRw(this.desc, opc, nsid, lba, blocks, at, len, flags), undefined, { timeoutMs });
+    }
+    const r = this.core.submitRw(this.desc, opc, nsid, lba, blocks, at, len, flags);
+    if (r < 0) {
+      if (FULL.has(r)) return this.run(opc, what, () => this.core.submitRw(this.desc, opc, nsid, lba, blocks, at, len, flags), undefined, { timeoutMs });
+      return Promise.reject(coreError(r, what));
+    }
+    const t = this.table;
+    const p = new Promise<number>(capture);
+    this.cbs[r] = PROMISE_CB;
+    this.opcodes[r] = opc;
+    this.deadlines[r] = 0;
+    this.limits[r] = timeoutMs ?? this.timeoutMs;
+    this.timedOut[r] = 0;
+    t.resolves[r] = capturedResolve;
+    t.rejects[r] = capturedReject;
+    t.background[r] = 0;
+    t.pending++;
+    const s = this.sampler;
+    if (--s.countdown === 0) s.sample(r, opc);
+    this.poller.ensure();
+    this.ringSoon();
+    return p;
+  }
+
+  /**
+   * A batch of `count` commands behind one promise (IoQueuePair.readMany,
+   * writeMany): `post(i)` posts command i through the core and returns its
+   * result. They go in as slots allow (the rest as earlier ones complete,
+   * or parked like run()'s when none fit), as callback-path commands with
+   * one callback for the batch: one promise, two closures per batch,
+   * nothing per command. Resolves when every one completed; rejects with
+   * the first error once every one has ended (posted ones completed or
+   * failed: their buffers are free again).
+   */
+  protected runBatch(count: number, opcode: number, what: string, post: (i: number) => number): Promise<void> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    if (count === 0) return Promise.resolve();
+    const t = this.table;
+    const p = new Promise<number>(capture);
+    const resolve = capturedResolve!;
+    const reject = capturedReject!;
+    let next = 0; // commands posted (or refused)
+    let ended = 0; // commands done with
+    let firstErr: Error | null = null;
+    let settled = false;
+    let parked = false;
+    // Nothing of the batch in flight and not all posted: only a freed slot (drainWaiters) can go on.
+    const park = (): void => {
+      if (parked || next === count || next !== ended) return;
+      parked = true;
+      this.waiters.push(pump);
+    };
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      t.pending--;
+      if (firstErr) reject(firstErr);
+      else (resolve as (v: unknown) => void)(undefined); // a Promise<void>
+    };
+    const cb: IoCallback = (err) => {
+      if (err) firstErr ??= err;
+      ended++;
+      if (next === count) {
+        if (ended === count) settle();
+      } else if (!pump()) park(); // a reset holds submissions
+
+    };
+    // Post what fits; true once nothing is left to post.
+    const pump = (): boolean => {
+      const from = next;
+      while (next < count) {
+        if (this.closedError) {
+          firstErr ??= this.closedError;
+          ended += count - next;
+          next = count;
+          break;
+        }
+        if (this.suspended) return false;
         let r: number;
         try {
-          r = this.guard(submit);
-          if (!this.track(r, opcode, cb, what)) return false;
+          r = post(next);
+          if (!this.track(r, opcode, cb, what)) break; // full
         } catch (e) {
-          cleanup?.(e as Error);
-          if (settle()) reject(e);
-          return true;
+          firstErr ??= e as Error; // refused: it ends here
+          ended++;
         }
-        const cid = this.lastCid;
-        const k = this.keyByCid ? cid : r;
-        table.limits[k] = timeoutMs;
-        table.deadlines[k] = timeoutMs > 0 ? performance.now() + timeoutMs : 0;
-        table.abandon[k] = (err?: Error) => {
-          if (settle()) reject(err ?? this.timeoutError(k, cid, undefined));
-        };
-        this.scheduleRing();
-        return true;
-      };
-      if (bg) this.background++;
-      else this.pending++;
-      if (this.waiters.length > 0 || !attempt()) this.waiters.push(attempt);
-      this.poller.ensure();
-    });
+        next++;
+      }
+      if (next > from) this.ringSoon();
+      if (next < count) return false;
+      if (ended === count) settle();
+      return true;
+    };
+    t.pending++;
+    if (this.waiters.length > 0 || !pump()) park();
+    this.poller.ensure();
+    return p as Promise<unknown> as Promise<void>;
   }
 
   protected drainWaiters(): void {
@@ -359,27 +519,38 @@ export class QueuePair implements PollTarget {
 
   private ringScheduled = false;
 
-  private scheduleRing(): void {
-    if (this.ringScheduled) return;
+  /**
+   * The SQ doorbell for what was just posted: the hot poller's next poll
+   * (a microtask away) rings first thing; otherwise one microtask rings
+   * for everything posted meanwhile.
+   */
+  private ringSoon(): void {
+    if (this.ringScheduled || this.poller.pollMode === PollMode.Hot) return;
     this.ringScheduled = true;
-    queueMicrotask(() => {
-      this.ringScheduled = false;
-      this.ringNow();
-    });
+    void RESOLVED.then(this.ringTask);
   }
+
+  private readonly ringTask = (): void => {
+    this.ringScheduled = false;
+    this.ringNow();
+  };
 
   // ---- PollTarget: what the Promise poller asks ----
 
   get hasWaiters(): boolean {
-    return this.pending > 0 || this.waiters.length > 0;
+    return this.table.pending > 0 || this.waiters.length > 0;
   }
 
   get hasBackground(): boolean {
-    return this.background > 0;
+    return this.table.backgroundPending > 0;
   }
 
-  /** One poll of the Promise poller: reap, then (every TIMEOUT_SCAN_MS) liveness and deadlines. */
-  pollOnce(): boolean {
+  /**
+   * One poll of the Promise poller: reap, then, if `scan` (the poller asks
+   * every few polls, so the clock is not read per poll), every
+   * TIMEOUT_SCAN_MS liveness and deadlines.
+   */
+  pollOnce(scan: boolean): boolean {
     try {
       this.processCompletions();
     } catch (e) {
@@ -392,6 +563,7 @@ export class QueuePair implements PollTarget {
         throw e;
       });
     }
+    if (!scan) return true;
     const now = performance.now();
     if (now - this.lastTimeoutScan >= TIMEOUT_SCAN_MS) {
       try {
@@ -431,11 +603,8 @@ export class QueuePair implements PollTarget {
       this.onTimeout(this, cid, t.opcodes[k]!, t.limits[k]!);
       return;
     }
-    const a = t.abandon[k];
-    if (a) {
-      t.abandon[k] = undefined;
-      a();
-    }
+    // A Promise-path command fails now; its slot stays taken until the completion comes.
+    if (t.resolves[k] !== undefined) t.settle(k, this.timeoutError(k, cid, undefined), 0);
   };
 
   /** The cid of key `k`. */

@@ -2,7 +2,7 @@
 // timeout, and ending every outstanding command at once (a controller
 // reset, a dead controller, a deleted queue pair). The policy of what a
 // timeout leads to (Abort, then a reset) is the owner's: host/recovery.ts.
-import type { CommandTable } from './command-table.js';
+import { PROMISE_CB, type CommandTable } from './command-table.js';
 
 /** Callback-path polls between two looks at the clock for timeouts. */
 export const POLLS_PER_TIMEOUT_CHECK = 256;
@@ -26,26 +26,22 @@ export function scanDeadlines(t: CommandTable, now: number, expired: (k: number)
 /**
  * End every outstanding command: `errorFor(k, timedOut)` says with what (a
  * command past its deadline gets its timeout error). Promise-path commands
- * settle, callback-path ones get their callback; a callback that throws
- * does not stop the others.
+ * settle (after their cleanup), callback-path ones get their callback; a
+ * callback or cleanup that throws does not stop the others.
  */
 export function endOutstanding(t: CommandTable, errorFor: (k: number, timedOut: boolean) => Error): void {
   for (let k = 0; k < t.size; k++) {
-    const a = t.abandon[k];
-    t.abandon[k] = undefined;
     const cb = t.cbs[k];
+    if (cb === undefined) continue;
     t.cbs[k] = undefined;
-    if (!a && !cb) continue;
     const timedOut = t.timedOut[k] === 1;
     t.timedOut[k] = 0;
     const e = errorFor(k, timedOut);
-    if (a) a(e);
-    if (cb) {
-      try {
-        cb(e, 0);
-      } catch {
-        /* the command is gone either way */
-      }
+    try {
+      if (cb === PROMISE_CB) t.finish(k, e, 0);
+      else cb(e, 0);
+    } catch {
+      /* the command is gone either way */
     }
   }
 }

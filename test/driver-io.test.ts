@@ -4,7 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
-import { Controller } from '../host/index.js';
+import { Controller, InvalidArgumentError, NvmeStatusError } from '../host/index.js';
+import { NvmOpc } from '../assembly/nvme/cmd.js';
+import { Sct, MediaSc } from '../assembly/nvme/status.js';
 import { xorshift, pattern } from './helpers/rand.js';
 
 const MDTS = 3; // 32 KiB per command: larger requests must be split
@@ -179,6 +181,48 @@ test('flush, write zeroes (with and without deallocate), deallocate, compare', a
     const d = await ns.readBlocks(10, 16);
     assert.ok(d.subarray(0, 1024).every((x) => x === 0), 'deallocated blocks read as zeroes (DLFEAT)');
     assert.ok(d.subarray(6 * 512, 10 * 512).equals(data.subarray(6 * 512, 10 * 512)), 'others intact');
+  } finally {
+    await ctrl.close();
+  }
+});
+
+test('readMany / writeMany: batches larger than the free slots, verified; bad input rejects before anything is posted; an error rejects once every command ended', async () => {
+  const ctrl = await Controller.open({ sim: {} });
+  try {
+    const ns = ctrl.namespace(1);
+    const qp = await ctrl.createQueuePair({ depth: 4 }); // 3 slots: a batch of 10 goes in as slots free up
+    const lbas = Array.from({ length: 10 }, (_, i) => i * 16);
+    const out = lbas.map((lba, i) => {
+      const b = ctrl.allocDma(2048);
+      b.bytes.set(pattern(lba, 4, 512, i));
+      return b;
+    });
+    await qp.writeMany(ns, lbas, out);
+    const back = lbas.map(() => ctrl.allocDma(2048));
+    assert.is(await qp.readMany(ns, lbas, back), undefined);
+    back.forEach((b, i) => assert.ok(Buffer.from(b.bytes).equals(Buffer.from(out[i]!.bytes)), `read ${i} intact`));
+    // Alongside single commands and the callback path, on the same queue pair.
+    const single = ctrl.allocDma(2048);
+    let cbDone = false;
+    assert.ok(qp.submitRead(ns, lbas[3]!, single, (err) => (cbDone = err === null)));
+    await Promise.all([qp.readMany(ns, lbas.slice(0, 5), back.slice(0, 5)), ns.read(lbas[9]!, back[9]!, { qpair: qp })]);
+    assert.ok(cbDone, 'the callback-path read completed meanwhile');
+    assert.ok(Buffer.from(single.bytes).equals(Buffer.from(out[3]!.bytes)));
+    assert.is(await qp.readMany(ns, [], []), undefined, 'an empty batch resolves');
+
+    const bad = await qp.readMany(ns, [0, ns.blocks], back.slice(0, 2)).catch((e: unknown) => e);
+    assert.instance(bad, InvalidArgumentError, 'a request beyond the namespace');
+    const short = await qp.readMany(ns, [0], back.slice(0, 2)).catch((e: unknown) => e);
+    assert.instance(short, InvalidArgumentError, 'as many block addresses as buffers');
+    assert.is(qp.outstanding, 0, 'nothing was posted');
+
+    ctrl.transport.sim!.injectFault({ kind: 'status', qid: qp.qid, opcode: NvmOpc.Read, count: 1, status: { sct: Sct.MediaError, sc: MediaSc.UnrecoveredReadError } });
+    const failed = await qp.readMany(ns, lbas, back).catch((e: unknown) => e);
+    assert.instance(failed, NvmeStatusError);
+    assert.is(qp.outstanding, 0, 'rejected only once every command had ended');
+    await qp.readMany(ns, lbas, back); // and the queue pair goes on
+    for (const b of [...out, ...back, single]) b.free();
+    await qp.delete();
   } finally {
     await ctrl.close();
   }

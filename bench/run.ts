@@ -42,6 +42,7 @@
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { writeBarChart } from './svg-chart.js';
 import path from 'node:path';
 import os from 'node:os';
 import { median, startSim } from './common.js';
@@ -190,7 +191,14 @@ try {
   }
   const file = path.join(buildDir, 'bench-results.json');
   fs.writeFileSync(file, JSON.stringify({ seconds, reps, qds, device, simConfig, loadavg: os.loadavg(), points: table, ceiling: ceil, runs: Object.fromEntries(results), ceilingRuns: ceiling }, null, 2));
-  console.log(`\nall runs: ${path.relative(root, file)}`);
+  const chart = writeBarChart(path.join(buildDir, `bench-cpu-per-io-${device}.svg`), {
+    title: `CPU ns per 4 KiB read, ${device === 'loopback' ? 'in-process loopback device' : 'simulated controller'} (medians of ${reps})`,
+    yLabel: 'CPU ns per I/O',
+    series: drivers.map(([label]) => label),
+    groups: qds.map((qd) => ({ label: `QD ${qd}`, values: Object.fromEntries(drivers.map(([label]) => [label, table[key(label, qd)]!.cpuPerIo])) })),
+    caption: `npm run bench -- --device ${device} --seconds ${seconds} --reps ${reps}, ${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0]!.toFixed(1)}`,
+  });
+  console.log(`\nall runs: ${path.relative(root, file)}; chart: ${path.relative(root, chart)}`);
 } finally {
   await stopSim();
 }

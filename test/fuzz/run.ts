@@ -371,6 +371,8 @@ export interface FuzzOptions {
   runsPerRound?: number;
   afterOp?: AfterOp;
   log?: (line: string) => void;
+  /** Log a progress line every this many seconds. */
+  progressSeconds?: number;
 }
 
 export interface FuzzFailure {
@@ -415,7 +417,13 @@ export function fuzz(o: FuzzOptions, h: FuzzHarness = makeFuzzHarness()): FuzzRe
   const runs = o.runsPerRound ?? 8;
   const maxLength = o.maxLength ?? 400;
   let round = 0;
+  let nextProgress = o.progressSeconds ? t0 + o.progressSeconds * 1000 : Infinity;
   for (;;) {
+    if (Date.now() >= nextProgress) {
+      const s = (Date.now() - t0) / 1000;
+      log(`progress: ${stats.ops} ops in ${s.toFixed(0)} s (${Math.round(stats.ops / s)} ops/s), ${stats.sequences} sequences, ${stats.laps} laps`);
+      nextProgress += o.progressSeconds! * 1000;
+    }
     if (o.ops !== undefined && stats.ops >= o.ops) break;
     if (o.seconds !== undefined && Date.now() - t0 >= o.seconds * 1000) break;
     if (o.ops === undefined && o.seconds === undefined) break;

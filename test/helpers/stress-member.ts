@@ -5,7 +5,8 @@
 //   admin  Identify Namespace in a loop (the admin queue is the group's: it
 //          takes the group lock for every command), and now and then a few
 //          milliseconds inside the lock ('ok N' every 10 commands)
-//   reset  ctrl.reset() in a loop ('resetting N' before each, 'reset-done N' after)
+//   reset  ctrl.reset() on each SIGUSR2, or in a loop with gapMs ('resetting N'
+//          before each, 'reset-done N' after)
 // Prints 'ready <slot> <primary|secondary>' once joined. SIGTERM: finishes
 // the round, closes, prints 'done <json>', exits 0. Failures:
 //   exit 4, 'removed ...'   ControllerError('removed') (the controller is gone)
@@ -21,7 +22,7 @@ interface Args {
   role: 'io' | 'admin' | 'reset';
   lba?: number;
   blocks?: number;
-  /** reset: pause between resets, ms (plus up to 150 ms). */
+  /** reset: reset in a loop, this many ms (plus up to 150 ms) apart; without it, one reset per SIGUSR2. */
   gapMs?: number;
 }
 
@@ -50,7 +51,11 @@ try {
 }
 out(`ready ${ctrl.group.self} ${ctrl.isPrimary ? 'primary' : 'secondary'}`);
 ctrl.on('primary', () => out('primary'));
-ctrl.on('removed', () => out(`removed-event ${Date.now()}`));
+ctrl.on('removed', () => {
+  out(`removed-event ${Date.now()}`);
+  // The resetter may be idle (no command to fail): the event is its news.
+  if (a.role === 'reset') failed(new ControllerError('removed (event)', 'removed'));
+});
 
 const summary: Record<string, number> = {};
 try {
@@ -119,12 +124,26 @@ try {
     Object.assign(summary, { commands: n, wrong, resetErrors });
   } else if (a.role === 'reset') {
     let n = 0;
+    let asked = 0;
+    let wake: (() => void) | undefined;
+    process.on('SIGUSR2', () => {
+      asked++;
+      wake?.();
+    });
+    const tick = (ms: number) => new Promise<void>((r) => {
+      wake = r;
+      setTimeout(r, ms);
+    });
     while (!stop) {
+      if (a.gapMs === undefined && asked <= n) {
+        await tick(100);
+        continue;
+      }
       out(`resetting ${n}`);
       await ctrl.reset();
       out(`reset-done ${n}`);
       n++;
-      await new Promise((r) => setTimeout(r, (a.gapMs ?? 20) + ((n * 37) % 150)));
+      if (a.gapMs !== undefined) await tick(a.gapMs + ((n * 37) % 150));
     }
     summary.resets = n;
   }

@@ -141,7 +141,7 @@ function mutate(r: Rand, s: Buffer, starts: number[], n: number): Buffer {
     if (b.length === 0) b = Buffer.from(r.bytes(1 + r.int(64)));
     // Aim at a PDU's common header most of the time: that is where the framer decides.
     const at = r.int(3) > 0 && starts.length ? (starts[r.int(starts.length)]! % b.length) : r.int(b.length);
-    switch (r.int(9)) {
+    switch (r.int(10)) {
       case 0: // bit flip
         b[(at + r.int(24)) % b.length]! ^= 1 << r.int(8);
         break;
@@ -180,6 +180,17 @@ function mutate(r: Rand, s: Buffer, starts: number[], n: number): Buffer {
       case 8: // truncate
         b = b.subarray(0, at);
         break;
+      case 9: {
+        // A consistent new length: PLEN and (for a data PDU) DATAL agree, so the
+        // framer gets as far as the limits (PDO and the digest flag kept).
+        const st = starts.length ? starts[r.int(starts.length)]! : 0;
+        if (st + 20 > b.length) break;
+        const pdo = b[st + 3]! || b[st + 2]!;
+        const len = [0, 1, 4, 5, 300, 301, 4096, 4097, 8192, 8193, 65536, 65537, 1 << 20][r.int(13)]!;
+        b.writeUInt32LE(pdo + len + ((b[st + 1]! & 2) !== 0 ? 4 : 0), st + 4);
+        if (b[st] === 6 || b[st] === 7) b.writeUInt32LE(len, st + 16);
+        break;
+      }
     }
   }
   return b;
@@ -304,7 +315,7 @@ export function runPduCase(seed: number, c: number, st: PduStats): void {
       st.byFes[Fes[fes]!] = (st.byFes[Fes[fes]!] ?? 0) + 1;
     },
   };
-  framer = new PduFramer(sink, role, limits);
+  framer = new PduFramer(sink, role, { ...limits }); // a copy: the checks keep the limits as given
   framer.hdgst = hdgst;
   framer.ddgst = ddgst;
   // The most one PDU can hold: the largest header, padding to PDO 255, data, digest.

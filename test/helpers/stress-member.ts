@@ -30,6 +30,13 @@ const a = JSON.parse(process.argv[2]!) as Args;
 const out = (s: string) => process.stdout.write(`${s}\n`);
 let stop = false;
 process.on('SIGTERM', () => (stop = true));
+// Installed first: the test may ask for a reset as soon as it sees 'ready'.
+let asked = 0;
+let wake: (() => void) | undefined;
+process.on('SIGUSR2', () => {
+  asked++;
+  wake?.();
+});
 
 function failed(e: unknown): never {
   if (e instanceof ControllerError && e.reason === 'removed') {
@@ -124,12 +131,6 @@ try {
     Object.assign(summary, { commands: n, wrong, resetErrors });
   } else if (a.role === 'reset') {
     let n = 0;
-    let asked = 0;
-    let wake: (() => void) | undefined;
-    process.on('SIGUSR2', () => {
-      asked++;
-      wake?.();
-    });
     const tick = (ms: number) => new Promise<void>((r) => {
       wake = r;
       setTimeout(r, ms);

@@ -77,24 +77,33 @@ export function checkHeader(s: Seq): void {
 /** Slot table: each slot's cid and state; the free list holds exactly the free slots, once each. */
 export function checkSlots(s: Seq): void {
   const m = s.model;
-  const dv = s.h.dv;
-  const so = (slot: number) => s.at.desc + QP_HDR_SIZE + slot * QP_SLOT_SIZE;
+  const u16 = s.h.u16;
+  const u32 = s.h.u32;
+  const free = m.free;
+  // Word indices: descriptors are page aligned, slots 16 bytes (abi/qpair.ts).
+  const base = s.at.desc + QP_HDR_SIZE;
   for (let slot = 0; slot < s.cfg.nslots; slot++) {
+    const o = base + slot * QP_SLOT_SIZE;
+    const isFree = free.has(slot);
     // 4.2: the cid in the slot is the one of the command last submitted from it.
-    eq(`slot ${slot} cid`, dv.getUint16(so(slot) + SLOT_CID, true), m.slotCid[slot]!);
-    eq(`slot ${slot} state`, dv.getUint16(so(slot) + SLOT_STATE, true), m.free.has(slot) ? 0 : 1);
+    if (u16[(o + SLOT_CID) >>> 1] !== m.slotCid[slot]) eq(`slot ${slot} cid`, u16[(o + SLOT_CID) >>> 1]!, m.slotCid[slot]!);
+    if (u16[(o + SLOT_STATE) >>> 1] !== (isFree ? 0 : 1)) eq(`slot ${slot} state`, u16[(o + SLOT_STATE) >>> 1]!, isFree ? 0 : 1);
     // abi/qpair.ts: while outstanding, SLOT_NEXT holds the command's opcode.
-    if (!m.free.has(slot)) eq(`slot ${slot} opcode`, dv.getUint32(so(slot) + SLOT_NEXT, true), m.slotOpc[slot]!);
+    if (!isFree && u32[(o + SLOT_NEXT) >>> 2] !== m.slotOpc[slot]) eq(`slot ${slot} opcode`, u32[(o + SLOT_NEXT) >>> 2]!, m.slotOpc[slot]!);
     // SLOT_LEN: the data length of the slot's last command (kept when it is freed).
-    eq(`slot ${slot} data length`, dv.getUint32(so(slot) + SLOT_LEN, true), m.slotLen[slot]!);
-    for (let off = SLOT_LEN + 4; off < QP_SLOT_SIZE; off += 4) eq(`slot ${slot} reserved word +${off}`, dv.getUint32(so(slot) + off, true), 0);
+    if (u32[(o + SLOT_LEN) >>> 2] !== m.slotLen[slot]) eq(`slot ${slot} data length`, u32[(o + SLOT_LEN) >>> 2]!, m.slotLen[slot]!);
+    for (let off = SLOT_LEN + 4; off < QP_SLOT_SIZE; off += 4) if (u32[(o + off) >>> 2] !== 0) eq(`slot ${slot} reserved word +${off}`, u32[(o + off) >>> 2]!, 0);
   }
-  const seen = new Set<number>();
-  for (let slot = dv.getUint32(s.at.desc + QP_FREE_SLOT, true); slot !== SLOT_NONE; slot = dv.getUint32(so(slot) + SLOT_NEXT, true)) {
-    if (!m.free.has(slot) || seen.has(slot)) throw new Divergence(`free list reaches slot ${slot}, which is ${seen.has(slot) ? 'already on it (cycle)' : 'outstanding or out of range'}`);
-    seen.add(slot);
+  // The free list: exactly the free slots, once each (a cycle shows as a repeat).
+  const seen = s.seen;
+  seen.fill(0);
+  let n = 0;
+  for (let slot = u32[(s.at.desc + QP_FREE_SLOT) >>> 2]!; slot !== SLOT_NONE; slot = u32[(base + slot * QP_SLOT_SIZE + SLOT_NEXT) >>> 2]!) {
+    if (!free.has(slot) || seen[slot]) throw new Divergence(`free list reaches slot ${slot}, which is ${seen[slot] ? 'already on it (cycle)' : 'outstanding or out of range'}`);
+    seen[slot] = 1;
+    n++;
   }
-  eq('free list length', seen.size, m.free.size);
+  eq('free list length', n, free.size);
 }
 
 /**
@@ -105,16 +114,14 @@ export function checkStats(s: Seq): void {
   if (s.at.stats === 0) return;
   const dv = s.h.dv;
   const m = s.model.st;
-  const want = new Map<number, [string, number]>([
-    [ST_ERRORS, ['errors', m.errors]],
-    [ST_READS, ['reads', m.reads]],
-    [ST_WRITES, ['writes', m.writes]],
-    [ST_BYTES_READ, ['bytes read', m.bytesRead]],
-    [ST_BYTES_WRITTEN, ['bytes written', m.bytesWritten]],
-  ]);
   for (let off = 0; off < ST_SIZE; off += 8) {
-    const [name, v] = want.get(off) ?? [`word +${off} (not the core's)`, 0];
-    eq(`statistics ${name}`, dv.getFloat64(s.at.stats + off, true), v);
+    const v =
+      off === ST_ERRORS ? m.errors : off === ST_READS ? m.reads : off === ST_WRITES ? m.writes : off === ST_BYTES_READ ? m.bytesRead : off === ST_BYTES_WRITTEN ? m.bytesWritten : 0;
+    const got = dv.getFloat64(s.at.stats + off, true);
+    if (got === v) continue;
+    const name =
+      off === ST_ERRORS ? 'errors' : off === ST_READS ? 'reads' : off === ST_WRITES ? 'writes' : off === ST_BYTES_READ ? 'bytes read' : off === ST_BYTES_WRITTEN ? 'bytes written' : `word +${off} (not the core's)`;
+    eq(`statistics ${name}`, got, v);
   }
 }
 
@@ -135,15 +142,17 @@ export function checkBar(s: Seq): void {
 }
 
 /** PRP list pages of the given slots (4.3). */
+const ZERO_PAGE = new Uint8Array(PAGE);
+
 export function checkPrp(s: Seq, slots: Iterable<number>): void {
   if (s.at.prpPages === 0) return;
   for (const slot of slots) {
     const base = s.at.prp + slot * s.at.prpPages * PAGE;
-    const want = s.model.prpShadow.get(slot) ?? new Uint8Array(PAGE);
+    const want = s.model.prpShadow.get(slot) ?? ZERO_PAGE;
     sameBytes(`PRP list page of slot ${slot}`, s.h.u8.subarray(base, base + PAGE), want, base);
     for (let p = 1; p < s.at.prpPages; p++) {
       const o = base + p * PAGE;
-      sameBytes(`PRP list page ${p} of slot ${slot} (unused)`, s.h.u8.subarray(o, o + PAGE), new Uint8Array(PAGE), o);
+      sameBytes(`PRP list page ${p} of slot ${slot} (unused)`, s.h.u8.subarray(o, o + PAGE), ZERO_PAGE, o);
     }
   }
 }
@@ -159,7 +168,7 @@ export function checkOutside(s: Seq): void {
   const snap = s.h.snapshot;
   sameBytes('region below the queue pair block', u8.subarray(0, s.block.start), snap.subarray(0, s.block.start));
   sameBytes('region above the queue pair block', u8.subarray(s.block.end), snap.subarray(s.block.end), s.block.end);
-  checkPrp(s, Array.from({ length: s.cfg.nslots }, (_, i) => i));
+  checkPrp(s, s.allSlots);
 }
 
 /** Everything but the expensive part. */

@@ -13,21 +13,45 @@ import { FuzzDevice, Divergence } from './device.js';
 import { configArb, opsArb, describeOp, describeConfig, DATA_BYTES, type Op, type Mode, type CmdSpec } from './ops.js';
 import { checkAll, checkHeader, checkOutside } from './check.js';
 
+/** The large region: holds the biggest queue pair block (4095 slots of PRP pages). */
 export const REGION_SIZE = 24 * 1024 * 1024;
+/**
+ * Most configurations' blocks fit a small region, and the whole-region check
+ * after every sequence (checkOutside) costs what the region's size does: they
+ * run there, the others in the large one (made the first time one needs it).
+ */
+export const SMALL_REGION_SIZE = 4 * 1024 * 1024;
 const FULL_CHECK_EVERY = 256; // ops between whole-region canary checks
 
 export interface FuzzHarness extends Harness {
   barU8: Uint8Array;
+  /** The region as 16- and 32-bit words (every field the checks read is aligned). */
+  u16: Uint16Array;
+  u32: Uint32Array;
+  /**
+   * Canary bytes: a fixed pseudo-random pool a block's canary is copied from
+   * (a memcpy instead of a generator per byte), and its guards compare
+   * against in place (no copy per sequence).
+   */
+  pool: Uint8Array;
+  /** This region's size. */
+  size: number;
+  /** The large harness, for blocks this one cannot hold (small harness only; made on first use). */
+  big?: FuzzHarness;
   out: Uint32Array;
   /** The region as it must be outside the running sequence's block (kept up to date between sequences). */
   snapshot: Uint8Array;
 }
 
-export function makeFuzzHarness(): FuzzHarness {
-  const h = makeHarness({ regionSize: REGION_SIZE });
+export function makeFuzzHarness(size = SMALL_REGION_SIZE): FuzzHarness {
+  const h = makeHarness({ regionSize: size });
   return {
     ...h,
     barU8: new Uint8Array(h.bar.buffer, h.bar.byteOffset, h.bar.byteLength),
+    u16: new Uint16Array(h.u8.buffer, h.u8.byteOffset, h.u8.byteLength >>> 1),
+    u32: new Uint32Array(h.u8.buffer, h.u8.byteOffset, h.u8.byteLength >>> 2),
+    pool: canaryPool(size + POOL_SLACK),
+    size,
     out: new Uint32Array(h.region.layout.memory.buffer, h.core.outPtr(), OUT_MAX * OUT_STRIDE),
     snapshot: h.u8.slice(),
   };
@@ -55,8 +79,38 @@ export function emptyStats(): Stats {
 /** Test hook: runs after each op, before the checks (to prove the checks check). */
 export type AfterOp = (s: Seq, step: number, op: Op) => void;
 
+const POOL_SLACK = 1 << 20;
+
+/** Pseudo-random bytes (xorshift32, one word at a time), never all zero. */
+function canaryPool(n: number): Uint8Array {
+  const w = new Uint32Array(n >>> 2);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < w.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    w[i] = x >>> 0;
+  }
+  return new Uint8Array(w.buffer);
+}
+
 function pageUp(n: number): number {
   return Math.ceil(n / PAGE) * PAGE;
+}
+
+/** The parts of a queue pair's block (see Seq): guard, descriptor, statistics, SQ, CQ, PRP pages, data. */
+function blockParts(h: Harness, cfg: QpConfig): number[] {
+  const prpPages = h.core.prpPagesFor(cfg.maxXfer);
+  const descSize = qpDescriptorSize(cfg.nslots);
+  return [PAGE, pageUp(descSize + 1), pageUp(ST_SIZE + 1), pageUp(cfg.qsize * 64 + 1), pageUp(cfg.qsize * 16 + 1), cfg.nslots * prpPages * PAGE + PAGE, DATA_BYTES + PAGE];
+}
+
+/** The harness a configuration runs on: the small one if its block fits there (with room to spare), else the large one. */
+export function harnessFor(h: FuzzHarness, cfg: QpConfig): FuzzHarness {
+  const total = blockParts(h, cfg).reduce((a, b) => a + b, 0);
+  if (total + h.dv.getUint32(HDR_HEAP_OFF, true) + 256 * 1024 <= h.size) return h;
+  if (h.size >= REGION_SIZE) return h;
+  return (h.big ??= makeFuzzHarness(REGION_SIZE));
 }
 
 /** One queue pair on its own block of the region, with its model and device. */
@@ -67,6 +121,10 @@ export class Seq {
   readonly block: { start: number; end: number; off: number };
   readonly data: number;
   readonly guards: Array<{ name: string; start: number; bytes: Uint8Array }> = [];
+  /** Every slot index (PRP checks of all slots). */
+  readonly allSlots: number[];
+  /** Scratch for the free-list walk (checkSlots). */
+  readonly seen: Uint8Array;
   readonly barShadow: DataView;
   private readonly dma;
   coreCalls = 0;
@@ -79,7 +137,7 @@ export class Seq {
     // One block: [guard][desc][guard][stats][guard][SQ][guard][CQ][guard][PRP][guard][data][guard], page aligned.
     const prpPages = h.core.prpPagesFor(cfg.maxXfer);
     const descSize = qpDescriptorSize(cfg.nslots);
-    const parts = [PAGE, pageUp(descSize + 1), pageUp(ST_SIZE + 1), pageUp(cfg.qsize * 64 + 1), pageUp(cfg.qsize * 16 + 1), cfg.nslots * prpPages * PAGE + PAGE, DATA_BYTES + PAGE];
+    const parts = blockParts(h, cfg);
     const total = parts.reduce((a, b) => a + b, 0);
     this.dma = h.region.allocDma(total);
     const start = this.dma.regionOffset;
@@ -98,17 +156,14 @@ export class Seq {
     p += parts[5]!;
     this.data = p;
     this.block = { start, end: start + total, off: start };
-    this.at = { desc, sq, cq, prp, prpPages, stats, heapOff: h.dv.getUint32(HDR_HEAP_OFF, true), regionSize: REGION_SIZE, iova: IOVA_BASE };
+    this.at = { desc, sq, cq, prp, prpPages, stats, heapOff: h.dv.getUint32(HDR_HEAP_OFF, true), regionSize: h.size, iova: IOVA_BASE };
 
-    // Canary bytes everywhere in the block, then zero PRP pages (the model's start).
+    // Canary bytes everywhere in the block (from the pool, at a place the salt picks),
+    // then zero PRP pages (the model's start).
     const u8 = h.u8;
-    let x = (salt * 2654435761 + 1) >>> 0 || 1;
-    for (let i = start; i < start + total; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      u8[i] = x & 0xff;
-    }
+    const room = h.pool.length - total;
+    const poolAt = room > 0 ? (Math.imul(salt + 1, 2654435761) >>> 0) % room : 0;
+    u8.set(h.pool.subarray(poolAt, poolAt + total), start);
     if (prpBytes) u8.fill(0, prp, prp + prpBytes);
     if (stats) u8.fill(0, stats, stats + ST_SIZE); // a fresh block is zeroed (host/stats.ts)
 
@@ -121,7 +176,7 @@ export class Seq {
     h.bar[cqDoorbell(cfg.qid, cfg.dstrd) / 4] = 0;
 
     const guard = (name: string, a: number, b: number) => {
-      if (b > a) this.guards.push({ name, start: a, bytes: u8.slice(a, b) });
+      if (b > a) this.guards.push({ name, start: a, bytes: h.pool.subarray(poolAt + a - start, poolAt + b - start) });
     };
     guard('before descriptor', start, desc);
     // Without statistics the block's place is canary too: the core must not write it.
@@ -133,6 +188,8 @@ export class Seq {
     guard('data buffers', this.data, this.data + DATA_BYTES);
     guard('after data buffers', this.data + DATA_BYTES, start + total);
 
+    this.allSlots = Array.from({ length: cfg.nslots }, (_, i) => i);
+    this.seen = new Uint8Array(cfg.nslots);
     this.model = new RingModel(cfg, this.at);
     this.dev = new FuzzDevice(cfg, h.dv, u8, new DataView(h.bar.buffer, h.bar.byteOffset, h.bar.byteLength), sq, cq);
     this.barShadow = new DataView(h.barU8.slice().buffer);
@@ -153,7 +210,7 @@ export class Seq {
     if (c.kind === 'flush') return c;
     let buf: number;
     if (c.where === 'below-heap') buf = c.off % this.at.heapOff;
-    else if (c.where === 'past-region') buf = REGION_SIZE - (c.off % 64);
+    else if (c.where === 'past-region') buf = this.at.regionSize - (c.off % 64);
     else {
       const maxOff = DATA_BYTES - c.len;
       buf = this.data + (c.off <= maxOff ? c.off : (c.off % 4) + ((maxOff - 3) & ~3));
@@ -265,10 +322,11 @@ export class SeqFailure extends Error {
 }
 
 /** Run one sequence; throws SeqFailure at the first divergence. */
-export function runSequence(h: FuzzHarness, cfg: QpConfig, ops: Op[], stats: Stats, afterOp?: AfterOp): void {
+export function runSequence(harness: FuzzHarness, cfg: QpConfig, ops: Op[], stats: Stats, afterOp?: AfterOp): void {
+  const h = harnessFor(harness, cfg);
   const s = new Seq(h, cfg, stats.sequences);
   let step = -1;
-  const allSlots = Array.from({ length: cfg.nslots }, (_, i) => i);
+  const allSlots = s.allSlots;
   try {
     checkAll(s, []);
     for (step = 0; step < ops.length; step++) {
@@ -313,6 +371,8 @@ export interface FuzzOptions {
   runsPerRound?: number;
   afterOp?: AfterOp;
   log?: (line: string) => void;
+  /** Log a progress line every this many seconds. */
+  progressSeconds?: number;
 }
 
 export interface FuzzFailure {
@@ -357,7 +417,13 @@ export function fuzz(o: FuzzOptions, h: FuzzHarness = makeFuzzHarness()): FuzzRe
   const runs = o.runsPerRound ?? 8;
   const maxLength = o.maxLength ?? 400;
   let round = 0;
+  let nextProgress = o.progressSeconds ? t0 + o.progressSeconds * 1000 : Infinity;
   for (;;) {
+    if (Date.now() >= nextProgress) {
+      const s = (Date.now() - t0) / 1000;
+      log(`progress: ${stats.ops} ops in ${s.toFixed(0)} s (${Math.round(stats.ops / s)} ops/s), ${stats.sequences} sequences, ${stats.laps} laps`);
+      nextProgress += o.progressSeconds! * 1000;
+    }
     if (o.ops !== undefined && stats.ops >= o.ops) break;
     if (o.seconds !== undefined && Date.now() - t0 >= o.seconds * 1000) break;
     if (o.ops === undefined && o.seconds === undefined) break;

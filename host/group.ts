@@ -448,6 +448,9 @@ export class Group {
       this.region.allocatorOp(() => this.core.dmaFreeOwner(slot, this.self));
       this.core.mboxReset(slot);
       this.hdr.setLockWaiting(slot, false); // it died waiting for the lock
+      // It died running a reset: free the reset for a survivor to take over, before the slot can be reused
+      // (followers take over only from an owner that is not alive, and a reused slot would look alive).
+      if (this.ctrl.resetOwner === slot + 1) this.ctrl.resetOwner = 0;
       if (this.primarySlot() === slot) this.hdr.primarySlot = -1;
       this.procs.setState(slot, ProcState.Free);
     });

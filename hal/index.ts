@@ -8,7 +8,7 @@ export { Mmio } from './mmio.js';
 export { processStartTime, processAlive, processLiveness, pidRunning, currentPid, type Liveness } from './proc.js';
 export { hugetlbfsMount, hugePagesFree, hugepageStatus, reserveHugepages, type HugepageStatus } from './hugepages.js';
 export * as pciBind from './pci-bind.js';
-export { PciError, pciDevice, listPciDevices, bindDriver, rebindDefault, driverLoaded, normalizeAddress, NVME_CLASS_CODE, type PciDevice } from './pci-bind.js';
+export { PciError, pciDevice, listPciDevices, bindDriver, rebindDefault, driverLoaded, normalizeAddress, type PciDevice } from './pci-bind.js';
 export {
   PciAccessError, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers, fileHolders, commandOf, iommuPresent,
 } from './pci.js';

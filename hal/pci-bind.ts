@@ -45,9 +45,6 @@ export interface PciDevice {
 
 export type PciErrorReason = 'argument' | 'missing' | 'driver' | 'iommu';
 
-/** Class code of an NVM Express I/O controller (mass storage, NVM, NVMe). */
-export const NVME_CLASS_CODE = 0x010802;
-
 /** A PCI operation refused: bad argument, no such device, driver not loaded or not binding. */
 export class PciError extends Error {
   override readonly name = 'PciError';

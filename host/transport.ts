@@ -4,11 +4,11 @@
 // physical addresses from /proc/self/pagemap). Which PCIe route is taken
 // follows the driver the device is bound to (nvme-wasm setup binds it).
 import {
-  openFile, closeFd, mapFixed, O_RDWR, hugetlbfsMount, pciDevice, NVME_CLASS_CODE, VfioDevice, UioDevice, PciError, PciAccessError, HalError,
+  openFile, closeFd, mapFixed, O_RDWR, hugetlbfsMount, pciDevice, VfioDevice, UioDevice, PciError, PciAccessError, HalError,
   lockMemory, physicalPages, PagemapError, fileHolders, enableBusMaster, unmapFixed,
 } from '../hal/index.js';
 import { DMA_PAGE_SIZE } from '../assembly/abi/region.js';
-import { REG_DBS } from '../assembly/nvme/regs.js';
+import { REG_DBS, PCI_CLASS_NVME } from '../assembly/nvme/regs.js';
 import type { TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
 import type { SimClient } from './sim/client.js';
@@ -154,7 +154,7 @@ function pcieFailure(address: string, e: unknown): Error {
 function pcieRoute(address: string): 'vfio' | 'uio' {
   const dev = pciDevice(address);
   // Setup advice is for NVMe controllers only: anything else is simply not ours.
-  if (dev.classCode !== NVME_CLASS_CODE) {
+  if (dev.classCode !== PCI_CLASS_NVME) {
     const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
     throw new PcieError(`${address} is not an NVMe controller (class ${hex(dev.classCode, 6)}, ${hex(dev.vendor, 4)}:${hex(dev.device, 4)}; NVMe is class 010802)`, address, 'missing');
   }

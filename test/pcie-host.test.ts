@@ -50,7 +50,7 @@ test('a PCI address with no device: PcieError "missing", nothing left behind', a
 });
 
 test('an NVMe device bound to another driver is not touched: PcieError "driver" saying to run nvme-wasm setup', async () => {
-  const other = listPciDevices().find((d) => d.classCode === 0x010802 && d.driver && d.driver !== 'vfio-pci' && d.driver !== 'uio_pci_generic');
+  const other = listPciDevices().find((d) => d.classCode === PCI_CLASS_NVME && d.driver && d.driver !== 'vfio-pci' && d.driver !== 'uio_pci_generic');
   if (!other) return; // no such device on this machine (the VM suite has them: test/vm-driver.test.ts)
   try {
     await Controller.open({ transport: `trtype:PCIe traddr:${other.address}` });
@@ -65,7 +65,7 @@ test('an NVMe device bound to another driver is not touched: PcieError "driver" 
 });
 
 test('a device that is not NVMe is refused as such, untouched, with no setup advice', async () => {
-  const other = listPciDevices().find((d) => d.classCode !== 0x010802 && d.driver);
+  const other = listPciDevices().find((d) => d.classCode !== PCI_CLASS_NVME && d.driver);
   if (!other) return; // no such device on this machine
   const e = await Controller.open({ transport: `trtype:PCIe traddr:${other.address}` }).then(() => undefined, (x: unknown) => x);
   assert.instance(e, PcieError);

@@ -16,7 +16,7 @@ export const ROUTE_DRIVER: Readonly<Record<VmRoute, string>> = { uio: 'uio_pci_g
 export const QEMU_NVME_VENDOR = 0x1b36;
 export const QEMU_NVME_DEVICE = 0x0010;
 /** PCI class code of an NVM Express controller: mass storage (01), NVM (08), NVMe programming interface (02). */
-export const PCI_CLASS_NVME = 0x010802;
+export { PCI_CLASS_NVME } from '../../assembly/nvme/regs.js';
 
 export interface VmConfig {
   /** Controllers, in NVME_WASM_VM_PCI order. */

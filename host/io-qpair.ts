@@ -7,14 +7,15 @@
 //   command each (Namespace splits larger requests into these). A Node
 //   Buffer goes through a bounce buffer, freed when the command is done
 //   with it (never while the device may still write it); a DmaBuffer is
-//   used in place.
+//   used in place. Over NVMe/TCP a read into a Node Buffer lands in it
+//   directly (readInPlace: the transport copies the C2HData there).
 import {
   NvmOpc, RW_FUA_SHIFT, RW_DEAC_SHIFT, RW_MAX_BLOCKS, DSM_AD_SHIFT, DSM_MAX_RANGES, DSM_RANGE_SIZE, DSM_RANGE_NLB, DSM_RANGE_SLBA,
 } from '../assembly/nvme/cmd.js';
 import { QueuePair, type QueuePairInit, type IoCallback } from './qpair.js';
 import { DmaBuffer } from './dma.js';
 import { passthrough, type PassthroughCommand } from './passthrough.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, ControllerError } from './errors.js';
 import { checkInt } from './validate.js';
 
 /** What a command needs of its namespace (Namespace is one). */
@@ -182,6 +183,7 @@ export class IoQueuePair extends QueuePair {
     const flags = opts.fua ? 1 << RW_FUA_SHIFT : 0;
     // A DMA buffer is used in place: no closure, nothing allocated but the promise.
     if (data instanceof DmaBuffer) return this.runRw(opc, what, ns.id, lba, blocks, data.regionOffset, len, flags, opts.timeoutMs) as Promise<unknown> as Promise<void>;
+    if (opc === NvmOpc.Read && this.wire?.readsInPlace?.()) return this.readInPlace(what, ns.id, lba, blocks, data, len, flags, opts);
     const bounce = this.host.allocDma(len);
     if (opc !== NvmOpc.Read) bounce.bytes.set(data);
     return this.run(opc, what, () => this.core.submitRw(this.desc, opc, ns.id, lba, blocks, bounce.regionOffset, len, flags), (err) => {
@@ -189,6 +191,30 @@ export class IoQueuePair extends QueuePair {
       bounce.free();
     }, opts) as Promise<unknown> as Promise<void>;
   }
+
+  /**
+   * Over a transport that moves the data itself (NVMe/TCP): a read into a
+   * Node Buffer lands in it, no bounce buffer and no copy beyond the
+   * socket's. The core still builds the command's data pointer: it names a
+   * sink of this queue pair's largest transfer that no data reaches while
+   * the caller waits (late data after a timeout goes there). The command's
+   * slot is given the caller's buffer in the same turn as it is posted,
+   * before the transport can send it.
+   */
+  private readInPlace(what: string, nsid: number, lba: number, blocks: number, data: Uint8Array, len: number, flags: number, opts: CommandOptions): Promise<void> {
+    const wire = this.wire!;
+    const sink = (this.readSink ??= this.host.allocDma(this.maxTransfer));
+    return this.run(NvmOpc.Read, what, () => {
+      // Posted later than asked (the queue was full): the queue may be gone by now.
+      if (!wire.readsInPlace!()) throw new ControllerError(`I/O queue ${this.qid} is no longer connected`, 'closed');
+      const r = this.core.submitRw(this.desc, NvmOpc.Read, nsid, lba, blocks, sink.regionOffset, len, flags);
+      if (r >= 0) wire.attachRead!(r, data); // before any kick: the transport has not seen the command yet
+      return r;
+    }, undefined, opts) as Promise<unknown> as Promise<void>;
+  }
+
+  /** The data pointer of in-place reads (readInPlace): allocated at the first one, freed with the queue pair. */
+  private readSink: DmaBuffer | undefined;
 
   /** Delete this queue pair on the controller and free its memory. */
   delete(): Promise<void> {
@@ -199,5 +225,7 @@ export class IoQueuePair extends QueuePair {
   releaseMemory(): void {
     for (const b of this.memoryRuns) b.free();
     this.memoryRuns.length = 0;
+    this.readSink?.free();
+    this.readSink = undefined;
   }
 }

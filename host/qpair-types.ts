@@ -63,6 +63,16 @@ export interface QueueWire {
   kick(): void;
   /** Set by the queue pair: completions were written into the CQ ring. */
   notify: () => void;
+  /** Can a read posted now land in the caller's buffer (attachRead)? True for a live I/O queue of the transport. */
+  readsInPlace?(): boolean;
+  /**
+   * Let the read just posted in `slot` land in `dest` itself (no bounce
+   * buffer), until its completion or detachRead. Called in the same turn as
+   * a readsInPlace() that said true, before the transport sends it.
+   */
+  attachRead?(slot: number, dest: Uint8Array): void;
+  /** The caller stopped waiting for `slot` (a timeout): its late data must not reach `dest`. */
+  detachRead?(slot: number): void;
 }
 
 export interface QueuePairStats {

@@ -604,7 +604,10 @@ export class QueuePair implements PollTarget {
       return;
     }
     // A Promise-path command fails now; its slot stays taken until the completion comes.
-    if (t.resolves[k] !== undefined) t.settle(k, this.timeoutError(k, cid, undefined), 0);
+    if (t.resolves[k] !== undefined) {
+      if (!this.keyByCid) this.wire?.detachRead?.(k); // its late data must not reach the caller's buffer
+      t.settle(k, this.timeoutError(k, cid, undefined), 0);
+    }
   };
 
   /** The cid of key `k`. */
@@ -623,7 +626,11 @@ export class QueuePair implements PollTarget {
    */
   private failOutstanding(err: Error, recovery: TimeoutRecovery): void {
     this.sampler.dropInFlight(); // their latency would be the recovery's, not the device's
-    endOutstanding(this.table, (k, timedOut) => (timedOut ? this.timeoutError(k, this.keyOf(k), recovery) : err));
+    const wire = this.keyByCid ? undefined : this.wire;
+    endOutstanding(this.table, (k, timedOut) => {
+      wire?.detachRead?.(k); // the caller gets its buffer back now: nothing may land in it later
+      return timedOut ? this.timeoutError(k, this.keyOf(k), recovery) : err;
+    });
   }
 
   /**

@@ -14,6 +14,7 @@ import { Controller, NvmeStatusError, ControllerError } from '../host/index.js';
 import { discover } from '../host/fabrics/discovery.js';
 import { parseTransportId } from '../host/trid.js';
 import { InvalidArgumentError } from '../host/errors.js';
+import { Region } from '../host/region.js';
 import { Sct, PathSc } from '../assembly/nvme/status.js';
 import { xorshift, pattern } from './helpers/rand.js';
 
@@ -153,6 +154,39 @@ for (const dig of ['', 'hdgst:1 ddgst:1']) {
     }
   });
 }
+
+test('reads into a Node Buffer land in it in place: no bounce buffer per read, nothing outside the view touched', async () => {
+  const ctrl = await Controller.open({ transport: trid(NQN512) });
+  const allocDma = Region.prototype.allocDma;
+  try {
+    const ns = ctrl.namespace(1);
+    const qp = await ctrl.createQueuePair({ depth: 32 });
+    const written = pattern(300, 64, 512, 11);
+    await ns.write(300, written, { qpair: qp });
+    let allocations = 0;
+    Region.prototype.allocDma = function (this: Region, ...args: Parameters<Region['allocDma']>) {
+      if (this === ctrl.region) allocations++; // the host's (the target in this process has its own)
+      return allocDma.apply(this, args);
+    };
+    for (const bytes of [512, 4096, 32768]) {
+      const whole = Buffer.alloc(bytes + 1024, 0xee);
+      const view = whole.subarray(512, 512 + bytes);
+      for (let i = 0; i < 20; i++) {
+        view.fill(0);
+        await ns.read(300, view, { qpair: qp });
+        assert.ok(view.equals(written.subarray(0, bytes)), `${bytes} bytes, read ${i}`);
+      }
+      assert.ok(whole.subarray(0, 512).every((x) => x === 0xee) && whole.subarray(512 + bytes).every((x) => x === 0xee), `nothing landed outside the ${bytes}-byte view`);
+    }
+    // 60 reads: at most the queue pair's one sink for the data pointers (a bounce buffer each would be 60).
+    assert.ok(allocations <= 1, `${allocations} DMA allocations for 60 reads into Node Buffers`);
+    Region.prototype.allocDma = allocDma;
+    await qp.delete();
+  } finally {
+    Region.prototype.allocDma = allocDma;
+    await ctrl.close();
+  }
+});
 
 test('discovery log page: the discovery subsystem and both NVM subsystems', async () => {
   const log = await discover('127.0.0.1', port);

@@ -23,6 +23,7 @@ import { Sct, GenericSc, PathSc, statusField, sfCode } from '../../assembly/nvme
 import { CNTLID_DYNAMIC, IDC_IOCCSZ, CAPSULE_UNIT, ADMIN_INCAPSULE_SIZE, FabricsSc } from '../../assembly/nvme/fabrics.js';
 import { SQE_SIZE } from '../../assembly/nvme/cmd.js';
 import { TcpConnection, type ConnectionOwner, type OwnCompletion } from './connection.js';
+import type { QueueWire } from '../qpair-types.js';
 import { QueueRing } from './ring.js';
 import { FabricRegisters, type PropertyPort } from './registers.js';
 import { connectSqe, connectData, propertyGetSqe, propertySetSqe, keepAliveSqe, setQueueCountSqe } from './capsules.js';
@@ -196,13 +197,30 @@ export class FabricAssociation implements ConnectionOwner, PropertyPort {
     return ring;
   }
 
-  private readonly wires = new Map<number, { kick(): void; notify: () => void }>();
+  private readonly wires = new Map<number, QueueWire>();
 
-  /** The wire of queue `qid` (QueuePairInit.wire): kick sends what the core rang; the queue pair sets notify. */
-  wire(qid: number): { kick(): void; notify: () => void } {
+  /**
+   * The wire of queue `qid` (QueuePairInit.wire): kick sends what the core
+   * rang; the queue pair sets notify; an I/O queue's reads may land in the
+   * caller's buffer (attachRead).
+   */
+  wire(qid: number): QueueWire {
     let w = this.wires.get(qid);
     if (!w) {
-      w = { kick: () => (qid === 0 ? this.admin : this.io.get(qid))?.kick(), notify: () => {} };
+      const ring = (): QueueRing | undefined => this.rings.get(qid);
+      w = {
+        kick: () => (qid === 0 ? this.admin : this.io.get(qid))?.kick(),
+        notify: () => {},
+        readsInPlace: () => qid !== 0 && ring() !== undefined,
+        attachRead: (slot, dest) => {
+          const r = ring()!; // readsInPlace() said so in this very turn
+          r.dest[slot] = dest;
+        },
+        detachRead: (slot) => {
+          const r = ring();
+          if (r && slot < r.nslots) r.dest[slot] = undefined;
+        },
+      };
       this.wires.set(qid, w);
     }
     return w;

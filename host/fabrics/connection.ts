@@ -3,8 +3,8 @@
 // ICResp, and two kinds of commands:
 //   - the ring's (QueueRing): SQEs the Wasm core built, sent as CapsuleCmd
 //     with the data in-capsule (writes up to the in-capsule size) or by
-//     R2T/H2CData, reads landing by C2HData straight in the region (the
-//     DMA buffer, or the bounce buffer of a Node Buffer); each CapsuleResp
+//     R2T/H2CData, reads landing by C2HData straight in the region (a DMA
+//     buffer) or in the caller's own Node Buffer (ring.dest); each CapsuleResp
 //     becomes a CQE in the CQ ring. Per command: no allocation beyond a
 //     view of in-capsule or H2C data and the socket's own.
 //   - its own (control): Connect, Property Get/Set, Keep Alive, Number of
@@ -281,6 +281,11 @@ export class TcpConnection implements PduSink {
     if (!ring || cid >= ring.nslots || !ring.busy[cid] || datao + dataLen > ring.dataLen[cid]!) {
       this.framer.fail(Fes.DataTransferOutOfRange, DATA_DATAO);
       return null;
+    }
+    const dest = ring.dest[cid];
+    if (dest) {
+      this.framer.destOffset = datao; // a read into the caller's own buffer (no bounce)
+      return dest;
     }
     this.framer.destOffset = ring.dataOff[cid]! + datao;
     return ring.u8;

@@ -34,6 +34,13 @@ export class QueueRing {
   readonly busy: Uint8Array;
   /** Opcode of slot s. */
   readonly opcode: Uint8Array;
+  /**
+   * A caller's own buffer that slot s's read lands in (a Node Buffer read in
+   * place: C2HData goes straight into it, no bounce buffer); undefined: the
+   * region at dataOff. Dropped when the command completes, fails or its
+   * caller stops waiting (a timeout): late data then lands in the region.
+   */
+  readonly dest: Array<Uint8Array | undefined>;
   /** Commands in flight on the wire. */
   inFlight = 0;
   /** Called after CQEs were written (the queue pair reaps them). */
@@ -57,6 +64,7 @@ export class QueueRing {
     this.dataLen = new Uint32Array(this.nslots);
     this.busy = new Uint8Array(this.nslots);
     this.opcode = new Uint8Array(this.nslots);
+    this.dest = new Array<Uint8Array | undefined>(this.nslots).fill(undefined);
   }
 
   /** Start over (the core reset the rings: qpInit or qpReset). */
@@ -65,6 +73,7 @@ export class QueueRing {
     this.cqTail = 0;
     this.phase = 1;
     this.busy.fill(0);
+    this.dest.fill(undefined);
     this.inFlight = 0;
   }
 
@@ -108,6 +117,7 @@ export class QueueRing {
    * per batch).
    */
   complete(slot: number, dw0: number, dw1: number, sf: number): void {
+    this.dest[slot] = undefined;
     if (this.busy[slot]) {
       this.busy[slot] = 0;
       this.inFlight--;

@@ -21,11 +21,12 @@ import type { CoreExports } from './core.js';
 import { NvmeTimeoutError, ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
 import { CommandTable, PROMISE_CB, type IoCallback, type Cleanup } from './command-table.js';
 import { LatencySampler } from './latency-sampler.js';
-import { PromisePoller, PollMode, type PollTarget } from './promise-poller.js';
+import { PromisePoller, PollMode, type PollTarget, type PollerCounters } from './promise-poller.js';
 import { POLLS_PER_TIMEOUT_CHECK, TIMEOUT_SCAN_MS, scanDeadlines, endOutstanding } from './timeouts.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
 import type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
+import type { InterruptSource } from './interrupts.js';
 
 export type { IoCallback } from './command-table.js';
 export type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
@@ -94,6 +95,7 @@ export class QueuePair implements PollTarget {
   private waiters: Array<() => boolean> = [];
   private lastTimeoutScan = 0;
   private closedError: Error | undefined;
+  private readonly sleepSource: InterruptSource | undefined;
 
   constructor(init: QueuePairInit) {
     this.core = init.core;
@@ -118,7 +120,8 @@ export class QueuePair implements PollTarget {
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
     this.wire = init.wire;
-    this.poller = new PromisePoller(this, this.wire !== undefined);
+    this.poller = new PromisePoller(this, this.wire !== undefined, init.sleep);
+    this.sleepSource = init.sleep?.source;
     if (this.wire) this.wire.notify = this.poller.wake;
   }
 
@@ -550,31 +553,37 @@ export class QueuePair implements PollTarget {
    * every few polls, so the clock is not read per poll), every
    * TIMEOUT_SCAN_MS liveness and deadlines.
    */
-  pollOnce(scan: boolean): boolean {
+  pollOnce(scan: boolean): number {
+    let n = 0;
     try {
-      this.processCompletions();
+      n = this.processCompletions();
     } catch (e) {
       if (e instanceof ControllerError) {
         this.failAll(e);
-        return false;
+        return -1;
       }
       // A user callback threw: report it like an unhandled exception, keep polling.
       queueMicrotask(() => {
         throw e;
       });
     }
-    if (!scan) return true;
+    if (!scan) return n;
     const now = performance.now();
     if (now - this.lastTimeoutScan >= TIMEOUT_SCAN_MS) {
       try {
         this.checkAlive?.();
       } catch (e) {
         this.failAll(e as Error); // the controller fails its other queue pairs too
-        return false;
+        return -1;
       }
       this.checkTimeouts(now);
     }
-    return true;
+    return n;
+  }
+
+  /** What the Promise path's poller did: polls, sleeps on the interrupt, interrupt wake-ups. */
+  get completionWaits(): PollerCounters {
+    return { ...this.poller.counters };
   }
 
   // ---- deadlines, failure, reset ----
@@ -634,6 +643,8 @@ export class QueuePair implements PollTarget {
   failAll(err: Error): void {
     this.closedError = err;
     this.suspended = false;
+    this.sleepSource?.close(); // ends a sleep too: the loop sees closedError
+    this.poller.cancelSleep();
     this.failOutstanding(err, 'failed');
     const w = this.waiters;
     this.waiters = [];
@@ -649,6 +660,7 @@ export class QueuePair implements PollTarget {
   suspend(err: Error): void {
     if (this.closedError) return;
     this.suspended = true;
+    this.poller.cancelSleep(); // the loop sees isSuspended and goes to the slow pace
     this.failOutstanding(err, 'reset');
   }
 

@@ -102,6 +102,11 @@ export class PromisePoller {
     if (this.mode === PollMode.Asleep) this.sleep!.source.cancel();
   }
 
+  /** The queue pair is done with: release the interrupt source (which ends a sleep). */
+  closeSleep(): void {
+    this.sleep?.source.close();
+  }
+
   /** Completions arrived (event-driven transports): poll now. */
   readonly wake = (): void => {
     if (this.woken || this.mode === PollMode.Hot || this.mode === PollMode.Asleep || this.target.isClosed) return;

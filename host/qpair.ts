@@ -19,14 +19,13 @@ import { SF_ABORT_REQUESTED, sfCode } from '../assembly/nvme/status.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
 import { NvmeTimeoutError, ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
-import { CommandTable, PROMISE_CB, type IoCallback, type Cleanup } from './command-table.js';
+import { CommandTable, PROMISE_CB, capture, captured, type IoCallback, type Cleanup } from './command-table.js';
 import { LatencySampler } from './latency-sampler.js';
 import { PromisePoller, PollMode, type PollTarget, type PollerCounters } from './promise-poller.js';
 import { POLLS_PER_TIMEOUT_CHECK, TIMEOUT_SCAN_MS, scanDeadlines, endOutstanding } from './timeouts.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
 import type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
-import type { InterruptSource } from './interrupts.js';
 
 export type { IoCallback } from './command-table.js';
 export type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
@@ -35,15 +34,6 @@ const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
 
 /** An already settled promise: `await RESOLVED` / `RESOLVED.then(f)` is the cheapest way into the next microtask. */
 const RESOLVED = Promise.resolve();
-
-// new Promise(capture) hands out its resolving functions without a closure
-// per command: the executor is one shared function (called synchronously).
-let capturedResolve: ((dw0: number) => void) | undefined;
-let capturedReject: ((err: Error) => void) | undefined;
-const capture = (resolve: (dw0: number) => void, reject: (err: Error) => void): void => {
-  capturedResolve = resolve;
-  capturedReject = reject;
-};
 
 // What pass 1 of deliver() found for each record of a batch.
 const KIND_CB = 0; // a callback-path command: pass 2 calls its callback
@@ -95,7 +85,6 @@ export class QueuePair implements PollTarget {
   private waiters: Array<() => boolean> = [];
   private lastTimeoutScan = 0;
   private closedError: Error | undefined;
-  private readonly sleepSource: InterruptSource | undefined;
 
   constructor(init: QueuePairInit) {
     this.core = init.core;
@@ -121,7 +110,6 @@ export class QueuePair implements PollTarget {
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
     this.wire = init.wire;
     this.poller = new PromisePoller(this, this.wire !== undefined, init.sleep);
-    this.sleepSource = init.sleep?.source;
     if (this.wire) this.wire.notify = this.poller.wake;
   }
 
@@ -358,8 +346,8 @@ export class QueuePair implements PollTarget {
     const timeoutMs = opts?.timeoutMs ?? this.timeoutMs;
     const bg = opts?.background === true;
     const p = new Promise<number>(capture);
-    const resolve = capturedResolve!;
-    const reject = capturedReject!;
+    const resolve = captured.resolve!;
+    const reject = captured.reject!;
     if (bg) this.table.backgroundPending++;
     else this.table.pending++;
     if (this.waiters.length > 0 || !this.attempt(opcode, what, submit, cleanup, timeoutMs, bg, resolve, reject)) {
@@ -427,8 +415,8 @@ export class QueuePair implements PollTarget {
     this.deadlines[r] = 0;
     this.limits[r] = timeoutMs ?? this.timeoutMs;
     this.timedOut[r] = 0;
-    t.resolves[r] = capturedResolve;
-    t.rejects[r] = capturedReject;
+    t.resolves[r] = captured.resolve;
+    t.rejects[r] = captured.reject;
     t.background[r] = 0;
     t.pending++;
     const s = this.sampler;
@@ -453,8 +441,8 @@ export class QueuePair implements PollTarget {
     if (count === 0) return Promise.resolve();
     const t = this.table;
     const p = new Promise<number>(capture);
-    const resolve = capturedResolve!;
-    const reject = capturedReject!;
+    const resolve = captured.resolve!;
+    const reject = captured.reject!;
     let next = 0; // commands posted (or refused)
     let ended = 0; // commands done with
     let firstErr: Error | null = null;
@@ -643,8 +631,7 @@ export class QueuePair implements PollTarget {
   failAll(err: Error): void {
     this.closedError = err;
     this.suspended = false;
-    this.sleepSource?.close(); // ends a sleep too: the loop sees closedError
-    this.poller.cancelSleep();
+    this.poller.closeSleep(); // ends a sleep too: the loop sees closedError
     this.failOutstanding(err, 'failed');
     const w = this.waiters;
     this.waiters = [];

@@ -174,6 +174,7 @@ export class PromisePoller {
    */
   private async spin(): Promise<void> {
     const t = this.target;
+    this.emptySince = -1; // the spin budget counts from this run's first empty poll
     try {
       for (;;) {
         await RESOLVED;

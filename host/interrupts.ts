@@ -102,13 +102,22 @@ export function vfioInterrupts(dev: VfioDevice): InterruptProvider {
   }
   if (count < 2) return noInterrupts(`${dev.address}: no MSI-X vectors through VFIO`);
   let enabled = false;
+  let failed: string | undefined;
   const live = new Set<EventfdSource>();
   return {
-    unavailable: undefined,
+    get unavailable() {
+      return failed;
+    },
     open(v) {
-      if (v < 1 || v >= count) return undefined;
+      if (v < 1 || v >= count || failed !== undefined) return undefined;
       if (!enabled) {
-        dev.setIrqEventfds(VFIO_PCI_MSIX_IRQ_INDEX, 0, new Array<number>(count).fill(-1));
+        try {
+          dev.setIrqEventfds(VFIO_PCI_MSIX_IRQ_INDEX, 0, new Array<number>(count).fill(-1));
+        } catch (e) {
+          // E.g. the kernel could not allocate the vectors: this process polls ('interrupt' says why).
+          failed = `${dev.address}: enabling ${count} MSI-X vectors failed: ${(e as Error).message}`;
+          return undefined;
+        }
         enabled = true;
       }
       const fd = eventfdCreate();

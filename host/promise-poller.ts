@@ -242,9 +242,11 @@ export class PromisePoller {
     }
     this.mode = PollMode.Asleep;
     this.counters.sleeps++;
-    let woken: boolean;
+    let woken = false;
     try {
       woken = await src.wait(token, this.sleep!.maxSleepMs);
+    } catch {
+      // The wait itself failed (the pool call): poll again, as after a timeout.
     } finally {
       this.mode = PollMode.Hot;
     }

@@ -128,7 +128,7 @@ export class IoQueuePairs implements IoQueuePairHost {
       h.fabric?.bindQueue(qid, desc.regionOffset);
       // Vector = qid (unique in the group); a qid beyond the vectors polls ('interrupt' refuses).
       if (mode !== 'poll') irq = h.interrupts?.open(qid);
-      if (mode === 'interrupt' && irq === undefined) throw new ControllerError(`completionMode 'interrupt': no interrupt vector ${qid} (queue id ${qid})`, 'unsupported');
+      if (mode === 'interrupt' && irq === undefined) throw new ControllerError(`completionMode 'interrupt': ${h.interrupts?.unavailable ?? `no interrupt vector ${qid} (queue id ${qid})`}`, 'unsupported');
       await h.commands.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset, irq?.vector ?? -1);
       const qp = new IoQueuePair(this, {
         core: h.core, region: region.u8, qid, depth, nslots, desc: desc.regionOffset, maxTransfer,

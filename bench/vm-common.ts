@@ -13,4 +13,6 @@ export interface BenchRun {
 
 export const DRIVERS = {
   fio: 'kernel fio io_uring', fioPolled: 'kernel fio io_uring polled', native: 'C driver (vfio, polled)', wasm: 'nvme-wasm perf',
+  /** --base DIR: another checkout's perf, interleaved with this one's in the same boot. */
+  base: 'nvme-wasm perf (base)',
 } as const;

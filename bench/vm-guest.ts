@@ -10,7 +10,11 @@
 //                          for each QD: nvme-wasm perf; then back to nvme
 //
 // Writes every run to --out (JSON) and prints one line per run.
-// Usage: node dist/bench/vm-guest.js --bdf 0000:00:04.0 --seconds 5 --reps 3 --qd 1,32 --route vfio --out FILE
+//   --base DIR: also another checkout's perf (DIR/dist, built), right
+//                          before or after this one's (alternating by repetition)
+//   --no-kernel: leave out the fio runs (an A/B of two nvme-wasm builds)
+//
+// Usage: node dist/bench/vm-guest.js --bdf 0000:00:04.0 --seconds 5 --reps 3 --qd 1,32 --route vfio --out FILE [--base DIR] [--no-kernel]
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +33,12 @@ const program = new Command('vm-guest')
   .option('--reps <n>', 'repetitions', '3')
   .option('--qd <list>', 'queue depths', '1,32')
   .option('--route <r>', 'nvme-wasm route: vfio or uio', 'vfio')
+  .option('--base <dir>', "another checkout whose perf runs next to this one's")
+  .option('--no-kernel', 'no fio runs on the kernel driver')
   .requiredOption('--out <file>', 'results JSON')
   .parse();
-const o = program.opts<{ bdf: string; nsid: string; seconds: string; reps: string; qd: string; route: VmRoute; out: string }>();
+const o = program.opts<{ bdf: string; nsid: string; seconds: string; reps: string; qd: string; route: VmRoute; out: string; base?: string; kernel: boolean }>();
+const BASE_CLI = o.base ? `${o.base}/dist/host/cli/main.js` : undefined;
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
 const qds = o.qd.split(',').map(Number);
@@ -92,8 +99,8 @@ function cDriver(qd: number): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
 }
 
 /** nvme-wasm perf on the controller through the PCIe transport. */
-function wasmPerf(qd: number): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
-  const args = [CLI, 'perf', '-r', `trtype:PCIe traddr:${o.bdf}`, '-q', String(qd), '-o', '4096', '-w', 'randread', '-t', String(seconds), '-L', '--json'];
+function wasmPerf(qd: number, cli = CLI): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
+  const args = [cli, 'perf', '-r', `trtype:PCIe traddr:${o.bdf}`, '-q', String(qd), '-o', '4096', '-w', 'randread', '-t', String(seconds), '-L', '--json'];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.status !== 0) return { error: `perf exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1).join('')}` };
   const doc = JSON.parse(r.stdout) as { namespaces: Array<{ nsid: number; iops: number; latencyUs: { average: number }; percentilesUs?: Record<string, number> }> };
@@ -114,7 +121,7 @@ for (let rep = 1; rep <= reps; rep++) {
   const blk = ns.get(nsid)!;
   const poll = pollSetup(ctrl, blk);
   if (rep === 1) console.log(`kernel: ${ctrl} ${poll.queues}, ${blk} io_poll=${poll.ioPoll ? 1 : 0}`);
-  for (const qd of qds) {
+  for (const qd of o.kernel ? qds : []) {
     record({ rep, qd, driver: DRIVERS.fio, ...fio(blk, qd, false) });
     // Without poll queues hipri would not poll: no figures rather than wrong ones.
     record({ rep, qd, driver: DRIVERS.fioPolled, ...(poll.ioPoll ? fio(blk, qd, true) : { error: `${blk} has io_poll=0 (nvme.poll_queues not set)` }) });
@@ -129,7 +136,13 @@ for (let rep = 1; rep <= reps; rep++) {
   try {
     for (const qd of qds) {
       record({ rep, qd, driver: DRIVERS.native, ...cDriver(qd) });
-      record({ rep, qd, driver: DRIVERS.wasm, ...wasmPerf(qd) });
+      if (!BASE_CLI) {
+        record({ rep, qd, driver: DRIVERS.wasm, ...wasmPerf(qd) });
+        continue;
+      }
+      // Which build goes first alternates, so a drift within a repetition hits both alike.
+      const order = rep % 2 === 1 ? (['wasm', 'base'] as const) : (['base', 'wasm'] as const);
+      for (const which of order) record({ rep, qd, driver: DRIVERS[which], ...wasmPerf(qd, which === 'base' ? BASE_CLI : CLI) });
     }
   } finally {
     rebindDefault(o.bdf);

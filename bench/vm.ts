@@ -16,6 +16,8 @@
 // of percent between runs: compare within one invocation only.
 //
 //   npm run bench:vm [-- --seconds 5 --reps 3 --qd 1,32 --route vfio]
+//   npm run bench:vm -- --base ../other-checkout --no-kernel --reps 8 --seconds 2
+//     (an A/B of two builds' perf in one boot, next to the C driver)
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -46,8 +48,15 @@ const opts = new Command('bench:vm')
   .option('--qd <list>', 'queue depths', qdList, [1, 32])
   .option('--route <r>', 'nvme-wasm route: vfio or uio', route, 'vfio')
   .option('--smp <n>', 'guest vCPUs', positive, 2)
+  .option('--base <dir>', "another checkout (built) whose perf runs next to this one's, alternating")
+  .option('--no-kernel', 'leave out the fio runs on the kernel driver')
   .parse()
-  .opts<{ seconds: number; reps: number; qd: number[]; route: string; smp: number }>();
+  .opts<{ seconds: number; reps: number; qd: number[]; route: string; smp: number; base?: string; kernel: boolean }>();
+const base = opts.base ? path.resolve(opts.base) : undefined;
+if (base && !fs.existsSync(path.join(base, 'dist/host/cli/main.js'))) {
+  console.error(`bench:vm: error: --base ${base}: no dist/host/cli/main.js there (build that checkout first)`);
+  process.exit(2);
+}
 
 const bdf = bdfOf(0);
 const prov = provision();
@@ -63,8 +72,8 @@ const result = await runInGuest({
   memMiB: 2048,
   hugepages: 128,
   kernelArgs: [`nvme.poll_queues=${opts.smp}`],
-  script: `exec node dist/bench/vm-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --qd ${opts.qd.join(',')} --route ${opts.route} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-  timeoutMs: (120 + opts.reps * opts.qd.length * 4 * (opts.seconds + 20)) * 1000,
+  script: `exec node dist/bench/vm-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --qd ${opts.qd.join(',')} --route ${opts.route}${base ? ` --base '${base}'` : ''}${opts.kernel ? '' : ' --no-kernel'} --out "$NVME_WASM_VM_SHARED/bench.json"`,
+  timeoutMs: (120 + opts.reps * opts.qd.length * ((opts.kernel ? 2 : 0) + 2 + (base ? 1 : 0)) * (opts.seconds + 30)) * 1000,
   onStdout: (s) => process.stdout.write(s),
   onStderr: (s) => process.stderr.write(s),
 });
@@ -89,6 +98,7 @@ console.log(`${'driver'.padEnd(28)} ${'QD'.padStart(3)} ${'IOPS'.padStart(9)} ${
 for (const qd of opts.qd) {
   for (const d of Object.values(DRIVERS)) {
     const m = med(d, qd);
+    if (m.n === 0 && m.error === undefined && ((d === DRIVERS.base && !base) || ((d === DRIVERS.fio || d === DRIVERS.fioPolled) && !opts.kernel))) continue;
     if (m.n === 0) console.log(`${d.padEnd(28)} ${String(qd).padStart(3)} ${'-'.padStart(9)} ${'-'.padStart(9)} ${'-'.padStart(9)}  0  (${m.error ?? 'no runs'})`);
     else console.log(`${d.padEnd(28)} ${String(qd).padStart(3)} ${m.iops.toFixed(0).padStart(9)} ${m.meanUs.toFixed(1).padStart(9)} ${m.p99Us.toFixed(1).padStart(9)}  ${m.n}`);
   }
@@ -110,12 +120,21 @@ for (const qd of opts.qd) {
   const c = med(DRIVERS.native, qd);
   if (c.n === 0) console.log(`  QD ${String(qd).padStart(3)}: C driver: no figures (${c.error ?? 'no runs'})`);
   else console.log(`  QD ${String(qd).padStart(3)}: nvme-wasm / C driver     IOPS ${r(wasm.iops, c.iops)}  mean latency ${r(wasm.meanUs, c.meanUs)}  (target IOPS >= 0.9)`);
+  if (base) {
+    const b = med(DRIVERS.base, qd);
+    const pairs = runs.filter((x) => x.qd === qd && x.driver === DRIVERS.wasm && x.iops !== undefined).map((x) => [x, runs.find((y) => y.qd === qd && y.rep === x.rep && y.driver === DRIVERS.base && y.iops !== undefined)] as const).filter(([, y]) => y !== undefined);
+    const perRep = pairs.map(([x, y]) => x.iops! / y!.iops!).sort((p, q) => p - q);
+    const mid = perRep.length ? perRep[perRep.length >> 1]! : NaN;
+    console.log(`  QD ${String(qd).padStart(3)}: this build / base      IOPS ${r(wasm.iops, b.iops)} (median of per-repetition ratios ${mid.toFixed(2)}, range ${perRep.length ? `${perRep[0]!.toFixed(2)}-${perRep[perRep.length - 1]!.toFixed(2)}` : '-'})  mean latency ${r(wasm.meanUs, b.meanUs)}`);
+    if (c.n > 0) console.log(`  QD ${String(qd).padStart(3)}: base / C driver          IOPS ${r(b.iops, c.iops)}`);
+  }
 }
+const shown = Object.values(DRIVERS).filter((d) => runs.some((x) => x.driver === d));
 const chart = writeBarChart(path.join(PROJECT_DIR, 'bench/build/vm-bench-iops.svg'), {
   title: `4 KiB random read on QEMU's NVMe controller (TCG), medians of ${opts.reps}`,
   yLabel: 'IOPS',
-  series: Object.values(DRIVERS),
-  groups: opts.qd.map((qd) => ({ label: `QD ${qd}`, values: Object.fromEntries(Object.values(DRIVERS).map((d) => [d, med(d, qd).iops])) })),
+  series: shown,
+  groups: opts.qd.map((qd) => ({ label: `QD ${qd}`, values: Object.fromEntries(shown.map((d) => [d, med(d, qd).iops])) })),
   caption: `npm run bench:vm -- --seconds ${opts.seconds} --reps ${opts.reps} --route ${opts.route}, ${new Date().toISOString().slice(0, 10)}`,
 });
 console.log(`\nall runs: ${path.relative(process.cwd(), outFile)}; chart: ${path.relative(process.cwd(), chart)}; guest console: ${result.consoleLog}`);

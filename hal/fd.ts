@@ -1,4 +1,5 @@
 // File descriptors: open, size, close. Errors carry the syscall and errno.
+import { EINTR, EWOULDBLOCK } from './errno.js';
 import { c, errno, fail } from './libc.js';
 import { HalError } from './errors.js';
 
@@ -26,8 +27,15 @@ export function truncateFile(fd: number, length: number): void {
  * here it is ENOSPC (a HalError) at once.
  */
 export function allocateFile(fd: number, length: number): void {
-  const err = c.posixFallocate(fd, 0, length) as number;
-  if (err !== 0) throw new HalError('posix_fallocate', err, `fd ${fd}, ${length} bytes`);
+  for (;;) {
+    const err = c.posixFallocate(fd, 0, length) as number;
+    if (err === 0) return;
+    // A signal (a profiler's SIGPROF, SIGCHLD, a terminal resize) interrupts a
+    // long reservation on hugetlbfs; the pages it got stay, so going on from
+    // the start again makes progress.
+    if (err === EINTR) continue;
+    throw new HalError('posix_fallocate', err, `fd ${fd}, ${length} bytes`);
+  }
 }
 
 export function closeFd(fd: number): void {
@@ -37,7 +45,6 @@ export function closeFd(fd: number): void {
 const LOCK_SH = 1;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
-const EWOULDBLOCK = 11;
 
 /**
  * Hold a shared flock(2) on `fd`'s file (every member of a group does on
@@ -46,7 +53,8 @@ const EWOULDBLOCK = 11;
  * exclusive holder, which holds it for microseconds (tryFlockExclusive).
  */
 export function flockShared(fd: number): void {
-  if ((c.flock(fd, LOCK_SH) as number) < 0) fail('flock', `fd ${fd}, LOCK_SH`);
+  // A blocking flock ends with EINTR when a signal arrives while it waits: wait again.
+  while ((c.flock(fd, LOCK_SH) as number) < 0) if (errno() !== EINTR) fail('flock', `fd ${fd}, LOCK_SH`);
 }
 
 /** Take an exclusive flock(2) on `fd` if no process holds any lock on the file; false if one does. */

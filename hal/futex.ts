@@ -2,15 +2,13 @@
 // process-local in V8, the kernel futex is not: a waiter in one process is
 // woken by a wake on the same shared mapping from another. No
 // FUTEX_PRIVATE_FLAG, precisely because the word is shared between processes.
+import { EAGAIN, EINTR, ETIMEDOUT } from './errno.js';
 import { c, errno } from './libc.js';
 import { HalError } from './errors.js';
 
 const SYS_futex = 202; // x86-64
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
-const EAGAIN = 11;
-const ETIMEDOUT = 110;
-const EINTR = 4;
 
 const timespec = Buffer.alloc(16);
 

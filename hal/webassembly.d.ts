@@ -11,8 +11,13 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer | SharedArrayBuffer;
     grow(delta: number): number;
   }
+  interface ModuleExportDescriptor {
+    name: string;
+    kind: 'function' | 'table' | 'memory' | 'global' | 'tag';
+  }
   class Module {
     constructor(bytes: ArrayBufferView | ArrayBuffer);
+    static exports(module: Module): ModuleExportDescriptor[];
   }
   type ImportValue = Memory | ((...args: any[]) => any) | number;
   type Imports = Record<string, Record<string, ImportValue>>;

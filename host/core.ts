@@ -112,7 +112,14 @@ export function coreHash(debug = false): number {
 /** Instantiate the core on `memory` (shared, laid out as in assembly/abi/region.ts). */
 export function instantiateCore(memory: WebAssembly.Memory, debug = false): CoreExports {
   const { module } = coreBuild(debug);
-  const { exports } = instantiateSync(module as never, { env: { memory } } as never) as unknown as { exports: CoreExports };
+  // The instance's own exports, not the loader's demangled ones: the loader
+  // wraps every export function in `(...args) => { setArgumentsLength(n);
+  // return f(...args) }`, one closure literal for all of them, so V8 shares
+  // its feedback and the inner call goes megamorphic (about 15 ns more per
+  // call, measured 2026-12-01; several calls per I/O). The core has no
+  // optional parameters (no __argumentsLength export), so nothing is lost.
+  const { instance } = instantiateSync(module as never, { env: { memory } } as never) as unknown as { instance: WebAssembly.Instance };
+  const exports = instance.exports as unknown as CoreExports;
   if (exports.staticEnd() > CORE_LOW_RESERVED) {
     throw new ControllerError(`the Wasm core's static data (${exports.staticEnd()} bytes) exceeds CORE_LOW_RESERVED (${CORE_LOW_RESERVED}): a build that does not fit this layout`, 'unsupported');
   }

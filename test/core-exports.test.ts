@@ -55,4 +55,15 @@ test('the comparison notices a difference', () => {
   assert.is(shape('(a: boolean) => boolean'), shape('(a: number) => number'));
 });
 
+test('the core has no optional parameters: host/core.ts may call its raw exports', () => {
+  // With optional parameters asc exports __argumentsLength (or __setArgumentsLength),
+  // which a caller must set before each call; host/core.ts bypasses the loader's
+  // wrappers that do it, so such an export must not appear.
+  for (const file of ['core.wasm', 'core.debug.wasm']) {
+    const names = WebAssembly.Module.exports(new WebAssembly.Module(fs.readFileSync(`${root}build/${file}`))).map((e) => e.name);
+    assert.ok(names.includes('qpPoll'), `${file} exports qpPoll`);
+    assert.equal(names.filter((n) => /argumentsLength|setargc/i.test(n)), [], file);
+  }
+});
+
 test.run();

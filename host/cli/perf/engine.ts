@@ -6,12 +6,15 @@
 // a time, then yields to the event loop (setImmediate) so progress lines,
 // signals and timers run.
 //
-// Latency: one performance.now() per poll iteration (a per-batch
-// timestamp), shared by every command submitted or reaped in that
-// iteration. An I/O's latency is the time between the iteration that
-// submitted it and the one that reaped it: exact to within one iteration
-// (a few hundred ns), and it costs one clock read per batch instead of two
-// per I/O.
+// Latency: one clock read per poll iteration that reaps (a per-batch
+// timestamp, read by the first completion of the iteration), shared by
+// every command reaped and resubmitted in it; an empty poll reads no clock,
+// as the minimal C drivers in bench/native do. An I/O's latency is the time
+// between the iteration that submitted it and the one that reaped it: exact
+// to within one iteration, at one clock read per batch. (A clock read is
+// not always cheap: in the QEMU guests of bench:vm the clocksource is the
+// HPET, and performance.now() costs about 5 us, 2026-12-01: read every
+// poll, it set the QD1 latency.)
 import type { Controller } from '../../controller.js';
 import type { Namespace } from '../../namespace.js';
 import type { IoQueuePair } from '../../io-qpair.js';
@@ -171,7 +174,7 @@ export class NsJob {
     slot.unit = unit;
     slot.lba = unit * this.blocksPerIo;
     slot.isRead = isRead;
-    slot.submittedAt = this.engine.now;
+    slot.submittedAt = this.engine.stamp();
     if (!isRead && this.expected) {
       slot.seq = ++this.seq;
       fillPattern(slot.words, slot.lba, this.blocksPerIo, this.blockWords, slot.seq, this.ns.id);
@@ -186,7 +189,7 @@ export class NsJob {
     slot.unit = unit;
     slot.lba = unit * this.blocksPerIo;
     slot.isRead = true;
-    slot.submittedAt = this.engine.now;
+    slot.submittedAt = this.engine.stamp();
     this.busy![unit] = 1;
     return this.qp.submitRead(this.ns, slot.lba, slot.buf, slot.cb);
   }
@@ -197,7 +200,7 @@ export class NsJob {
       this.errors++;
       this.firstError ??= err;
     } else if (eng.counting) {
-      const ns = (eng.now - slot.submittedAt) * 1e6;
+      const ns = (eng.stamp() - slot.submittedAt) * 1e6;
       this.intervalIos++;
       this.intervalLatNs += ns;
       if (slot.isRead) {
@@ -269,8 +272,10 @@ class IdleList {
 }
 
 export class PerfEngine {
-  /** performance.now() of the current poll iteration. */
+  /** performance.now() of the current poll iteration, once stamp() read it (or of the last clock check). */
   now = performance.now();
+  /** The current iteration has not read the clock yet. */
+  private stale = false;
   stopping = false;
   /** Stopped by stop() (Ctrl-C) before the run, or the --verify read-back, was over. */
   interrupted = false;
@@ -303,13 +308,24 @@ export class PerfEngine {
     this.stopping = true;
   }
 
+  /** The clock of this poll iteration: read at the first call in it, then reused. */
+  stamp(): number {
+    if (this.stale) {
+      this.now = performance.now();
+      this.stale = false;
+    }
+    return this.now;
+  }
+
   private pollAll(): void {
     const jobs = this.jobs;
     for (let k = 0; k < POLLS_PER_CLOCK_CHECK; k++) {
-      this.now = performance.now();
+      this.stale = true; // a new iteration: its first completion or submission reads the clock
       for (let i = 0; i < jobs.length; i++) jobs[i]!.qp.processCompletions();
       if (this.idle.length > 0) this.idle.retry(this);
     }
+    this.stale = false;
+    this.now = performance.now(); // the slice's end and the progress lines
   }
 
   async run(): Promise<void> {
@@ -401,9 +417,11 @@ export class PerfEngine {
       refill();
       const end = performance.now() + 60_000;
       for (let iter = 1; ((next < units.length && !this.interrupted) || this.outstanding > 0) && this.now < end; iter++) {
-        this.now = performance.now();
+        this.stale = true;
         job.qp.processCompletions();
         refill();
+        this.stale = false;
+        this.now = performance.now();
         if (iter % 4096 === 0 || this.fabric) await new Promise((r) => setImmediate(r));
       }
       total += next; // all of them, unless Ctrl-C cut the read-back short

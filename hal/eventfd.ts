@@ -4,10 +4,10 @@
 // (as futexWaitAsync does with a futex word). Nothing about NVMe.
 import { c, errno, fail } from './libc.js';
 import { HalError } from './errors.js';
+import { EAGAIN } from './errno.js';
 
 const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
-const EAGAIN = 11;
 const POLLIN = 0x1;
 // struct pollfd { int fd; short events; short revents; }
 const POLLFD_SIZE = 8;

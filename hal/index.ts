@@ -12,7 +12,8 @@ export { PciError, pciDevice, listPciDevices, bindDriver, rebindDefault, driverL
 export {
   PciAccessError, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers, fileHolders, commandOf, iommuPresent,
 } from './pci.js';
-export { VfioDevice, vfioGroupOf, vfioUsers, stealFd } from './vfio.js';
+export { VfioDevice, vfioGroupOf, vfioUsers, stealFd, VFIO_PCI_MSIX_IRQ_INDEX } from './vfio.js';
+export { eventfdCreate, eventfdDrain, eventfdSignal, pollReadableAsync } from './eventfd.js';
 export { UioDevice } from './uio.js';
 export { physicalPages, physicalAddress, lockMemory, PagemapError } from './pagemap.js';
 export { peerCredentials, socketFd, type PeerCredentials } from './peercred.js';

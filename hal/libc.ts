@@ -33,6 +33,12 @@ export const c = {
   flock: lib.func('int flock(int fd, int operation)'),
   // posix_fallocate(3): returns the error number itself (0 on success), not -1.
   posixFallocate: lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)'),
+  // eventfd(2), and read/write of its 8-byte counter; poll(2) to sleep on
+  // one in the libuv pool (`.async`).
+  eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+  read: lib.func('long read(int fd, void *buf, size_t n)'),
+  write: lib.func('long write(int fd, void *buf, size_t n)'),
+  poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
 };
 
 export function errno(): number {

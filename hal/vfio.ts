@@ -32,6 +32,8 @@ export const VFIO_GROUP_GET_STATUS = vfioIo(3);
 export const VFIO_GROUP_SET_CONTAINER = vfioIo(4);
 export const VFIO_GROUP_GET_DEVICE_FD = vfioIo(6);
 export const VFIO_DEVICE_GET_REGION_INFO = vfioIo(8);
+export const VFIO_DEVICE_GET_IRQ_INFO = vfioIo(9);
+export const VFIO_DEVICE_SET_IRQS = vfioIo(10);
 export const VFIO_IOMMU_MAP_DMA = vfioIo(13);
 export const VFIO_IOMMU_UNMAP_DMA = vfioIo(14);
 
@@ -69,6 +71,17 @@ const DMA_MAP_SIZE = 32;
 const DMA_UNMAP_SIZE = 24;
 export const VFIO_DMA_MAP_FLAG_READ = 1 << 0;
 export const VFIO_DMA_MAP_FLAG_WRITE = 1 << 1;
+
+// Interrupts (vfio.h): struct vfio_irq_info { u32 argsz; u32 flags; u32 index; u32 count; }
+const IRQ_INFO_SIZE = 16;
+export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
+// struct vfio_irq_set { u32 argsz; u32 flags; u32 index; u32 start; u32 count; u8 data[]; }
+const IRQ_SET_SIZE = 20;
+export const VFIO_IRQ_SET_DATA_NONE = 1 << 0;
+export const VFIO_IRQ_SET_DATA_EVENTFD = 1 << 2;
+export const VFIO_IRQ_SET_ACTION_TRIGGER = 1 << 5;
+/** enum { INTX, MSI, MSIX, ERR, REQ } of vfio.h: the MSI-X interrupts' index. */
+export const VFIO_PCI_MSIX_IRQ_INDEX = 2;
 
 const SYS_pidfd_open = 434; // x86-64
 const SYS_pidfd_getfd = 438;
@@ -251,6 +264,41 @@ export class VfioDevice {
     const b = Buffer.alloc(2);
     b.writeUInt16LE(v, 0);
     fs.writeSync(this.deviceFd, b, 0, 2, this.configOffset() + off);
+  }
+
+  /** Interrupt index `index`: how many vectors it has, and whether they can signal eventfds. */
+  irqInfo(index: number): { count: number; eventfd: boolean } {
+    const b = Buffer.alloc(IRQ_INFO_SIZE);
+    b.writeUInt32LE(IRQ_INFO_SIZE, 0);
+    b.writeUInt32LE(index, 8);
+    ioctl(this.deviceFd, VFIO_DEVICE_GET_IRQ_INFO, b, `VFIO_DEVICE_GET_IRQ_INFO ${index}`);
+    return { count: b.readUInt32LE(12), eventfd: (b.readUInt32LE(4) & VFIO_IRQ_INFO_EVENTFD) !== 0 };
+  }
+
+  /**
+   * Vectors `start` .. `start + fds.length - 1` of interrupt index `index`
+   * signal eventfds `fds` (-1: that vector signals nothing). The first call
+   * on an index enables it with `start + fds.length` vectors (vfio-pci
+   * allocates them then; later calls may only change vectors below that).
+   */
+  setIrqEventfds(index: number, start: number, fds: number[]): void {
+    const b = Buffer.alloc(IRQ_SET_SIZE + 4 * fds.length);
+    b.writeUInt32LE(b.length, 0);
+    b.writeUInt32LE(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 4);
+    b.writeUInt32LE(index, 8);
+    b.writeUInt32LE(start, 12);
+    b.writeUInt32LE(fds.length, 16);
+    fds.forEach((fd, i) => b.writeInt32LE(fd, IRQ_SET_SIZE + 4 * i));
+    ioctl(this.deviceFd, VFIO_DEVICE_SET_IRQS, b, `VFIO_DEVICE_SET_IRQS index ${index} vectors ${start}+${fds.length}`);
+  }
+
+  /** Disable interrupt index `index` (every vector; DATA_NONE with count 0). */
+  disableIrqs(index: number): void {
+    const b = Buffer.alloc(IRQ_SET_SIZE);
+    b.writeUInt32LE(IRQ_SET_SIZE, 0);
+    b.writeUInt32LE(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 4);
+    b.writeUInt32LE(index, 8);
+    ioctl(this.deviceFd, VFIO_DEVICE_SET_IRQS, b, `VFIO_DEVICE_SET_IRQS index ${index} off`);
   }
 
   /** Let the device reach [vaddr, vaddr + size) of this process at `iova` (container owners only). */

@@ -88,8 +88,9 @@ export class AdminCommands {
   }
 
   /** Create I/O Completion Queue (5.3), then the Submission Queue bound to it (5.4); the CQ is deleted again if the SQ fails. */
-  async createIoQueues(qid: number, depth: number, cq: number, sq: number): Promise<void> {
-    await this.queue.run(AdminOpc.CreateIoCq, `Create I/O CQ ${qid}`, () => this.core.submitCreateIoCq(this.desc, qid, depth, cq, 0, 0));
+  async createIoQueues(qid: number, depth: number, cq: number, sq: number, vector = -1): Promise<void> {
+    // vector >= 0: the CQ interrupts on it (IEN = 1, IV), for a queue pair that sleeps on it (host/interrupts.ts).
+    await this.queue.run(AdminOpc.CreateIoCq, `Create I/O CQ ${qid}`, () => this.core.submitCreateIoCq(this.desc, qid, depth, cq, vector >= 0 ? 1 : 0, Math.max(vector, 0)));
     try {
       await this.queue.run(AdminOpc.CreateIoSq, `Create I/O SQ ${qid}`, () => this.core.submitCreateIoSq(this.desc, qid, depth, sq, qid, 0));
     } catch (e) {

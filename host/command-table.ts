@@ -31,6 +31,17 @@ export type IoCallback = (err: Error | null, dw0: number) => void;
 export type Cleanup = (err: Error | null) => void;
 
 /**
+ * new Promise(capture) hands out its resolving functions in `captured`
+ * without a closure per command: the executor is one shared function
+ * (called synchronously), read right after by the queue pair.
+ */
+export const captured: { resolve: ((dw0: number) => void) | undefined; reject: ((err: Error) => void) | undefined } = { resolve: undefined, reject: undefined };
+export const capture = (resolve: (dw0: number) => void, reject: (err: Error) => void): void => {
+  captured.resolve = resolve;
+  captured.reject = reject;
+};
+
+/**
  * The callback of every Promise-path command: the poll sees it and settles
  * the command's promise from the table instead of calling it (no closure per
  * command). Never called.

@@ -7,6 +7,7 @@ import type { TransportId } from './trid.js';
 import type { SimConfigInput } from './sim/config.js';
 import { InvalidArgumentError } from './errors.js';
 import { checkInt } from './validate.js';
+import { checkCompletionMode, type CompletionMode } from './interrupts.js';
 
 /**
  * Options of `Controller.open`. Every one may be left out; a bad value is an
@@ -81,6 +82,14 @@ export interface ControllerOptions {
   statsLatencySampling?: number | 'auto';
   /** Use shadow doorbells (Doorbell Buffer Config, 5.10) when the controller offers them. Default true; always off over NVMe/TCP. */
   shadowDoorbells?: boolean;
+  /**
+   * How I/O queue pairs' Promise paths learn of completions: 'poll'
+   * (default: spin while commands are pending), 'interrupt' (sleep on the
+   * CQ's interrupt when a poll finds nothing) or 'adaptive' (spin briefly,
+   * then sleep). Per queue pair: QueuePairOptions.completionMode. See
+   * host/interrupts.ts and docs/api.md.
+   */
+  completionMode?: CompletionMode;
 }
 
 /** The options after defaults and checks (the transport and group ones are handled by Controller.open). */
@@ -115,6 +124,7 @@ export function resolveOptions(opts: ControllerOptions): ResolvedOptions {
     stats: opts.stats ?? process.env.NVME_WASM_STATS !== '0',
     statsLatencySampling: checkSampling(opts.statsLatencySampling ?? process.env.NVME_WASM_STATS_SAMPLING ?? 'auto'),
     shadowDoorbells: opts.shadowDoorbells ?? true,
+    completionMode: checkCompletionMode('completionMode', opts.completionMode ?? 'poll'),
   };
   if (typeof options.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', options.stats);
   if (!['auto', 'never', 'require'].includes(options.hugepages)) {

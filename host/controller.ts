@@ -122,6 +122,7 @@ export class Controller extends ControllerAdminApi {
       doorbellStride: this.doorbellStride, maxTransfer: () => this.maxTransfer, checkAlive: this.watchdog, onTimeout,
       onBogus: (b) => this.emit('bogusCompletion', b), isAlive: () => this.isAlive(), assertOpen: () => this.assertOpen(),
       ...(fabric ? { fabric } : {}),
+      ...(transport.interrupts ? { interrupts: transport.interrupts } : {}),
     });
     const self = this; // eslint-disable-line @typescript-eslint/no-this-alias
     this.duties = new GroupDuties({

@@ -1,7 +1,8 @@
 // nvme-wasm: the public API.
 export { Controller, type ControllerOptions, type Registers } from './controller.js';
 export { Namespace, type IoOptions, type BlockRange } from './namespace.js';
-export { PollMode } from './promise-poller.js';
+export { PollMode, type PollerCounters } from './promise-poller.js';
+export type { CompletionMode } from './interrupts.js';
 export { QueuePair, type IoCallback, type BogusCompletion, type QueuePairStats } from './qpair.js';
 export { IoQueuePair, type IoNamespace, type CommandOptions } from './io-qpair.js';
 export type { PassthroughCommand } from './passthrough.js';

@@ -17,6 +17,7 @@ import { DmaBuffer } from './dma.js';
 import { passthrough, type PassthroughCommand } from './passthrough.js';
 import { InvalidArgumentError, ControllerError } from './errors.js';
 import { checkInt } from './validate.js';
+import type { CompletionMode } from './interrupts.js';
 
 /** What a command needs of its namespace (Namespace is one). */
 export interface IoNamespace {
@@ -41,12 +42,18 @@ export interface CommandOptions {
 }
 
 export class IoQueuePair extends QueuePair {
+  /** The CQ's interrupt vector (IEN = 1), -1 when it is polled. */
+  readonly interruptVector: number;
+
   constructor(
     private readonly host: IoQueuePairHost,
     init: QueuePairInit,
     private readonly memoryRuns: DmaBuffer[],
+    /** How its Promise path learns of completions, as it came out ('adaptive' without a vector is 'poll'). */
+    readonly completionMode: CompletionMode = 'poll',
   ) {
     super(init);
+    this.interruptVector = init.sleep?.source.vector ?? -1;
   }
 
   // ---- callback path ----

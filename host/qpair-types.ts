@@ -2,6 +2,7 @@
 // (QueuePairInit), its counters (QueuePairStats), and a malformed completion
 // it consumed (BogusCompletion).
 import type { CoreExports } from './core.js';
+import type { SleepPolicy } from './promise-poller.js';
 
 /** What a timeout handler may ask of the queue pair whose command timed out. */
 export interface TimedOutQueue {
@@ -55,6 +56,12 @@ export interface QueuePairInit {
    * completions (the Promise path then waits for that instead of spinning).
    */
   wire?: QueueWire;
+  /**
+   * completionMode 'interrupt' / 'adaptive': the Promise path's poller
+   * sleeps on this interrupt source (its CQ was created with IEN = 1 and
+   * the source's vector) once polls find nothing for `spinMs`.
+   */
+  sleep?: SleepPolicy;
 }
 
 /** The device side of a queue pair's rings when it is not PCIe (host/fabrics/ring.ts). */

@@ -19,9 +19,9 @@ import { SF_ABORT_REQUESTED, sfCode } from '../assembly/nvme/status.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
 import { NvmeTimeoutError, ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
-import { CommandTable, PROMISE_CB, type IoCallback, type Cleanup } from './command-table.js';
+import { CommandTable, PROMISE_CB, capture, captured, type IoCallback, type Cleanup } from './command-table.js';
 import { LatencySampler } from './latency-sampler.js';
-import { PromisePoller, PollMode, type PollTarget } from './promise-poller.js';
+import { PromisePoller, PollMode, type PollTarget, type PollerCounters } from './promise-poller.js';
 import { POLLS_PER_TIMEOUT_CHECK, TIMEOUT_SCAN_MS, scanDeadlines, endOutstanding } from './timeouts.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
@@ -34,15 +34,6 @@ const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
 
 /** An already settled promise: `await RESOLVED` / `RESOLVED.then(f)` is the cheapest way into the next microtask. */
 const RESOLVED = Promise.resolve();
-
-// new Promise(capture) hands out its resolving functions without a closure
-// per command: the executor is one shared function (called synchronously).
-let capturedResolve: ((dw0: number) => void) | undefined;
-let capturedReject: ((err: Error) => void) | undefined;
-const capture = (resolve: (dw0: number) => void, reject: (err: Error) => void): void => {
-  capturedResolve = resolve;
-  capturedReject = reject;
-};
 
 // What pass 1 of deliver() found for each record of a batch.
 const KIND_CB = 0; // a callback-path command: pass 2 calls its callback
@@ -118,7 +109,7 @@ export class QueuePair implements PollTarget {
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
     this.wire = init.wire;
-    this.poller = new PromisePoller(this, this.wire !== undefined);
+    this.poller = new PromisePoller(this, this.wire !== undefined, init.sleep);
     if (this.wire) this.wire.notify = this.poller.wake;
   }
 
@@ -355,8 +346,8 @@ export class QueuePair implements PollTarget {
     const timeoutMs = opts?.timeoutMs ?? this.timeoutMs;
     const bg = opts?.background === true;
     const p = new Promise<number>(capture);
-    const resolve = capturedResolve!;
-    const reject = capturedReject!;
+    const resolve = captured.resolve!;
+    const reject = captured.reject!;
     if (bg) this.table.backgroundPending++;
     else this.table.pending++;
     if (this.waiters.length > 0 || !this.attempt(opcode, what, submit, cleanup, timeoutMs, bg, resolve, reject)) {
@@ -424,8 +415,8 @@ export class QueuePair implements PollTarget {
     this.deadlines[r] = 0;
     this.limits[r] = timeoutMs ?? this.timeoutMs;
     this.timedOut[r] = 0;
-    t.resolves[r] = capturedResolve;
-    t.rejects[r] = capturedReject;
+    t.resolves[r] = captured.resolve;
+    t.rejects[r] = captured.reject;
     t.background[r] = 0;
     t.pending++;
     const s = this.sampler;
@@ -450,8 +441,8 @@ export class QueuePair implements PollTarget {
     if (count === 0) return Promise.resolve();
     const t = this.table;
     const p = new Promise<number>(capture);
-    const resolve = capturedResolve!;
-    const reject = capturedReject!;
+    const resolve = captured.resolve!;
+    const reject = captured.reject!;
     let next = 0; // commands posted (or refused)
     let ended = 0; // commands done with
     let firstErr: Error | null = null;
@@ -550,31 +541,37 @@ export class QueuePair implements PollTarget {
    * every few polls, so the clock is not read per poll), every
    * TIMEOUT_SCAN_MS liveness and deadlines.
    */
-  pollOnce(scan: boolean): boolean {
+  pollOnce(scan: boolean): number {
+    let n = 0;
     try {
-      this.processCompletions();
+      n = this.processCompletions();
     } catch (e) {
       if (e instanceof ControllerError) {
         this.failAll(e);
-        return false;
+        return -1;
       }
       // A user callback threw: report it like an unhandled exception, keep polling.
       queueMicrotask(() => {
         throw e;
       });
     }
-    if (!scan) return true;
+    if (!scan) return n;
     const now = performance.now();
     if (now - this.lastTimeoutScan >= TIMEOUT_SCAN_MS) {
       try {
         this.checkAlive?.();
       } catch (e) {
         this.failAll(e as Error); // the controller fails its other queue pairs too
-        return false;
+        return -1;
       }
       this.checkTimeouts(now);
     }
-    return true;
+    return n;
+  }
+
+  /** What the Promise path's poller did: polls, sleeps on the interrupt, interrupt wake-ups. */
+  get completionWaits(): PollerCounters {
+    return { ...this.poller.counters };
   }
 
   // ---- deadlines, failure, reset ----
@@ -641,6 +638,7 @@ export class QueuePair implements PollTarget {
   failAll(err: Error): void {
     this.closedError = err;
     this.suspended = false;
+    this.poller.closeSleep(); // ends a sleep too: the loop sees closedError
     this.failOutstanding(err, 'failed');
     const w = this.waiters;
     this.waiters = [];
@@ -656,6 +654,7 @@ export class QueuePair implements PollTarget {
   suspend(err: Error): void {
     if (this.closedError) return;
     this.suspended = true;
+    this.poller.cancelSleep(); // the loop sees isSuspended and goes to the slow pace
     this.failOutstanding(err, 'reset');
   }
 

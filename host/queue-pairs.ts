@@ -19,6 +19,7 @@ import { ControllerError, ControllerResetError, InvalidArgumentError, CoreStatus
 import { STATS_BLOCK_SIZE, publishStatsBlock } from './layout/stats-block.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { checkInt } from './validate.js';
+import { checkCompletionMode, ADAPTIVE_SPIN_US, INTERRUPT_TIMEOUT_MS, type CompletionMode, type InterruptProvider, type InterruptSource } from './interrupts.js';
 
 /** What the lifecycle needs of its controller. */
 export interface QueuePairsHost {
@@ -28,7 +29,9 @@ export interface QueuePairsHost {
   readonly commands: AdminCommands;
   /** The group's reset state: creation waits for a reset here, and notices one that came meanwhile. */
   readonly resets: { settled(): Promise<void>; readonly generation: number; readonly lastReason: ResetReason };
-  readonly options: { ioQueueDepth: number; commandTimeoutMs: number; stats: boolean; statsLatencySampling: number | 'auto' };
+  readonly options: { ioQueueDepth: number; commandTimeoutMs: number; stats: boolean; statsLatencySampling: number | 'auto'; completionMode: CompletionMode };
+  /** The transport's interrupt vectors (none: every queue pair polls). */
+  readonly interrupts?: InterruptProvider;
   readonly maxQueueEntries: number;
   readonly doorbellStride: number;
   /** Bytes per command, known after Identify. */
@@ -52,6 +55,20 @@ export interface QueuePairOptions {
   timeoutMs?: number;
   /** Keep live statistics for it. Default: the controller's `stats`. */
   stats?: boolean;
+  /**
+   * How its Promise path learns of completions (host/interrupts.ts):
+   * 'poll', 'interrupt' or 'adaptive'. Default: ControllerOptions.completionMode.
+   * 'interrupt' where this process has no interrupts (uio, NVMe/TCP, a
+   * VFIO secondary) is a ControllerError 'unsupported'; 'adaptive' polls there.
+   */
+  completionMode?: CompletionMode;
+  /** 'adaptive': microseconds of empty polls before it sleeps, 0 to 1,000,000. Default 50. */
+  adaptiveSpinUs?: number;
+  /**
+   * 'interrupt' / 'adaptive': longest sleep on the interrupt before the
+   * poller looks anyway (deadlines, liveness), 1 to 60,000 ms. Default 20.
+   */
+  interruptTimeoutMs?: number;
 }
 
 export class IoQueuePairs implements IoQueuePairHost {
@@ -78,6 +95,12 @@ export class IoQueuePairs implements IoQueuePairHost {
     h.assertOpen();
     const depth = checkInt('depth', opts.depth ?? Math.min(h.options.ioQueueDepth, h.maxQueueEntries), 2, h.maxQueueEntries);
     if (opts.stats !== undefined && typeof opts.stats !== 'boolean') throw new InvalidArgumentError('stats', 'true or false', opts.stats);
+    const mode = checkCompletionMode('completionMode', opts.completionMode ?? h.options.completionMode);
+    const spinUs = checkInt('adaptiveSpinUs', opts.adaptiveSpinUs ?? ADAPTIVE_SPIN_US, 0, 1_000_000);
+    const maxSleepMs = checkInt('interruptTimeoutMs', opts.interruptTimeoutMs ?? INTERRUPT_TIMEOUT_MS, 1, 60_000);
+    if (mode === 'interrupt' && (h.interrupts === undefined || h.interrupts.unavailable !== undefined)) {
+      throw new ControllerError(`completionMode 'interrupt': ${h.interrupts?.unavailable ?? 'this transport has no interrupts'}`, 'unsupported');
+    }
     await h.resets.settled(); // a reset under way here finishes first
     const resetGen = h.resets.generation;
     const qid = h.group.takeQid();
@@ -86,6 +109,7 @@ export class IoQueuePairs implements IoQueuePairHost {
     const prpPages = h.core.prpPagesFor(maxTransfer);
     const region = h.region;
     const bufs: DmaBuffer[] = [];
+    let irq: InterruptSource | undefined;
     const alloc = (bytes: number, o: { zero?: boolean; contiguous?: boolean }) => {
       const b = region.allocDma(bytes, o);
       bufs.push(b);
@@ -102,13 +126,17 @@ export class IoQueuePairs implements IoQueuePairHost {
       if (st !== CoreStatus.Ok) throw new CoreStatusError(`setting up queue pair ${qid}`, st);
       if (stats) h.core.qpSetStats(desc.regionOffset, stats.regionOffset); // the core counts into it as it polls
       h.fabric?.bindQueue(qid, desc.regionOffset);
-      await h.commands.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset);
+      // Vector = qid (unique in the group); a qid beyond the vectors polls ('interrupt' refuses).
+      if (mode !== 'poll') irq = h.interrupts?.open(qid);
+      if (mode === 'interrupt' && irq === undefined) throw new ControllerError(`completionMode 'interrupt': ${h.interrupts?.unavailable ?? `no interrupt vector ${qid} (queue id ${qid})`}`, 'unsupported');
+      await h.commands.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset, irq?.vector ?? -1);
       const qp = new IoQueuePair(this, {
         core: h.core, region: region.u8, qid, depth, nslots, desc: desc.regionOffset, maxTransfer,
         timeoutMs: opts.timeoutMs ?? h.options.commandTimeoutMs, checkAlive: h.checkAlive, onTimeout: h.onTimeout,
         statsOff: stats?.regionOffset, latencySampling: h.options.statsLatencySampling,
         ...(h.fabric ? { wire: h.fabric.wire(qid) } : {}),
-      }, bufs);
+        ...(irq ? { sleep: { source: irq, spinMs: mode === 'adaptive' ? spinUs / 1000 : 0, maxSleepMs } } : {}),
+      }, bufs, irq ? mode : 'poll');
       qp.onBogus = (b) => h.onBogus(b);
       if (h.resets.generation !== resetGen) {
         // A reset came between our Create commands and now: it deleted what they made.
@@ -119,6 +147,7 @@ export class IoQueuePairs implements IoQueuePairHost {
       this.live.add(qp);
       return qp;
     } catch (e) {
+      irq?.close();
       for (const b of bufs) b.free();
       h.group.releaseQid(qid);
       throw e;
@@ -163,7 +192,7 @@ export class IoQueuePairs implements IoQueuePairHost {
   /** After a controller reset: Create I/O CQ then SQ for `qp` again, same queue id, same memory. */
   recreate(qp: IoQueuePair): Promise<void> {
     const d = new QpDescriptor(this.h.region.u8, qp.desc);
-    return this.h.commands.createIoQueues(qp.qid, qp.depth, d.cq, d.sq);
+    return this.h.commands.createIoQueues(qp.qid, qp.depth, d.cq, d.sq, qp.interruptVector);
   }
 
   /** Fail every command of every queue pair of this process with `err`. */

@@ -16,6 +16,7 @@ import { ControllerError, PcieError, ResourceError } from './errors.js';
 import type { Mmio } from '../hal/index.js';
 import type { FabricAssociation } from './fabrics/association.js';
 import fs from 'node:fs';
+import { simInterrupts, vfioInterrupts, noInterrupts, type InterruptProvider } from './interrupts.js';
 
 export interface Transport {
   /** As SPDK would print it, e.g. 'trtype:sim name:sim0'. */
@@ -33,6 +34,8 @@ export interface Transport {
   readonly registers?: Mmio;
   /** NVMe/TCP: the association that plays the device on the rings. */
   readonly fabric?: FabricAssociation;
+  /** Interrupt vectors for completionMode 'interrupt' / 'adaptive' (host/interrupts.ts); absent: none. */
+  readonly interrupts?: InterruptProvider;
   /** Map BAR0 over memory offset `memOff` of a memory whose base is `base`. */
   mapBar(base: bigint, memOff: number): void;
   /**
@@ -94,6 +97,7 @@ function simTransport(client: SimClient, trid: string, description: string, embe
     description,
     embedded,
     sim: client,
+    interrupts: simInterrupts(client),
     barSize: client.barSize,
     mapBar(base, memOff) {
       const fd = openFile(client.barPath, O_RDWR);
@@ -233,11 +237,13 @@ function vfioTransport(address: string, secondary: boolean): Transport {
     enableBusMaster(dev); // through the config region: vfio-pci passes the bus-master bit through
     const trid = `trtype:PCIe traddr:${address}`;
     const bars = new BarWindows();
+    const interrupts = vfioInterrupts(dev);
     return {
       trid,
       description: trid,
       embedded: false,
       route: 'vfio',
+      interrupts,
       barSize: bar.mappable,
       mapBar(base, memOff) {
         dev.mapRegion(0, base, memOff, bar.mappable);
@@ -250,6 +256,7 @@ function vfioTransport(address: string, secondary: boolean): Transport {
         return undefined;
       },
       async close() {
+        interrupts.close(); // before the device fd goes
         bars.unmapAll(); // the mapping holds the device file, and so the VFIO group, open
         dev.close();
       },
@@ -271,6 +278,7 @@ function uioTransport(address: string, secondary: boolean): Transport {
     description: trid,
     embedded: false,
     route: 'uio',
+    interrupts: noInterrupts(`${address} is on uio_pci_generic (INTx only): its queue pairs poll`),
     barSize: size,
     mapBar(base, memOff) {
       try {

@@ -74,7 +74,7 @@ test('Create / Delete I/O queues: QEMU checks and status codes', async () => {
   assert.is((await cq(2, 0, at)).sf, cs(CommandSpecificSc.InvalidQueueSize));
   assert.is((await cq(2, 256, at)).sf, cs(CommandSpecificSc.InvalidQueueSize), 'above MQES');
   assert.is((await cq(2, 15, at + 0x100)).sf, g(GenericSc.PrpOffsetInvalid));
-  assert.is((await cq(2, 15, at, 1 | (1 << 16))).sf, cs(CommandSpecificSc.InvalidInterruptVector));
+  assert.is((await cq(2, 15, at, 1 | (64 << 16))).sf, cs(CommandSpecificSc.InvalidInterruptVector), "IV beyond the 64 vectors");
   assert.is((await cq(2, 15, at, 0)).sf, g(GenericSc.InvalidField), 'PC = 0');
   assert.is((await cq(2, 15, 0x1000)).sf, g(GenericSc.DataTransferError, false), 'outside the DMA window');
   assert.is((await sq(2, 15, at, 3)).sf, cs(CommandSpecificSc.CompletionQueueInvalid));

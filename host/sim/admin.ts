@@ -23,6 +23,7 @@ import {
   CQ_QID_MASK,
   CQ_QSIZE_SHIFT,
   CQ_IV_SHIFT,
+  CQ_IEN_SHIFT,
   Q_PC_SHIFT,
   SQ_CQID_SHIFT,
   LOG_LID_MASK,
@@ -33,6 +34,7 @@ import {
   ABORT_NOT_ABORTED,
 } from '../../assembly/nvme/cmd.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
+import { SIM_IRQ_VECTORS } from './ctl.js';
 import { SMART_LOG_SIZE, FWSLOT_LOG_SIZE } from '../../assembly/nvme/identify.js';
 import type { SimContext } from './context.js';
 import { ReqState, type Request } from './queues.js';
@@ -109,10 +111,12 @@ function createIoCq(c: SimContext, e: number): number {
   if (!ioQueueIdValid(c, cqid) || c.queues.cqs[cqid] !== undefined) return SF_INVALID_QUEUE_ID;
   if (qsize === 0 || qsize > c.cfg.mqes) return SF_INVALID_QUEUE_SIZE;
   if (base % PAGE_SIZE !== 0) return SF_PRP_OFFSET_INVALID;
-  if (iv !== 0) return SF_INVALID_INTERRUPT_VECTOR; // one vector: queues are polled
+  const ien = ((cdw11 >>> CQ_IEN_SHIFT) & 1) !== 0;
+  // Vectors are the ctl page's (irq.ts); like QEMU, IV is checked whether IEN is set or not.
+  if (iv >= SIM_IRQ_VECTORS) return SF_INVALID_INTERRUPT_VECTOR;
   if (((cdw11 >>> Q_PC_SHIFT) & 1) === 0) return SF_INVALID_FIELD; // CAP.CQR = 1
   if (!c.queues.inWindow(base, qsize + 1, CQE_SIZE)) return SF_DATA_TRANSFER_ERROR;
-  c.queues.newCq(cqid, qsize + 1, base);
+  c.queues.newCq(cqid, qsize + 1, base).iv = ien ? iv : -1;
   c.queues.qsCreated = true;
   return 0;
 }

@@ -38,6 +38,7 @@ import {
   simBarPath,
   simCtlPath,
 } from './ctl.js';
+import { SimInterruptSource, simIrqVectors } from './irq.js';
 import { postDmaRequest, dmaAck, dmaResult, readDmaRequest } from './ctl-dma.js';
 import { faultRuleFree, writeFaultRule, clearFaultRules } from './faults.js';
 import { AEN_DW0_CONSUMED } from './ctl-protocol.js';
@@ -314,6 +315,22 @@ export class SimClient {
       if (Date.now() > deadline) throw new ControllerError(`simulated controller ${this.name} did not take an event within ${AEN_TIMEOUT_MS} ms`, 'state');
       await sleep(1);
     }
+  }
+
+  /**
+   * Interrupts of this simulator (irq.ts): vector `v` of the ctl page as an
+   * InterruptSource, for a CQ created with IEN = 1 and IV = v. Undefined
+   * when the simulator offers no vector `v`.
+   */
+  interruptSource(v: number): SimInterruptSource | undefined {
+    this.checkOpen();
+    if (v < 1 || v >= simIrqVectors(this.ctl)) return undefined;
+    return new SimInterruptSource(v, this.ctl, this.base + BigInt(this.memOff));
+  }
+
+  /** Interrupt vectors the simulator signals (0: none). */
+  get interruptVectors(): number {
+    return simIrqVectors(this.ctl);
   }
 
   /** Ask the sim to exit (it removes its files). */

@@ -7,6 +7,7 @@ import { Malformation } from './ctl.js';
 import type { DmaWindow } from './dma.js';
 import type { ErrorLog } from './logs.js';
 import { ReqState, TimedHeap, type CompletionQueue, type Request, type SubmissionQueue } from './queues.js';
+import type { SimInterrupts } from './irq.js';
 
 const BITS_PER_BYTE = 8;
 const CQE_SQID_SHIFT = (CQE_SQID - CQE_DW2) * BITS_PER_BYTE;
@@ -24,6 +25,7 @@ export class Completions {
     private readonly errors: ErrorLog,
     /** The controller's CQs by id (the array is never replaced). */
     private readonly cqs: ReadonlyArray<CompletionQueue | undefined>,
+    private readonly irq: SimInterrupts,
   ) {}
 
   /** Post `req`'s completion now, or queue it behind others waiting for room. */
@@ -152,6 +154,8 @@ export class Completions {
       cq.tail = 0;
       cq.phase ^= 1;
     }
+    // After the entry is whole (irq.ts: the wake-up ordering). A polled CQ pays this one comparison.
+    if (cq.iv >= 0) this.irq.raise(cq.iv);
   }
 
   private release(req: Request): void {

@@ -32,6 +32,7 @@ import { Completions } from './completions.js';
 import { AsyncEvents } from './events.js';
 import { capabilities, reg64, adminRegisters, enableRefusal, CC_EN, CSTS_RDY, CSTS_CFS, CSTS_SHST } from './registers.js';
 import { CommandFetcher } from './fetch.js';
+import { SimInterrupts } from './irq.js';
 
 /** Busy iterations between two looks at CC and the ctl page. */
 const CONTROL_EVERY_MASK = 15;
@@ -58,6 +59,8 @@ export class Controller implements SimContext {
   readonly queues: QueueSet;
   readonly completions: Completions;
   readonly events: AsyncEvents;
+  /** Interrupt vectors (irq.ts): completions on IEN = 1 CQs signal them. */
+  readonly irq: SimInterrupts;
   private readonly fetcher: CommandFetcher;
 
   // Register state (3.1)
@@ -94,7 +97,8 @@ export class Controller implements SimContext {
     this.identifyController = buildIdentifyController(cfg);
     this.scratch = Buffer.alloc(Math.max(R.PAGE_SIZE, ErrorLog.size, SMART_LOG_SIZE, FWSLOT_LOG_SIZE, DSM_MAX_RANGES * DSM_RANGE_SIZE));
     this.queues = new QueueSet(this.bar, this.win, cfg.dstrd, cfg.maxIoQueuePairs);
-    this.completions = new Completions(this.bar, this.win, this.errors, this.queues.cqs);
+    this.irq = new SimInterrupts(this.ctl, this.files.ctlAddr);
+    this.completions = new Completions(this.bar, this.win, this.errors, this.queues.cqs, this.irq);
     this.events = new AsyncEvents(this.completions);
     this.fetcher = new CommandFetcher(this, this.ctl);
     const cap = capabilities(cfg);

@@ -12,6 +12,8 @@
 //   0x040 | DMA_PATH (256 bytes)       |  file backing IOVA [DMA_IOVA, +DMA_LEN)
 //   0x200 | FAULTS, FAULT_COUNT x 32 B |  per-command fault rules
 //   0x400 | FLAGS                      |  device-wide faults
+//   0x5fc | IRQ_VECTORS                |  interrupt vectors the sim signals
+//   0x600 | IRQ, 64 x 8 B              |  per vector: wake count, armed (irq.ts)
 //   0x800 | CONFIG (JSON, 2 KiB)       |  the effective SimConfig
 //   0x1000+---------------------------+
 
@@ -94,6 +96,17 @@ export const FLAG_NEVER_READY = CTL_FLAGS + 4; // 1: ignore CC.EN = 1 (CSTS.RDY 
 export const AEN_SEQ = CTL_FLAGS + 8; // bumped to post an asynchronous event
 export const AEN_DW0 = CTL_FLAGS + 12; // its completion dword 0 (cmd.ts AER_*)
 export const FLAG_REMOVED = CTL_FLAGS + 16; // 1: surprise removal: BAR0 reads all ones, nothing is processed
+
+// Interrupts (the simulator's MSI-X, irq.ts): per vector a count the sim
+// bumps after posting to a CQ with IEN = 1 (a futex word: a sleeping driver
+// is woken by FUTEX_WAKE on it) and a word the driver sets to ask for that
+// wake (the sim clears it when it wakes, as one MSI-X message per arming).
+export const CTL_IRQ_VECTORS = 0x5fc;
+export const CTL_IRQ = 0x600;
+export const CTL_IRQ_STRIDE = 8;
+export const IRQ_COUNT = 0;
+export const IRQ_ARMED = 4;
+export const SIM_IRQ_VECTORS = 64;
 
 export const CTL_CONFIG = 0x800;
 export const CTL_CONFIG_MAX = 0x800;

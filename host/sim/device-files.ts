@@ -34,6 +34,8 @@ export interface DeviceFiles {
   ctl: Uint32Array;
   /** ctl page bytes (DMA path, config JSON). */
   ctlBytes: Uint8Array;
+  /** Virtual address of the ctl page in this process (futex words, irq.ts). */
+  ctlAddr: bigint;
   /** Keeps the mapping alive. */
   memory: WebAssembly.Memory;
   /** Inodes of the two files, so a stop never removes a successor's files. */
@@ -112,7 +114,7 @@ export function createDeviceFiles(cfg: SimConfig): DeviceFiles {
     const bar = new Uint32Array(memory.buffer, barOff, barSize >>> 2);
     const ctlIno = fs.fstatSync(ctlFd).ino;
     const barIno = fs.fstatSync(barFd).ino;
-    return { barPath, ctlPath, barSize, bar, ctl, ctlBytes, memory, ctlIno, barIno };
+    return { barPath, ctlPath, barSize, bar, ctl, ctlBytes, ctlAddr: base + BigInt(ctlOff), memory, ctlIno, barIno };
   } catch (e) {
     fs.rmSync(ctlPath, { force: true });
     fs.rmSync(barPath, { force: true });

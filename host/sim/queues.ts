@@ -50,6 +50,8 @@ export class CompletionQueue {
   sqCount = 0;
   pendingHead: Request | null = null;
   pendingTail: Request | null = null;
+  /** Interrupt vector signalled after each entry (Create I/O CQ with IEN = 1), -1: none (polled). */
+  iv = -1;
   constructor(
     readonly cqid: number,
     readonly size: number,

@@ -7,7 +7,8 @@
 //    stops after this part);
 // 2. wall time of a management tool attaching, identifying and detaching
 //    (`nvme-wasm identify -i N`) while perf runs in the group, against a bare
-//    `node -e 0` measured in the same run.
+//    `node -e 0` measured in the same run, and their ratio (target: at most
+//    2; ATTACH_ONLY=1 runs this part only, ATTACH_RUNS=N runs of each).
 // The simulated controller runs as its own process. Medians of repeated runs.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,6 +18,10 @@ const CHILD = benchPath('./admin-child.js');
 const tag = `bench${process.pid}`;
 const SECONDS = Number(process.env.SECONDS_PER_RUN ?? 2);
 const REPEAT = Number(process.env.REPEAT ?? 3);
+/** ATTACH_ONLY=1: part 2 only (the management tool's attach), as ADMIN_ONLY=1 is part 1 only. */
+const ATTACH_ONLY = process.env.ATTACH_ONLY === '1';
+/** Runs of each in part 2 (interleaved). */
+const ATTACH_RUNS = Number(process.env.ATTACH_RUNS ?? 10);
 
 
 /** Commands per second in all, and each member's count. */
@@ -48,7 +53,7 @@ try {
   const rates: Record<number, number[]> = { 1: [], 4: [] };
   const fairness: number[] = [];
   const shareText: string[] = [];
-  for (let i = 0; i < REPEAT; i++) {
+  for (let i = 0; i < (ATTACH_ONLY ? 0 : REPEAT); i++) {
     for (const n of [1, 4]) {
       const holder = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 30)], { stdio: ['ignore', 'pipe', 'pipe'] });
       const holderExit = new Promise((r) => holder.once('exit', r));
@@ -65,10 +70,12 @@ try {
       g++;
     }
   }
-  process.stdout.write('admin commands/s through the shared admin queue (Get Features, 8 in flight per process; one perf -q 1 process holds the group):\n');
-  for (const n of [1, 4]) process.stdout.write(`  ${n} process${n > 1 ? 'es' : ''}: ${median(rates[n]!).toFixed(0)} commands/s in all (runs: ${rates[n]!.map((x) => x.toFixed(0)).join(', ')})\n`);
-  process.stdout.write(`  ratio 4 / 1: ${(median(rates[4]!) / median(rates[1]!)).toFixed(2)} (per run: ${rates[4]!.map((x, i) => (x / rates[1]![i]!).toFixed(2)).join(', ')})\n`);
-  process.stdout.write(`  fairness, min share / max share in a ${SECONDS} s 4-process run: ${median(fairness).toFixed(2)} (per run: ${fairness.map((x) => x.toFixed(2)).join(', ')}; commands per member: ${shareText.join(', ')})\n`);
+  if (!ATTACH_ONLY) {
+    process.stdout.write('admin commands/s through the shared admin queue (Get Features, 8 in flight per process; one perf -q 1 process holds the group):\n');
+    for (const n of [1, 4]) process.stdout.write(`  ${n} process${n > 1 ? 'es' : ''}: ${median(rates[n]!).toFixed(0)} commands/s in all (runs: ${rates[n]!.map((x) => x.toFixed(0)).join(', ')})\n`);
+    process.stdout.write(`  ratio 4 / 1: ${(median(rates[4]!) / median(rates[1]!)).toFixed(2)} (per run: ${rates[4]!.map((x, i) => (x / rates[1]![i]!).toFixed(2)).join(', ')})\n`);
+    process.stdout.write(`  fairness, min share / max share in a ${SECONDS} s 4-process run: ${median(fairness).toFixed(2)} (per run: ${fairness.map((x) => x.toFixed(2)).join(', ')}; commands per member: ${shareText.join(', ')})\n`);
+  }
   if (process.env.ADMIN_ONLY !== '1') {
     // Attach + identify + detach during perf.
     const perf = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '32', '-w', 'randread', '-t', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,16 +86,17 @@ try {
     await new Promise((r) => setTimeout(r, 1500));
     const tool: number[] = [];
     const bare: number[] = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < ATTACH_RUNS; i++) {
       bare.push(wall([process.execPath, '-e', '0']));
       tool.push(wall([process.execPath, CLI, 'identify', '-i', String(g), '--file-prefix', tag]));
     }
     perf.kill('SIGINT');
     const code = await perfExit;
-    process.stdout.write('attach + identify + detach while perf -q 32 runs in the group (10 runs each, interleaved):\n');
+    process.stdout.write(`attach + identify + detach while perf -q 32 runs in the group (${ATTACH_RUNS} runs each, interleaved):\n`);
     process.stdout.write(`  nvme-wasm identify -i ${g}: median ${median(tool).toFixed(0)} ms (min ${Math.min(...tool).toFixed(0)}, max ${Math.max(...tool).toFixed(0)})\n`);
     process.stdout.write(`  node -e 0:               median ${median(bare).toFixed(0)} ms (min ${Math.min(...bare).toFixed(0)}, max ${Math.max(...bare).toFixed(0)})\n`);
     process.stdout.write(`  the tool's own work: ${(median(tool) - median(bare)).toFixed(0)} ms over a bare node start\n`);
+    process.stdout.write(`  ratio attach+identify+detach / node -e 0 (medians): ${(median(tool) / median(bare)).toFixed(2)} (target at most 2; per pair: ${tool.map((x, i) => (x / bare[i]!).toFixed(2)).join(', ')})\n`);
     process.stdout.write(`  perf exit code ${code}${code === 130 ? ' (stopped by SIGINT, as meant)' : ''}; errors in its output: ${/error|mismatch/i.test(perfOut) ? 'YES' : 'none'}\n`);
   }
 } finally {

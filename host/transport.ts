@@ -73,15 +73,17 @@ export async function openTransport(id: TransportId, sim: SimConfigInput | undef
     const tcp = await import('./fabrics/tcp-transport.js');
     return tcp.openTcpTransport(id, opts.adminDepth ?? 32);
   }
-  // Imported here so that tools that never use the simulator do not load it.
-  const simMod = await import('./sim/index.js');
+  // Imported here so that tools that never use the simulator do not load it; a
+  // simulator of another process needs its client only, not the simulator's code.
   if (id.trtype === 'embedded') {
+    const { startSimWorker } = await import('./sim/embedded.js');
     const name = sim?.name ?? `emb-${process.pid}-${embeddedCount++}`;
-    const handle = await simMod.startSimWorker({ ...(sim ?? {}), name });
+    const handle = await startSimWorker({ ...(sim ?? {}), name });
     return simTransport(handle.client, `trtype:sim name:${name}`, `trtype:sim name:${name} (embedded)`, true, () => handle.stop());
   }
   if (id.trtype === 'sim') {
-    const client = simMod.SimClient.open(id.name, id.directory);
+    const { SimClient } = await import('./sim/client.js');
+    const client = SimClient.open(id.name, id.directory);
     const trid = `trtype:sim name:${id.name}${id.directory ? ` dir:${id.directory}` : ''}`;
     return simTransport(client, trid, `trtype:sim name:${id.name}`, false, async () => {
       client.releaseDma(); // another driver may have it now

@@ -8,22 +8,9 @@
 // I/O errors or verify mismatches in perf). Usage errors name the flag and
 // what it accepts, then show the command's help.
 import { Command, CommanderError } from 'commander';
-import { Controller } from '../controller.js';
-import { runDemo } from './demo.js';
 import { NvmeError, HalError } from '../errors.js';
-import { PciError } from '../../hal/pci-bind.js';
-import { PciAccessError } from '../../hal/pci.js';
-import { PagemapError } from '../../hal/pagemap.js';
-import { intArg, oneTransport } from './options.js';
-import { perfCommand } from './perf/command.js';
-import { identifyCommand, idCtrlCommand, idNsCommand, listCommand, smartLogCommand, errorLogCommand, getFeatureCommand } from './manage.js';
-import { simCommand } from './sim.js';
-import { statsCommand } from './stats.js';
-import { topCommand } from './top.js';
-import { setupCommand } from './setup.js';
-import { nvmfTgtCommand } from './nvmf-tgt.js';
-import { discoverCommand } from './discover.js';
 import { packageVersion } from './version.js';
+import { commandsFor } from './commands.js';
 
 const program = new Command();
 program
@@ -33,16 +20,10 @@ program
   .showHelpAfterError('(add --help for usage)')
   .configureOutput({ outputError: (s, write) => write(s) });
 
-program
-  .command('demo')
-  .description('identify the controller, then write, read back and verify data at many sizes and offsets')
-  .option('-r, --transport <trid>', "transport ID: 'trtype:sim name:NAME' (default: an embedded simulated controller)", oneTransport)
-  .option('-n, --rounds <n>', 'verified write/read rounds', intArg(1, 1_000_000), 200)
-  .action(async (o: { transport?: string; rounds: number }) => {
-    await runDemo({ transport: o.transport, rounds: o.rounds, log: (s) => process.stdout.write(`${s}\n`) });
-  });
-
-for (const c of [perfCommand(), identifyCommand(), idCtrlCommand(), idNsCommand(), listCommand(), smartLogCommand(), errorLogCommand(), getFeatureCommand(), simCommand(), setupCommand(), statsCommand(), topCommand(), nvmfTgtCommand(), discoverCommand()]) program.addCommand(c);
+// Only the modules of the command asked for are loaded (host/cli/commands.ts):
+// a management tool attaching to a running group does not pay for perf's,
+// the simulator's or the NVMe/TCP target's code.
+for (const c of await commandsFor(process.argv.slice(2))) program.addCommand(c);
 
 // Every command (and the program) throws instead of exiting, so one place
 // decides the exit code; help output is not an error.
@@ -60,12 +41,16 @@ for (const out of [process.stdout, process.stderr]) {
   });
 }
 
-program.parseAsync(process.argv).catch((e: unknown) => {
+program.parseAsync(process.argv).catch(async (e: unknown) => {
   if (e instanceof CommanderError) {
     // commander has already printed the message (and the help hint).
     process.exitCode = e.exitCode;
     return;
   }
+  // The HAL's PCI error classes, loaded here: only commands that reach the HAL can have thrown one.
+  const [{ PciError }, { PciAccessError }, { PagemapError }] = await Promise.all([
+    import('../../hal/pci-bind.js'), import('../../hal/pci.js'), import('../../hal/pagemap.js'),
+  ]);
   // One style for every failure: 'nvme-wasm: error: <what happened>'. The
   // typed errors (the driver's, the HAL's, the system's) say it all in their
   // message; anything else is a bug in nvme-wasm, shown with its stack.
@@ -78,4 +63,3 @@ program.parseAsync(process.argv).catch((e: unknown) => {
   process.exitCode = 1;
 });
 
-export { Controller };

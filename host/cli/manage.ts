@@ -16,9 +16,7 @@ import {
   type ControllerView,
 } from './identify-format.js';
 import { outputFormatOption, outputFormat, nvmeCliJson, writeBinary, type OutputFormat } from './nvme-cli/output-format.js';
-import { idCtrlJson, idCtrlText } from './nvme-cli/id-ctrl.js';
-import { idNsJson, idNsText } from './nvme-cli/id-ns.js';
-import { smartLogJson, errorLogJson, listJson, featureJson } from './nvme-cli/logs.js';
+// nvme-cli's field-by-field forms (nvme-cli/id-ctrl.ts, id-ns.ts, logs.ts) are imported by the commands that print them, when they do.
 
 interface Common extends ConnectOptions {
   json: boolean;
@@ -110,6 +108,7 @@ export function listCommand(): Command {
     return withController(o, async (ctrl) => {
       const d = ctrl.data;
       if (fmt === 'json') {
+        const { listJson } = await import('./nvme-cli/logs.js');
         print(nvmeCliJson(listJson([...ctrl.namespaces.values()].map((ns) => ({
           nsid: ns.id, devicePath: `${ctrl.transport.description} nsid:${ns.id}`, firmware: d.firmwareRevision, model: d.modelNumber, serial: d.serialNumber,
           usedBytes: ns.data.utilization * BigInt(ns.blockSize), maximumLba: ns.data.size, physicalSize: ns.data.size * BigInt(ns.blockSize), sectorSize: ns.blockSize,
@@ -151,7 +150,7 @@ export function smartLogCommand(): Command {
         const raw = await ctrl.getLogPage(LogId.SmartHealth, SMART_LOG_SIZE, { nsid: o.namespaceId });
         const log = parseSmartLog(raw);
         if (fmt === 'binary') writeBinary(raw);
-        else if (fmt === 'json') print(nvmeCliJson(smartLogJson(log, o.humanReadable)));
+        else if (fmt === 'json') print(nvmeCliJson((await import('./nvme-cli/logs.js')).smartLogJson(log, o.humanReadable)));
         else if (o.json) print(toJson({ device: ctrl.transport.description, nsid: o.namespaceId, ...log }));
         else print(formatSmartLog(ctrl.transport.description, o.namespaceId, log));
       });
@@ -170,7 +169,7 @@ export function errorLogCommand(): Command {
         for (let i = 0; i < n; i++) all.push(parseErrorLogEntry(raw, i * ERRLOG_ENTRY_SIZE));
         const entries = all.filter((e) => e.errorCount !== 0n);
         if (fmt === 'binary') writeBinary(raw);
-        else if (fmt === 'json') print(nvmeCliJson(errorLogJson(all)));
+        else if (fmt === 'json') print(nvmeCliJson((await import('./nvme-cli/logs.js')).errorLogJson(all)));
         else if (o.json) print(toJson({ device: ctrl.transport.description, entries: entries.map((e) => ({ ...e, status: describeStatus(e.statusField) })) }));
         else print(formatErrorLog(ctrl.transport.description, n, entries));
       });
@@ -198,6 +197,7 @@ export function getFeatureCommand(): Command {
           return;
         }
         if (fmt === 'json') {
+          const { featureJson } = await import('./nvme-cli/logs.js');
           print(nvmeCliJson(featureJson(o.featureId, name, sels[o.sel]!, v, o.humanReadable ? fields : [])));
           return;
         }
@@ -219,8 +219,9 @@ export function idCtrlCommand(): Command {
       return withController(o, async (ctrl) => {
         const raw = await ctrl.identifyRaw(Cns.Controller, 0);
         const d = parseControllerData(raw);
-        if (fmt === 'binary') writeBinary(raw);
-        else if (fmt === 'json' || o.json) print(nvmeCliJson(idCtrlJson(d)));
+        if (fmt === 'binary') return writeBinary(raw);
+        const { idCtrlJson, idCtrlText } = await import('./nvme-cli/id-ctrl.js');
+        if (fmt === 'json' || o.json) print(nvmeCliJson(idCtrlJson(d)));
         else print(idCtrlText(d, o.humanReadable));
       });
     });
@@ -237,8 +238,9 @@ export function idNsCommand(): Command {
         if (nsid === undefined) throw new InvalidArgumentError('-n, --namespace-id', 'a namespace: the controller has no active namespace');
         const raw = await ctrl.identifyRaw(Cns.Namespace, nsid);
         const n = parseNamespaceData(raw);
-        if (fmt === 'binary') writeBinary(raw);
-        else if (fmt === 'json' || o.json) print(nvmeCliJson(idNsJson(n)));
+        if (fmt === 'binary') return writeBinary(raw);
+        const { idNsJson, idNsText } = await import('./nvme-cli/id-ns.js');
+        if (fmt === 'json' || o.json) print(nvmeCliJson(idNsJson(n)));
         else print(idNsText(nsid, n, o.humanReadable));
       });
     });

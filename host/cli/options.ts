@@ -4,9 +4,8 @@
 //   error: option '-q, --queue-depth <n>' argument '0' is invalid. <reason>
 // so every bad value names its flag; the reason says what is accepted.
 import { Command, InvalidArgumentError as OptionValueError, Option } from 'commander';
-import { Controller, type ControllerOptions } from '../controller.js';
+import type { Controller, ControllerOptions } from '../controller.js';
 import { InvalidArgumentError, ControllerError } from '../errors.js';
-import { findRegionFile, groupRegionName } from '../region.js';
 import type { SimConfigInput } from '../sim/config.js';
 
 /** An integer parser for `flag`: rejects NaN, fractions, signs and values outside [min, max]. */
@@ -71,8 +70,9 @@ export function addConnectOptions(cmd: Command): Command {
  * With -i, say on stderr when no such group runs and this command starts
  * it (on which controller); with --proc-type secondary refuse instead.
  */
-function announceNewGroup(o: ConnectOptions): void {
+async function announceNewGroup(o: ConnectOptions): Promise<void> {
   if (o.shmId === undefined) return;
+  const { findRegionFile, groupRegionName } = await import('../region.js');
   const prefix = o.filePrefix ?? 'nvme-wasm';
   if (findRegionFile(groupRegionName(prefix, o.shmId)) !== undefined) return;
   const what = `no group ${o.shmId} (file prefix ${prefix}) is running`;
@@ -86,7 +86,9 @@ export async function openController(o: ConnectOptions, simDefaults: SimConfigIn
   if (o.simConfig && o.transport && o.transport.trim() !== '' && o.transport.trim() !== 'embedded') {
     throw new InvalidArgumentError('--sim-config', 'no -r: it configures the embedded simulated controller', o.transport);
   }
-  announceNewGroup(o);
+  await announceNewGroup(o);
+  // Loaded here, not by the module: commands that parse these options without opening a controller (stats, top, sim) do not load the driver.
+  const { Controller } = await import('../controller.js');
   return Controller.open({
     ...(o.procType !== undefined && o.procType !== 'auto' ? { procType: o.procType } : {}),
     ...extra,

@@ -102,7 +102,14 @@ export class Controller extends ControllerAdminApi {
     this.doorbellStride = regField(capHi, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK);
     this.readyTimeoutMs = Math.max(1, regField(capLo, CAP_TO_SHIFT, CAP_TO_MASK)) * CAP_TO_UNIT_MS;
     if (options.commandTimeoutMs < 0) options.commandTimeoutMs = Math.max(DEFAULT_COMMAND_TIMEOUT_MS, 2 * this.readyTimeoutMs);
-    this.regs = { mmio, description: transport.description, readyTimeoutMs: this.readyTimeoutMs };
+    const deviceGone = (): boolean => {
+      try {
+        return transport.alive?.() === false;
+      } catch {
+        return false; // the transport is closed: not known to be gone
+      }
+    };
+    this.regs = { mmio, description: transport.description, readyTimeoutMs: this.readyTimeoutMs, deviceGone };
     const onTimeout = timeoutEscalation({
       timedOut: (t) => this.emit('timeout', t),
       abort: (sqid, cid) => this.abort(sqid, cid),

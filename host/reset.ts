@@ -270,7 +270,7 @@ export class GroupReset {
       await restoreShadowDoorbells(h.region, h.commands);
     } catch (e) {
       failure = e;
-      result = h.regs.mmio.read32(REG_CSTS) === REG_ALL_ONES ? ResetResult.Removed : ResetResult.Failed;
+      result = h.regs.mmio.read32(REG_CSTS) === REG_ALL_ONES || h.regs.deviceGone?.() ? ResetResult.Removed : ResetResult.Failed;
     }
     const done = h.group.withLock(() => {
       this.ctrl.resetResult = result;
@@ -304,6 +304,12 @@ export class GroupReset {
           this.seenGen = g;
           return this.resetController(g, this.ctrl.resetCause);
         }
+      }
+      if (h.regs.deviceGone?.()) {
+        // Nobody will finish it (a simulator whose process exited): the registers would not say so.
+        const err = new ControllerError(`${h.regs.description}: the device is gone (its process exited) during a reset`, 'removed');
+        h.failForever(err);
+        throw err;
       }
       if (performance.now() > limit) {
         const err = new ControllerError(`${h.regs.description}: a controller reset by another process did not finish`, 'reset-failed');

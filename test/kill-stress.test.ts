@@ -197,7 +197,10 @@ test(`kill -9 of every role at random points, ${ROUNDS} rounds (seed ${SEED}): s
     const out = m.lines.slice(-5).join(' | ');
     const t = m.lines.find((l) => l.startsWith('typed '));
     if (m.exit?.code === 4 && simRound) return; // removed: what a simulator kill should do
-    if (m.exit?.code === 3 && t) typed.push(`round ${round}: ${m.describe()}: ${t}`);
+    if (m.exit?.code === 3 && t) {
+      typed.push(`round ${round}: ${m.describe()}: ${t}`);
+      if (KEEP_GOING || VERBOSE) console.log(`  TYPED ${typed.at(-1)!}`); // as it happens: a long run may be stopped before its summary
+    }
     else failures.push(`round ${round}: ${m.describe()} exited by itself (${JSON.stringify(m.exit)}): ${out}; stderr: ${m.stderr.slice(-1500)}`);
     members = members.filter((x) => x !== m);
     if (!simRound) spawnMember(m.role, m.lba);
@@ -387,6 +390,7 @@ test(`kill -9 of every role at random points, ${ROUNDS} rounds (seed ${SEED}): s
           if (!m.alive) return;
           if (!KEEP_GOING) return fail(`round ${round} (${kind}): ${e.message}`);
           hangs.push(`round ${round} (${kind}, killed ${victim!.describe()}): ${m.describe()} stopped${dump()}`);
+          console.log(`  STOPPED ${hangs.at(-1)!}`); // as it happens: a long run may be stopped before its summary
           m.kill();
           members = members.filter((x) => x !== m);
           spawnMember(m.role, m.lba);

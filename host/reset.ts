@@ -28,8 +28,8 @@
 // queues after the last one (back-to-back resets): the member then drops
 // that recreation (its Create commands are refused or failed, never posted
 // into the newer reset) and follows the newer reset from the start; it
-// catches up with every reset before its own reset work ends. Commands in flight when the reset starts end with
-// ControllerResetError (or NvmeTimeoutError for the command whose timeout
+// catches up with every reset before its own reset work ends. Commands in
+// flight when the reset starts end with ControllerResetError (or NvmeTimeoutError for the command whose timeout
 // caused it); Promise-path commands submitted during the reset wait for it.
 // If the controller does not come back, every member fails everything with
 // ControllerError 'reset-failed' (or 'removed').
@@ -85,6 +85,9 @@ const REASONS: Record<ResetCause, ResetReason> = {
   [ResetCause.Timeout]: 'timeout',
 };
 const CAUSES: Record<ResetReason, ResetCause> = { requested: ResetCause.Requested, fatal: ResetCause.Fatal, timeout: ResetCause.Timeout };
+
+/** Times a resetter brings the controller down and up when its admin commands go unanswered. */
+const CONTROLLER_TRIES = 2;
 
 /** How long a member waits for another's reset before it checks whether that one died. */
 const FOLLOW_POLL_MS = 2;
@@ -178,9 +181,10 @@ export class GroupReset {
 
   /**
    * Reset the controller (or join the reset already under way). Resolves when this process has its queues back.
-   * A 'timeout' during a reset here (a command of the reset itself went unanswered) is not joined:
-   * while queues are recreated it leads to another reset; while the controller is brought back up
-   * it fails that reset's commands (so the reset ends, failed, rather than waiting forever).
+   * A 'timeout' during a reset here (a command of the reset itself went unanswered) is not joined
+   * (it would wait on that very command): while queues are recreated it leads to another reset;
+   * while the controller is brought back up it fails that reset's commands and brings the
+   * controller down and up again (CONTROLLER_TRIES in all, then the reset fails).
    */
   reset(reason: ResetReason): Promise<void> {
     if (!this.running) return this.start(() => this.run(CAUSES[reason]));
@@ -189,6 +193,8 @@ export class GroupReset {
         this.again = ResetCause.Timeout;
         this.supersede?.();
       } else if (this.phase === 'controller') {
+        // Fail the reset's own commands (the one that timed out with them): the controller goes down and up again.
+        this.again = ResetCause.Timeout;
         this.h.admin.suspend(new ControllerResetError('timeout', this.gen()));
       }
     }
@@ -255,23 +261,33 @@ export class GroupReset {
     this.suspendAll(new ControllerResetError(REASONS[cause], g));
     let result = ResetResult.Ok;
     let failure: unknown;
-    try {
-      // 7.3.2: CC.EN 1 -> 0 deletes every queue; RDY = 0 says the controller stopped touching memory.
-      await disable(h.regs);
-      // Only now may the rings be cleared: a controller still enabled could post into them.
-      h.group.withLock(() => {
-        h.core.qpReset(h.admin.desc);
-        for (let s = 0; s < PROC_SLOTS; s++) h.core.mboxReset(s); // entries name cids of the old rings
-      });
-      await enable(h.regs, h.adminQueueRegisters());
-      h.admin.resume(); // ours may post (GEN is odd and we own it); others still hold
-      // 5.21.1.7: the grant again, as the group had it; then the shadow doorbell pages, which the reset forgot.
-      await h.commands.setNumberOfQueues(h.region.ctrl.maxQueuePairs);
-      await restoreShadowDoorbells(h.region, h.commands);
-    } catch (e) {
-      failure = e;
-      result = h.regs.mmio.read32(REG_CSTS) === REG_ALL_ONES || h.regs.deviceGone?.() ? ResetResult.Removed : ResetResult.Failed;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // 7.3.2: CC.EN 1 -> 0 deletes every queue; RDY = 0 says the controller stopped touching memory.
+        await disable(h.regs);
+        // Only now may the rings be cleared: a controller still enabled could post into them.
+        h.group.withLock(() => {
+          h.core.qpReset(h.admin.desc);
+          for (let s = 0; s < PROC_SLOTS; s++) h.core.mboxReset(s); // entries name cids of the old rings
+        });
+        await enable(h.regs, h.adminQueueRegisters());
+        h.admin.resume(); // ours may post (GEN is odd and we own it); others still hold
+        // 5.21.1.7: the grant again, as the group had it; then the shadow doorbell pages, which the reset forgot.
+        await h.commands.setNumberOfQueues(h.region.ctrl.maxQueuePairs);
+        await restoreShadowDoorbells(h.region, h.commands);
+        break;
+      } catch (e) {
+        // One of these commands went unanswered (reset('timeout') failed it): the controller down and up again, once.
+        if (this.again !== undefined && attempt < CONTROLLER_TRIES && h.regs.mmio.read32(REG_CSTS) !== REG_ALL_ONES && !h.regs.deviceGone?.()) {
+          this.again = undefined;
+          continue;
+        }
+        failure = e;
+        result = h.regs.mmio.read32(REG_CSTS) === REG_ALL_ONES || h.regs.deviceGone?.() ? ResetResult.Removed : ResetResult.Failed;
+        break;
+      }
     }
+    this.again = undefined; // this reset was the one asked for
     const done = h.group.withLock(() => {
       this.ctrl.resetResult = result;
       this.ctrl.resetOwner = 0;

@@ -211,4 +211,24 @@ test('the last member closing while a process joins (bug 6): the group file stay
   }
 });
 
+test('a command of a reset that goes unanswered (Set Features while the controller comes back, Create I/O CQ while queues are recreated) leads to another try, not a wait on the reset itself', async () => {
+  const ctrl = await Controller.open({ sim: { maxIoQueuePairs: 4, namespaces: [{ lbaSize: 512, blocks: 8192 }] }, commandTimeoutMs: 300 });
+  // A hang detector, not a speed target: before, reset() waited on the very command whose timeout asked for it.
+  const bounded = <T>(p: Promise<T>) => Promise.race([p.then(() => 'done', (e: unknown) => e), sleep(30000).then(() => 'hung')]);
+  try {
+    const qp = await ctrl.createQueuePair({ depth: 8 });
+    const sim = ctrl.transport.sim!;
+    for (const opcode of [AdminOpc.SetFeatures, AdminOpc.CreateIoCq]) {
+      const before = ctrl.resetCount;
+      sim.injectFault({ kind: 'drop', qid: 0, opcode, count: 1 });
+      assert.is(await bounded(ctrl.reset()), 'done', `reset() with a dropped opcode 0x${opcode.toString(16)}`);
+      // Set Features: the same reset brings the controller down and up again; Create I/O CQ: a second reset.
+      assert.is(ctrl.resetCount - before, opcode === AdminOpc.SetFeatures ? 1 : 2);
+      await verified(ctrl, 100 + opcode, qp);
+    }
+  } finally {
+    await ctrl.close();
+  }
+});
+
 test.run();

@@ -240,6 +240,7 @@ export class GroupReset {
   /** Run a reset here, unless another member started one since we last looked. */
   private async run(cause: ResetCause): Promise<void> {
     const h = this.h;
+    this.failIfGone();
     const me = h.group.self + 1;
     const g = h.group.withLock(() => {
       const cur = this.gen();
@@ -303,6 +304,8 @@ export class GroupReset {
   private async follow(): Promise<void> {
     const h = this.h;
     this.phase = 'follow';
+    // A device known gone: what is in flight ends with 'removed', not with a reset that cannot finish.
+    this.failIfGone();
     let g = this.gen();
     this.suspendAll(new ControllerResetError(REASONS[this.ctrl.resetCause] ?? 'requested', g | 1));
     // Bounded: CAP.TO for the disable, again for the enable, and slack for the admin commands.
@@ -321,12 +324,7 @@ export class GroupReset {
           return this.resetController(g, this.ctrl.resetCause);
         }
       }
-      if (h.regs.deviceGone?.()) {
-        // Nobody will finish it (a simulator whose process exited): the registers would not say so.
-        const err = new ControllerError(`${h.regs.description}: the device is gone (its process exited) during a reset`, 'removed');
-        h.failForever(err);
-        throw err;
-      }
+      this.failIfGone(); // nobody will finish it (a simulator whose process exited): the registers would not say so
       if (performance.now() > limit) {
         const err = new ControllerError(`${h.regs.description}: a controller reset by another process did not finish`, 'reset-failed');
         h.failForever(err);
@@ -379,6 +377,15 @@ export class GroupReset {
     }
     if (stale()) return;
     h.resetDone({ reason: REASONS[cause] ?? 'requested', generation: g, ranHere });
+  }
+
+  /** The device is known gone (ControllerRegisters.deviceGone): fail everything with 'removed' and throw it. */
+  private failIfGone(): void {
+    const h = this.h;
+    if (!h.regs.deviceGone?.()) return;
+    const err = new ControllerError(`${h.regs.description}: the device is gone (its process exited)`, 'removed');
+    h.failForever(err);
+    throw err;
   }
 
   private suspendAll(err: ControllerResetError): void {

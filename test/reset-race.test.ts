@@ -233,4 +233,25 @@ test('a command of a reset that goes unanswered (Set Features while the controll
   }
 });
 
+test("a reset on a device known gone (its simulator killed): commands in flight end with ControllerError('removed'), not ControllerResetError", async () => {
+  const name = `${tag}g`;
+  const dying = await startSim({ ...SIM, name });
+  const ctrl = await Controller.open({ transport: `trtype:sim name:${name}` });
+  try {
+    ctrl.transport.sim!.injectFault({ kind: 'drop', qid: 0, opcode: AdminOpc.Identify, count: 1 });
+    const inFlight = settle(ctrl.identifyController());
+    await sleep(50); // posted (and dropped) by now
+    dying.child.kill('SIGKILL');
+    await dying.exited;
+    const r = await settle(ctrl.reset());
+    for (const e of [await inFlight, r]) {
+      assert.instance(e, ControllerError, String(e));
+      assert.is((e as ControllerError).reason, 'removed');
+    }
+  } finally {
+    await ctrl.close().catch(() => {});
+    await stop(dying);
+  }
+});
+
 test.run();

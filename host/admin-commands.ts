@@ -87,14 +87,23 @@ export class AdminCommands {
       this.core.submitAsyncEventRequest(this.desc), undefined, { timeoutMs: 0, background: true });
   }
 
-  /** Create I/O Completion Queue (5.3), then the Submission Queue bound to it (5.4); the CQ is deleted again if the SQ fails. */
-  async createIoQueues(qid: number, depth: number, cq: number, sq: number, vector = -1): Promise<void> {
-    // vector >= 0: the CQ interrupts on it (IEN = 1, IV), for a queue pair that sleeps on it (host/interrupts.ts).
-    await this.queue.run(AdminOpc.CreateIoCq, `Create I/O CQ ${qid}`, () => this.core.submitCreateIoCq(this.desc, qid, depth, cq, vector >= 0 ? 1 : 0, Math.max(vector, 0)));
+  /**
+   * Create I/O Completion Queue (5.3), then the Submission Queue bound to it
+   * (5.4); the CQ is deleted again if the SQ fails. `vector` >= 0: the CQ
+   * interrupts on it (IEN = 1, IV), for a queue pair that sleeps on it
+   * (host/interrupts.ts). `check`, if given, runs as each of these commands
+   * is posted (under the group lock) and may throw to refuse it: a
+   * controller reset made them pointless (it deletes every queue), and a
+   * command of the old attempt must not reach the controller after it.
+   */
+  async createIoQueues(qid: number, depth: number, cq: number, sq: number, vector = -1, check?: () => void): Promise<void> {
+    const c = check;
+    const post = (submit: () => number) => (c ? () => (c(), submit()) : submit);
+    await this.queue.run(AdminOpc.CreateIoCq, `Create I/O CQ ${qid}`, post(() => this.core.submitCreateIoCq(this.desc, qid, depth, cq, vector >= 0 ? 1 : 0, Math.max(vector, 0))));
     try {
-      await this.queue.run(AdminOpc.CreateIoSq, `Create I/O SQ ${qid}`, () => this.core.submitCreateIoSq(this.desc, qid, depth, sq, qid, 0));
+      await this.queue.run(AdminOpc.CreateIoSq, `Create I/O SQ ${qid}`, post(() => this.core.submitCreateIoSq(this.desc, qid, depth, sq, qid, 0)));
     } catch (e) {
-      await this.queue.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.desc, qid)).catch(() => {});
+      await this.queue.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, post(() => this.core.submitDeleteIoCq(this.desc, qid))).catch(() => {});
       throw e;
     }
   }
@@ -104,12 +113,15 @@ export class AdminCommands {
    * must go first, its CQ may still receive its aborted commands'
    * completions (`afterSq` reaps them). `bestEffort`: errors are ignored
    * (cleaning up after a dead member, undoing a queue a reset deleted).
+   * `check`: as for createIoQueues.
    */
-  async deleteIoQueues(qid: number, opts: { afterSq?: () => void; bestEffort?: boolean } = {}): Promise<void> {
+  async deleteIoQueues(qid: number, opts: { afterSq?: () => void; bestEffort?: boolean; check?: () => void } = {}): Promise<void> {
     const quiet = <T>(p: Promise<T>): Promise<T | undefined> => (opts.bestEffort ? p.catch(() => undefined) : p);
-    await quiet(this.queue.run(AdminOpc.DeleteIoSq, `Delete I/O SQ ${qid}`, () => this.core.submitDeleteIoSq(this.desc, qid)));
+    const c = opts.check;
+    const post = (submit: () => number) => (c ? () => (c(), submit()) : submit);
+    await quiet(this.queue.run(AdminOpc.DeleteIoSq, `Delete I/O SQ ${qid}`, post(() => this.core.submitDeleteIoSq(this.desc, qid))));
     opts.afterSq?.();
-    await quiet(this.queue.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, () => this.core.submitDeleteIoCq(this.desc, qid)));
+    await quiet(this.queue.run(AdminOpc.DeleteIoCq, `Delete I/O CQ ${qid}`, post(() => this.core.submitDeleteIoCq(this.desc, qid))));
   }
 
   /**

@@ -75,10 +75,14 @@ export async function bringUp<T>(file: RegionFile, id: TransportId, sim: SimConf
       throw e;
     }
   } catch (e) {
+    // A failed open leaves no file behind. Removed by name once, while we hold it (region.close
+    // unlinks before the unmap lets go of it): a second removal could hit a new group's file.
     region?.close(true);
     region?.unmap();
-    if (!region) closeFdQuiet(file);
-    fs.rmSync(file.path, { force: true }); // a failed open leaves no file behind
+    if (!region) {
+      fs.rmSync(file.path, { force: true });
+      closeFdQuiet(file);
+    }
     await transport?.close().catch(() => {});
     throw e;
   }

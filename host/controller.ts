@@ -25,7 +25,7 @@ import { AdminCommands } from './admin-commands.js';
 import { Namespace } from './namespace.js';
 import type { DmaBuffer } from './dma.js';
 import { parseControllerData, parseNamespaceData, parseNamespaceList, versionString } from './identify.js';
-import { ControllerError, InvalidArgumentError } from './errors.js';
+import { ControllerError, ControllerResetError, InvalidArgumentError } from './errors.js';
 import { GroupReset, type ResetHost } from './reset.js';
 import { ControllerAdminApi } from './controller-admin.js';
 import { checkInt } from './validate.js';
@@ -48,6 +48,10 @@ export type { Registers } from './init-sequence.js';
 
 /** Linux's nvme io_timeout: the floor of the default command timeout. */
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+/** How often a joining member checks its device is alive until its duties take over. */
+const JOIN_LIVENESS_MS = 50;
+/** Resets the join's own commands (Identify) may run into before open() gives up with ControllerResetError. */
+const JOIN_RESET_ATTEMPTS = 10;
 
 export class Controller extends ControllerAdminApi {
   readonly transport: Transport;
@@ -98,7 +102,14 @@ export class Controller extends ControllerAdminApi {
     this.doorbellStride = regField(capHi, CAP_DSTRD_SHIFT, CAP_DSTRD_MASK);
     this.readyTimeoutMs = Math.max(1, regField(capLo, CAP_TO_SHIFT, CAP_TO_MASK)) * CAP_TO_UNIT_MS;
     if (options.commandTimeoutMs < 0) options.commandTimeoutMs = Math.max(DEFAULT_COMMAND_TIMEOUT_MS, 2 * this.readyTimeoutMs);
-    this.regs = { mmio, description: transport.description, readyTimeoutMs: this.readyTimeoutMs };
+    const deviceGone = (): boolean => {
+      try {
+        return transport.alive?.() === false;
+      } catch {
+        return false; // the transport is closed: not known to be gone
+      }
+    };
+    this.regs = { mmio, description: transport.description, readyTimeoutMs: this.readyTimeoutMs, deviceGone };
     const onTimeout = timeoutEscalation({
       timedOut: (t) => this.emit('timeout', t),
       abort: (sqid, cid) => this.abort(sqid, cid),
@@ -204,19 +215,41 @@ export class Controller extends ControllerAdminApi {
   /** A secondary's part: limits from the primary, data over the shared admin queue. */
   private static async attachSecondary(a: Attachment, options: ResolvedOptions, shmId: number): Promise<Controller> {
     const ctrl = new Controller(a, options, shmId);
+    // The device's liveness (a simulator's process) from the first command on, not from the duties'
+    // start after the join: a device that dies meanwhile fails the join's commands with 'removed' at
+    // once (the registers of a dead simulator still read as they were: nothing else would notice).
+    const watch = setInterval(() => {
+      try {
+        ctrl.checkDevice();
+      } catch {
+        /* reported to the commands that wait */
+      }
+    }, JOIN_LIVENESS_MS);
     try {
       const c = ctrl.region.ctrl;
       ctrl.maxTransfer = c.maxTransfer;
       ctrl.maxQueuePairs = c.maxQueuePairs;
       useShadowDoorbells(ctrl.region, ctrl.core, ctrl.doorbellStride);
       ctrl.checkAlive();
-      ctrl.data = parseControllerData(await ctrl.identifyRaw(Cns.Controller, 0));
-      await ctrl.rescanNamespaces();
+      ctrl.checkDevice();
+      // A reset another member runs meanwhile ends these commands (ControllerResetError): wait for it, ask again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          ctrl.data = parseControllerData(await ctrl.identifyRaw(Cns.Controller, 0));
+          await ctrl.rescanNamespaces();
+          break;
+        } catch (e) {
+          if (!(e instanceof ControllerResetError) || attempt >= JOIN_RESET_ATTEMPTS) throw e;
+          await ctrl.resets.caughtUp();
+        }
+      }
       ctrl.start();
     } catch (e) {
       ctrl.mp.close();
       ctrl.group.leave(ctrl.admin.desc);
       throw e;
+    } finally {
+      clearInterval(watch);
     }
     ctrl.duties.checkPrimary();
     return ctrl;
@@ -373,7 +406,7 @@ export class Controller extends ControllerAdminApi {
       doorbellStride: this.doorbellStride,
       adminQueueRegisters: () => this.adminQueueRegisters(),
       ownQueuePairs: () => this.queues.all,
-      recreateQueues: (qp) => this.queues.recreate(qp),
+      recreateQueues: (qp, current) => this.queues.recreate(qp, current),
       failForever: (err) => {
         this.failEverything(err);
         this.emit(err.reason === 'removed' ? 'removed' : 'failed', err);
@@ -482,6 +515,7 @@ export class Controller extends ControllerAdminApi {
 
   private async closeNow(): Promise<void> {
     let firstError: unknown;
+    let last = false;
     try {
       await this.duties.stop();
       // A reset under way finishes first (bounded by CAP.TO): its last steps recreate queues we are about to delete.
@@ -492,8 +526,7 @@ export class Controller extends ControllerAdminApi {
         });
       }
       // The last member shuts the controller down and removes the group's file; others just leave.
-      const last = this.group.closeIfLast();
-      if (last && this.shmId !== undefined) fs.rmSync(this.region.file.path, { force: true });
+      last = this.group.closeIfLast();
       if (last && this.isAlive()) await shutdown(this.regs);
     } catch (e) {
       firstError ??= e;
@@ -506,8 +539,17 @@ export class Controller extends ControllerAdminApi {
         firstError ??= e;
       }
       this.region.close(false);
-      await this.transport.close();
-      this.region.unmap(); // after the device is detached: nothing can DMA into the window any more
+      try {
+        await this.transport.close();
+      } finally {
+        // The last member's group file goes only now. Until then it says Closed and we hold it (the
+        // mapping holds our flock), so a process joining meanwhile waits (join.ts) instead of starting
+        // a new group whose initialisation would enable the controller under our CC.SHN (clearing the
+        // CSTS.SHST we wait for) or find the simulator's DMA window still ours. Before the unmap: once
+        // we let go of the file, its name may be a new group's.
+        if (last && this.shmId !== undefined) fs.rmSync(this.region.file.path, { force: true });
+        this.region.unmap(); // after the device is detached: nothing can DMA into the window any more
+      }
     }
     if (firstError) throw firstError;
   }

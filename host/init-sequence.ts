@@ -29,6 +29,20 @@ export interface ControllerRegisters {
   readonly description: string;
   /** CAP.TO in ms: the bound on every enable/disable wait. */
   readonly readyTimeoutMs: number;
+  /**
+   * The device is known to be gone although its registers do not say so (a
+   * simulator whose process exited leaves them as they were): every wait
+   * ends at once with ControllerError('removed') instead of running to its bound.
+   */
+  readonly deviceGone?: () => boolean;
+}
+
+/** The check every register wait makes on each round: removed (all ones, or known gone) ends it. */
+function goneCheck(r: ControllerRegisters): () => void {
+  return () => {
+    if (r.mmio.read32(REG_CSTS) === REG_ALL_ONES) throw removedError(r.description);
+    if (r.deviceGone?.()) throw new ControllerError(`${r.description}: the device is gone (its process exited)`, 'removed');
+  };
 }
 
 /** The controller's main registers as they read now (3.1). */
@@ -75,9 +89,7 @@ export async function disable(r: ControllerRegisters): Promise<void> {
   const cc = m.read32(REG_CC);
   if (regField(cc, CC_EN_SHIFT, CC_EN_MASK)) m.write32(REG_CC, regFieldSet(cc, CC_EN_SHIFT, CC_EN_MASK, 0));
   await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 0, r.readyTimeoutMs,
-    `${r.description}: waiting for CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)`, () => {
-      if (m.read32(REG_CSTS) === REG_ALL_ONES) throw removedError(r.description);
-    });
+    `${r.description}: waiting for CSTS.RDY = 0 after CC.EN = 0 (CAP.TO)`, goneCheck(r));
 }
 
 /** The admin queue as the registers name it (7.6.1 step 2). */
@@ -117,7 +129,10 @@ export async function enable(r: ControllerRegisters, aq: AdminQueueRegisters): P
 
   // Step 4: CSTS.RDY within CAP.TO (3.1.1), failing early on CSTS.CFS.
   await waitFor(() => regField(m.read32(REG_CSTS), CSTS_RDY_SHIFT, CSTS_RDY_MASK) === 1, r.readyTimeoutMs,
-    `${r.description}: waiting for CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)`, () => checkAlive(m, r.description));
+    `${r.description}: waiting for CSTS.RDY = 1 after CC.EN = 1 (CAP.TO)`, () => {
+      goneCheck(r)();
+      checkAlive(m, r.description);
+    });
 }
 
 /** What initialisation found out. */
@@ -157,5 +172,5 @@ export async function shutdown(r: ControllerRegisters): Promise<void> {
   const m = r.mmio;
   m.write32(REG_CC, regFieldSet(m.read32(REG_CC), CC_SHN_SHIFT, CC_SHN_MASK, CC_SHN_NORMAL));
   await waitFor(() => regField(m.read32(REG_CSTS), CSTS_SHST_SHIFT, CSTS_SHST_MASK) === CSTS_SHST_COMPLETE,
-    Math.max(r.readyTimeoutMs, 5000), `${r.description}: waiting for CSTS.SHST = complete after CC.SHN`);
+    Math.max(r.readyTimeoutMs, 5000), `${r.description}: waiting for CSTS.SHST = complete after CC.SHN`, goneCheck(r));
 }

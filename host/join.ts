@@ -174,10 +174,14 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
     region.useDmaTable();
     const group = new Group(region, core);
     if (group.liveSlots().length === 0) {
-      // Everyone died: the next process to join starts the group afresh.
+      // Everyone died: the next process to join starts the group afresh. Or the last member left
+      // since we saw the group Ready, and holds the file until its shutdown is done (controller.ts):
+      // then look again, and wait for the file to go (waitReady).
+      const leftMeanwhile = region.hdr.state === RegionState.Closed;
       region.close(false);
       region.unmap(); // the mapping holds the file (and our shared flock) as much as the descriptor
       await transport.close();
+      if (leftMeanwhile) return undefined;
       if (removeUnusedRegion(path) === 'in-use') throw damaged(path, req, 'lists no live process, yet processes hold it (its process table is damaged)');
       if (procType === 'secondary') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): all its processes have exited`, 'state');
       return undefined;

@@ -28,7 +28,7 @@ export interface QueuePairsHost {
   readonly group: Group;
   readonly commands: AdminCommands;
   /** The group's reset state: creation waits for a reset here, and notices one that came meanwhile. */
-  readonly resets: { settled(): Promise<void>; readonly generation: number; readonly lastReason: ResetReason };
+  readonly resets: { caughtUp(): Promise<void>; readonly generation: number; readonly lastReason: ResetReason };
   readonly options: { ioQueueDepth: number; commandTimeoutMs: number; stats: boolean; statsLatencySampling: number | 'auto'; completionMode: CompletionMode };
   /** The transport's interrupt vectors (none: every queue pair polls). */
   readonly interrupts?: InterruptProvider;
@@ -71,6 +71,9 @@ export interface QueuePairOptions {
   interruptTimeoutMs?: number;
 }
 
+/** Attempts of createQueuePair() that resets may end before it gives up with ControllerResetError. */
+const CREATE_ATTEMPTS = 10;
+
 export class IoQueuePairs implements IoQueuePairHost {
   private readonly live = new Set<IoQueuePair>();
   private defaultQp: Promise<IoQueuePair> | undefined;
@@ -88,7 +91,11 @@ export class IoQueuePairs implements IoQueuePairHost {
 
   /**
    * Create an I/O queue pair (Create I/O Completion Queue 5.3, then Create
-   * I/O Submission Queue 5.4) with `depth` entries per ring.
+   * I/O Submission Queue 5.4) with `depth` entries per ring. A controller
+   * reset that comes meanwhile deletes what the attempt made: the attempt
+   * is dropped (none of its commands reaches the controller after the reset
+   * began), and, once this process has its queues back, made again, up to
+   * CREATE_ATTEMPTS times (then ControllerResetError).
    */
   async create(opts: QueuePairOptions = {}): Promise<IoQueuePair> {
     const h = this.h;
@@ -101,8 +108,28 @@ export class IoQueuePairs implements IoQueuePairHost {
     if (mode === 'interrupt' && (h.interrupts === undefined || h.interrupts.unavailable !== undefined)) {
       throw new ControllerError(`completionMode 'interrupt': ${h.interrupts?.unavailable ?? 'this transport has no interrupts'}`, 'unsupported');
     }
-    await h.resets.settled(); // a reset under way here finishes first
+    const modes = { mode, spinUs, maxSleepMs };
+    for (let attempt = 1; ; attempt++) {
+      await h.resets.caughtUp(); // a reset under way (here or, not noticed yet, elsewhere) finishes first
+      h.assertOpen();
+      try {
+        return await this.createOnce(depth, opts, modes);
+      } catch (e) {
+        if (!(e instanceof ControllerResetError) || attempt >= CREATE_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  /** One attempt of create(): ControllerResetError if a reset came between its first command and the end. */
+  private async createOnce(depth: number, opts: QueuePairOptions, { mode, spinUs, maxSleepMs }: { mode: CompletionMode; spinUs: number; maxSleepMs: number }): Promise<IoQueuePair> {
+    const h = this.h;
     const resetGen = h.resets.generation;
+    const resetCame = () => new ControllerResetError(h.resets.lastReason, h.resets.generation | 1);
+    // Run as each Create command is posted, under the group lock (which a reset takes to begin):
+    // a command of this attempt never reaches the controller once a reset began.
+    const current = () => {
+      if (h.resets.generation !== resetGen) throw resetCame();
+    };
     const qid = h.group.takeQid();
     const nslots = depth - 1;
     const maxTransfer = h.maxTransfer();
@@ -129,7 +156,14 @@ export class IoQueuePairs implements IoQueuePairHost {
       // Vector = qid (unique in the group); a qid beyond the vectors polls ('interrupt' refuses).
       if (mode !== 'poll') irq = h.interrupts?.open(qid);
       if (mode === 'interrupt' && irq === undefined) throw new ControllerError(`completionMode 'interrupt': ${h.interrupts?.unavailable ?? `no interrupt vector ${qid} (queue id ${qid})`}`, 'unsupported');
-      await h.commands.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset, irq?.vector ?? -1);
+      try {
+        await h.commands.createIoQueues(qid, depth, cq.regionOffset, sq.regionOffset, irq?.vector ?? -1, current);
+      } catch (e) {
+        // A reset came: whatever failed (Completion Queue Invalid for an SQ whose CQ the reset deleted, a
+        // command the reset ended or refused) is the reset's doing, and the caller hears that.
+        if (h.resets.generation !== resetGen) throw resetCame();
+        throw e;
+      }
       const qp = new IoQueuePair(this, {
         core: h.core, region: region.u8, qid, depth, nslots, desc: desc.regionOffset, maxTransfer,
         timeoutMs: opts.timeoutMs ?? h.options.commandTimeoutMs, checkAlive: h.checkAlive, onTimeout: h.onTimeout,
@@ -138,11 +172,9 @@ export class IoQueuePairs implements IoQueuePairHost {
         ...(irq ? { sleep: { source: irq, spinMs: mode === 'adaptive' ? spinUs / 1000 : 0, maxSleepMs } } : {}),
       }, bufs, irq ? mode : 'poll');
       qp.onBogus = (b) => h.onBogus(b);
-      if (h.resets.generation !== resetGen) {
-        // A reset came between our Create commands and now: it deleted what they made.
-        await h.commands.deleteIoQueues(qid, { bestEffort: true });
-        throw new ControllerResetError(h.resets.lastReason, h.resets.generation);
-      }
+      // A reset came between our Create commands and now: it deletes what they made (CC.EN = 0 deletes
+      // every I/O queue, 7.3.2), and the reset did not recreate this queue pair (not ours yet).
+      if (h.resets.generation !== resetGen) throw resetCame();
       if (stats) publishStatsBlock(region.dv, region.ctrl, stats.regionOffset, qid, h.group.self, desc.regionOffset);
       this.live.add(qp);
       return qp;
@@ -161,15 +193,30 @@ export class IoQueuePairs implements IoQueuePairHost {
   async deleteQueuePair(qp: IoQueuePair, drainMs = 5000): Promise<void> {
     const h = this.h;
     if (!this.live.has(qp)) return;
+    // A reset under way recreates the queues it finds ours: let it be over before this one stops being ours.
+    await h.resets.caughtUp();
+    if (!this.live.has(qp)) return;
     this.live.delete(qp);
+    const gen = h.resets.generation;
     const end = performance.now() + drainMs;
     while (qp.outstanding > 0 && performance.now() < end && !qp.isClosed) {
       qp.processCompletions();
       await new Promise((r) => setImmediate(r));
     }
     if (!h.commands.queue.isClosed && h.isAlive()) {
-      // Commands the SQ deletion aborted complete on the CQ: reap them before it goes.
-      await h.commands.deleteIoQueues(qp.qid, { afterSq: () => qp.processCompletions() });
+      try {
+        // Commands the SQ deletion aborted complete on the CQ: reap them before it goes. A Delete
+        // command is refused once a reset began (`check`): that reset deletes the queue itself.
+        await h.commands.deleteIoQueues(qp.qid, {
+          afterSq: () => qp.processCompletions(),
+          check: () => {
+            if (h.resets.generation !== gen) throw new ControllerResetError(h.resets.lastReason, h.resets.generation | 1);
+          },
+        });
+      } catch (e) {
+        // A reset came: CC.EN = 0 deleted the queue (7.3.2), and it was not recreated (no longer ours).
+        if (h.resets.generation === gen) throw e;
+      }
     }
     qp.failAll(new ControllerError(`queue pair ${qp.qid} was deleted`, 'closed'));
     qp.releaseMemory();
@@ -189,10 +236,10 @@ export class IoQueuePairs implements IoQueuePairHost {
     return this.defaultQp;
   }
 
-  /** After a controller reset: Create I/O CQ then SQ for `qp` again, same queue id, same memory. */
-  recreate(qp: IoQueuePair): Promise<void> {
+  /** After a controller reset: Create I/O CQ then SQ for `qp` again, same queue id, same memory (`current`: see createIoQueues). */
+  recreate(qp: IoQueuePair, current: () => void): Promise<void> {
     const d = new QpDescriptor(this.h.region.u8, qp.desc);
-    return this.h.commands.createIoQueues(qp.qid, qp.depth, d.cq, d.sq, qp.interruptVector);
+    return this.h.commands.createIoQueues(qp.qid, qp.depth, d.cq, d.sq, qp.interruptVector, current);
   }
 
   /** Fail every command of every queue pair of this process with `err`. */

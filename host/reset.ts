@@ -24,8 +24,12 @@
 //
 // Each member recreates the I/O queues it owns, with the same memory and
 // queue ids (Create I/O CQ, then SQ): the queue pair objects a program holds
-// stay valid. Commands in flight when the reset starts end with
-// ControllerResetError (or NvmeTimeoutError for the command whose timeout
+// stay valid. A newer reset may start while a member still recreates its
+// queues after the last one (back-to-back resets): the member then drops
+// that recreation (its Create commands are refused or failed, never posted
+// into the newer reset) and follows the newer reset from the start; it
+// catches up with every reset before its own reset work ends. Commands in
+// flight when the reset starts end with ControllerResetError (or NvmeTimeoutError for the command whose timeout
 // caused it); Promise-path commands submitted during the reset wait for it.
 // If the controller does not come back, every member fails everything with
 // ControllerError 'reset-failed' (or 'removed').
@@ -55,8 +59,12 @@ export interface ResetHost {
   /** The admin rings' device addresses, for AQA/ASQ/ACQ again. */
   adminQueueRegisters(): AdminQueueRegisters;
   ownQueuePairs(): IoQueuePair[];
-  /** Create I/O CQ then SQ for `qp` (same qid, same memory). */
-  recreateQueues(qp: IoQueuePair): Promise<void>;
+  /**
+   * Create I/O CQ then SQ for `qp` (same qid, same memory); `current` is
+   * called as each command is posted (under the group lock) and throws once
+   * a newer reset began: that command is refused instead of posted.
+   */
+  recreateQueues(qp: IoQueuePair, current: () => void): Promise<void>;
   /** The controller is gone for good: fail everything. */
   failForever(err: ControllerError): void;
   /** A reset this process took part in is over (re-arm events, tell listeners). */
@@ -78,13 +86,24 @@ const REASONS: Record<ResetCause, ResetReason> = {
 };
 const CAUSES: Record<ResetReason, ResetCause> = { requested: ResetCause.Requested, fatal: ResetCause.Fatal, timeout: ResetCause.Timeout };
 
+/** Times a resetter brings the controller down and up when its admin commands go unanswered. */
+const CONTROLLER_TRIES = 2;
+
 /** How long a member waits for another's reset before it checks whether that one died. */
 const FOLLOW_POLL_MS = 2;
+
+/** Where this process is in a reset (one at a time; `cycle` runs them in turn). */
+type Phase = 'idle' | 'follow' | 'controller' | 'recreate';
 
 export class GroupReset {
   private seenGen: number;
   private running: Promise<void> | undefined;
   private readonly ctrl: ControllerBlock;
+  private phase: Phase = 'idle';
+  /** A command timed out while this process recreated its queues: reset again once this step ends. */
+  private again: ResetCause | undefined;
+  /** Ends the wait of a recreation a newer reset (or `again`) made pointless. */
+  private supersede: (() => void) | undefined;
 
   constructor(private readonly h: ResetHost) {
     this.ctrl = h.region.ctrl;
@@ -115,6 +134,16 @@ export class GroupReset {
     return this.running ? this.running.catch(() => {}) : Promise.resolve();
   }
 
+  /**
+   * Resolves once this process has caught up with the group's resets: it
+   * follows one another member started that it has not noticed yet, and
+   * waits for the one it runs or follows (whatever their outcome).
+   */
+  caughtUp(): Promise<void> {
+    if (!this.running && this.gen() !== this.seenGen) this.start(() => this.follow());
+    return this.settled();
+  }
+
   /** A reset this process runs or follows is under way. */
   get busy(): boolean {
     return this.running !== undefined;
@@ -133,10 +162,15 @@ export class GroupReset {
 
   /**
    * The cheap look every poll's liveness check and the watchdog take: follow
-   * a reset another member started, or start one on CSTS.CFS.
+   * a reset another member started, or start one on CSTS.CFS. While this
+   * process still recreates its queues after a reset, a newer one ends that
+   * recreation (the cycle then follows the newer one).
    */
   poll(csts?: number): void {
-    if (this.running) return;
+    if (this.running) {
+      if (this.phase === 'recreate' && this.gen() !== this.seenGen) this.supersede?.();
+      return;
+    }
     if (this.gen() !== this.seenGen) {
       this.start(() => this.follow());
       return;
@@ -145,26 +179,68 @@ export class GroupReset {
     if (c !== REG_ALL_ONES && regField(c, CSTS_CFS_SHIFT, CSTS_CFS_MASK)) this.start(() => this.run(ResetCause.Fatal));
   }
 
-  /** Reset the controller (or join the reset already under way). Resolves when this process has its queues back. */
+  /**
+   * Reset the controller (or join the reset already under way). Resolves when this process has its queues back.
+   * A 'timeout' during a reset here (a command of the reset itself went unanswered) is not joined
+   * (it would wait on that very command): while queues are recreated it leads to another reset;
+   * while the controller is brought back up it fails that reset's commands and brings the
+   * controller down and up again (CONTROLLER_TRIES in all, then the reset fails).
+   */
   reset(reason: ResetReason): Promise<void> {
-    if (this.running) return this.running;
-    return this.start(() => this.run(CAUSES[reason]));
+    if (!this.running) return this.start(() => this.run(CAUSES[reason]));
+    if (reason === 'timeout') {
+      if (this.phase === 'recreate') {
+        this.again = ResetCause.Timeout;
+        this.supersede?.();
+      } else if (this.phase === 'controller') {
+        // Fail the reset's own commands (the one that timed out with them): the controller goes down and up again.
+        this.again = ResetCause.Timeout;
+        this.h.admin.suspend(new ControllerResetError('timeout', this.gen()));
+      }
+    }
+    return this.running;
   }
 
-  private start(fn: () => Promise<void>): Promise<void> {
-    // fn runs a microtask later, with `running` already set: the callbacks
+  private start(first: () => Promise<void>): Promise<void> {
+    // The cycle runs a microtask later, with `running` already set: the callbacks
     // it fails may submit again, and must not start a second reset.
-    const p = Promise.resolve().then(fn).finally(() => {
-      if (this.running === p) this.running = undefined;
+    const p = Promise.resolve().then(() => this.cycle(first)).finally(() => {
+      if (this.running === p) {
+        this.running = undefined;
+        this.phase = 'idle';
+      }
     });
     this.running = p;
     p.catch(() => {}); // reported through failForever and the commands
     return p;
   }
 
+  /**
+   * One reset after another until this process has caught up: a newer reset
+   * that began while it was in one (even one already over) is followed
+   * before `running` clears, so nothing is left suspended behind a reset
+   * nobody here follows.
+   */
+  private async cycle(first: () => Promise<void>): Promise<void> {
+    let step = first;
+    for (;;) {
+      await step();
+      if (this.gen() !== this.seenGen) {
+        step = () => this.follow();
+      } else if (this.again !== undefined) {
+        const cause = this.again;
+        this.again = undefined;
+        step = () => this.run(cause);
+      } else {
+        return;
+      }
+    }
+  }
+
   /** Run a reset here, unless another member started one since we last looked. */
   private async run(cause: ResetCause): Promise<void> {
     const h = this.h;
+    this.failIfGone();
     const me = h.group.self + 1;
     const g = h.group.withLock(() => {
       const cur = this.gen();
@@ -182,26 +258,37 @@ export class GroupReset {
   /** The resetter's part, from the controller going down to GEN even. */
   private async resetController(g: number, cause: ResetCause): Promise<void> {
     const h = this.h;
+    this.phase = 'controller';
     this.suspendAll(new ControllerResetError(REASONS[cause], g));
     let result = ResetResult.Ok;
     let failure: unknown;
-    try {
-      // 7.3.2: CC.EN 1 -> 0 deletes every queue; RDY = 0 says the controller stopped touching memory.
-      await disable(h.regs);
-      // Only now may the rings be cleared: a controller still enabled could post into them.
-      h.group.withLock(() => {
-        h.core.qpReset(h.admin.desc);
-        for (let s = 0; s < PROC_SLOTS; s++) h.core.mboxReset(s); // entries name cids of the old rings
-      });
-      await enable(h.regs, h.adminQueueRegisters());
-      h.admin.resume(); // ours may post (GEN is odd and we own it); others still hold
-      // 5.21.1.7: the grant again, as the group had it; then the shadow doorbell pages, which the reset forgot.
-      await h.commands.setNumberOfQueues(h.region.ctrl.maxQueuePairs);
-      await restoreShadowDoorbells(h.region, h.commands);
-    } catch (e) {
-      failure = e;
-      result = h.regs.mmio.read32(REG_CSTS) === REG_ALL_ONES ? ResetResult.Removed : ResetResult.Failed;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // 7.3.2: CC.EN 1 -> 0 deletes every queue; RDY = 0 says the controller stopped touching memory.
+        await disable(h.regs);
+        // Only now may the rings be cleared: a controller still enabled could post into them.
+        h.group.withLock(() => {
+          h.core.qpReset(h.admin.desc);
+          for (let s = 0; s < PROC_SLOTS; s++) h.core.mboxReset(s); // entries name cids of the old rings
+        });
+        await enable(h.regs, h.adminQueueRegisters());
+        h.admin.resume(); // ours may post (GEN is odd and we own it); others still hold
+        // 5.21.1.7: the grant again, as the group had it; then the shadow doorbell pages, which the reset forgot.
+        await h.commands.setNumberOfQueues(h.region.ctrl.maxQueuePairs);
+        await restoreShadowDoorbells(h.region, h.commands);
+        break;
+      } catch (e) {
+        // One of these commands went unanswered (reset('timeout') failed it): the controller down and up again, once.
+        if (this.again !== undefined && attempt < CONTROLLER_TRIES && h.regs.mmio.read32(REG_CSTS) !== REG_ALL_ONES && !h.regs.deviceGone?.()) {
+          this.again = undefined;
+          continue;
+        }
+        failure = e;
+        result = h.regs.mmio.read32(REG_CSTS) === REG_ALL_ONES || h.regs.deviceGone?.() ? ResetResult.Removed : ResetResult.Failed;
+        break;
+      }
     }
+    this.again = undefined; // this reset was the one asked for
     const done = h.group.withLock(() => {
       this.ctrl.resetResult = result;
       this.ctrl.resetOwner = 0;
@@ -216,6 +303,9 @@ export class GroupReset {
   /** Another member runs (or ran) the reset: end our commands, wait, get our queues back. */
   private async follow(): Promise<void> {
     const h = this.h;
+    this.phase = 'follow';
+    // A device known gone: what is in flight ends with 'removed', not with a reset that cannot finish.
+    this.failIfGone();
     let g = this.gen();
     this.suspendAll(new ControllerResetError(REASONS[this.ctrl.resetCause] ?? 'requested', g | 1));
     // Bounded: CAP.TO for the disable, again for the enable, and slack for the admin commands.
@@ -234,6 +324,7 @@ export class GroupReset {
           return this.resetController(g, this.ctrl.resetCause);
         }
       }
+      this.failIfGone(); // nobody will finish it (a simulator whose process exited): the registers would not say so
       if (performance.now() > limit) {
         const err = new ControllerError(`${h.regs.description}: a controller reset by another process did not finish`, 'reset-failed');
         h.failForever(err);
@@ -257,18 +348,44 @@ export class GroupReset {
       h.failForever(err);
       throw err;
     }
+    this.phase = 'recreate';
     h.admin.resume();
     useShadowDoorbells(h.region, h.core, h.doorbellStride); // they may have been turned off
-    for (const qp of h.ownQueuePairs()) {
-      h.core.qpReset(qp.desc);
-      try {
-        await h.recreateQueues(qp);
-        qp.resume();
-      } catch (e) {
-        qp.failAll(new ControllerError(`queue pair ${qp.qid} could not be created again after a reset: ${(e as Error).message}`, 'reset-failed'));
+    // A newer reset (or a timeout that asks for one) ends this recreation: the cycle follows it. Its
+    // Create commands still parked are refused when they come to be posted (`current`), those in
+    // flight fail when the newer reset suspends the admin queue: none reaches the controller after.
+    const stale = (): boolean => this.gen() !== g || this.again !== undefined;
+    const current = (): void => {
+      if (this.gen() !== g) throw new ControllerResetError(this.lastReason, this.gen() | 1);
+    };
+    const newer = new Promise<'newer'>((r) => (this.supersede = () => r('newer')));
+    try {
+      for (const qp of h.ownQueuePairs()) {
+        if (stale()) return;
+        h.core.qpReset(qp.desc);
+        const made = h.recreateQueues(qp, current);
+        const got = await Promise.race([made.then(() => undefined, (e: unknown) => e as Error), newer]);
+        if (got === 'newer' || stale()) {
+          made.catch(() => {}); // ends when its commands are refused or failed
+          return;
+        }
+        if (got === undefined) qp.resume();
+        else qp.failAll(new ControllerError(`queue pair ${qp.qid} could not be created again after a reset: ${got.message}`, 'reset-failed'));
       }
+    } finally {
+      this.supersede = undefined;
     }
+    if (stale()) return;
     h.resetDone({ reason: REASONS[cause] ?? 'requested', generation: g, ranHere });
+  }
+
+  /** The device is known gone (ControllerRegisters.deviceGone): fail everything with 'removed' and throw it. */
+  private failIfGone(): void {
+    const h = this.h;
+    if (!h.regs.deviceGone?.()) return;
+    const err = new ControllerError(`${h.regs.description}: the device is gone (its process exited)`, 'removed');
+    h.failForever(err);
+    throw err;
   }
 
   private suspendAll(err: ControllerResetError): void {

@@ -1,4 +1,5 @@
-// Reproduction (kill-stress finding): I/O members and one member resetting
+// Reproduction of docs/fuzzing.md bug 1 (back-to-back resets; fixed, the
+// test is in test/reset-race.test.ts): I/O members and one member resetting
 // the controller in a loop, no kills. Prints each member's progress every
 // second; an I/O member whose 'ok' count stops moving while resets go on hangs.
 //   node dist/test/helpers/reset-io-repro.js [seconds] [ioMembers] [gapMs between resets]

@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { Controller, ControllerError } from '../host/index.js';
 import { GROUP_OWNER } from '../assembly/abi/region.js';
 import { groupSocketDir } from '../host/mp/socket-dir.js';
-import { startSim, stop, type Proc } from './helpers/procs.js';
+import { startSim, stop, onLines, type Proc } from './helpers/procs.js';
 import { xorshift } from './helpers/rand.js';
 
 const ROUNDS = Number(process.env.NVME_WASM_STRESS_ROUNDS ?? 100);
@@ -78,23 +78,16 @@ class Member {
     readonly onUnexpectedExit: (m: Member) => void,
   ) {
     this.child = spawn(process.execPath, [MEMBER, JSON.stringify({ shmId, prefix: tag, trid, role, lba, blocks: 8192, gapMs: RESET_GAP_MS })], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buf = '';
-    this.child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.lines.push(l);
-        if (this.lines.length > 200) this.lines.splice(0, 100);
-        if (l.startsWith('ready ')) {
-          this.slot = Number(l.split(' ')[1]);
-          this.ready = true;
-        } else if (l.startsWith('ok ')) this.oks++;
-        else if (l.startsWith('resetting ')) this.resetsStarted++;
-        else if (l.startsWith('reset-done ')) this.resetsDone++;
-        for (const w of this.waiters.splice(0)) w();
-      }
+    onLines(this.child.stdout!, (l) => {
+      this.lines.push(l);
+      if (this.lines.length > 200) this.lines.splice(0, 100);
+      if (l.startsWith('ready ')) {
+        this.slot = Number(l.split(' ')[1]);
+        this.ready = true;
+      } else if (l.startsWith('ok ')) this.oks++;
+      else if (l.startsWith('resetting ')) this.resetsStarted++;
+      else if (l.startsWith('reset-done ')) this.resetsDone++;
+      for (const w of this.waiters.splice(0)) w();
     });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     this.exited = new Promise((r) =>

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Controller, ControllerError, AdminOpc } from '../host/index.js';
 import { SimClient } from '../host/sim/index.js';
 import { pattern, xorshift } from './helpers/rand.js';
-import { startSim, stop } from './helpers/procs.js';
+import { startSim, stop, onLines } from './helpers/procs.js';
 
 const tag = `rr${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
@@ -34,16 +34,9 @@ class Member {
 
   constructor(args: Record<string, unknown>) {
     this.child = spawn(process.execPath, [MEMBER, JSON.stringify({ prefix: tag, trid, blocks: 8192, ...args })], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let buf = '';
-    this.child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.lines.push(l);
-        if (l.startsWith('ok ')) this.oks++;
-      }
+    onLines(this.child.stdout!, (l) => {
+      this.lines.push(l);
+      if (l.startsWith('ok ')) this.oks++;
     });
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-3000)));
     this.exited = new Promise((r) => this.child.once('exit', (code, sig) => r((this.exit = code ?? sig ?? -1))));

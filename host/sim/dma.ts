@@ -7,18 +7,16 @@ import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../hal/mmap.js';
 import { openFile, closeFd, O_RDWR, O_NOFOLLOW } from '../../hal/fd.js';
 import { HalError } from '../../hal/errors.js';
+import { EACCES, EINVAL, ENOMEM } from '../../hal/errno.js';
 import { checkTrustedFile } from '../trust.js';
 import { UnsafePathError } from '../errors.js';
 
-const EACCES = 13;
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 
 /** hugetlbfs files must be mapped at 2 MiB aligned addresses and lengths. */
 export const DMA_MAP_ALIGN = 2 * 1024 * 1024;
 const WASM_PAGE = 65536;
 const WASM_MAX_PAGES = 65536;
-const EINVAL = 22;
-const ENOMEM = 12;
 
 /** IOVAs are held as numbers: exact below 2^53, which the window must stay under. */
 export const IOVA_LIMIT = 2 ** 53;

@@ -14,23 +14,30 @@ export interface Proc {
   exited: Promise<number | string>;
 }
 
-function wrap(child: ChildProcess): Proc {
-  const lines: string[] = [];
-  const waiters: Array<{ prefix: string; resolve: (l: string) => void }> = [];
+/** Call `fn` with each complete line `stream` writes (a child's stdout). */
+export function onLines(stream: NodeJS.ReadableStream, fn: (line: string) => void): void {
   let buf = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  stream.on('data', (d: Buffer) => {
     buf += d.toString();
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (line.startsWith(w.prefix)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
+      fn(line);
+    }
+  });
+}
+
+function wrap(child: ChildProcess): Proc {
+  const lines: string[] = [];
+  const waiters: Array<{ prefix: string; resolve: (l: string) => void }> = [];
+  let stderr = '';
+  onLines(child.stdout!, (line) => {
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (line.startsWith(w.prefix)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
       }
     }
   });

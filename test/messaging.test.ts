@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Controller, InvalidArgumentError, MessageTooLargeError, ControllerError, MP_MAX_PAYLOAD, type GroupNotification } from '../host/index.js';
 import { runDir, groupSocketDir } from '../host/mp/index.js';
 import { member, startSim, stop, type Proc } from './helpers/procs.js';
+import { until } from './helpers/wait.js';
 
 const tag = `msg${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
@@ -93,6 +94,8 @@ test('secondary to primary: message, request and request with a callback reach t
     const sSlot = await slotOf(sender);
     assert.equal(JSON.parse((await sender.waitLine('result ')).slice(7)), { sent: 1 });
     assert.is(await sender.exited, 0);
+    // The sender's send ends once the frame is written; the primary reads it at its own pace.
+    await until(() => notes.length > 0, 20_000, "the primary's 'note' handler");
     assert.equal(notes, [{ p: { x: 1 }, from: sSlot, primary: false }]);
     for (const mode of ['request', 'requestAsync'] as const) {
       const req = member({ ...base(g), role: 'mp-requester', mode, action: 'echo', payload: mode, timeoutMs: 20_000 });

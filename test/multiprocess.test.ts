@@ -13,6 +13,7 @@ import { GROUP_OWNER, ProcState, REGION_MAGIC, REGION_LAYOUT_VERSION, HDR_CORE_H
 import { AdminOpc } from '../assembly/nvme/cmd.js';
 import { member, startSim, stop, summary, type Proc } from './helpers/procs.js';
 import { xorshift, pattern } from './helpers/rand.js';
+import { until } from './helpers/wait.js';
 
 const tag = `mp${process.pid}`;
 let sim: Proc;
@@ -61,14 +62,6 @@ test('four processes send admin commands at once: each gets exactly its own comp
 /** Join as an observer (a member too) to look at the group's tables. */
 async function observe(g: number): Promise<Controller> {
   return Controller.open({ shmId: g, filePrefix: tag, transport: trid, regionSize: 32 << 20 });
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const ROUNDS = Number(process.env.NVME_WASM_KILL_ROUNDS ?? 50);

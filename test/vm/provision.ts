@@ -33,6 +33,7 @@ export const PACKAGES: ReadonlyArray<{ pkg: string; needs: string }> = [
   { pkg: 'pciutils', needs: 'lspci in the guest' },
   { pkg: 'e2fsprogs', needs: 'mkfs.ext4 and e2fsck in the guest (the NVMe/TCP tests)' },
   { pkg: 'iproute2', needs: 'ip in the guest' },
+  { pkg: 'gdb', needs: 'backtraces of a crashed perf in the guest (vm-driver-loop)' },
 ];
 
 /**

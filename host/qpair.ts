@@ -26,6 +26,7 @@ import { POLLS_PER_TIMEOUT_CHECK, TIMEOUT_SCAN_MS, scanDeadlines, endOutstanding
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
 import type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
+import { runBatch, type BatchQueue } from './batch.js';
 
 export type { IoCallback } from './command-table.js';
 export type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
@@ -426,79 +427,32 @@ export class QueuePair implements PollTarget {
     return p;
   }
 
-  /**
-   * A batch of `count` commands behind one promise (IoQueuePair.readMany,
-   * writeMany): `post(i)` posts command i through the core and returns its
-   * result. They go in as slots allow (the rest as earlier ones complete,
-   * or parked like run()'s when none fit), as callback-path commands with
-   * one callback for the batch: one promise, two closures per batch,
-   * nothing per command. Resolves when every one completed; rejects with
-   * the first error once every one has ended (posted ones completed or
-   * failed: their buffers are free again).
-   */
+  /** A batch of `count` commands behind one promise (host/batch.ts): `post(i)` posts command i. */
   protected runBatch(count: number, opcode: number, what: string, post: (i: number) => number): Promise<void> {
-    if (this.closedError) return Promise.reject(this.closedError);
-    if (count === 0) return Promise.resolve();
-    const t = this.table;
-    const p = new Promise<number>(capture);
-    const resolve = captured.resolve!;
-    const reject = captured.reject!;
-    let next = 0; // commands posted (or refused)
-    let ended = 0; // commands done with
-    let firstErr: Error | null = null;
-    let settled = false;
-    let parked = false;
-    // Nothing of the batch in flight and not all posted: only a freed slot (drainWaiters) can go on.
-    const park = (): void => {
-      if (parked || next === count || next !== ended) return;
-      parked = true;
-      this.waiters.push(pump);
-    };
-    const settle = (): void => {
-      if (settled) return;
-      settled = true;
-      t.pending--;
-      if (firstErr) reject(firstErr);
-      else (resolve as (v: unknown) => void)(undefined); // a Promise<void>
-    };
-    const cb: IoCallback = (err) => {
-      if (err) firstErr ??= err;
-      ended++;
-      if (next === count) {
-        if (ended === count) settle();
-      } else if (!pump()) park(); // a reset holds submissions
+    return runBatch(this.batchQueue, count, opcode, what, post);
+  }
 
+  /** This queue pair as a batch sees it. */
+  private readonly batchQueue: BatchQueue = this.asBatchQueue();
+
+  private asBatchQueue(): BatchQueue {
+    const qp = this; // the getters below have their own `this`
+    return {
+      get closedError() {
+        return qp.closedError;
+      },
+      get isSuspended() {
+        return qp.suspended;
+      },
+      get hasParked() {
+        return qp.waiters.length > 0;
+      },
+      track: (r, opcode, cb, what) => qp.track(r, opcode, cb, what),
+      ringSoon: () => qp.ringSoon(),
+      park: (attempt) => void qp.waiters.push(attempt),
+      pending: (delta) => void (qp.table.pending += delta),
+      ensurePolling: () => qp.poller.ensure(),
     };
-    // Post what fits; true once nothing is left to post.
-    const pump = (): boolean => {
-      const from = next;
-      while (next < count) {
-        if (this.closedError) {
-          firstErr ??= this.closedError;
-          ended += count - next;
-          next = count;
-          break;
-        }
-        if (this.suspended) return false;
-        let r: number;
-        try {
-          r = post(next);
-          if (!this.track(r, opcode, cb, what)) break; // full
-        } catch (e) {
-          firstErr ??= e as Error; // refused: it ends here
-          ended++;
-        }
-        next++;
-      }
-      if (next > from) this.ringSoon();
-      if (next < count) return false;
-      if (ended === count) settle();
-      return true;
-    };
-    t.pending++;
-    if (this.waiters.length > 0 || !pump()) park();
-    this.poller.ensure();
-    return p as Promise<unknown> as Promise<void>;
   }
 
   protected drainWaiters(): void {

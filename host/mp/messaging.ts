@@ -40,6 +40,9 @@ import type { MpHandler, MpPeer, MpReply, MpRequestOptions } from './types.js';
 export { runDir, groupSocketDir } from './socket-dir.js';
 export type { MpPeer, MpAnswer, MpReply, MpHandler, MpRequestOptions } from './types.js';
 
+/** Binds retried after the group's directory was removed under this member (see start()). */
+const LISTEN_RETRIES = 10;
+
 /**
  * Bounds on what peers can make this process hold (issue 16 D): incoming
  * connections in all and per member, how long a frame may stay partial, and
@@ -176,7 +179,21 @@ export class Messaging {
       return;
     }
     const server = net.createServer((sock) => this.accept(sock));
-    server.on('error', (e) => process.emitWarning(`nvme-wasm: messaging socket ${file}: ${e.message}`));
+    let relistens = 0;
+    server.on('error', (e: NodeJS.ErrnoException) => {
+      // The last member leaving removed the (then empty) directory between ensurePrivateDir and bind (the bind
+      // then fails with ENOENT, or EACCES as libuv reports it): make it again.
+      if (!this.closed && this.server === server && !fs.existsSync(this.dir!) && relistens++ < LISTEN_RETRIES) {
+        try {
+          ensurePrivateDir(this.dir!);
+          server.listen(file);
+          return;
+        } catch (e2) {
+          e = e2 as NodeJS.ErrnoException;
+        }
+      }
+      process.emitWarning(`nvme-wasm: messaging socket ${file}: ${e.message}`);
+    });
     server.on('listening', () => {
       try {
         fs.chmodSync(file, 0o600); // the directory (0700) already keeps others out; the socket says so too

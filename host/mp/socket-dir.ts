@@ -66,15 +66,33 @@ export function removeStaleSockets(dir: string, keep: { slot: number; pid: numbe
 export function ensurePrivateDir(dir: string): void {
   const uid = process.getuid?.() ?? 0;
   for (const d of [runDir(), dir]) {
+    const st = makeDir(d);
+    if (st.isSymbolicLink()) throw new UnsafePathError(d, st.uid, 'it is a symbolic link');
+    if (!st.isDirectory()) throw new UnsafePathError(d, st.uid, 'it is not a directory');
+    if (st.uid !== uid) throw new UnsafePathError(d, st.uid, `it belongs to another user (this process runs as uid ${uid})`);
+    if ((st.mode & 0o022) !== 0) throw new UnsafePathError(d, st.uid, `group or others may write it (mode ${(st.mode & 0o777).toString(8)})`);
+  }
+}
+
+/** Times a directory removed under us is made again before giving up. */
+const MKDIR_TRIES = 10;
+
+/**
+ * mkdir `d` (0700) if it is not there, and lstat it. The last member of a
+ * group removes the group's directory when it leaves (rmdir, only when
+ * empty), so a joiner can find it gone between the two: it makes it again.
+ */
+function makeDir(d: string): fs.Stats {
+  for (let i = 1; ; i++) {
     try {
       fs.mkdirSync(d, { mode: 0o700 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const st = fs.lstatSync(d);
-    if (st.isSymbolicLink()) throw new UnsafePathError(d, st.uid, 'it is a symbolic link');
-    if (!st.isDirectory()) throw new UnsafePathError(d, st.uid, 'it is not a directory');
-    if (st.uid !== uid) throw new UnsafePathError(d, st.uid, `it belongs to another user (this process runs as uid ${uid})`);
-    if ((st.mode & 0o022) !== 0) throw new UnsafePathError(d, st.uid, `group or others may write it (mode ${(st.mode & 0o777).toString(8)})`);
+    try {
+      return fs.lstatSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || i >= MKDIR_TRIES) throw e;
+    }
   }
 }

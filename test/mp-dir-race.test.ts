@@ -15,9 +15,15 @@ import { until } from './helpers/wait.js';
 
 const tag = `mprace${process.pid}`;
 const run = fs.mkdtempSync(path.join(os.tmpdir(), 'nvme-wasm-race-'));
-process.env.NVME_WASM_RUN_DIR = path.join(run, 'r');
+const runDirWas = process.env.NVME_WASM_RUN_DIR;
 
+// Only while this file's tests run: the runner holds every test file in one process.
+test.before(() => {
+  process.env.NVME_WASM_RUN_DIR = path.join(run, 'r');
+});
 test.after(() => {
+  if (runDirWas === undefined) delete process.env.NVME_WASM_RUN_DIR;
+  else process.env.NVME_WASM_RUN_DIR = runDirWas;
   fs.rmSync(run, { recursive: true, force: true });
   for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`${tag}_`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
 });

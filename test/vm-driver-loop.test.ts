@@ -23,6 +23,8 @@ if (vm && vm.route !== 'vfio') console.log('  (vm-driver-loop: vfio route only: 
 const dev = vm?.devices[1] ?? vm?.devices[0];
 const ROUNDS = Number(process.env.NVME_WASM_VM_LOOP_ROUNDS ?? 20);
 const SECONDS = Number(process.env.NVME_WASM_VM_LOOP_SECONDS ?? 1);
+/** NVME_WASM_VM_LOOP_OTHER=every: the other driver before every perf run, not every other one. */
+const OTHER_EVERY_ROUND = process.env.NVME_WASM_VM_LOOP_OTHER === 'every';
 const C_SOURCE = fileURLToPath(new URL('../../bench/native/nvme-vfio.c', import.meta.url));
 const C_BIN = '/tmp/nvme-vfio';
 
@@ -59,8 +61,13 @@ function backtraces(): string {
   const out: string[] = [];
   for (const f of fs.readdirSync(CORES)) {
     const core = `${CORES}/${f}`;
-    const g = spawnSync('gdb', ['-q', '-batch', '-ex', 'info registers rip', '-ex', 'thread apply all bt 24', process.execPath, core], { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 });
+    // The faulting thread's registers and code, the mappings (which one the address falls in), then every thread.
+    const cmds = ['info registers', 'x/24i $pc-64', 'x/8i $pc', 'info proc mappings', 'thread apply all bt 24'];
+    const g = spawnSync('gdb', ['-q', '-batch', ...cmds.flatMap((c) => ['-ex', c]), process.execPath, core], { encoding: 'utf8', timeout: 120_000, maxBuffer: 16 << 20 });
     out.push(`${f}: ${g.error ? `gdb: ${g.error.message}` : `${g.stdout}\n${g.stderr}`}`);
+    // NVME_WASM_VM_KEEP_CORES=1: the core comes back to the host (test/vm: the shared folder) for a closer look.
+    const shared = process.env.NVME_WASM_VM_SHARED;
+    if (process.env.NVME_WASM_VM_KEEP_CORES === '1' && shared) spawnSync('cp', ['--sparse=always', core, `${shared}/${f}`]);
     fs.rmSync(core, { force: true });
   }
   return out.join('\n');
@@ -99,7 +106,7 @@ t(`bind, another VFIO driver on every other round, then perf: ${ROUNDS} rounds, 
       problems.push(`round ${round}: setup ended by ${setup.signal ?? `exit ${setup.status}`}: ${tail(setup.stderr)}`);
       continue;
     }
-    if (round % 2 === 0) {
+    if (round % 2 === 0 || OTHER_EVERY_ROUND) {
       const other = spawnSync(C_BIN, [dev!.bdf, '4', '0.5'], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
       if (other.status !== 0) problems.push(`round ${round}: the other driver ended by ${other.signal ?? `exit ${other.status}`}: ${tail(other.stderr)}`);
       progress(`round ${round}: other driver ${other.status === 0 ? 'ok' : `failed (${other.signal ?? other.status})`}`);

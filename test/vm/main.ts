@@ -2,6 +2,7 @@
 // running the guest-side test files (dist/test/vm-*.test.js) against QEMU's
 // NVMe controllers. Ends with the plain 'N passed, N failed' line over all
 // boots; exits non-zero on any failure, boot failure or timeout.
+import fs from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { provision } from './provision.js';
 import { runInGuest, type NvmeSpec, type GuestResult } from './guest.js';
@@ -92,6 +93,13 @@ for (const route of opts.routes) {
     const r = await bootOnce(route);
     const m = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$/m.exec(r.stdout);
     console.log(`== vm boot '${route}': exit ${r.exitCode}, job started at ${r.bootSeconds}s guest uptime, ${r.seconds.toFixed(1)} s in all; console: ${r.consoleLog}`);
+    // Cores a guest test kept (vm-driver-loop with NVME_WASM_VM_KEEP_CORES=1), beside the console log.
+    for (const [name, bytes] of r.files) {
+      if (!/^core\.\d+$/.test(name)) continue;
+      const to = r.consoleLog.replace(/-console\.log$/, `-${name}`);
+      fs.writeFileSync(to, bytes);
+      console.log(`== vm boot '${route}': ${name} kept in ${to}`);
+    }
     if (!m) {
       failed++;
       problems.push(`${route}: the guest's test runner printed no summary (exit ${r.exitCode})`);

@@ -56,8 +56,8 @@ function enableCores(): void {
   fs.writeFileSync('/proc/sys/kernel/core_pattern', `${CORES}/core.%p`);
   fs.writeFileSync('/proc/self/coredump_filter', '0x13'); // inherited; no hugetlb pages (the DMA region) in the core
 }
-/** gdb's backtraces of every core left since the last call, then the cores removed. */
-function backtraces(): string {
+/** gdb's backtraces of every core left since the last call, then the cores removed (`keep`: brought back first if asked). */
+function backtraces(keep = true): string {
   const out: string[] = [];
   for (const f of fs.readdirSync(CORES)) {
     const core = `${CORES}/${f}`;
@@ -67,7 +67,7 @@ function backtraces(): string {
     out.push(`${f}: ${g.error ? `gdb: ${g.error.message}` : `${g.stdout}\n${g.stderr}`}`);
     // NVME_WASM_VM_KEEP_CORES=1: the core comes back to the host (test/vm: the shared folder) for a closer look.
     const shared = process.env.NVME_WASM_VM_SHARED;
-    if (process.env.NVME_WASM_VM_KEEP_CORES === '1' && shared) spawnSync('cp', ['--sparse=always', core, `${shared}/${f}`]);
+    if (keep && process.env.NVME_WASM_VM_KEEP_CORES === '1' && shared) spawnSync('cp', ['--sparse=always', core, `${shared}/${f}`]);
     fs.rmSync(core, { force: true });
   }
   return out.join('\n');
@@ -77,7 +77,7 @@ t('a crashed node leaves a core that gdb reads (the capture the loop relies on)'
   enableCores();
   const r = spawnSync('sh', ['-c', 'ulimit -c unlimited && exec "$0" "$@"', process.execPath, '-e', "process.kill(process.pid, 'SIGSEGV')"], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.signal, 'SIGSEGV');
-  const bt = backtraces();
+  const bt = backtraces(false);
   assert.match(bt, /#0 /, bt);
   progress(`core capture works: ${bt.split('\n').find((l) => l.startsWith('#0 ')) ?? ''}`);
 });

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed, unmapFixed } from '../../hal/mmap.js';
 import { pidRunning } from '../../hal/proc.js';
+import { simAlive } from './device-files.js';
 import { openFile, closeFd, tryFlockExclusive, O_RDWR, O_RDONLY, O_NOFOLLOW } from '../../hal/fd.js';
 import { HalError } from '../../hal/errors.js';
 import { ControllerError, InvalidArgumentError, ResourceError, UnsafePathError } from '../errors.js';
@@ -16,6 +17,8 @@ import {
   CTL_MAGIC,
   CTL_MAGIC_VALUE,
   CTL_SIM_PID,
+  CTL_SIM_START_LO,
+  CTL_SIM_START_HI,
   CTL_HEARTBEAT,
   CTL_STATE,
   CTL_STOP,
@@ -145,9 +148,14 @@ export class SimClient {
     return JSON.parse(Buffer.from(this.bytes.buffer, this.bytes.byteOffset + CTL_CONFIG, len).toString('utf8')) as SimConfig;
   }
 
-  /** The sim's process exists and its state is Running. */
+  /** The sim's process start time (clock ticks since boot; 0 if its page has none). */
+  get startTime(): number {
+    return this.word(CTL_SIM_START_LO) + this.word(CTL_SIM_START_HI) * 2 ** 32;
+  }
+
+  /** The sim's process (that pid with that start time) exists and its state is Running. */
   isAlive(): boolean {
-    return this.state === SimState.Running && pidRunning(this.pid);
+    return this.state === SimState.Running && simAlive(this.pid, this.startTime);
   }
 
   /**

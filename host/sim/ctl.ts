@@ -10,6 +10,7 @@
 //   0x000 +---------------------------+
 //         | MAGIC .. BAR_SIZE          |  identity, liveness, DMA mapping
 //   0x040 | DMA_PATH (256 bytes)       |  file backing IOVA [DMA_IOVA, +DMA_LEN)
+//   0x140 | SIM_START_LO, _HI          |  the sim process's start time (pid reuse)
 //   0x200 | FAULTS, FAULT_COUNT x 32 B |  per-command fault rules
 //   0x400 | FLAGS                      |  device-wide faults
 //   0x5fc | IRQ_VECTORS                |  interrupt vectors the sim signals
@@ -39,6 +40,9 @@ export const CTL_DMA_OWNER_PID = 0x38;
 export const CTL_DMA_OWNER_TOKEN = 0x3c;
 export const CTL_DMA_PATH = 0x40;
 export const CTL_DMA_PATH_LEN = 256;
+// The sim's process start time (clock ticks since boot, /proc/PID/stat): its pid alone may be a later process's.
+export const CTL_SIM_START_LO = 0x140;
+export const CTL_SIM_START_HI = 0x144;
 
 /** The life of a simulated controller, in its ctl page (CTL_STATE). */
 export enum SimState {

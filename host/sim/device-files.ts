@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { createSharedMemory, alignedOffset, mapFixed } from '../../hal/mmap.js';
 import { openFile, truncateFile, closeFd, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } from '../../hal/fd.js';
-import { pidRunning } from '../../hal/proc.js';
+import { processLiveness, processStartTime, pidRunning } from '../../hal/proc.js';
 import { PAGE_SIZE } from '../../assembly/nvme/regs.js';
 import { ControllerError, InvalidArgumentError } from '../errors.js';
 import {
@@ -12,6 +12,8 @@ import {
   CTL_MAGIC,
   CTL_MAGIC_VALUE,
   CTL_SIM_PID,
+  CTL_SIM_START_LO,
+  CTL_SIM_START_HI,
   CTL_STATE,
   CTL_BAR_SIZE,
   CTL_CONFIG,
@@ -54,7 +56,18 @@ export function runningSimPid(ctlPath: string): number | undefined {
   if (page.length < CTL_SIZE || page.readUInt32LE(CTL_MAGIC) !== CTL_MAGIC_VALUE) return undefined;
   const pid = page.readUInt32LE(CTL_SIM_PID);
   if (page.readUInt32LE(CTL_STATE) !== SimState.Running) return undefined;
-  return pidRunning(pid) ? pid : undefined;
+  return simAlive(pid, page.readUInt32LE(CTL_SIM_START_LO) + page.readUInt32LE(CTL_SIM_START_HI) * 2 ** 32) ? pid : undefined;
+}
+
+/**
+ * Does the sim process recorded as (`pid`, `start`) run? Its pid alone is
+ * not enough: a stale page's pid can be a later process's, this one's
+ * included (an embedded sim's files name this process). Dead only on the
+ * kernel's word; a page without a start time is judged by its pid.
+ */
+export function simAlive(pid: number, start: number): boolean {
+  if (start === 0) return pidRunning(pid);
+  return processLiveness(pid, start) !== 'dead';
 }
 
 function alreadyRuns(name: string, pid: number): ControllerError {
@@ -108,6 +121,9 @@ export function createDeviceFiles(cfg: SimConfig): DeviceFiles {
     ctlBytes.set(json, CTL_CONFIG);
     Atomics.store(ctl, CTL_CONFIG_LEN >>> 2, json.length);
     Atomics.store(ctl, CTL_SIM_PID >>> 2, process.pid);
+    const start = processStartTime(process.pid) ?? 0;
+    Atomics.store(ctl, CTL_SIM_START_LO >>> 2, start >>> 0);
+    Atomics.store(ctl, CTL_SIM_START_HI >>> 2, Math.floor(start / 2 ** 32));
     Atomics.store(ctl, CTL_BAR_SIZE >>> 2, barSize);
     Atomics.store(ctl, CTL_STATE >>> 2, SimState.Starting);
     Atomics.store(ctl, CTL_MAGIC >>> 2, CTL_MAGIC_VALUE);

@@ -3,6 +3,21 @@
 // own process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError } from 'commander';
+
+/** A commander option parser: a number above 0 (run times, repetitions, vCPUs), else a clear error naming the value. */
+export function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${v}"`);
+  return n;
+}
+
+/** A commander option parser: a number of 0 or more (a think time), else a clear error naming the value. */
+export function nonNegative(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number of 0 or more, got "${v}"`);
+  return n;
+}
 
 /** A path relative to the built benchmarks' directory (dist/bench), e.g. '../host/cli/main.js'. */
 export function benchPath(p: string): string {

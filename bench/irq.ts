@@ -6,13 +6,13 @@
 //
 //   npm run bench:irq [-- --seconds 3 --reps 3 --think-ms 1]
 import { Command } from 'commander';
-import { startSim, median } from './common.js';
+import { startSim, median, positive, nonNegative } from './common.js';
 import { runIrqBench, formatRun, summary } from './irq-common.js';
 
 const o = new Command('bench:irq')
-  .option('--seconds <s>', 'run time of each point', Number, 3)
-  .option('--reps <n>', 'repetitions (interleaved)', Number, 3)
-  .option('--think-ms <ms>', 'think time between QD1 reads', Number, 1)
+  .option('--seconds <s>', 'run time of each point', positive, 3)
+  .option('--reps <n>', 'repetitions (interleaved)', positive, 3)
+  .option('--think-ms <ms>', 'think time between QD1 reads', nonNegative, 1)
   .parse()
   .opts<{ seconds: number; reps: number; thinkMs: number }>();
 

@@ -11,17 +11,13 @@
 //   npm run bench:nvmf-host [-- --seconds 5 --reps 3 --smp 2]
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { runInGuest, PROJECT_DIR } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import type { HostBenchRun } from './nvmf-host-guest.js';
 import { guestRuns, medians } from './guest-results.js';
+import { positive } from './common.js';
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${v}"`);
-  return n;
-}
 const opts = new Command('bench:nvmf-host')
   .option('--seconds <s>', 'run time of each point', positive, 5)
   .option('--reps <n>', 'repetitions (interleaved)', positive, 3)

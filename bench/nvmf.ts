@@ -30,13 +30,8 @@ import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import { WORKLOADS, TARGETS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 import { guestRuns, medians } from './guest-results.js';
-import { median } from './common.js';
+import { median, positive } from './common.js';
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${v}"`);
-  return n;
-}
 function workloadList(v: string): WorkloadId[] {
   const l = v.split(',').map((s) => s.trim());
   for (const w of l) if (!(w in WORKLOADS)) throw new InvalidArgumentError(`workloads are ${Object.keys(WORKLOADS).join(', ')}; got "${w}"`);

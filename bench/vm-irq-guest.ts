@@ -6,12 +6,13 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { bindDriver, rebindDefault } from '../hal/pci-bind.js';
 import { runIrqBench, formatRun } from './irq-common.js';
+import { positive, nonNegative } from './common.js';
 
 const o = new Command('vm-irq-guest')
   .requiredOption('--bdf <addr>', 'controller')
-  .option('--seconds <s>', 'run time per point', Number, 3)
-  .option('--reps <n>', 'repetitions', Number, 3)
-  .option('--think-ms <ms>', 'think time between QD1 reads', Number, 1)
+  .option('--seconds <s>', 'run time per point', positive, 3)
+  .option('--reps <n>', 'repetitions', positive, 3)
+  .option('--think-ms <ms>', 'think time between QD1 reads', nonNegative, 1)
   .requiredOption('--out <file>', 'results JSON')
   .parse()
   .opts<{ bdf: string; seconds: number; reps: number; thinkMs: number; out: string }>();

@@ -11,14 +11,14 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
-import { median } from './common.js';
+import { median, positive, nonNegative } from './common.js';
 import { summary, type IrqRun } from './irq-common.js';
 
 const o = new Command('bench:vm-irq')
-  .option('--seconds <s>', 'run time of each point', Number, 3)
-  .option('--reps <n>', 'repetitions (interleaved)', Number, 3)
-  .option('--think-ms <ms>', 'think time between QD1 reads', Number, 1)
-  .option('--smp <n>', 'guest vCPUs', Number, 2)
+  .option('--seconds <s>', 'run time of each point', positive, 3)
+  .option('--reps <n>', 'repetitions (interleaved)', positive, 3)
+  .option('--think-ms <ms>', 'think time between QD1 reads', nonNegative, 1)
+  .option('--smp <n>', 'guest vCPUs', positive, 2)
   .parse()
   .opts<{ seconds: number; reps: number; thinkMs: number; smp: number }>();
 

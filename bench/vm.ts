@@ -25,13 +25,9 @@ import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import { DRIVERS, type BenchRun } from './vm-common.js';
 import { guestRuns, medians } from './guest-results.js';
+import { positive } from './common.js';
 import { writeBarChart } from './svg-chart.js';
 
-function positive(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${v}"`);
-  return n;
-}
 function qdList(v: string): number[] {
   const l = v.split(',').map(Number);
   if (l.some((q) => !Number.isInteger(q) || q < 1 || q > 1024)) throw new InvalidArgumentError(`expected queue depths 1..1024, comma-separated, got "${v}"`);

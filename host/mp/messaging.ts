@@ -34,14 +34,11 @@ import { FrameType, encodeFrame, type Frame } from './protocol.js';
 import { checkName, checkRequest, encodePayload, parsePayload } from './payload.js';
 import { PendingRequests, emptyReply } from './requests.js';
 import { Conn } from './conn.js';
-import { socketName, removeStaleSockets, ensurePrivateDir } from './socket-dir.js';
+import { socketName, removeStaleSockets, ensurePrivateDir, DIR_REMAKES } from './socket-dir.js';
 import type { MpHandler, MpPeer, MpReply, MpRequestOptions } from './types.js';
 
 export { runDir, groupSocketDir } from './socket-dir.js';
 export type { MpPeer, MpAnswer, MpReply, MpHandler, MpRequestOptions } from './types.js';
-
-/** Binds retried after the group's directory was removed under this member (see start()). */
-const LISTEN_RETRIES = 10;
 
 /**
  * Bounds on what peers can make this process hold (issue 16 D): incoming
@@ -183,7 +180,7 @@ export class Messaging {
     server.on('error', (e: NodeJS.ErrnoException) => {
       // The last member leaving removed the (then empty) directory between ensurePrivateDir and bind (the bind
       // then fails with ENOENT, or EACCES as libuv reports it): make it again.
-      if (!this.closed && this.server === server && !fs.existsSync(this.dir!) && relistens++ < LISTEN_RETRIES) {
+      if (!this.closed && this.server === server && !fs.existsSync(this.dir!) && relistens++ < DIR_REMAKES) {
         try {
           ensurePrivateDir(this.dir!);
           server.listen(file);

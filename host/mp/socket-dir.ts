@@ -74,8 +74,8 @@ export function ensurePrivateDir(dir: string): void {
   }
 }
 
-/** Times a directory removed under us is made again before giving up. */
-const MKDIR_TRIES = 10;
+/** Times a group directory removed under a joiner is made again before giving up (here, and before its bind: messaging.ts). */
+export const DIR_REMAKES = 10;
 
 /**
  * mkdir `d` (0700) if it is not there, and lstat it. The last member of a
@@ -92,7 +92,7 @@ function makeDir(d: string): fs.Stats {
     try {
       return fs.lstatSync(d);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || i >= MKDIR_TRIES) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || i >= DIR_REMAKES) throw e;
     }
   }
 }

@@ -17,8 +17,7 @@ import {
   CTL_MAGIC,
   CTL_MAGIC_VALUE,
   CTL_SIM_PID,
-  CTL_SIM_START_LO,
-  CTL_SIM_START_HI,
+  ctlSimStart,
   CTL_HEARTBEAT,
   CTL_STATE,
   CTL_STOP,
@@ -150,7 +149,7 @@ export class SimClient {
 
   /** The sim's process start time (clock ticks since boot; 0 if its page has none). */
   get startTime(): number {
-    return this.word(CTL_SIM_START_LO) + this.word(CTL_SIM_START_HI) * 2 ** 32;
+    return ctlSimStart((off) => this.word(off));
   }
 
   /** The sim's process (that pid with that start time) exists and its state is Running. */

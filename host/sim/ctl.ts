@@ -44,6 +44,17 @@ export const CTL_DMA_PATH_LEN = 256;
 export const CTL_SIM_START_LO = 0x140;
 export const CTL_SIM_START_HI = 0x144;
 
+/** The sim's start time from a ctl page, `word(off)` reading the u32 at byte offset `off` (0: a page without one). */
+export function ctlSimStart(word: (off: number) => number): number {
+  return word(CTL_SIM_START_LO) + word(CTL_SIM_START_HI) * 2 ** 32;
+}
+
+/** Record the sim's start time `start` (clock ticks since boot) in ctl page words `ctl`. */
+export function setCtlSimStart(ctl: Uint32Array, start: number): void {
+  Atomics.store(ctl, CTL_SIM_START_LO >>> 2, start >>> 0);
+  Atomics.store(ctl, CTL_SIM_START_HI >>> 2, Math.floor(start / 2 ** 32));
+}
+
 /** The life of a simulated controller, in its ctl page (CTL_STATE). */
 export enum SimState {
   Starting = 0,

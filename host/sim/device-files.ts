@@ -12,8 +12,8 @@ import {
   CTL_MAGIC,
   CTL_MAGIC_VALUE,
   CTL_SIM_PID,
-  CTL_SIM_START_LO,
-  CTL_SIM_START_HI,
+  ctlSimStart,
+  setCtlSimStart,
   CTL_STATE,
   CTL_BAR_SIZE,
   CTL_CONFIG,
@@ -56,7 +56,7 @@ export function runningSimPid(ctlPath: string): number | undefined {
   if (page.length < CTL_SIZE || page.readUInt32LE(CTL_MAGIC) !== CTL_MAGIC_VALUE) return undefined;
   const pid = page.readUInt32LE(CTL_SIM_PID);
   if (page.readUInt32LE(CTL_STATE) !== SimState.Running) return undefined;
-  return simAlive(pid, page.readUInt32LE(CTL_SIM_START_LO) + page.readUInt32LE(CTL_SIM_START_HI) * 2 ** 32) ? pid : undefined;
+  return simAlive(pid, ctlSimStart((off) => page.readUInt32LE(off))) ? pid : undefined;
 }
 
 /**
@@ -121,9 +121,7 @@ export function createDeviceFiles(cfg: SimConfig): DeviceFiles {
     ctlBytes.set(json, CTL_CONFIG);
     Atomics.store(ctl, CTL_CONFIG_LEN >>> 2, json.length);
     Atomics.store(ctl, CTL_SIM_PID >>> 2, process.pid);
-    const start = processStartTime(process.pid) ?? 0;
-    Atomics.store(ctl, CTL_SIM_START_LO >>> 2, start >>> 0);
-    Atomics.store(ctl, CTL_SIM_START_HI >>> 2, Math.floor(start / 2 ** 32));
+    setCtlSimStart(ctl, processStartTime(process.pid) ?? 0);
     Atomics.store(ctl, CTL_BAR_SIZE >>> 2, barSize);
     Atomics.store(ctl, CTL_STATE >>> 2, SimState.Starting);
     Atomics.store(ctl, CTL_MAGIC >>> 2, CTL_MAGIC_VALUE);

@@ -75,7 +75,7 @@ export class AdminQueue extends QueuePair {
     private readonly group: Group,
     init: QueuePairInit,
   ) {
-    super({ ...init, keyByCid: true });
+    super({ ...init, cidOwner: group.self });
     this.qd = new QpDescriptor(region.u8, this.desc);
   }
 

@@ -532,6 +532,7 @@ export class Controller extends ControllerAdminApi {
       firstError ??= e;
     } finally {
       this.admin.failAll(new ControllerError(`${this.transport.description} is closed`, 'closed'));
+      await this.mp.flush(); // still a member: what we sent is read as a member's
       this.mp.close();
       try {
         this.group.leave(this.admin.desc);

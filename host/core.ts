@@ -1,7 +1,7 @@
 // Loading the Wasm core (assembly/) against a shared memory, with a typed
 // view of its exports. One instance per controller a process opens.
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from './package-files.js';
 import { instantiateSync } from '@assemblyscript/loader';
 import { CORE_LOW_RESERVED } from '../assembly/abi/region.js';
 import { ControllerError } from './errors.js';
@@ -89,7 +89,7 @@ function coreBuild(debug: boolean): CoreBuild {
   const file = debug ? 'core.debug.wasm' : 'core.wasm';
   let b = builds.get(file);
   if (!b) {
-    const path = fileURLToPath(new URL(`../../build/${file}`, import.meta.url));
+    const path = packageFile('build', file);
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(path);

@@ -25,11 +25,13 @@ export interface QueuePairInit {
   /** Called every few ms while commands wait; throws a ControllerError when the controller is dead. */
   checkAlive?: () => void;
   /**
-   * Track commands by cid rather than slot: on the shared admin queue a slot
-   * can be reused by another process before its owner has read the
-   * completion from its mailbox; the cid (with its generation) cannot.
+   * Track commands by cid rather than slot, the cids of process slot
+   * `cidOwner`: on the shared admin queue a slot can be reused by another
+   * process before its owner has read the completion from its mailbox; the
+   * cid (with its generation) cannot. The key is the cid without its owner
+   * field, which is always this process's (2^(16 - ownerBits) keys, not 2^16).
    */
-  keyByCid?: boolean;
+  cidOwner?: number;
   /**
    * A command passed its deadline: the owner decides what to do (Abort, then
    * a controller reset). Without it, the command fails with

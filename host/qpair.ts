@@ -58,6 +58,11 @@ export class QueuePair implements PollTarget {
   protected readonly core: CoreExports;
   private readonly out: Uint32Array;
   private readonly keyByCid: boolean;
+  /** cid fields (keyByCid): bits of the slot index, where the generation starts, this process's owner field and its mask. */
+  private readonly slotBits: number;
+  private readonly genShift: number;
+  private readonly ownerField: number;
+  private readonly ownerMask: number;
   private readonly table: CommandTable;
   private readonly cbs: CommandTable['cbs'];
   private readonly opcodes: Uint8Array;
@@ -97,8 +102,14 @@ export class QueuePair implements PollTarget {
     this.timeoutMs = init.timeoutMs;
     this.checkAlive = init.checkAlive;
     this.out = new Uint32Array(init.region.buffer, init.core.outPtr(), OUT_MAX * OUT_STRIDE);
-    this.keyByCid = init.keyByCid === true;
-    this.table = new CommandTable(this.keyByCid ? 65536 : init.nslots);
+    this.descriptor = new QpDescriptor(init.region, init.desc);
+    this.keyByCid = init.cidOwner !== undefined;
+    const ownerBits = this.keyByCid ? this.descriptor.ownerBits : 0;
+    this.slotBits = this.descriptor.slotBits;
+    this.genShift = this.slotBits + ownerBits;
+    this.ownerField = ((init.cidOwner ?? 0) & ((1 << ownerBits) - 1)) << this.slotBits;
+    this.ownerMask = ((1 << ownerBits) - 1) << this.slotBits;
+    this.table = new CommandTable(this.keyByCid ? 1 << (16 - ownerBits) : init.nslots);
     // The hot path stores into the table's arrays directly (one field load each, no call).
     this.cbs = this.table.cbs;
     this.opcodes = this.table.opcodes;
@@ -106,7 +117,6 @@ export class QueuePair implements PollTarget {
     this.limits = this.table.limits;
     this.timedOut = this.table.timedOut;
     this.onTimeout = init.onTimeout;
-    this.descriptor = new QpDescriptor(init.region, init.desc);
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
     this.wire = init.wire;
@@ -140,7 +150,7 @@ export class QueuePair implements PollTarget {
    */
   protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
     if (r >= 0) {
-      const k = this.keyByCid ? this.lastCid : r;
+      const k = this.keyByCid ? this.postedKey() : r;
       // The one thing done per command. No clock read: the next timeout scan stamps the deadline.
       this.cbs[k] = cb;
       this.opcodes[k] = opcode;
@@ -244,8 +254,8 @@ export class QueuePair implements PollTarget {
         bDw0[i] = out[o + OUT_DW0]!;
         continue;
       }
-      const k = byCid ? out[o + OUT_CID]! : slotField;
-      const cb = cbs[k];
+      const k = byCid ? this.cidKey(out[o + OUT_CID]!) : slotField;
+      const cb = k < 0 ? undefined : cbs[k];
       if (cb === undefined) {
         bKind[i] = KIND_UNKNOWN;
         continue;
@@ -369,7 +379,7 @@ export class QueuePair implements PollTarget {
       try {
         const r = this.guard(submit);
         if (this.track(r, opcode, PROMISE_CB, what)) {
-          const k = this.keyByCid ? this.lastCid : r;
+          const k = this.keyByCid ? this.postedKey() : r;
           t.resolves[k] = resolve;
           t.rejects[k] = reject;
           t.cleanups[k] = cleanup;
@@ -563,7 +573,20 @@ export class QueuePair implements PollTarget {
 
   /** The cid of key `k`. */
   private keyOf(k: number): number {
-    return this.keyByCid ? k : this.core.slotCid(this.desc, k);
+    return this.keyByCid ? ((k >>> this.slotBits) << this.genShift) | this.ownerField | (k & ((1 << this.slotBits) - 1)) : this.core.slotCid(this.desc, k);
+  }
+
+  /** keyByCid: the key of the command the last guard() posted (its cid carries this process's owner field). */
+  private postedKey(): number {
+    const k = this.cidKey(this.lastCid);
+    if (k < 0) throw new Error(`internal error: posted cid ${this.lastCid} does not carry this process's owner field ${this.ownerField >>> this.slotBits}`);
+    return k;
+  }
+
+  /** keyByCid: the key of `cid`, its generation and slot index; -1 when its owner field is not this process's. */
+  private cidKey(cid: number): number {
+    if ((cid & this.ownerMask) !== this.ownerField) return -1;
+    return ((cid >>> this.genShift) << this.slotBits) | (cid & ((1 << this.slotBits) - 1));
   }
 
   private timeoutError(k: number, cid: number, recovery: TimeoutRecovery | undefined): NvmeTimeoutError {
@@ -622,8 +645,8 @@ export class QueuePair implements PollTarget {
 
   /** Command `cid` is still outstanding here (not completed, not failed). */
   isWaitingFor(cid: number): boolean {
-    const k = this.keyByCid ? cid : cid & ((1 << this.descriptor.slotBits) - 1);
-    if (k >= this.table.size || !this.table.has(k)) return false;
+    const k = this.keyByCid ? this.cidKey(cid) : cid & ((1 << this.slotBits) - 1);
+    if (k < 0 || k >= this.table.size || !this.table.has(k)) return false;
     return this.keyByCid || this.core.slotCid(this.desc, k) === cid;
   }
 

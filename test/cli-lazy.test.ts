@@ -13,10 +13,13 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Controller } from '../host/index.js';
-import { CLI_MAIN } from './helpers/cli.js';
 import { startSim, stop, type Proc } from './helpers/procs.js';
 
 const DIST = fileURLToPath(new URL('../', import.meta.url));
+// The ES module entry: the module hooks see each module there. The `nvme-wasm`
+// command runs the same graph from one bundle, where esbuild keeps every
+// import() lazy (tools/bundle-cli.ts).
+const ESM_MAIN = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
 const HOOKS = new URL('./helpers/module-log.js', import.meta.url).href;
 const tag = `lazy${process.pid}`;
 const trid = `trtype:sim name:${tag}`;
@@ -38,7 +41,7 @@ test.after(async () => {
 function loaded(...args: string[]): { modules: string[]; out: string } {
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nvme-wasm-modlog-')), 'modules');
   try {
-    const r = spawnSync(process.execPath, ['--import', HOOKS, CLI_MAIN, ...args], { encoding: 'utf8', env: { ...process.env, NVME_WASM_MODULE_LOG: log }, timeout: 60000 });
+    const r = spawnSync(process.execPath, ['--import', HOOKS, ESM_MAIN, ...args], { encoding: 'utf8', env: { ...process.env, NVME_WASM_MODULE_LOG: log }, timeout: 60000 });
     assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
     const modules = fs.readFileSync(log, 'utf8').split('\n').filter((u) => u.startsWith('file:')).map((u) => {
       const p = fileURLToPath(u);

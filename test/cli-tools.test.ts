@@ -1,5 +1,5 @@
 // The command line, end to end: each command on the embedded simulated
-// controller (spawning `node dist/host/cli/main.js ...`), --json parses,
+// controller (spawning the `nvme-wasm` command), --json parses,
 // --help works everywhere, bad flags and values fail naming the flag.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -79,6 +79,35 @@ test('primary to every secondary: message (no reply) and request with a callback
   }
 });
 
+test('a message sent just before its sender leaves reaches a primary that was slow to accept it', async () => {
+  // The primary checks that a connection comes from a member when it accepts
+  // it. Here it accepts late (its event loop blocked for 300 ms right after
+  // the sender joined), by when a sender that sent and closed at once had
+  // left the group: its message was dropped as a stranger's (seen once in CI).
+  // Now a member closing waits (at most 1 s) for its peers to have read
+  // what it sent before it leaves.
+  const g = gid++;
+  const ctrl = await open(g, 'primary');
+  try {
+    const notes: unknown[] = [];
+    ctrl.mp.register('note', (p, from) => {
+      notes.push({ p, from: from.slot });
+    });
+    const sender = member({ ...base(g), role: 'mp-requester', mode: 'send', action: 'note', payload: { late: true } });
+    const sSlot = await slotOf(sender);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 300) {
+      /* blocked: nothing is accepted or read meanwhile */
+    }
+    assert.equal(JSON.parse((await sender.waitLine('result ')).slice(7)), { sent: 1 });
+    assert.is(await sender.exited, 0);
+    await until(() => notes.length > 0, 5_000, "the primary's 'note' handler");
+    assert.equal(notes, [{ p: { late: true }, from: sSlot }]);
+  } finally {
+    await ctrl.close();
+  }
+});
+
 test('secondary to primary: message, request and request with a callback reach the primary alone', async () => {
   const g = gid++;
   const ctrl = await open(g, 'primary');

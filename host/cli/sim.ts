@@ -2,14 +2,14 @@
 // its own, outliving the driver processes of a group (as hardware does).
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-files.js';
 import { Command } from 'commander';
 import { SimClient } from '../sim/client.js';
 import { parseSimConfig, type SimConfigInput } from '../sim/config.js';
 import { SimState } from '../sim/ctl.js';
 import { InvalidArgumentError, ControllerError } from '../errors.js';
 
-const MAIN = fileURLToPath(new URL('../sim/main.js', import.meta.url));
+const MAIN = packageFile('dist', 'host', 'sim', 'main.js');
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 function configFrom(o: { name: string; config?: string; configFile?: string }): SimConfigInput {

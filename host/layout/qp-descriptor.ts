@@ -4,7 +4,7 @@
 // every other word; the host never writes one.
 import {
   QP_QSIZE, QP_SQ, QP_CQ, QP_SLOT_BITS, QP_SUBMITTED, QP_COMPLETED, QP_SQ_DB_WRITES, QP_CQ_DB_WRITES, QP_BOGUS, QP_BOGUS_DW2,
-  QP_BOGUS_DW3, QP_SQ_FULL_SEEN, QP_HDR_SIZE, QP_CQ_HEAD, QP_CQ_PHASE,
+  QP_BOGUS_DW3, QP_SQ_FULL_SEEN, QP_HDR_SIZE, QP_CQ_HEAD, QP_CQ_PHASE, QP_OWNER_BITS,
 } from '../../assembly/abi/qpair.js';
 import { CQE_DW3_CID_MASK, CQE_DW3_CID_SHIFT, CQE_DW3_SF_SHIFT, CQE_DW2_SQHD_SHIFT, CQE_DW2_SQHD_MASK, CQE_DW2_SQID_SHIFT, CQE_DW2_SQID_MASK } from '../../assembly/nvme/cmd.js';
 import { regField } from '../../assembly/nvme/regs.js';
@@ -30,6 +30,7 @@ export class QpDescriptor {
   get cqPhase(): number { return this.u32(QP_CQ_PHASE); }
   /** Low cid bits that are the slot index. */
   get slotBits(): number { return this.u32(QP_SLOT_BITS); }
+  get ownerBits(): number { return this.u32(QP_OWNER_BITS); }
   get submitted(): number { return this.u32(QP_SUBMITTED); }
   get completed(): number { return this.u32(QP_COMPLETED); }
   get sqDoorbellWrites(): number { return this.u32(QP_SQ_DB_WRITES); }

@@ -37,6 +37,9 @@ import { Conn } from './conn.js';
 import { socketName, removeStaleSockets, ensurePrivateDir, DIR_REMAKES } from './socket-dir.js';
 import type { MpHandler, MpPeer, MpReply, MpRequestOptions } from './types.js';
 
+/** How long closing waits, at most, for the peers to have read what this process sent them (flush). */
+const FLUSH_MS = 1000;
+
 export { runDir, groupSocketDir } from './socket-dir.js';
 export type { MpPeer, MpAnswer, MpReply, MpHandler, MpRequestOptions } from './types.js';
 
@@ -209,6 +212,28 @@ export class Messaging {
     if (!this.dir) return;
     const g = this.group;
     removeStaleSockets(this.dir, { slot: g.self, pid: process.pid }, (slot, pid) => g.slotAlive(slot) && g.procPid(slot) === pid);
+  }
+
+  /**
+   * Before this process leaves the group: half-close every connection it
+   * opened and wait (at most FLUSH_MS in all) until each peer has closed its
+   * side. A peer checks that a connection comes from a member when it
+   * accepts it, then reads in order, so once it has closed its side it has
+   * taken everything sent. Without this a frame sent just before close could
+   * reach a peer that looked the sender up after it had left the group, and
+   * be dropped as a stranger's (seen in CI: a secondary's message to the
+   * primary lost).
+   */
+  async flush(): Promise<void> {
+    const open = [...this.out.values()].filter((c) => !c.sock.destroyed);
+    if (open.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = open.map((c) => new Promise<void>((resolve) => {
+      c.sock.once('close', () => resolve());
+      c.sock.end();
+    }));
+    await Promise.race([Promise.all(closed), new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_MS)))]);
+    clearTimeout(timer);
   }
 
   /**

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { parseSimConfig, type SimConfig, type SimConfigInput } from './config.js';
 import { SimClient } from './client.js';
 import { ControllerError } from '../errors.js';
+import { packageFile } from '../package-files.js';
 import { CTL_SIM_PID, simBarPath, simCtlPath } from './ctl.js';
 import type { SimWorkerData, SimWorkerMessage } from './worker.js';
 
@@ -48,7 +49,7 @@ function installExitHook(): void {
 /** Start a simulated controller in a worker; resolves once it is Running. */
 export async function startSimWorker(input: SimConfigInput = {}): Promise<SimHandle> {
   const config = parseSimConfig(input);
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { config } satisfies SimWorkerData });
+  const worker = new Worker(packageFile('dist', 'host', 'sim', 'worker.js'), { workerData: { config } satisfies SimWorkerData });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   await new Promise<void>((resolve, reject) => {
     const done = (): void => {

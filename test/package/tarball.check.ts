@@ -54,11 +54,11 @@ test('npm pack: the tarball holds the product only', () => {
   tarball = path.join(scratch, packed!.filename);
   console.log(`  npm pack: package size ${kB(packed!.size)}, unpacked size ${kB(packed!.unpackedSize)}, total files ${packed!.entryCount}`);
   const files = packed!.files.map((f) => f.path);
-  for (const needed of ['package.json', 'README.md', 'LICENSE', 'build/core.wasm', 'dist/host/index.js', 'dist/host/index.d.ts', 'dist/host/sim/index.d.ts', 'dist/host/nvmf/index.d.ts', 'dist/host/cli/main.js', 'dist/host/sim/worker.js']) {
+  for (const needed of ['package.json', 'README.md', 'LICENSE', 'build/core.wasm', 'dist/host/index.js', 'dist/host/index.d.ts', 'dist/host/sim/index.d.ts', 'dist/host/nvmf/index.d.ts', 'dist/host/cli/main.js', 'dist/host/cli/nvme-wasm.cjs', 'dist/host/cli/program.bundle.cjs', 'dist/host/sim/worker.js']) {
     assert.ok(files.includes(needed), `${needed} is in the tarball`);
   }
-  const unwanted = files.filter((f) => /^dist\/(test|bench|tools)\/|\.map$|\.debug\.|^(assembly|host|hal|test|bench|tools)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
-  assert.equal(unwanted, [], 'no tests, benches, build tools, source maps, debug builds or sources');
+  const unwanted = files.filter((f) => /^dist\/(test|bench|tools)\/|\.map$|\.debug\.|\.v8-cache\/|^(assembly|host|hal|test|bench|tools)\//.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
+  assert.equal(unwanted, [], 'no tests, benches, build tools, source maps, debug builds, code caches or sources');
 });
 
 test('publint (strict) and arethetypeswrong (ESM-only profile) find nothing', () => {

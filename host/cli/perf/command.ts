@@ -15,7 +15,6 @@
 // An -o above MDTS is refused (SPDK's driver splits such I/O into child
 // commands; the callback path sends one command per I/O, so the figures
 // would not be those of the size asked for).
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { Controller } from '../../controller.js';
 import type { Namespace } from '../../namespace.js';
@@ -28,6 +27,7 @@ import { PerfEngine, VERIFY_MAX_UNITS, type Workload } from './engine.js';
 import { LatencyStats } from './stats.js';
 import { formatSummary, formatPercentiles, formatHistogram, formatHistogramChart, resultJson, type NsResult } from './format.js';
 import { ProgressReporter, progressMode } from './progress.js';
+import { packageVersion } from '../version.js';
 
 const WORKLOADS: Workload[] = ['read', 'write', 'randread', 'randwrite', 'rw', 'randrw'];
 
@@ -192,12 +192,6 @@ function check(o: PerfOptions, ctrl: Controller, t: Target): Namespace[] {
   return namespaces;
 }
 
-let version: string | undefined;
-/** nvme-wasm's version, from its package.json. */
-function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return version;
-}
 
 async function runPerf(o: PerfOptions, ioSizeGiven: boolean): Promise<number> {
   // Checks that need no device come first: they fail fast.

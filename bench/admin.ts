@@ -4,13 +4,15 @@
 //    interleaved in this one invocation, and printed as two ratios: the
 //    4-process rate over the 1-process rate, and fairness, the smallest
 //    member's share of a contended run over the largest's (ADMIN_ONLY=1
-//    stops after this part);
+//    stops after this part), in two configurations (device, shared: see
+//    CONFIGS below);
 // 2. wall time of a management tool attaching, identifying and detaching
 //    (`nvme-wasm identify -i N`) while perf runs in the group, against a bare
 //    `node -e 0` measured in the same run, and their ratio (target: at most
 //    2; ATTACH_ONLY=1 runs this part only, ATTACH_RUNS=N runs of each).
 // The simulated controller runs as its own process. Medians of repeated runs.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import os from 'node:os';
 import fs from 'node:fs';
 import { CLI, benchPath, median, firstLine, startSim } from './common.js';
 
@@ -24,9 +26,38 @@ const ATTACH_ONLY = process.env.ATTACH_ONLY === '1';
 const ATTACH_RUNS = Number(process.env.ATTACH_RUNS ?? 10);
 
 
+/**
+ * Part 1 runs in two configurations, interleaved (ADMIN_CONFIGS=device or
+ * shared for one):
+ * - device: the simulated controller alone on CPU 0 and every driver process
+ *   on the others, the group held by a primary that issues nothing (like a
+ *   hardware controller, which takes no host CPU: on two cores an unpinned
+ *   simulator competes with the processes it serves, the more of them the
+ *   less CPU the "device" gets, and a spinning perf holder takes its share);
+ * - shared: nothing pinned, a perf -q 1 process holds the group (the
+ *   configuration of the figures before 2026-12-02).
+ */
+type Config = 'device' | 'shared';
+const CONFIGS = (process.env.ADMIN_CONFIGS ?? 'device,shared').split(',') as Config[];
+for (const c of CONFIGS) if (c !== 'device' && c !== 'shared') throw new Error(`ADMIN_CONFIGS: expected device and/or shared, got ${c}`);
+const ALL_CPUS = `0-${os.availableParallelism() - 1}`;
+const DRIVER_CPUS = os.availableParallelism() > 2 ? `1-${os.availableParallelism() - 1}` : '1';
+let pinned = false;
+
+/** Spawn node with `args`, on the driver CPUs in the device configuration. */
+function spawnNode(args: string[], stdio: StdioOptions): ChildProcess {
+  return pinned ? spawn('taskset', ['-c', DRIVER_CPUS, process.execPath, ...args], { stdio }) : spawn(process.execPath, args, { stdio });
+}
+
+/** Every thread of process `pid` on `cpus` (taskset). */
+function pin(pid: number, cpus: string): void {
+  const r = spawnSync('taskset', ['-a', '-pc', cpus, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset -a -pc ${cpus} ${pid}: ${r.stderr || r.error?.message}`);
+}
+
 /** Commands per second in all, and each member's count. */
 async function adminRate(procs: number, g: number): Promise<{ rate: number; shares: number[] }> {
-  const kids = Array.from({ length: procs }, () => spawn(process.execPath, [CHILD, String(g), tag, String(SECONDS), '8'], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const kids = Array.from({ length: procs }, () => spawnNode([CHILD, String(g), tag, String(SECONDS), '8'], ['pipe', 'pipe', 'inherit']));
   // Listen for the exits now: a child that exits before a later once('exit') would hang the run.
   const exits = kids.map((k) => new Promise((r) => k.once('exit', r)));
   // The first one becomes primary; let it finish initialising before the rest join.
@@ -45,36 +76,50 @@ function wall(cmd: string[]): number {
   return performance.now() - t0;
 }
 
-const { stop } = await startSim({ name: tag, nullIo: true });
+const { sim, stop } = await startSim({ name: tag, nullIo: true });
 try {
   const trid = `trtype:sim name:${tag}`;
   // Create each group with its device recorded: a primary that holds on while the children run.
   let g = 1;
-  const rates: Record<number, number[]> = { 1: [], 4: [] };
-  const fairness: number[] = [];
-  const shareText: string[] = [];
+  const rates = Object.fromEntries(CONFIGS.map((c) => [c, { 1: [] as number[], 4: [] as number[] }])) as Record<Config, Record<1 | 4, number[]>>;
+  const fairness = Object.fromEntries(CONFIGS.map((c) => [c, [] as number[]])) as Record<Config, number[]>;
+  const shareText = Object.fromEntries(CONFIGS.map((c) => [c, [] as string[]])) as Record<Config, string[]>;
   for (let i = 0; i < (ATTACH_ONLY ? 0 : REPEAT); i++) {
-    for (const n of [1, 4]) {
-      const holder = spawn(process.execPath, [CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 30)], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const holderExit = new Promise((r) => holder.once('exit', r));
-      await firstLine(holder, '');
-      await new Promise((r) => setTimeout(r, 500));
-      const { rate, shares } = await adminRate(n, g);
-      rates[n]!.push(rate);
-      if (n > 1) {
-        fairness.push(Math.min(...shares) / Math.max(...shares));
-        shareText.push(shares.join('/'));
+    for (const config of CONFIGS) {
+      pinned = config === 'device';
+      pin(sim.pid!, pinned ? '0' : ALL_CPUS);
+      for (const n of [1, 4] as const) {
+        const holder = config === 'device'
+          ? spawnNode([CHILD, String(g), tag, '0', '0', trid], ['ignore', 'pipe', 'inherit'])
+          : spawnNode([CLI, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '1', '-t', String(SECONDS + 30)], ['ignore', 'pipe', 'pipe']);
+        const holderExit = new Promise((r) => holder.once('exit', r));
+        await firstLine(holder, '');
+        await new Promise((r) => setTimeout(r, 500));
+        const { rate, shares } = await adminRate(n, g);
+        rates[config][n].push(rate);
+        if (n > 1) {
+          fairness[config].push(Math.min(...shares) / Math.max(...shares));
+          shareText[config].push(shares.join('/'));
+        }
+        holder.kill('SIGINT');
+        await holderExit;
+        g++;
       }
-      holder.kill('SIGINT');
-      await holderExit;
-      g++;
     }
   }
+  pinned = false;
+  pin(sim.pid!, ALL_CPUS);
   if (!ATTACH_ONLY) {
-    process.stdout.write('admin commands/s through the shared admin queue (Get Features, 8 in flight per process; one perf -q 1 process holds the group):\n');
-    for (const n of [1, 4]) process.stdout.write(`  ${n} process${n > 1 ? 'es' : ''}: ${median(rates[n]!).toFixed(0)} commands/s in all (runs: ${rates[n]!.map((x) => x.toFixed(0)).join(', ')})\n`);
-    process.stdout.write(`  ratio 4 / 1: ${(median(rates[4]!) / median(rates[1]!)).toFixed(2)} (per run: ${rates[4]!.map((x, i) => (x / rates[1]![i]!).toFixed(2)).join(', ')})\n`);
-    process.stdout.write(`  fairness, min share / max share in a ${SECONDS} s 4-process run: ${median(fairness).toFixed(2)} (per run: ${fairness.map((x) => x.toFixed(2)).join(', ')}; commands per member: ${shareText.join(', ')})\n`);
+    process.stdout.write('admin commands/s through the shared admin queue (Get Features, 8 in flight per process):\n');
+    for (const config of CONFIGS) {
+      const r = rates[config];
+      process.stdout.write(config === 'device'
+        ? `device: the simulator alone on CPU 0, the processes on CPU ${DRIVER_CPUS}, an idle primary holds the group\n`
+        : 'shared: nothing pinned, a perf -q 1 process holds the group\n');
+      for (const n of [1, 4] as const) process.stdout.write(`  ${n} process${n > 1 ? 'es' : ''}: ${median(r[n]).toFixed(0)} commands/s in all (runs: ${r[n].map((x) => x.toFixed(0)).join(', ')})\n`);
+      process.stdout.write(`  ratio 4 / 1: ${(median(r[4]) / median(r[1])).toFixed(2)} (target at least 0.8; per run: ${r[4].map((x, i) => (x / r[1][i]!).toFixed(2)).join(', ')})\n`);
+      process.stdout.write(`  fairness, min share / max share in a ${SECONDS} s 4-process run: ${median(fairness[config]).toFixed(2)} (target at least 0.5; per run: ${fairness[config].map((x) => x.toFixed(2)).join(', ')}; commands per member: ${shareText[config].join(', ')})\n`);
+    }
   }
   if (process.env.ADMIN_ONLY !== '1') {
     // Attach + identify + detach during perf.

@@ -53,3 +53,11 @@ export function futexWaitAsync(addr: bigint, expected: number, timeoutMs: number
     });
   });
 }
+
+/**
+ * Give this CPU to another runnable process (sched_yield(2)): for a lock
+ * waiter whose lock holder may be waiting for the CPU it spins on.
+ */
+export function yieldCpu(): void {
+  c.schedYield();
+}

@@ -3,7 +3,7 @@
 export { HalError } from './errors.js';
 export { openFile, truncateFile, allocateFile, closeFd, O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW, flockShared, tryFlockExclusive } from './fd.js';
 export { addressOf, createSharedMemory, alignedOffset, mapFixed, unmapFixed } from './mmap.js';
-export { futexWait, futexWaitAsync, futexWake } from './futex.js';
+export { futexWait, futexWaitAsync, futexWake, yieldCpu } from './futex.js';
 export { Mmio } from './mmio.js';
 export { processStartTime, processAlive, processLiveness, pidRunning, currentPid, type Liveness } from './proc.js';
 export { hugetlbfsMount, hugePagesFree, hugepageStatus, reserveHugepages, type HugepageStatus } from './hugepages.js';

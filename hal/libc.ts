@@ -17,6 +17,8 @@ export const c = {
   // registers without va_start, so fixed prototypes are safe on x86-64.
   futexWait: lib.func('long syscall(long nr, uintptr_t uaddr, int op, uint32_t val, void *timeout)'),
   futexWake: lib.func('long syscall(long nr, uintptr_t uaddr, int op, int count)'),
+  // sched_yield(2): let another runnable process (a lock holder on this CPU) go first.
+  schedYield: lib.func('int sched_yield()'),
   getpid: lib.func('int getpid()'),
   // ioctl(2) is variadic too; its third argument is either a pointer or an
   // integer, hence two fixed prototypes (same register on x86-64).

@@ -21,6 +21,7 @@ import type { Group } from './group.js';
 import { CoreStatusError, ControllerError } from './errors.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { CQE_DW3, CQE_DW3_P_SHIFT } from '../assembly/nvme/cmd.js';
+import { yieldCpu } from '../hal/index.js';
 
 /** Largest transfer of one admin command (its PRP lists are sized for it). */
 export const ADMIN_MAX_XFER = 64 * 1024;
@@ -225,6 +226,8 @@ export class AdminQueue extends QueuePair {
       // scheduled): wait in the thread pool instead of spinning.
       if (this.busySince === 0) this.busySince = now;
       else if (now - this.busySince > BUSY_SPIN_MS && this.hasWaiters) this.awaitLock();
+      // The holder may be a process waiting for this very CPU (more members than CPUs): let it run.
+      if (this.hasWaiters) yieldCpu();
       return 0;
     }
     this.busySince = 0;
@@ -277,8 +280,9 @@ export class AdminQueue extends QueuePair {
     try {
       this.core.qpRing(this.desc);
       this.wire?.kick();
+      // Others' completions go to their mailboxes. No futex wake: their owners poll for mail (hasMail), and
+      // a wake per delivery (a system call even with nobody asleep) cost more than the commands in a contended group.
       n = this.core.qpPollShared(this.desc, want, self);
-      this.group.wakeMailboxes();
       if (n > 0) firstThrow = this.deliver(n, undefined);
       m = this.core.mboxTake(this.desc, self, want);
       if (m > 0) firstThrow = this.deliver(m, firstThrow);

@@ -193,7 +193,8 @@ export class Controller extends ControllerAdminApi {
     const shmId = checkInt('shmId', opts.shmId, 0, 0x7fffffff);
     const requested = id.trtype === 'embedded' ? undefined : id;
     return openGroup({ shmId, prefix: opts.filePrefix ?? 'nvme-wasm', procType, options, ...(requested ? { requested } : {}) },
-      (file) => bringUp(file, id, opts.sim, options, shmId, initialise),
+      // A group whose members all died comes back on the device it ran on, unless the caller named one.
+      (file, staleDevice) => bringUp(file, requested ?? staleDevice ?? id, opts.sim, options, shmId, initialise),
       (a) => Controller.attachSecondary(a, options, shmId));
   }
 
@@ -535,7 +536,11 @@ export class Controller extends ControllerAdminApi {
       await this.mp.flush(); // still a member: what we sent is read as a member's
       this.mp.close();
       try {
-        this.group.leave(this.admin.desc);
+        if (this.group.leave(this.admin.desc)) {
+          // The last member after all (another one left between our closeIfLast and this): its work is ours.
+          last = true;
+          if (this.isAlive()) await shutdown(this.regs);
+        }
       } catch (e) {
         firstError ??= e;
       }

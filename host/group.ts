@@ -373,15 +373,26 @@ export class Group {
     });
   }
 
-  /** Leave: free the slot and this process's memory (its queues must be gone already). */
-  leave(adminDesc: number): void {
+  /**
+   * Leave: free the slot and this process's memory (its queues must be gone
+   * already). Returns true if this process turned out to be the last member
+   * after all: closeIfLast() said no because another member was alive, and
+   * that member has left since (each saw the other at its closeIfLast); the
+   * region is then marked Closed here, and this process does the last
+   * member's work (shutdown, removing the file). Otherwise nobody would, and
+   * the file would outlive the group.
+   */
+  leave(adminDesc: number): boolean {
     const s = this.self;
     this.region.allocatorOp(() => this.core.dmaFreeOwner(s, s));
-    this.withLock(() => {
+    return this.withLock(() => {
       this.core.qpReleaseOwner(adminDesc, s);
       this.core.mboxReset(s);
       if (this.primarySlot() === s) this.hdr.primarySlot = -1;
       this.procs.setState(s, ProcState.Free);
+      if (this.hdr.state === RegionState.Closed || this.liveSlots().length > 0) return false;
+      this.hdr.state = RegionState.Closed;
+      return true;
     });
   }
 
@@ -494,16 +505,5 @@ export class Group {
     let n = 0;
     for (let q = 1; q <= max; q++) if (this.ctrl.qidOwner(q) >= 0) n++;
     return n;
-  }
-
-  /** Wake the processes the core delivered mail to (wakeMask after qpPollShared). */
-  wakeMailboxes(): void {
-    const lo = this.core.wakeMask(0) >>> 0;
-    const hi = this.core.wakeMask(1) >>> 0;
-    if (lo === 0 && hi === 0) return;
-    for (let p = 0; p < PROC_SLOTS; p++) {
-      if (((p < 32 ? lo >>> p : hi >>> (p - 32)) & 1) === 0) continue;
-      futexWake(this.addr(this.ctrl.mailboxWakeWord(p)));
-    }
   }
 }

@@ -10,7 +10,7 @@ import { RegionState, ProcRole } from '../assembly/abi/region.js';
 import { Mmio, processAlive } from '../hal/index.js';
 import { instantiateCore, coreHash } from './core.js';
 import { layoutMemory } from './memory.js';
-import { Region, findRegionFile, openRegionFile, readRegionHeader, createRegionFileExclusive, removeUnusedRegion, groupRegionName, type RegionFile, type RegionFileHead } from './region.js';
+import { Region, findRegionFile, openRegionFile, readRegionHeader, createRegionFileExclusive, removeUnusedRegion, replaceUnusedRegion, groupRegionName, type RegionFile, type RegionFileHead } from './region.js';
 import { Group, GroupClosedError } from './group.js';
 import { openTransport, type Transport } from './transport.js';
 import { parseTransportId, type TransportId } from './trid.js';
@@ -22,6 +22,13 @@ import type { ResolvedOptions } from './controller-options.js';
 const INIT_WAIT_MS = 30_000;
 /** A region this old that is still not Ready, whose creator is dead, is stale. */
 const STALE_AFTER_MS = 10_000;
+/**
+ * A group whose members all died, whose file someone still holds: other
+ * joiners looking at it at the same moment do, for microseconds each. Look
+ * again (after a short random pause) for this long before calling the
+ * group damaged.
+ */
+const DEAD_GROUP_BUSY_MS = 3_000;
 
 /** Which group, and how the caller asked to join it. */
 export interface JoinRequest {
@@ -33,6 +40,19 @@ export interface JoinRequest {
   options: ResolvedOptions;
   /** The device the caller named; undefined: whatever the group runs on (the embedded default). */
   requested?: TransportId;
+  /**
+   * Set by joinGroup once it has opened the device a Ready group under this
+   * name runs on (unless an embedded simulator's). If that group is then
+   * found dead, or gone, a fresh start uses this device when the caller
+   * named none: a group whose primary crashed comes back on its own device,
+   * not on a new embedded simulator (which several joiners racing to
+   * restart it would each have made, one group each).
+   */
+  staleDevice?: TransportId;
+  /** When joinGroup first found a dead group's file held by someone else (another joiner looking at it, most likely). */
+  busySince?: number;
+  /** Set by joinGroup when it replaced a dead group's file with a new one: this process creates the group in it. */
+  replacement?: RegionFile;
 }
 
 /** The device two transport IDs name (their options aside). */
@@ -129,6 +149,7 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
   }
   try {
     transport = await openTransport(groupTrid, undefined, { secondary: true });
+    if (!/ \(embedded\)$/.test(tridText)) req.staleDevice = groupTrid;
   } catch (e) {
     // The device cannot be reached from here. If nobody holds the group any more (its members all died:
     // an embedded simulator with its process, or a PCIe primary killed), it is stale: start afresh.
@@ -182,8 +203,21 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
       region.unmap(); // the mapping holds the file (and our shared flock) as much as the descriptor
       await transport.close();
       if (leftMeanwhile) return undefined;
-      if (removeUnusedRegion(path) === 'in-use') throw damaged(path, req, 'lists no live process, yet processes hold it (its process table is damaged)');
-      if (procType === 'secondary') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): all its processes have exited`, 'state');
+      if (procType === 'secondary') {
+        if (removeUnusedRegion(path) !== 'in-use') throw new ControllerError(`no primary process for group ${shmId} (file prefix ${prefix}): all its processes have exited`, 'state');
+      } else {
+        // Start the group again in its place: a new file renamed over the dead one, so that nobody finds the name empty meanwhile.
+        const fresh = replaceUnusedRegion(path, req.name, options.regionSize, options.hugepages);
+        if (typeof fresh !== 'string') {
+          req.replacement = fresh;
+          return undefined;
+        }
+        if (fresh === 'gone') return undefined;
+      }
+      // In use: most likely another joiner that found it so too, between its map and unmap. Look again.
+      req.busySince ??= performance.now();
+      if (performance.now() - req.busySince > DEAD_GROUP_BUSY_MS) throw damaged(path, req, 'lists no live process, yet processes hold it (its process table is damaged)');
+      await sleep(1 + Math.random() * 9);
       return undefined;
     }
     const primary = group.primarySlot();
@@ -221,15 +255,17 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
  * under us (ends, is found stale, is created by another process meanwhile)
  * is looked at again, a few times.
  */
-export async function openGroup<T>(g: Omit<JoinRequest, 'name'>, create: (file: RegionFile) => Promise<T>, attach: (a: Attachment) => Promise<T>): Promise<T> {
-  const name = groupRegionName(g.prefix, g.shmId);
-  for (let attempt = 0; attempt < 8; attempt++) {
-    if (g.procType !== 'secondary' && !findRegionFile(name)) {
-      const file = createRegionFileExclusive(name, g.options.regionSize, g.options.hugepages);
-      if (file) return create(file);
+export async function openGroup<T>(g: Omit<JoinRequest, 'name'>, create: (file: RegionFile, staleDevice?: TransportId) => Promise<T>, attach: (a: Attachment) => Promise<T>): Promise<T> {
+  const req: JoinRequest = { ...g, name: groupRegionName(g.prefix, g.shmId) };
+  // A few changes, and any number of looks at a dead group others hold for a moment (joinGroup bounds those).
+  for (let attempt = 0; attempt < 8 || (req.busySince !== undefined && performance.now() - req.busySince <= DEAD_GROUP_BUSY_MS + 1000); attempt++) {
+    if (req.procType !== 'secondary' && !findRegionFile(req.name)) {
+      const file = createRegionFileExclusive(req.name, req.options.regionSize, req.options.hugepages);
+      if (file) return create(file, req.staleDevice);
     }
-    const joined = await joinGroup({ ...g, name }, attach);
+    const joined = await joinGroup(req, attach);
     if (joined) return joined;
+    if (req.replacement) return create(req.replacement, req.staleDevice);
   }
   throw new ControllerError(`could not join or create group ${g.shmId} (file prefix ${g.prefix}): it kept changing under us`, 'state');
 }

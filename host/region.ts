@@ -68,7 +68,11 @@ export function createRegionFile(name: string, size: number, policy: HugepagePol
 /** Create a group's region file, or undefined if it exists already (another process created it). */
 export function createRegionFileExclusive(name: string, size: number, policy: HugepagePolicy): RegionFile | undefined {
   const { dir, hugetlbfs } = regionDirectory(size, policy);
-  const path = `${dir}/${name}`;
+  return createExclusiveAt(`${dir}/${name}`, dir, size, hugetlbfs);
+}
+
+/** Create, lock (shared) and size a region file at `path`, or undefined if the name exists. */
+function createExclusiveAt(path: string, dir: string, size: number, hugetlbfs: boolean): RegionFile | undefined {
   let fd: number;
   try {
     fd = openFile(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -118,6 +122,57 @@ export function openRegionFile(path: string): RegionFile {
   const size = fs.fstatSync(fd).size;
   const mount = hugetlbfsMount();
   return { path, fd, size, hugetlbfs: mount !== undefined && path.startsWith(`${mount}/`) };
+}
+
+/**
+ * Replace a dead group's region file (`path`) with a new, empty one for a
+ * new group, in one step if it can: a process that looks for the group
+ * meanwhile always finds a file under the name, the dead one or the new one
+ * (whose creator is then initialising it), never none. Otherwise a process
+ * that came in the moment between removing and creating would start a group
+ * of its own on the default device. As removeUnusedRegion, it is done only
+ * if no process uses the dead file (an exclusive flock, held until the new
+ * file is in place: two processes cannot both replace it). The new file is
+ * made beside the dead one under a temporary name and renamed over it; when
+ * the new one belongs elsewhere (hugepages now free, or no longer), the dead
+ * one is removed first instead. 'in-use' and 'gone' as removeUnusedRegion.
+ */
+export function replaceUnusedRegion(path: string, name: string, size: number, policy: HugepagePolicy): RegionFile | 'in-use' | 'gone' {
+  let old: number;
+  try {
+    old = openTrusted(path, O_RDONLY);
+  } catch (e) {
+    if (e instanceof HalError && e.code === 'ENOENT') return 'gone';
+    throw e;
+  }
+  try {
+    if (!tryFlockExclusive(old)) return 'in-use';
+    if (fs.lstatSync(path, { throwIfNoEntry: false })?.ino !== fs.fstatSync(old).ino) return 'gone';
+    const { dir, hugetlbfs } = regionDirectory(size, policy);
+    const target = `${dir}/${name}`;
+    if (target !== path) {
+      fs.rmSync(path, { force: true });
+      return createExclusiveAt(target, dir, size, hugetlbfs) ?? 'gone';
+    }
+    const tmp = `${dir}/.${name}.${process.pid}.new`;
+    try {
+      fs.rmSync(tmp, { force: true }); // ours: a run of this pid that died here
+    } catch {
+      /* another user's: the create below fails, and the caller looks again */
+    }
+    const file = createExclusiveAt(tmp, dir, size, hugetlbfs);
+    if (!file) return 'gone';
+    try {
+      fs.renameSync(tmp, target);
+    } catch (e) {
+      closeFd(file.fd);
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+    return { ...file, path: target };
+  } finally {
+    closeFd(old);
+  }
 }
 
 /**

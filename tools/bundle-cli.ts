@@ -25,7 +25,8 @@
 // - The first line names the build: "// nvme-wasm bundle <SHA-256 of the
 //   rest>"; a code cache records it and is used only with the same bundle.
 //
-// Run: node dist/tools/bundle-cli.js (npm run build:ts does).
+// Run: node dist/tools/bundle-cli.js (npm run build:ts does); its one line goes
+// to stderr (npm pack --json, whose prepack builds, owns stdout).
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -73,4 +74,4 @@ const r = await esbuild.build({
 const code = r.outputFiles[0]!.contents;
 const id = crypto.createHash('sha256').update(code).digest('hex');
 fs.writeFileSync(OUT, Buffer.concat([Buffer.from(`// nvme-wasm bundle ${id}\n`), code]));
-console.log(`bundle-cli: ${path.relative(ROOT, OUT)} (${(code.length / 1024).toFixed(0)} KiB, build ${id.slice(0, 12)}) in ${(performance.now() - t0).toFixed(0)} ms`);
+process.stderr.write(`bundle-cli: ${path.relative(ROOT, OUT)} (${(code.length / 1024).toFixed(0)} KiB, build ${id.slice(0, 12)}) in ${(performance.now() - t0).toFixed(0)} ms\n`);

@@ -156,8 +156,11 @@ export const CTRL_SIZE: u32 = 0x2000;
 
 // Mailboxes: one per process slot. Whoever reaps the shared admin CQ puts
 // other processes' completions (and a copy of every asynchronous event) in
-// their owner's mailbox, then bumps MBOX_WAKE and futex-wakes it. Written
-// under HDR_ADMIN_LOCK; read by its owner alone.
+// their owner's mailbox, then bumps MBOX_WAKE. Written under
+// HDR_ADMIN_LOCK; read by its owner alone, who polls for it (a hint read
+// of head and tail without the lock). MBOX_WAKE counts deliveries, a futex
+// word for a waiter; nobody sleeps on it, so nobody wakes it (a wake per
+// delivery was a system call each, waiter or not).
 //
 //   mailbox (MBOX_STRIDE bytes)
 //   +0  head | tail | dropped | wake  +16 entries, MBOX_ENTRY_SIZE each
@@ -165,7 +168,7 @@ export const MBOX_STRIDE: u32 = 4096;
 export const MBOX_HEAD: u32 = 0; // next entry the owner reads
 export const MBOX_TAIL: u32 = 4; // next entry a reaper writes
 export const MBOX_DROPPED: u32 = 8; // events dropped on a full mailbox
-export const MBOX_WAKE: u32 = 12; // futex word, bumped on every delivery
+export const MBOX_WAKE: u32 = 12; // bumped on every delivery (a futex word nobody waits on today)
 export const MBOX_ENTRIES_OFF: u32 = 16;
 export const MBOX_ENTRY_SIZE: u32 = 16;
 export const MBOX_ENTRIES: u32 = 255;

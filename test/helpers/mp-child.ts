@@ -1,6 +1,6 @@
 // A group member for the multi-process tests, run as its own OS process:
 //   node mp-child.js '<json>'   with { shmId, prefix, trid, role, ... }
-// Prints 'ready <slot> <primary|secondary>' once joined, progress lines, and a
+// Prints 'ready <slot> <primary|secondary>' once joined, 'device <its transport>', progress lines, and a
 // final 'done <json>' summary; exits non-zero on any error.
 import { Controller, ControllerResetError } from '../../host/index.js';
 import { pattern } from './rand.js';
@@ -35,6 +35,7 @@ const out = (s: string) => process.stdout.write(`${s}\n`);
 
 const ctrl = await Controller.open({ shmId: a.shmId, filePrefix: a.prefix, transport: a.trid, procType: a.procType ?? 'auto', regionSize: 32 << 20 });
 out(`ready ${ctrl.group.self} ${ctrl.isPrimary ? 'primary' : 'secondary'}`);
+out(`device ${ctrl.transport.description}`);
 ctrl.on('asyncEvent', (dw0) => out(`event ${dw0}`));
 ctrl.on('primary', () => out('primary'));
 let resets = 0;

@@ -171,9 +171,12 @@ export async function joinGroup<T>(req: JoinRequest, finish: (a: Attachment) => 
       }
       throw e;
     }
-    if (fs.fstatSync(file.fd).ino !== head.ino) {
+    const opened = fs.fstatSync(file.fd);
+    if (opened.ino !== head.ino || opened.size === 0 || fs.lstatSync(path, { throwIfNoEntry: false })?.ino !== opened.ino) {
       // The group we saw Ready ended and the name now holds a new group's
-      // file, perhaps not formatted yet: look again from the start.
+      // file, perhaps not formatted yet; or a process restarting a dead
+      // group emptied this one and renamed a new file over it while we
+      // waited for our flock (replaceUnusedRegion): look again from the start.
       closeFdQuiet(file);
       await transport.close();
       return undefined;

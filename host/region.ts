@@ -135,12 +135,17 @@ export function openRegionFile(path: string): RegionFile {
  * file is in place: two processes cannot both replace it). The new file is
  * made beside the dead one under a temporary name and renamed over it; when
  * the new one belongs elsewhere (hugepages now free, or no longer), the dead
- * one is removed first instead. 'in-use' and 'gone' as removeUnusedRegion.
+ * one is removed first instead. The dead file is emptied first (ftruncate to
+ * 0), so that its hugepages or /dev/shm pages are free for the new one: a
+ * pool sized for one group has no room for two (CI's VM suite restarts a
+ * killed target in 128 hugepages). A process that reads its header
+ * meanwhile finds it too short and waits, as for a file being created.
+ * 'in-use' and 'gone' as removeUnusedRegion.
  */
 export function replaceUnusedRegion(path: string, name: string, size: number, policy: HugepagePolicy): RegionFile | 'in-use' | 'gone' {
   let old: number;
   try {
-    old = openTrusted(path, O_RDONLY);
+    old = openTrusted(path, O_RDWR);
   } catch (e) {
     if (e instanceof HalError && e.code === 'ENOENT') return 'gone';
     throw e;
@@ -148,6 +153,7 @@ export function replaceUnusedRegion(path: string, name: string, size: number, po
   try {
     if (!tryFlockExclusive(old)) return 'in-use';
     if (fs.lstatSync(path, { throwIfNoEntry: false })?.ino !== fs.fstatSync(old).ino) return 'gone';
+    truncateFile(old, 0); // its pages back to the pool before the new file takes its own
     const { dir, hugetlbfs } = regionDirectory(size, policy);
     const target = `${dir}/${name}`;
     if (target !== path) {

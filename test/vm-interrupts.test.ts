@@ -38,14 +38,19 @@ async function open(): Promise<Controller> {
     assert.is(qp.completionMode, 'interrupt');
     assert.is(qp.interruptVector, qp.qid);
     const blocks = 4096 / ns.blockSize;
-    const n = 100;
-    for (let i = 0; i < n; i++) await ns.write(i * blocks, pattern(i * blocks, blocks, ns.blockSize, 7), { qpair: qp });
+    const written = 100;
+    for (let i = 0; i < written; i++) await ns.write(i * blocks, pattern(i * blocks, blocks, ns.blockSize, 7), { qpair: qp });
     const got = Buffer.alloc(blocks * ns.blockSize);
     const w0 = qp.completionWaits;
-    for (let i = 0; i < n; i++) {
+    // At least 100 reads, and on until 5 have slept and been woken (at most 1,000): a read the
+    // device completes before the poller has armed and slept needs no interrupt, and in a CI run
+    // on a quiet host all of 100 did (2026-12-02: 200 polls, 0 sleeps).
+    let n = 0;
+    for (; n < 1000 && (n < 100 || qp.completionWaits.wakeups - w0.wakeups < 5); n++) {
+      const i = n % written;
       await sleep(1);
       await ns.read(i * blocks, got, { qpair: qp });
-      assert.ok(got.equals(pattern(i * blocks, blocks, ns.blockSize, 7)), `read ${i} verifies`);
+      assert.ok(got.equals(pattern(i * blocks, blocks, ns.blockSize, 7)), `read ${n} verifies`);
     }
     const w = qp.completionWaits;
     const wakeups = w.wakeups - w0.wakeups;

@@ -61,10 +61,20 @@ test('a first run writes the cache, the next one uses it; both print the same', 
   has(b, /^accepted \(\d+ bytes\)$/);
   assert.not.ok(b.trace.some((t) => t.startsWith('written')), 'an accepted cache is not written again');
   // One cache file per command, named for it.
-  const c = run(d, 'perf', '--help');
+  const c = run(d, 'identify', '--help');
   assert.is(c.code, 0);
-  assert.ok(fs.existsSync(path.join(d, 'perf.bin')), 'perf.bin written');
-  assert.equal(fs.readdirSync(d).sort(), ['default.bin', 'perf.bin'], 'no temporary file left');
+  assert.ok(fs.existsSync(path.join(d, 'identify.bin')), 'identify.bin written');
+  assert.equal(fs.readdirSync(d).sort(), ['default.bin', 'identify.bin'], 'no temporary file left');
+});
+
+test('the long-running commands run as ES modules, not from the bundle', () => {
+  const d = cacheDir();
+  for (const c of ['perf', 'nvmf-tgt', 'demo']) {
+    const r = run(d, c, '--help');
+    assert.is(r.code, 0);
+    assert.equal(r.trace, [`${c} runs as ES modules`]);
+  }
+  assert.equal(fs.readdirSync(d), [], 'no cache for them');
 });
 
 test('the bundle and the ES modules print the same help, errors and exit codes', () => {
@@ -79,7 +89,7 @@ test('the bundle and the ES modules print the same help, errors and exit codes',
 
 test('a failing command leaves no cache', () => {
   const d = cacheDir();
-  const r = run(d, 'perf', '-q', '0');
+  const r = run(d, 'id-ns', '-r', 'trtype:bogus');
   assert.is(r.code, 1);
   assert.match(r.err, /nvme-wasm: error: |error: option/);
   assert.equal(fs.readdirSync(d), []);

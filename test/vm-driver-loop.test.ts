@@ -114,7 +114,7 @@ t(`bind, another VFIO driver on every other round, then perf: ${ROUNDS} rounds, 
     const p = cliBounded(['perf', '-r', tridOf(dev!), '-q', '1', '-o', '4096', '-w', 'randread', '-t', String(SECONDS), '--json'], 120_000);
     if (p.signal !== null || p.status !== 0) {
       const bt = backtraces();
-      problems.push(`round ${round}${round % 2 === 0 ? ' (after the other driver)' : ''}: perf ended by ${p.signal ?? `exit ${p.status}`}: ${tail(p.stderr)} ${tail(p.stdout, 2)}${bt ? `\n${bt}` : ''}`);
+      problems.push(`round ${round}${round % 2 === 0 ? ' (after the other driver)' : ''}: perf ended by ${p.signal ?? `exit ${p.status}`}: ${tail(p.stderr, 24)} ${tail(p.stdout, 2)}${bt ? `\n${bt}` : ''}`);
       progress(`round ${round}: perf ended by ${p.signal ?? `exit ${p.status}`}${bt ? `\n${bt}` : ''}`);
       continue;
     }

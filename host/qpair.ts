@@ -19,6 +19,7 @@ import { SF_ABORT_REQUESTED, sfCode } from '../assembly/nvme/status.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
 import { NvmeTimeoutError, ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
+import { CidKeys } from './cid-keys.js';
 import { CommandTable, PROMISE_CB, capture, captured, type IoCallback, type Cleanup } from './command-table.js';
 import { LatencySampler } from './latency-sampler.js';
 import { PromisePoller, PollMode, type PollTarget, type PollerCounters } from './promise-poller.js';
@@ -58,11 +59,9 @@ export class QueuePair implements PollTarget {
   protected readonly core: CoreExports;
   private readonly out: Uint32Array;
   private readonly keyByCid: boolean;
-  /** cid fields (keyByCid): bits of the slot index, where the generation starts, this process's owner field and its mask. */
+  /** keyByCid: the keys of this process's cids (undefined on I/O queues, keyed by slot). */
+  private readonly cids: CidKeys | undefined;
   private readonly slotBits: number;
-  private readonly genShift: number;
-  private readonly ownerField: number;
-  private readonly ownerMask: number;
   private readonly table: CommandTable;
   private readonly cbs: CommandTable['cbs'];
   private readonly opcodes: Uint8Array;
@@ -103,13 +102,10 @@ export class QueuePair implements PollTarget {
     this.checkAlive = init.checkAlive;
     this.out = new Uint32Array(init.region.buffer, init.core.outPtr(), OUT_MAX * OUT_STRIDE);
     this.descriptor = new QpDescriptor(init.region, init.desc);
-    this.keyByCid = init.cidOwner !== undefined;
-    const ownerBits = this.keyByCid ? this.descriptor.ownerBits : 0;
     this.slotBits = this.descriptor.slotBits;
-    this.genShift = this.slotBits + ownerBits;
-    this.ownerField = ((init.cidOwner ?? 0) & ((1 << ownerBits) - 1)) << this.slotBits;
-    this.ownerMask = ((1 << ownerBits) - 1) << this.slotBits;
-    this.table = new CommandTable(this.keyByCid ? 1 << (16 - ownerBits) : init.nslots);
+    this.cids = init.cidOwner !== undefined ? new CidKeys(this.slotBits, this.descriptor.ownerBits, init.cidOwner) : undefined;
+    this.keyByCid = this.cids !== undefined;
+    this.table = new CommandTable(this.cids ? this.cids.size : init.nslots);
     // The hot path stores into the table's arrays directly (one field load each, no call).
     this.cbs = this.table.cbs;
     this.opcodes = this.table.opcodes;
@@ -150,7 +146,7 @@ export class QueuePair implements PollTarget {
    */
   protected track(r: number, opcode: number, cb: IoCallback, what: string): boolean {
     if (r >= 0) {
-      const k = this.keyByCid ? this.postedKey() : r;
+      const k = this.cids ? this.cids.postedKey(this.lastCid) : r;
       // The one thing done per command. No clock read: the next timeout scan stamps the deadline.
       this.cbs[k] = cb;
       this.opcodes[k] = opcode;
@@ -245,7 +241,7 @@ export class QueuePair implements PollTarget {
     const bErr = this.bErr;
     const bDw0 = this.bDw0;
     const timedOut = this.timedOut;
-    const byCid = this.keyByCid;
+    const cids = this.cids;
     for (let i = 0; i < n; i++) {
       const o = i * OUT_STRIDE;
       const slotField = out[o + OUT_SLOT]!;
@@ -254,7 +250,7 @@ export class QueuePair implements PollTarget {
         bDw0[i] = out[o + OUT_DW0]!;
         continue;
       }
-      const k = byCid ? this.cidKey(out[o + OUT_CID]!) : slotField;
+      const k = cids ? cids.keyOf(out[o + OUT_CID]!) : slotField;
       const cb = k < 0 ? undefined : cbs[k];
       if (cb === undefined) {
         bKind[i] = KIND_UNKNOWN;
@@ -379,7 +375,7 @@ export class QueuePair implements PollTarget {
       try {
         const r = this.guard(submit);
         if (this.track(r, opcode, PROMISE_CB, what)) {
-          const k = this.keyByCid ? this.postedKey() : r;
+          const k = this.cids ? this.cids.postedKey(this.lastCid) : r;
           t.resolves[k] = resolve;
           t.rejects[k] = reject;
           t.cleanups[k] = cleanup;
@@ -573,20 +569,7 @@ export class QueuePair implements PollTarget {
 
   /** The cid of key `k`. */
   private keyOf(k: number): number {
-    return this.keyByCid ? ((k >>> this.slotBits) << this.genShift) | this.ownerField | (k & ((1 << this.slotBits) - 1)) : this.core.slotCid(this.desc, k);
-  }
-
-  /** keyByCid: the key of the command the last guard() posted (its cid carries this process's owner field). */
-  private postedKey(): number {
-    const k = this.cidKey(this.lastCid);
-    if (k < 0) throw new Error(`internal error: posted cid ${this.lastCid} does not carry this process's owner field ${this.ownerField >>> this.slotBits}`);
-    return k;
-  }
-
-  /** keyByCid: the key of `cid`, its generation and slot index; -1 when its owner field is not this process's. */
-  private cidKey(cid: number): number {
-    if ((cid & this.ownerMask) !== this.ownerField) return -1;
-    return ((cid >>> this.genShift) << this.slotBits) | (cid & ((1 << this.slotBits) - 1));
+    return this.cids ? this.cids.cidOf(k) : this.core.slotCid(this.desc, k);
   }
 
   private timeoutError(k: number, cid: number, recovery: TimeoutRecovery | undefined): NvmeTimeoutError {
@@ -645,7 +628,7 @@ export class QueuePair implements PollTarget {
 
   /** Command `cid` is still outstanding here (not completed, not failed). */
   isWaitingFor(cid: number): boolean {
-    const k = this.keyByCid ? this.cidKey(cid) : cid & ((1 << this.slotBits) - 1);
+    const k = this.cids ? this.cids.keyOf(cid) : cid & ((1 << this.slotBits) - 1);
     if (k < 0 || k >= this.table.size || !this.table.has(k)) return false;
     return this.keyByCid || this.core.slotCid(this.desc, k) === cid;
   }

@@ -125,6 +125,26 @@ export function openRegionFile(path: string): RegionFile {
 }
 
 /**
+ * Open the region file at `path` and take an exclusive flock on it, proof
+ * that no process uses it; the descriptor, still the file under the name
+ * (not one created there meanwhile). 'in-use': someone holds it; 'gone': it
+ * was removed or replaced. The caller closes the descriptor (dropping the lock).
+ */
+function lockUnused(path: string, flags: number): number | 'in-use' | 'gone' {
+  let fd: number;
+  try {
+    fd = openTrusted(path, flags);
+  } catch (e) {
+    if (e instanceof HalError && e.code === 'ENOENT') return 'gone';
+    throw e;
+  }
+  const why = !tryFlockExclusive(fd) ? 'in-use' : fs.lstatSync(path, { throwIfNoEntry: false })?.ino !== fs.fstatSync(fd).ino ? 'gone' : undefined;
+  if (why === undefined) return fd;
+  closeFd(fd);
+  return why;
+}
+
+/**
  * Replace a dead group's region file (`path`) with a new, empty one for a
  * new group, in one step if it can: a process that looks for the group
  * meanwhile always finds a file under the name, the dead one or the new one
@@ -143,16 +163,9 @@ export function openRegionFile(path: string): RegionFile {
  * 'in-use' and 'gone' as removeUnusedRegion.
  */
 export function replaceUnusedRegion(path: string, name: string, size: number, policy: HugepagePolicy): RegionFile | 'in-use' | 'gone' {
-  let old: number;
+  const old = lockUnused(path, O_RDWR);
+  if (typeof old === 'string') return old;
   try {
-    old = openTrusted(path, O_RDWR);
-  } catch (e) {
-    if (e instanceof HalError && e.code === 'ENOENT') return 'gone';
-    throw e;
-  }
-  try {
-    if (!tryFlockExclusive(old)) return 'in-use';
-    if (fs.lstatSync(path, { throwIfNoEntry: false })?.ino !== fs.fstatSync(old).ino) return 'gone';
     truncateFile(old, 0); // its pages back to the pool before the new file takes its own
     const { dir, hugetlbfs } = regionDirectory(size, policy);
     const target = `${dir}/${name}`;
@@ -189,17 +202,9 @@ export function replaceUnusedRegion(path: string, name: string, size: number, po
  * group); 'gone': it was removed meanwhile.
  */
 export function removeUnusedRegion(path: string): 'removed' | 'in-use' | 'gone' {
-  let fd: number;
+  const fd = lockUnused(path, O_RDONLY);
+  if (typeof fd === 'string') return fd;
   try {
-    fd = openTrusted(path, O_RDONLY);
-  } catch (e) {
-    if (e instanceof HalError && e.code === 'ENOENT') return 'gone';
-    throw e;
-  }
-  try {
-    if (!tryFlockExclusive(fd)) return 'in-use';
-    // Still the file we locked (not one created under the name meanwhile)?
-    if (fs.lstatSync(path, { throwIfNoEntry: false })?.ino !== fs.fstatSync(fd).ino) return 'gone';
     fs.rmSync(path, { force: true });
     return 'removed';
   } finally {

@@ -9,7 +9,10 @@
 //
 // NVME_WASM_VM_LOOP_ROUNDS (default 20; at 1 in 9 the old crash was caught
 // with probability 1 - (8/9)^20 = 0.9) and NVME_WASM_VM_LOOP_SECONDS (perf -t,
-// default 1).
+// default 1). For a closer look: NVME_WASM_VM_LOOP_ENTRY (the CLI file that
+// runs, relative to dist/, default host/cli/main.js; host/cli/nvme-wasm.cjs
+// is the bundle launcher) and NVME_WASM_VM_LOOP_NODE_ARGS (node's own flags
+// before it, space-separated).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -25,6 +28,9 @@ const ROUNDS = Number(process.env.NVME_WASM_VM_LOOP_ROUNDS ?? 20);
 const SECONDS = Number(process.env.NVME_WASM_VM_LOOP_SECONDS ?? 1);
 /** NVME_WASM_VM_LOOP_OTHER=every: the other driver before every perf run, not every other one. */
 const OTHER_EVERY_ROUND = process.env.NVME_WASM_VM_LOOP_OTHER === 'every';
+const DIST = fileURLToPath(new URL('../', import.meta.url));
+const ENTRY = process.env.NVME_WASM_VM_LOOP_ENTRY ? `${DIST}${process.env.NVME_WASM_VM_LOOP_ENTRY}` : MAIN;
+const NODE_ARGS = (process.env.NVME_WASM_VM_LOOP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const C_SOURCE = fileURLToPath(new URL('../../bench/native/nvme-vfio.c', import.meta.url));
 const C_BIN = '/tmp/nvme-vfio';
 
@@ -44,7 +50,7 @@ function progress(line: string): void {
 }
 /** The CLI, bounded in time (a hang is a failure too), with core dumps on (ulimit -c unlimited). */
 function cliBounded(args: string[], timeoutMs: number) {
-  return spawnSync('sh', ['-c', 'ulimit -c unlimited && exec "$0" "$@"', process.execPath, MAIN, ...args], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' });
+  return spawnSync('sh', ['-c', 'ulimit -c unlimited && exec "$0" "$@"', process.execPath, ...NODE_ARGS, ENTRY, ...args], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' });
 }
 
 // A crash leaves a core in the guest's tmpfs, and gdb (a provisioned package)

@@ -30,10 +30,11 @@ const o = new Command('nvmf-guest')
   .option('--seconds <s>', 'run time per point', '5')
   .option('--reps <n>', 'repetitions', '3')
   .option('--workloads <list>', 'workloads', Object.keys(WORKLOADS).join(','))
+  .option('--poll-too', 'run the project target a second time per repetition with --device-completion-mode poll (rows "poll")')
   .option('--standin', 'run the (i) rows against test/vm/nvmf-standin.ts (a forwarder in front of nvmet-tcp) instead of nvme-wasm nvmf-tgt: proves the bench, measures nothing of the project')
   .requiredOption('--out <file>', 'results JSON')
   .parse()
-  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean }>();
+  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean; pollToo?: boolean }>();
 const STANDIN_MODULE = fileURLToPath(new URL('../test/vm/nvmf-standin.js', import.meta.url));
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
@@ -122,9 +123,9 @@ async function kernelRound(rep: number): Promise<void> {
   }
 }
 
-async function projectRound(rep: number): Promise<void> {
+async function projectRound(rep: number, target: 'project' | 'projectPoll' = 'project'): Promise<void> {
   if (!nvmfTargetAvailable() && !o.standin) {
-    for (const w of workloads) record({ rep, workload: w, target: 'project', error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
+    for (const w of workloads) record({ rep, workload: w, target, error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
     return;
   }
   bindDriver(o.bdf, 'vfio-pci');
@@ -132,22 +133,23 @@ async function projectRound(rep: number): Promise<void> {
     const tgt = await NvmfTarget.start({
       trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true,
       ...(o.standin ? { command: [process.execPath, STANDIN_MODULE] } : {}),
+      ...(target === 'projectPoll' ? { extraArgs: ['--device-completion-mode', 'poll'] } : {}),
     });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
-      if (rep === 1) console.log(`project: ${o.standin ? 'STAND-IN (forwarder + nvmet-tcp)' : 'nvmf-tgt'} (pid ${tgt.pid}) exports ${o.bdf} as ${DEFAULT_SUBNQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
+      if (rep === 1) console.log(`${target}: ${o.standin ? 'STAND-IN (forwarder + nvmet-tcp)' : 'nvmf-tgt'} (pid ${tgt.pid}) exports ${o.bdf} as ${DEFAULT_SUBNQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
       try {
-        for (const w of workloads) await measure(c, w, 'project', rep, tgt.pid);
+        for (const w of workloads) await measure(c, w, target, rep, tgt.pid);
       } finally {
         await disconnect(c.ctrl);
       }
     } catch (e) {
-      for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === 'project')) record({ rep, workload: w, target: 'project', error: (e as Error).message.split('\n')[0]! });
+      for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === target)) record({ rep, workload: w, target, error: (e as Error).message.split('\n')[0]! });
     } finally {
       await tgt.stop('SIGTERM');
     }
   } catch (e) {
-    for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === 'project')) record({ rep, workload: w, target: 'project', error: (e as Error).message.split('\n')[0]! });
+    for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === target)) record({ rep, workload: w, target, error: (e as Error).message.split('\n')[0]! });
   } finally {
     rebindDefault(o.bdf);
   }
@@ -159,7 +161,9 @@ for (let rep = 1; rep <= reps; rep++) {
   if (rep % 2) {
     await kernelRound(rep);
     await projectRound(rep);
+    if (o.pollToo) await projectRound(rep, 'projectPoll');
   } else {
+    if (o.pollToo) await projectRound(rep, 'projectPoll');
     await projectRound(rep);
     await kernelRound(rep);
   }

@@ -93,6 +93,11 @@ export class PromisePoller {
   constructor(private readonly target: PollTarget, private readonly eventDriven = false, private readonly sleep?: SleepPolicy) {}
 
   readonly counters: PollerCounters = { polls: 0, sleeps: 0, wakeups: 0 };
+
+  /** The interrupt this poller sleeps on, if any. */
+  get sleepSource(): InterruptSource | undefined {
+    return this.sleep?.source;
+  }
   /** When the current run of empty polls began ('adaptive'), -1: the last poll reaped. */
   private emptySince = -1;
   private emptyPolls = 0;

@@ -28,6 +28,7 @@ import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
 import type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
 import { runBatch, type BatchQueue } from './batch.js';
+import type { InterruptSource } from './interrupts.js';
 
 export type { IoCallback } from './command-table.js';
 export type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
@@ -532,6 +533,20 @@ export class QueuePair implements PollTarget {
   /** What the Promise path's poller did: polls, sleeps on the interrupt, interrupt wake-ups. */
   get completionWaits(): PollerCounters {
     return { ...this.poller.counters };
+  }
+
+  /**
+   * The interrupt this queue pair's completions raise, if it has one
+   * (completionMode 'interrupt' or 'adaptive' where the transport has
+   * vectors), for an application that reaps on the callback path and wants
+   * to sleep while commands are on the device (the NVMe-oF target's poll
+   * groups): `const t = irq.arm()`, processCompletions() once more (it reaps
+   * what came before the arming), then `await irq.wait(t, ms)`. Not while
+   * Promise-path commands of this queue pair are pending: their poller uses
+   * the same source. Undefined: poll.
+   */
+  get interrupt(): InterruptSource | undefined {
+    return this.poller.sleepSource;
   }
 
   // ---- deadlines, failure, reset ----

@@ -13,6 +13,7 @@ import { Command, Option } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
 import { intArg, jsonObjectArg, oneTransport } from './options.js';
 import { startTarget, checkConfig, parseListen, type TargetConfig } from '../nvmf/target/config.js';
+import type { CompletionMode } from '../interrupts.js';
 import { checkNqn } from '../nvmf/target/subsystem.js';
 
 /** The subsystem NQN when --subnqn is not given. */
@@ -34,6 +35,7 @@ interface Opts {
   maxIoQueues?: number;
   regionSize?: number;
   quiet?: boolean;
+  deviceCompletionMode?: CompletionMode;
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -104,11 +106,13 @@ export function nvmfTgtCommand(): Command {
     .option('--model <mn>', "model number the hosts see (default 'nvme-wasm NVMe/TCP target')")
     .option('--max-io-queues <n>', 'I/O queues per host at most (its Number of Queues quota; default 8)', intArg(1, 1024))
     .option('--region-size <mib>', 'MiB of shared region for the target\'s queues and DMA buffers (default 256)', intArg(16, 65536))
+    .addOption(new Option('--device-completion-mode <mode>', "how the target waits for its device's completions: 'adaptive' (spin 50 us, then sleep on the device's interrupt where it has one), 'interrupt', or 'poll' (spin, then a 1 ms timer)").choices(['adaptive', 'interrupt', 'poll']))
     .option('-q, --quiet', 'no log lines on stderr')
     .action(async (o: Opts) => {
       const cfg = configFromFlags({ ...o, listen: o.listen ?? [], allowHost: o.allowHost ?? [], regionSize: o.regionSize !== undefined ? o.regionSize * 1024 * 1024 : undefined });
       if (o.filePrefix !== undefined) for (const d of cfg.devices ?? []) (d as { filePrefix?: string }).filePrefix = o.filePrefix;
       const log = o.quiet ? () => {} : (m: string) => process.stderr.write(`nvmf-tgt: ${m}\n`);
+      if (o.deviceCompletionMode !== undefined) cfg.deviceCompletionMode = o.deviceCompletionMode;
       const rt = await startTarget({ ...cfg, log });
       if (process.env.NVME_WASM_NVMF_DEBUG === '1') {
         // An event loop that stops turning is the one failure a log cannot show otherwise.

@@ -8,6 +8,7 @@ import type { Subsystem as SubsystemOf } from './subsystem.js';
 export type Subsystem = SubsystemOf<FabricsController>;
 import type { IoQueuePair } from '../../index.js';
 import type { CommandContext } from './command.js';
+import type { CompletionMode } from '../../interrupts.js';
 
 const CSTS_SHST_SHIFT = 2; // NVMe 1.4 3.1.6: 00b normal, 01b occurring, 10b complete
 const CSTS_SHST_COMPLETE = 2;
@@ -18,6 +19,7 @@ export interface TargetSettings {
   icTimeoutMs: number;
   adminInCapsuleSize: number;
   deviceQueueTimeoutMs: number;
+  deviceCompletionMode: CompletionMode;
 }
 
 /** What the target does for its connections' handlers. */

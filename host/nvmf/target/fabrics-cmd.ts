@@ -110,7 +110,7 @@ function connect(conn: QueueConnection, ctx: CommandContext): void {
   ctrl.ioConnections.set(qid, conn); // claimed while the device queue is made
   if (process.env.NVME_WASM_NVMF_DEBUG === '1') svc.log(`${conn.remote}: I/O queue ${qid} of controller ${ctrl.cntlid}: creating a device queue pair (depth ${Math.min(sqsize + 2, dev.maxQueueEntries)}, ${dev.ioQueuePairs.length} now)`);
   // sqsize + 1 commands at once: a device queue of sqsize + 2 entries has as many slots.
-  dev.createQueuePair({ depth: Math.min(sqsize + 2, dev.maxQueueEntries), timeoutMs: svc.settings.deviceQueueTimeoutMs }).then(
+  dev.createQueuePair({ depth: Math.min(sqsize + 2, dev.maxQueueEntries), timeoutMs: svc.settings.deviceQueueTimeoutMs, completionMode: svc.settings.deviceCompletionMode }).then(
     (qp) => {
       if (conn.isClosed || ctrl.isEnded) {
         ctrl.ioConnections.delete(qid);

@@ -1,16 +1,32 @@
 // A poll group: connections whose device queue pairs one poller reaps. The
 // target has no threading model; the application calls poll() (from a loop,
 // a timer or a worker of its own), or start() for the default: poll in
-// setImmediate turns while completions keep coming, and for at most
-// `spinUs` (1 ms) after the last one; then, while commands are still on the
-// device, every millisecond (a timer), so a slow device does not cost a
-// CPU spinning; not at all while nothing is on the device. The spin reads
-// the clock once per CLOCK_EVERY empty polls, not per poll: in a QEMU guest
-// the clock is the HPET and a read costs about 5 us (docs/vm-tests.md).
+// setImmediate turns while completions keep coming, and for a short spin
+// after the last one; then, while commands are still on the device, sleep:
+//
+//   - on the device's interrupt, where the busy connection's device queue
+//     pair has one (deviceCompletionMode 'adaptive' or 'interrupt' on VFIO
+//     MSI-X or the simulator): spin `sleepSpinUs` (50 us), arm, poll once
+//     more (what came before the arming), wait until the vector fires (or
+//     20 ms, the bound on a lost interrupt). Several connections busy at
+//     once: the first one's interrupt, at most 1 ms, so the others are
+//     looked at as often as on the timer;
+//   - else on a 1 ms timer, after spinning `spinUs` (1 ms).
+//
+// Not at all while nothing is on the device. New work while asleep ends the
+// sleep (cancel) and spins for it. Why sleep: in a QEMU guest a target
+// spinning for its device's completions held one of the two vCPUs, which
+// the device's emulation and the hosts' side needed (bench:nvmf QD1 mean
+// latency 14 times nvmet-tcp's, 2026-12-02, docs/nvmf-target.md). The spin
+// reads the clock once per CLOCK_EVERY empty polls, not per poll: in a QEMU
+// guest the clock is the HPET and a read costs about 5 us (docs/vm-tests.md).
 import type { TcpConnection } from './connection.js';
+import { INTERRUPT_TIMEOUT_MS, ADAPTIVE_SPIN_US, type InterruptSource } from '../../interrupts.js';
 
 /** Empty polls between two clock reads while spinning. */
 const CLOCK_EVERY = 8;
+/** The timer's period, and the longest sleep while several connections have device work. */
+const LAZY_POLL_MS = 1;
 
 export class PollGroup {
   readonly connections = new Set<TcpConnection>();
@@ -23,11 +39,18 @@ export class PollGroup {
   /** Spun out: polling on the millisecond timer. */
   private lazy = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  /** Microseconds to keep polling without a timer after the last completion. Default 1000 (NVME_WASM_NVMF_SPIN_US); bench:nvmf under TCG: QD1 341 IOPS at 1000, 216 at 200. */
+  /** Microseconds to keep polling after the last completion before the 1 ms timer. Default 1000 (NVME_WASM_NVMF_SPIN_US); bench:nvmf under TCG: QD1 341 IOPS at 1000, 216 at 200. */
   spinUs = Number(process.env.NVME_WASM_NVMF_SPIN_US ?? 1000);
+  /** Microseconds to keep polling after the last completion before sleeping on an interrupt. Default ADAPTIVE_SPIN_US, 50 (NVME_WASM_NVMF_SLEEP_SPIN_US). */
+  sleepSpinUs = Number(process.env.NVME_WASM_NVMF_SLEEP_SPIN_US ?? ADAPTIVE_SPIN_US);
   /** poll() calls so far, and the completions they reaped. */
   polls = 0;
   completions = 0;
+  /** Sleeps on a device interrupt so far, and those an interrupt ended (not the time bound, not new work). */
+  sleeps = 0;
+  wakeups = 0;
+  /** The interrupt the group sleeps on now. */
+  private asleep: InterruptSource | undefined;
   /** Clock reads the poller made (a figure for tests and benchmarks). */
   clockReads = 0;
 
@@ -73,6 +96,7 @@ export class PollGroup {
   stop(): void {
     this.running = false;
     clearTimeout(this.timer);
+    this.wakeUp();
     this.scheduled = false;
   }
 
@@ -80,7 +104,8 @@ export class PollGroup {
     if (!this.running) return;
     if (this.scheduled) {
       if (!this.lazy) return; // spinning already
-      clearTimeout(this.timer); // new work while on the timer: spin for it now
+      clearTimeout(this.timer); // new work while on the timer or asleep: spin for it now
+      this.wakeUp();
     }
     this.scheduled = true;
     this.idle(); // new work: spin for it first
@@ -93,13 +118,68 @@ export class PollGroup {
     this.lazy = false;
   }
 
-  /** Has the spin after the last completion lasted spinUs? Reads the clock every CLOCK_EVERY calls. */
-  private spunOut(): boolean {
+  /** Has the spin after the last completion lasted `us`? Reads the clock every CLOCK_EVERY calls. */
+  private spunOut(us: number): boolean {
     if (++this.idlePolls % CLOCK_EVERY !== 0) return false;
     const now = this.clock();
     this.clockReads++;
     if (this.idleSince < 0) this.idleSince = now;
-    return (now - this.idleSince) * 1000 >= this.spinUs;
+    return (now - this.idleSince) * 1000 >= us;
+  }
+
+  /** The interrupt to sleep on (the first busy connection's), and whether others are busy too; undefined: a busy queue has none. */
+  private sleepTarget(): { src: InterruptSource; several: boolean } | undefined {
+    let src: InterruptSource | undefined;
+    let busy = 0;
+    for (const c of this.connections) {
+      if (c.deviceOutstanding === 0 || !c.deviceQp) continue;
+      const irq = c.deviceQp.interrupt;
+      if (irq === undefined) return undefined;
+      src ??= irq;
+      busy++;
+    }
+    return src && { src, several: busy > 1 };
+  }
+
+  /** End a sleep now; its wait's end is then ignored. */
+  private wakeUp(): void {
+    const s = this.asleep;
+    if (s === undefined) return;
+    this.asleep = undefined;
+    s.cancel();
+  }
+
+  /**
+   * Spun out: arm the interrupt, poll once more (a completion that came
+   * before the arming raised the vector before it was armed), then sleep
+   * until it fires. False: no interrupt to sleep on (the caller sets the timer).
+   */
+  private sleepOnInterrupt(): boolean {
+    const t = this.sleepTarget();
+    if (t === undefined) return false;
+    const token = t.src.arm();
+    if (this.poll() > 0) {
+      this.idle();
+      setImmediate(this.tick);
+      return true;
+    }
+    if (this.outstanding === 0) {
+      this.scheduled = false;
+      return true;
+    }
+    this.asleep = t.src;
+    this.sleeps++;
+    const done = (woken: boolean) => {
+      if (this.asleep !== t.src) return; // woken by new work or stop(): that path scheduled what follows
+      this.asleep = undefined;
+      if (woken) {
+        this.wakeups++;
+        this.idle(); // a completion: spin again before the next sleep
+      }
+      this.tick();
+    };
+    t.src.wait(token, t.several ? LAZY_POLL_MS : INTERRUPT_TIMEOUT_MS).then(done, () => done(false));
+    return true;
   }
 
   private readonly tick = (): void => {
@@ -109,10 +189,12 @@ export class PollGroup {
     if (reaped) this.idle();
     if (this.outstanding === 0) return;
     this.scheduled = true;
-    if (!this.lazy && (reaped || !this.spunOut())) setImmediate(this.tick);
-    else {
-      this.lazy = true; // until the next completion or new work
-      this.timer = setTimeout(this.tick, 1);
+    const sleepy = this.sleepTarget() !== undefined;
+    if (!this.lazy && (reaped || !this.spunOut(sleepy ? this.sleepSpinUs : this.spinUs))) {
+      setImmediate(this.tick);
+      return;
     }
+    this.lazy = true; // until the next completion or new work
+    if (!(sleepy && this.sleepOnInterrupt())) this.timer = setTimeout(this.tick, LAZY_POLL_MS);
   };
 }

@@ -23,6 +23,7 @@ import { TcpConnection } from './connection.js';
 import { PollGroup } from './poll-group.js';
 import { discoveryLogPage, type DiscoveryPort } from './identify.js';
 import type { TargetServices, TargetSettings } from './types.js';
+import { checkCompletionMode, type CompletionMode } from '../../interrupts.js';
 
 export interface NvmfTargetOptions {
   /** MAXH2CDATA announced in ICResp: most data per H2CData PDU, in bytes, a multiple of 4 from 4 KiB to 16 MiB. Default 128 KiB. */
@@ -33,6 +34,16 @@ export interface NvmfTargetOptions {
   icTimeoutMs?: number;
   /** Timeout of the commands of the device's I/O queue pairs, in milliseconds (0 = none). Default: the controller's commandTimeoutMs. */
   deviceQueueTimeoutMs?: number;
+  /**
+   * completionMode of the device's I/O queue pairs (host/interrupts.ts).
+   * Default 'adaptive': where the device has interrupt vectors (VFIO MSI-X,
+   * the simulator) a poll group spins briefly after the last completion and
+   * then sleeps on the interrupt of a connection's device queue, so a target
+   * waiting on a slow device does not spin a CPU (the one the device's
+   * emulation or the hosts' side needs); elsewhere it polls. 'poll': never
+   * sleep on an interrupt (the 1 ms timer of PollGroup instead).
+   */
+  deviceCompletionMode?: CompletionMode;
   /** Where messages go (connections, refusals, ends of associations). Default: nowhere. */
   log?: (message: string) => void;
 }
@@ -81,6 +92,7 @@ export class NvmfTarget implements TargetServices {
       icTimeoutMs: int('icTimeoutMs', opts.icTimeoutMs ?? 10_000, 1, 3_600_000),
       adminInCapsuleSize: ADMIN_INCAPSULE_SIZE,
       deviceQueueTimeoutMs: opts.deviceQueueTimeoutMs ?? 30_000,
+      deviceCompletionMode: checkCompletionMode('deviceCompletionMode', opts.deviceCompletionMode ?? 'adaptive'),
     };
     this.logFn = opts.log ?? (() => {});
   }

@@ -26,7 +26,7 @@ export function benchPath(p: string): string {
 
 const SIM = benchPath('../host/sim/main.js');
 /** The nvme-wasm command line, built. */
-export const CLI = benchPath('../host/cli/main.js');
+export const CLI = benchPath('../host/cli/nvme-wasm.cjs');
 
 /** The median of `xs` (for an even count, the mean of the two middle values); NaN for none. */
 export function median(xs: readonly number[]): number {

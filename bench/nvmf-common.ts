@@ -12,8 +12,8 @@ export type WorkloadId = keyof typeof WORKLOADS;
 /** The targets in front of QEMU's controller. */
 export const TARGETS = {
   project: 'nvme-wasm nvmf-tgt (vfio)',
-  /** The same target with --device-completion-mode poll (bench:nvmf --poll-too): spinning for the device, as before interrupts. */
-  projectPoll: 'nvme-wasm nvmf-tgt (vfio, poll)',
+  /** The same target with --device-completion-mode adaptive (bench:nvmf --adaptive-too): asleep on the device's MSI-X interrupt. */
+  projectAdaptive: 'nvme-wasm nvmf-tgt (vfio, adaptive)',
   kernel: 'kernel nvmet-tcp (nvme driver)',
 } as const;
 export type TargetId = keyof typeof TARGETS;

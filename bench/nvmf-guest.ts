@@ -30,11 +30,11 @@ const o = new Command('nvmf-guest')
   .option('--seconds <s>', 'run time per point', '5')
   .option('--reps <n>', 'repetitions', '3')
   .option('--workloads <list>', 'workloads', Object.keys(WORKLOADS).join(','))
-  .option('--poll-too', 'run the project target a second time per repetition with --device-completion-mode poll (rows "poll")')
+  .option('--adaptive-too', 'run the project target a second time per repetition with --device-completion-mode adaptive (rows "adaptive")')
   .option('--standin', 'run the (i) rows against test/vm/nvmf-standin.ts (a forwarder in front of nvmet-tcp) instead of nvme-wasm nvmf-tgt: proves the bench, measures nothing of the project')
   .requiredOption('--out <file>', 'results JSON')
   .parse()
-  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean; pollToo?: boolean }>();
+  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean; adaptiveToo?: boolean }>();
 const STANDIN_MODULE = fileURLToPath(new URL('../test/vm/nvmf-standin.js', import.meta.url));
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
@@ -123,7 +123,7 @@ async function kernelRound(rep: number): Promise<void> {
   }
 }
 
-async function projectRound(rep: number, target: 'project' | 'projectPoll' = 'project'): Promise<void> {
+async function projectRound(rep: number, target: 'project' | 'projectAdaptive' = 'project'): Promise<void> {
   if (!nvmfTargetAvailable() && !o.standin) {
     for (const w of workloads) record({ rep, workload: w, target, error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
     return;
@@ -133,7 +133,7 @@ async function projectRound(rep: number, target: 'project' | 'projectPoll' = 'pr
     const tgt = await NvmfTarget.start({
       trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true,
       ...(o.standin ? { command: [process.execPath, STANDIN_MODULE] } : {}),
-      ...(target === 'projectPoll' ? { extraArgs: ['--device-completion-mode', 'poll'] } : {}),
+      ...(target === 'projectAdaptive' ? { extraArgs: ['--device-completion-mode', 'adaptive'] } : {}),
     });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
@@ -161,9 +161,9 @@ for (let rep = 1; rep <= reps; rep++) {
   if (rep % 2) {
     await kernelRound(rep);
     await projectRound(rep);
-    if (o.pollToo) await projectRound(rep, 'projectPoll');
+    if (o.adaptiveToo) await projectRound(rep, 'projectAdaptive');
   } else {
-    if (o.pollToo) await projectRound(rep, 'projectPoll');
+    if (o.adaptiveToo) await projectRound(rep, 'projectAdaptive');
     await projectRound(rep);
     await kernelRound(rep);
   }

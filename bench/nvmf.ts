@@ -43,11 +43,11 @@ const opts = new Command('bench:nvmf')
   .option('--reps <n>', 'repetitions (interleaved)', positive, 3)
   .option('--workloads <list>', `workloads (${Object.keys(WORKLOADS).join(',')})`, workloadList, Object.keys(WORKLOADS) as WorkloadId[])
   .option('--smp <n>', 'guest vCPUs', positive, 2)
-  .option('--poll-too', 'also the project target with --device-completion-mode poll (spinning for the device), in the same boot')
+  .option('--adaptive-too', 'also the project target with --device-completion-mode adaptive (asleep on the device interrupt), in the same boot')
   .option('--standin', 'the (i) rows against test/vm/nvmf-standin.ts (a TCP forwarder in front of nvmet-tcp), to prove the bench before the target exists')
   .option('--from <file>', 'print the table of a saved results file (bench/build/nvmf-bench-results.json) without booting')
   .parse()
-  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number; standin?: boolean; pollToo?: boolean; from?: string }>();
+  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number; standin?: boolean; adaptiveToo?: boolean; from?: string }>();
 interface Saved {
   date: string;
   opts: typeof opts;
@@ -76,8 +76,8 @@ async function boot(): Promise<{ runs: NvmfBenchRun[]; bootSeconds: number; gues
     smp: opts.smp,
     memMiB: 2048,
     hugepages: 128,
-    script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')}${opts.standin ? ' --standin' : ''}${opts.pollToo ? ' --poll-too' : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-    timeoutMs: (180 + opts.reps * (90 + opts.workloads.length * (opts.pollToo ? 3 : 2) * (opts.seconds + 15))) * 1000,
+    script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')}${opts.standin ? ' --standin' : ''}${opts.adaptiveToo ? ' --adaptive-too' : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
+    timeoutMs: (180 + opts.reps * (90 + opts.workloads.length * (opts.adaptiveToo ? 3 : 2) * (opts.seconds + 15))) * 1000,
     onStdout: (s) => process.stdout.write(s),
     onStderr: (s) => process.stderr.write(s),
   });
@@ -114,7 +114,7 @@ console.log(head);
 for (const w of opts.workloads) {
   for (const t of Object.keys(TARGETS) as TargetId[]) {
     const m = med(t, w);
-    if (t === 'projectPoll' && m.n === 0 && !m.error) continue; // not asked for (--poll-too)
+    if (t === 'projectAdaptive' && m.n === 0 && !m.error) continue; // not asked for (--adaptive-too)
     const label = `${WORKLOADS[w].label.padEnd(20)} ${labels[t].padEnd(31)}`;
     if (m.n === 0) {
       console.log(`${label} ${'-'.padStart(8)} ${'-'.padStart(9)} ${'-'.padStart(9)} ${'-'.padStart(10)} ${'-'.padStart(11)} ${'-'.padStart(15)}  0  (${m.error ?? 'no runs'})`);
@@ -137,12 +137,12 @@ for (const w of opts.workloads) {
   const r = (a: number, b: number): string => f(a / b, 2);
   console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  CPU/IO outside fio ${r(p.outsideUs, k.outsideUs)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`);
 }
-if (runs.some((x) => x.target === 'projectPoll')) {
-  console.log('\nratios, nvme-wasm adaptive (the default) / nvme-wasm poll (medians):');
+if (runs.some((x) => x.target === 'projectAdaptive')) {
+  console.log('\nratios, nvme-wasm adaptive / nvme-wasm poll (the default) (medians):');
   const r = (a: number, b: number): string => f(a / b, 2);
   for (const w of opts.workloads) {
-    const a = med('project', w);
-    const b = med('projectPoll', w);
+    const a = med('projectAdaptive', w);
+    const b = med('project', w);
     if (a.n === 0 || b.n === 0) continue;
     console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(a.iops, b.iops)}  mean latency ${r(a.meanUs, b.meanUs)}  target process CPU/IO ${r(a.processUs, b.processUs)}`);
   }

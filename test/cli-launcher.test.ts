@@ -13,11 +13,10 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { CLI_MAIN } from './helpers/cli.js';
 
 const BUNDLE = fileURLToPath(new URL('../host/cli/program.bundle.cjs', import.meta.url));
 const ESM_MAIN = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
-/** The fast launcher (not the installed command since 2026-12-02: see docs/cli.md, Start-up). */
-const CLI_MAIN = fileURLToPath(new URL('../host/cli/nvme-wasm.cjs', import.meta.url));
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nvme-wasm-launcher-'));

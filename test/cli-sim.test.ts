@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../host/cli/nvme-wasm.cjs', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 30000 });
 const name = `clisim${process.pid}`;
 

@@ -209,7 +209,7 @@ test('asynchronous events reach every attached process', async () => {
 
 test('management tools attach during perf, do their work, and leave no trace; perf sees no errors', async () => {
   const g = gid++;
-  const cli = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../host/cli/nvme-wasm.cjs', import.meta.url));
   const perf = spawn(process.execPath, [cli, 'perf', '-i', String(g), '--file-prefix', tag, '-r', trid, '-q', '16', '-o', '4096', '-w', 'randread', '-t', '120'], { stdio: ['ignore', 'pipe', 'pipe'] });
   // perf runs until the tools are done (SIGINT: it stops and prints its summary), however slow the machine.
   let perfOut = '';

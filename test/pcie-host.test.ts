@@ -20,7 +20,7 @@ import { SQE_PRP1, SQE_PRP2, NvmOpc } from '../assembly/nvme/cmd.js';
 import { doorbellOffset, PAGE_SIZE, PCI_CLASS_NVME } from '../assembly/nvme/regs.js';
 import { makeHarness, makeQp, RingDevice } from './helpers/core-harness.js';
 
-const MAIN = fileURLToPath(new URL('../host/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../host/cli/nvme-wasm.cjs', import.meta.url));
 
 test('PCIe transport IDs: SPDK spelling, any case; the address is checked and lower-cased', () => {
   assert.equal(parseTransportId('trtype:PCIe traddr:0000:00:05.0'), { trtype: 'pcie', traddr: '0000:00:05.0' });

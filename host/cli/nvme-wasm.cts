@@ -23,12 +23,11 @@
 // Only the short-lived commands run from the bundle: the management tools,
 // whose start-up is most of their time (identify, id-ctrl, list, ...),
 // `--help` and `--version`. The long-running ones (perf, nvmf-tgt, demo,
-// sim, setup: see ES_MODULE_COMMANDS) run as ES modules, as main.js: in a
-// QEMU guest, perf on a PCIe controller run from the bundle (with or
-// without the code cache) ended by SIGSEGV in 3 of 3 runs of
-// vm-driver-loop (V8 crashed building the stack trace of a WebAssembly trap
-// in the core, issue 16 G), and in none of 20 rounds as ES modules
-// (2026-12-02). Why is not known yet; their start-up matters little.
+// sim, setup: see ES_MODULE_COMMANDS) run as ES modules, as main.js: their
+// start-up matters little, and perf on a PCIe controller from the bundle
+// was where V8 crashed on the stack of a WebAssembly trap (issue 16 G, 3 of
+// 3 vm-driver-loop runs; the cause, V8's inlining of JS-to-Wasm calls, is
+// turned off by host/core.ts since: docs/vm-tests.md).
 //
 // NVME_WASM_CODE_CACHE=0 turns the cache off; NVME_WASM_CODE_CACHE_DIR
 // puts it elsewhere (tests); NVME_WASM_CLI_TRACE=1 prints what the cache

@@ -106,7 +106,7 @@ export function nvmfTgtCommand(): Command {
     .option('--model <mn>', "model number the hosts see (default 'nvme-wasm NVMe/TCP target')")
     .option('--max-io-queues <n>', 'I/O queues per host at most (its Number of Queues quota; default 8)', intArg(1, 1024))
     .option('--region-size <mib>', 'MiB of shared region for the target\'s queues and DMA buffers (default 256)', intArg(16, 65536))
-    .addOption(new Option('--device-completion-mode <mode>', "how the target waits for its device's completions: 'adaptive' (spin 50 us, then sleep on the device's interrupt where it has one), 'interrupt', or 'poll' (spin, then a 1 ms timer)").choices(['adaptive', 'interrupt', 'poll']))
+    .addOption(new Option('--device-completion-mode <mode>', "how the target waits for its device's completions: 'poll' (the default: spin 1 ms, then a 1 ms timer), 'adaptive' (spin 50 us, then sleep on the device's interrupt where it has one) or 'interrupt'").choices(['adaptive', 'interrupt', 'poll']))
     .option('-q, --quiet', 'no log lines on stderr')
     .action(async (o: Opts) => {
       const cfg = configFromFlags({ ...o, listen: o.listen ?? [], allowHost: o.allowHost ?? [], regionSize: o.regionSize !== undefined ? o.regionSize * 1024 * 1024 : undefined });

@@ -1,9 +1,9 @@
-// Running the command line as the user would: `node dist/host/cli/main.js ...`
-// (the `nvme-wasm` command).
+// Running the command line as the user would: the `nvme-wasm` command
+// (dist/host/cli/nvme-wasm.cjs, the bundle with its code cache).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI_MAIN = fileURLToPath(new URL('../../host/cli/main.js', import.meta.url));
+export const CLI_MAIN = fileURLToPath(new URL('../../host/cli/nvme-wasm.cjs', import.meta.url));
 
 export interface CliResult { code: number; out: string; err: string }
 

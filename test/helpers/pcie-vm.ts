@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { vmConfig, ROUTE_DRIVER, type VmConfig, type VmDevice } from '../vm/env.js';
 
-export const MAIN = fileURLToPath(new URL('../../host/cli/main.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../host/cli/nvme-wasm.cjs', import.meta.url));
 
 export interface CliResult { code: number; out: string; err: string }
 

@@ -1,28 +1,14 @@
 // Loading the Wasm core (assembly/) against a shared memory, with a typed
 // view of its exports. One instance per controller a process opens.
 import fs from 'node:fs';
-import v8 from 'node:v8';
+import { applyV8Flags } from './v8-flags.cjs';
 import { packageFile } from './package-files.js';
 import { instantiateSync } from '@assemblyscript/loader';
 import { CORE_LOW_RESERVED } from '../assembly/abi/region.js';
 import { ControllerError } from './errors.js';
 
-/**
- * Issue 16 G: with V8's inlining of JS-to-Wasm calls into optimised
- * JavaScript (--turbo-inline-js-wasm-calls, on by default in Node 20's V8
- * 11.3), `perf` on QEMU's controller through VFIO crashed by SIGSEGV in V8:
- * a WebAssembly trap raised in the core, then a null pointer in V8's walk of
- * that trap's stack (VisitStack<CallSiteBuilder>). vm-driver-loop through
- * the bundle launcher, the other VFIO driver before every perf (2026-12-02):
- * first crash at round 12 in 30 rounds as is, none in 40 rounds with the
- * inlining off, none in 30 with every export called through a JS closure
- * (which V8 does not inline either) and no trap seen there; docs/vm-tests.md.
- * So the core's callers never get that inlining: about 1 ns more per call
- * (a JS-to-Wasm call of one i32, 2.4 -> 3.5 ns on this machine). The flag is
- * V8's, so it holds for the whole process, read by each later optimising
- * compile. NVME_WASM_INLINE_WASM_CALLS=1 leaves V8's default (to measure).
- */
-if (process.env.NVME_WASM_INLINE_WASM_CALLS !== '1') v8.setFlagsFromString('--no-turbo-inline-js-wasm-calls');
+// Before anything calls the core: V8 must not inline JS-to-Wasm calls (issue 16 G, host/v8-flags.cts).
+applyV8Flags();
 
 /**
  * The core's exports (see assembly/index.ts for what each does), as the

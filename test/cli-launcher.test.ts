@@ -67,6 +67,21 @@ test('a first run writes the cache, the next one uses it; both print the same', 
   assert.equal(fs.readdirSync(d).sort(), ['default.bin', 'identify.bin'], 'no temporary file left');
 });
 
+test('a command that loads the Wasm core (list) accepts its own cache: the V8 flags the core sets are set before the bundle compiles', () => {
+  // host/core.ts sets --no-turbo-inline-js-wasm-calls (issue 16 G); a cache
+  // made under it and read before it would be rejected by V8 on every run.
+  const d = cacheDir();
+  const a = run(d, 'list');
+  assert.is(a.code, 0, a.err);
+  has(a, /^written .*list\.bin/);
+  const b = run(d, 'list');
+  assert.is(b.code, 0, b.err);
+  has(b, /^accepted \(\d+ bytes\)$/);
+  assert.not.ok(b.trace.some((t) => t.startsWith('written')), `trace ${JSON.stringify(b.trace)}: the cache was not taken`);
+  const norm = (s: string) => s.replace(/emb-\d+-\d+/g, 'emb-PID-N'); // the embedded simulator is named for its process
+  assert.is(norm(b.out), norm(a.out));
+});
+
 test('the long-running commands run as ES modules, not from the bundle', () => {
   const d = cacheDir();
   for (const c of ['perf', 'nvmf-tgt', 'demo']) {

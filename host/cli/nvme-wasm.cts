@@ -36,6 +36,11 @@ import fs = require('node:fs');
 import path = require('node:path');
 import vm = require('node:vm');
 import nodeModule = require('node:module');
+import { applyV8Flags } from '../v8-flags.cjs';
+
+// The flags the driver runs under (host/v8-flags.cts), before the bundle is
+// compiled: the code cache is made and read under the same flags.
+applyV8Flags();
 
 const BUNDLE = path.join(__dirname, 'program.bundle.cjs');
 /** First line of a cache file: MAGIC, the bundle's build id, Node's version. */

@@ -1,0 +1,32 @@
+// The V8 flags this driver sets in its own process, in one place: host/core.ts
+// sets them before anything calls the Wasm core, and the command's launcher
+// (host/cli/nvme-wasm.cts) before it compiles the bundle, so that the V8 code
+// cache it writes and the one it reads agree on the flags (V8 rejects a cache
+// made under other flags: the cache would be written again on every run).
+//
+// --no-turbo-inline-js-wasm-calls (issue 16 G, docs/vm-tests.md): with V8's
+// inlining of JS-to-Wasm calls into optimised JavaScript (on by default in
+// Node 20's V8 11.3), perf on QEMU's controller through VFIO crashed by
+// SIGSEGV: a WebAssembly trap raised in the core, then a null pointer in
+// V8's walk of that trap's stack (VisitStack<CallSiteBuilder>). In
+// vm-driver-loop through the launcher, the other VFIO driver before every
+// perf (2026-12-02): a crash within 2 to 12 rounds as is (six runs); none in
+// 40 rounds with the flag on node's command line, none in 40 with this
+// module, none in 30 with every core export called through a JS closure
+// (which V8 does not inline either), and no trap there. Cost: about 1 ns per
+// call into the core (a call of one i32, 2.4 against 3.5 ns on this
+// machine). The flag is V8's, for the whole process, read by each later
+// optimising compile. NVME_WASM_INLINE_WASM_CALLS=1 leaves V8's default.
+import v8 = require('node:v8');
+
+/** The flags, as v8.setFlagsFromString takes them. */
+export const V8_FLAGS = '--no-turbo-inline-js-wasm-calls';
+
+let applied = false;
+
+/** Set V8_FLAGS in this process (once; not with NVME_WASM_INLINE_WASM_CALLS=1). */
+export function applyV8Flags(): void {
+  if (applied || process.env.NVME_WASM_INLINE_WASM_CALLS === '1') return;
+  applied = true;
+  v8.setFlagsFromString(V8_FLAGS);
+}

@@ -33,6 +33,8 @@ export const c = {
   getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)'),
   // flock(2): advisory locks the kernel drops when the holder dies.
   flock: lib.func('int flock(int fd, int operation)'),
+  // recv(2) with MSG_DONTWAIT: a polled socket read (host/fabrics/connection.ts, FabricsOptions.poll).
+  recv: lib.func('long recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
   // posix_fallocate(3): returns the error number itself (0 on success), not -1.
   posixFallocate: lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)'),
   // eventfd(2), and read/write of its 8-byte counter; poll(2) to sleep on

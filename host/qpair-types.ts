@@ -68,8 +68,10 @@ export interface QueuePairInit {
 
 /** The device side of a queue pair's rings when it is not PCIe (host/fabrics/ring.ts). */
 export interface QueueWire {
-  /** The core rang the SQ doorbell: take the new entries. */
+  /** The core rang the SQ doorbell: take the new entries (a polled wire also reads what arrived). */
   kick(): void;
+  /** Completions arrive only when the queue pair polls (kick), not by notify: its Promise path must spin. */
+  readonly polled?: boolean;
   /** Set by the queue pair: completions were written into the CQ ring. */
   notify: () => void;
   /** Can a read posted now land in the caller's buffer (attachRead)? True for a live I/O queue of the transport. */

@@ -117,7 +117,8 @@ export class QueuePair implements PollTarget {
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
     this.wire = init.wire;
-    this.poller = new PromisePoller(this, this.wire !== undefined, init.sleep);
+    // A wire that notifies (NVMe/TCP's socket reads) wakes the poller; a polled one is polled like PCIe.
+    this.poller = new PromisePoller(this, this.wire !== undefined && !this.wire.polled, init.sleep);
     if (this.wire) this.wire.notify = this.poller.wake;
   }
 

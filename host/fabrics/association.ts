@@ -101,7 +101,7 @@ export class FabricAssociation implements ConnectionOwner, PropertyPort {
   }
 
   private openConnection(): Promise<TcpConnection> {
-    return TcpConnection.open(this, { host: this.id.traddr, port: this.id.trsvcid, hdgst: this.opts.hdgst, ddgst: this.opts.ddgst, timeoutMs: this.opts.connectTimeoutMs });
+    return TcpConnection.open(this, { host: this.id.traddr, port: this.id.trsvcid, hdgst: this.opts.hdgst, ddgst: this.opts.ddgst, timeoutMs: this.opts.connectTimeoutMs, poll: this.opts.poll });
   }
 
   /** ICReq, then Connect for `qid`; returns the connection and Connect's dword 0. */
@@ -211,6 +211,7 @@ export class FabricAssociation implements ConnectionOwner, PropertyPort {
       w = {
         kick: () => (qid === 0 ? this.admin : this.io.get(qid))?.kick(),
         notify: () => {},
+        polled: qid !== 0 && this.opts.poll, // FabricsOptions.poll: the socket is read when the queue pair polls
         readsInPlace: () => qid !== 0 && ring() !== undefined,
         attachRead: (slot, dest) => {
           const r = ring()!; // readsInPlace() said so in this very turn

@@ -24,6 +24,7 @@ import { crc32c } from '../nvmf/crc32c.js';
 import { NvmfProtocolError } from '../nvmf/errors.js';
 import { NvmfConnectError } from './errors.js';
 import type { QueueRing } from './ring.js';
+import { recvNonBlocking, RECV_NOTHING } from '../../hal/index.js';
 
 /** Cids the connection's own commands use (host slots stay below). */
 export const OWN_CID = 0xfff0;
@@ -62,6 +63,8 @@ export interface ConnectionOptions {
   ddgst: boolean;
   /** Bound on the TCP connect and the ICReq/ICResp exchange. */
   timeoutMs: number;
+  /** An I/O queue's socket is read by kick() (FabricsOptions.poll), not by Node. */
+  poll?: boolean;
 }
 
 /** Bytes the socket reads at once into the connection's buffer. */
@@ -93,9 +96,15 @@ export class TcpConnection implements PduSink {
   private dead: Error | undefined;
   private completedAny = false;
   private readonly termBuf = Buffer.alloc(TERMREQ_PLEN_MAX);
+  /** Where the socket's bytes are read into, reused (Node's onread, or recv when polled). */
+  private readonly readBuf = Buffer.allocUnsafe(READ_BUFFER);
+  private readonly pollAsked: boolean;
+  /** The socket's fd while kick() reads it (FabricsOptions.poll, an I/O queue); -1: Node reads it. */
+  private polledFd = -1;
 
   private constructor(private readonly owner: ConnectionOwner, o: ConnectionOptions) {
     this.address = `${o.host}:${o.port}`;
+    this.pollAsked = o.poll === true;
     this.framer = new PduFramer(this, 'host', { maxCapsuleData: 0, maxDataPdu: 1 << 30 });
     // onread: the socket reads into one buffer of ours, reused, and calls us
     // without the stream machinery (no Buffer per read).
@@ -103,14 +112,9 @@ export class TcpConnection implements PduSink {
       host: o.host,
       port: o.port,
       onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        buffer: this.readBuf,
         callback: (n: number, buf: Uint8Array): boolean => {
-          this.completedAny = false;
-          this.framer.push(buf, n);
-          if (this.completedAny) {
-            this.completedAny = false;
-            this.ring?.notify();
-          }
+          this.received(buf, n);
           return true;
         },
       },
@@ -151,9 +155,38 @@ export class TcpConnection implements PduSink {
     this.die(err, true);
   }
 
+  /** `n` bytes of the socket in `buf`: through the framer; the queue pair is told of completions. */
+  private received(buf: Uint8Array, n: number): void {
+    this.completedAny = false;
+    this.framer.push(buf, n);
+    if (this.completedAny) {
+      this.completedAny = false;
+      this.ring?.notify();
+    }
+  }
+
+  /**
+   * A polled socket: one read of what has arrived, without blocking (a full
+   * buffer's worth at most; the rest at the next poll). Its completions are
+   * delivered before the next read, so an end of stream right behind them is
+   * seen only at the next poll, as Node's reads would see it.
+   */
+  private pollIn(): void {
+    let n: number;
+    try {
+      n = recvNonBlocking(this.polledFd, this.readBuf, READ_BUFFER);
+    } catch (e) {
+      return this.die(new NvmfConnectError(`${this.address}: connection lost: ${(e as Error).message}`, 'closed', this.address));
+    }
+    if (n === RECV_NOTHING) return;
+    if (n === 0) return this.die(new NvmfConnectError(`${this.address}: connection closed by the peer`, 'closed', this.address));
+    this.received(this.readBuf, n);
+  }
+
   private die(err: Error, quiet = false): void {
     if (this.dead) return;
     this.dead = err;
+    this.polledFd = -1; // the fd is the socket's: it goes with destroy()
     this.socket.destroy();
     const ic = this.icDone;
     if (ic) ic(err);
@@ -172,6 +205,7 @@ export class TcpConnection implements PduSink {
   /** Serve `ring`: per-slot PDU buffers sized for its depth. */
   bind(ring: QueueRing): void {
     this.ring = ring;
+    if (this.pollAsked && ring.qid > 0) this.startPolling();
     const n = ring.nslots;
     const capLen = CAPCMD_HLEN + DIGEST_SIZE + 128 + this.inCapsule + DIGEST_SIZE;
     this.hdrs = Array.from({ length: n }, () => Buffer.alloc(capLen));
@@ -182,8 +216,32 @@ export class TcpConnection implements PduSink {
     this.ddErr = new Uint8Array(n);
   }
 
-  /** Send what the core rang since the last look (one corked batch). */
+  /**
+   * FabricsOptions.poll: Node stops reading this socket and kick() reads it
+   * (recv, MSG_DONTWAIT) each time the queue pair polls. Node keeps the
+   * socket (writes, close); ICResp came through Node's reads before this.
+   */
+  private startPolling(): void {
+    const fd = (this.socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    if (typeof fd !== 'number' || fd < 0) return; // no fd to read (not a TCP handle): Node reads, as without poll
+    this.socket.pause();
+    this.polledFd = fd;
+  }
+
+  /**
+   * Send what the core rang since the last look; a polled socket is then
+   * read. In that order, as with Node's reads: commands the caller posted
+   * after the last completions are on the wire before a close that follows
+   * those completions is seen, so they fail with the loss (Host Pathing
+   * Error) like any in flight, rather than wait for the reconnect.
+   */
   kick(): void {
+    this.send();
+    if (this.polledFd >= 0) this.pollIn();
+  }
+
+  /** Send what the core rang since the last look (one corked batch). */
+  private send(): void {
     const ring = this.ring;
     if (!ring || this.dead || ring.head === ring.tail) return;
     const at = this.sqeAt;

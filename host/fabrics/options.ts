@@ -2,13 +2,14 @@
 //
 //   trtype:TCP adrfam:IPv4 traddr:ADDR trsvcid:PORT subnqn:NQN [hostnqn:NQN]
 //     [hdgst:1] [ddgst:1] [kato:MS] [nr_io_queues:N] [queue_size:N]
-//     [incapsule:BYTES] [reconnect_delay:S] [ctrl_loss_tmo:S]
+//     [incapsule:BYTES] [reconnect_delay:S] [ctrl_loss_tmo:S] [poll:1]
 //
 // The first six keys are SPDK's (spdk_nvme_transport_id_parse); the options
 // take the names of Linux's nvme-fabrics connect options (nvme connect
 // --hdr-digest, --data-digest, --keep-alive-tmo, --nr-io-queues,
 // --queue-size, --reconnect-delay, --ctrl-loss-tmo), except that the keep
 // alive timeout is in milliseconds, as the Connect command carries it.
+// `poll` is this driver's own (see FabricsOptions.poll).
 import { InvalidArgumentError } from '../errors.js';
 import { NQN_MAX_LEN, DISCOVERY_NQN } from '../../assembly/nvme/fabrics.js';
 import { NVME_TCP_PORT } from '../../assembly/nvme/tcp.js';
@@ -35,6 +36,15 @@ export interface FabricsOptions {
   ctrlLossTmoS: number;
   /** Bound on each TCP connect and ICReq/ICResp exchange in milliseconds (default 3000). */
   connectTimeoutMs: number;
+  /**
+   * Read each I/O queue's socket from processCompletions (a non-blocking
+   * recv through the HAL, Node's own reading of that socket paused) instead
+   * of Node's socket reads: a polled queue pair, as on PCIe. Lower latency
+   * (no event-loop wake-up per PDU), but data is only read while someone
+   * polls: callback-path users must call processCompletions while commands
+   * are outstanding, and the Promise path spins then. Default false.
+   */
+  poll: boolean;
 }
 
 /** A transport ID of an NVMe/TCP subsystem. */
@@ -76,7 +86,7 @@ export function checkNqn(what: string, nqn: string): string {
   return nqn;
 }
 
-const KNOWN = new Set(['trtype', 'adrfam', 'traddr', 'trsvcid', 'subnqn', 'hostnqn', 'hdgst', 'ddgst', 'kato', 'nr_io_queues', 'queue_size', 'incapsule', 'reconnect_delay', 'ctrl_loss_tmo']);
+const KNOWN = new Set(['trtype', 'adrfam', 'traddr', 'trsvcid', 'subnqn', 'hostnqn', 'hdgst', 'ddgst', 'kato', 'nr_io_queues', 'queue_size', 'incapsule', 'reconnect_delay', 'ctrl_loss_tmo', 'poll']);
 
 /** The TCP part of parseTransportId: `fields` are the TRID's key:value pairs (keys lower case). */
 export function parseTcpTransportId(fields: Record<string, string>, text: string): TcpTransportId {
@@ -96,6 +106,7 @@ export function parseTcpTransportId(fields: Record<string, string>, text: string
   };
   set('hdgst', flag(fields, 'hdgst'));
   set('ddgst', flag(fields, 'ddgst'));
+  set('poll', flag(fields, 'poll'));
   set('katoMs', int(fields, 'kato', 0, 0xffffffff));
   set('nrIoQueues', int(fields, 'nr_io_queues', 1, 0xfffe));
   set('queueSize', int(fields, 'queue_size', 2, 65536));
@@ -124,6 +135,7 @@ export function resolveFabricsOptions(o: Partial<FabricsOptions> | undefined, de
     reconnectDelayS: o?.reconnectDelayS ?? 10,
     ctrlLossTmoS: o?.ctrlLossTmoS ?? 600,
     connectTimeoutMs: o?.connectTimeoutMs ?? 3000,
+    poll: o?.poll ?? false,
   };
   checkNqn('hostnqn', r.hostnqn);
   return r;

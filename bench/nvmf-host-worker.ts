@@ -8,6 +8,7 @@
 //   node dist/bench/nvmf-host-worker.js --trid '...' --qd 32 --seconds 5 [--bs 4096]
 import { Command } from 'commander';
 import { Controller } from '../host/index.js';
+import { parseTransportId } from '../host/trid.js';
 
 const o = new Command('nvmf-host-worker')
   .requiredOption('--trid <trid>', 'NVMe/TCP transport ID')
@@ -47,7 +48,8 @@ const rand = (): number => {
 };
 const blocksPer = bs / ns.blockSize;
 /** poll:1: nothing reads the socket unless processCompletions runs, so spin it. */
-const SPIN = /(^|\s)poll:1(\s|$)/.test(o.trid);
+const tid = parseTransportId(o.trid);
+const SPIN = tid.trtype === 'tcp' && tid.fabrics?.poll === true;
 /** `ms` of the run: a timer, or (SPIN) polls with an event-loop turn every 256. */
 const wait = async (ms: number): Promise<void> => {
   if (!SPIN) return new Promise((r) => setTimeout(r, ms));

@@ -118,17 +118,24 @@ export class PollGroup {
     this.lazy = false;
   }
 
-  /** Has the spin after the last completion lasted `us`? Reads the clock every CLOCK_EVERY calls. */
-  private spunOut(us: number): boolean {
+  /**
+   * Has the spin after the last completion lasted its budget (sleepSpinUs
+   * where the group can sleep on an interrupt, else spinUs)? Reads the clock,
+   * and looks at the connections, every CLOCK_EVERY calls only.
+   */
+  private spunOut(): boolean {
     if (++this.idlePolls % CLOCK_EVERY !== 0) return false;
     const now = this.clock();
     this.clockReads++;
     if (this.idleSince < 0) this.idleSince = now;
-    return (now - this.idleSince) * 1000 >= us;
+    return (now - this.idleSince) * 1000 >= (this.sleepTarget() !== undefined ? this.sleepSpinUs : this.spinUs);
   }
 
-  /** The interrupt to sleep on (the first busy connection's), and whether others are busy too; undefined: a busy queue has none. */
-  private sleepTarget(): { src: InterruptSource; several: boolean } | undefined {
+  /** Set by sleepTarget(): more than one connection has commands on the device. */
+  private severalBusy = false;
+
+  /** The interrupt to sleep on (the first busy connection's; severalBusy says if others are busy too); undefined: a busy queue has none. */
+  private sleepTarget(): InterruptSource | undefined {
     let src: InterruptSource | undefined;
     let busy = 0;
     for (const c of this.connections) {
@@ -138,7 +145,8 @@ export class PollGroup {
       src ??= irq;
       busy++;
     }
-    return src && { src, several: busy > 1 };
+    this.severalBusy = busy > 1;
+    return src;
   }
 
   /** End a sleep now; its wait's end is then ignored. */
@@ -155,9 +163,9 @@ export class PollGroup {
    * until it fires. False: no interrupt to sleep on (the caller sets the timer).
    */
   private sleepOnInterrupt(): boolean {
-    const t = this.sleepTarget();
-    if (t === undefined) return false;
-    const token = t.src.arm();
+    const src = this.sleepTarget();
+    if (src === undefined) return false;
+    const token = src.arm();
     if (this.poll() > 0) {
       this.idle();
       setImmediate(this.tick);
@@ -167,10 +175,10 @@ export class PollGroup {
       this.scheduled = false;
       return true;
     }
-    this.asleep = t.src;
+    this.asleep = src;
     this.sleeps++;
     const done = (woken: boolean) => {
-      if (this.asleep !== t.src) return; // woken by new work or stop(): that path scheduled what follows
+      if (this.asleep !== src) return; // woken by new work or stop(): that path scheduled what follows
       this.asleep = undefined;
       if (woken) {
         this.wakeups++;
@@ -178,7 +186,7 @@ export class PollGroup {
       }
       this.tick();
     };
-    t.src.wait(token, t.several ? LAZY_POLL_MS : INTERRUPT_TIMEOUT_MS).then(done, () => done(false));
+    src.wait(token, this.severalBusy ? LAZY_POLL_MS : INTERRUPT_TIMEOUT_MS).then(done, () => done(false));
     return true;
   }
 
@@ -189,12 +197,11 @@ export class PollGroup {
     if (reaped) this.idle();
     if (this.outstanding === 0) return;
     this.scheduled = true;
-    const sleepy = this.sleepTarget() !== undefined;
-    if (!this.lazy && (reaped || !this.spunOut(sleepy ? this.sleepSpinUs : this.spinUs))) {
+    if (!this.lazy && (reaped || !this.spunOut())) {
       setImmediate(this.tick);
       return;
     }
     this.lazy = true; // until the next completion or new work
-    if (!(sleepy && this.sleepOnInterrupt())) this.timer = setTimeout(this.tick, LAZY_POLL_MS);
+    if (!this.sleepOnInterrupt()) this.timer = setTimeout(this.tick, LAZY_POLL_MS);
   };
 }

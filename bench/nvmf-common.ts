@@ -14,9 +14,17 @@ export const TARGETS = {
   project: 'nvme-wasm nvmf-tgt (vfio)',
   /** The same target with --device-completion-mode adaptive (bench:nvmf --adaptive-too): asleep on the device's MSI-X interrupt. */
   projectAdaptive: 'nvme-wasm nvmf-tgt (vfio, adaptive)',
+  /** The same target with --no-poll-sockets (bench:nvmf --node-sockets-too): Node reads and writes every socket. */
+  projectNodeSockets: 'nvme-wasm nvmf-tgt (vfio, Node sockets)',
   kernel: 'kernel nvmet-tcp (nvme driver)',
 } as const;
 export type TargetId = keyof typeof TARGETS;
+
+/** The project target's variants a bench run may add, and the nvmf-tgt flags each runs with. */
+export const VARIANT_ARGS: Partial<Record<TargetId, string[]>> = {
+  projectAdaptive: ['--device-completion-mode', 'adaptive'],
+  projectNodeSockets: ['--no-poll-sockets'],
+};
 
 export interface NvmfBenchRun {
   rep: number;

@@ -23,7 +23,7 @@ import {
   NvmetTarget, NvmfTarget, nvmfTargetAvailable, NVMF_TGT_MODULE, DEFAULT_SUBNQN, connect, disconnect, perfArgs, perfFigures, parseFio,
   start, processCpuTicks, type Connection, type PerfJob,
 } from '../test/vm/nvmf.js';
-import { WORKLOADS, TARGETS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { WORKLOADS, TARGETS, VARIANT_ARGS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 
 const o = new Command('nvmf-guest')
   .requiredOption('--bdf <addr>', 'controller')
@@ -31,10 +31,11 @@ const o = new Command('nvmf-guest')
   .option('--reps <n>', 'repetitions', '3')
   .option('--workloads <list>', 'workloads', Object.keys(WORKLOADS).join(','))
   .option('--adaptive-too', 'run the project target a second time per repetition with --device-completion-mode adaptive (rows "adaptive")')
+  .option('--node-sockets-too', 'run the project target once more per repetition with --no-poll-sockets (rows "Node sockets")')
   .option('--standin', 'run the (i) rows against test/vm/nvmf-standin.ts (a forwarder in front of nvmet-tcp) instead of nvme-wasm nvmf-tgt: proves the bench, measures nothing of the project')
   .requiredOption('--out <file>', 'results JSON')
   .parse()
-  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean; adaptiveToo?: boolean }>();
+  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean; adaptiveToo?: boolean; nodeSocketsToo?: boolean }>();
 const STANDIN_MODULE = fileURLToPath(new URL('../test/vm/nvmf-standin.js', import.meta.url));
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
@@ -123,7 +124,7 @@ async function kernelRound(rep: number): Promise<void> {
   }
 }
 
-async function projectRound(rep: number, target: 'project' | 'projectAdaptive' = 'project'): Promise<void> {
+async function projectRound(rep: number, target: 'project' | 'projectAdaptive' | 'projectNodeSockets' = 'project'): Promise<void> {
   if (!nvmfTargetAvailable() && !o.standin) {
     for (const w of workloads) record({ rep, workload: w, target, error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
     return;
@@ -133,7 +134,7 @@ async function projectRound(rep: number, target: 'project' | 'projectAdaptive' =
     const tgt = await NvmfTarget.start({
       trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true,
       ...(o.standin ? { command: [process.execPath, STANDIN_MODULE] } : {}),
-      ...(target === 'projectAdaptive' ? { extraArgs: ['--device-completion-mode', 'adaptive'] } : {}),
+      ...(VARIANT_ARGS[target] ? { extraArgs: VARIANT_ARGS[target] } : {}),
     });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
@@ -162,7 +163,9 @@ for (let rep = 1; rep <= reps; rep++) {
     await kernelRound(rep);
     await projectRound(rep);
     if (o.adaptiveToo) await projectRound(rep, 'projectAdaptive');
+    if (o.nodeSocketsToo) await projectRound(rep, 'projectNodeSockets');
   } else {
+    if (o.nodeSocketsToo) await projectRound(rep, 'projectNodeSockets');
     if (o.adaptiveToo) await projectRound(rep, 'projectAdaptive');
     await projectRound(rep);
     await kernelRound(rep);

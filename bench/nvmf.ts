@@ -28,7 +28,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
-import { WORKLOADS, TARGETS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { WORKLOADS, TARGETS, VARIANT_ARGS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 import { guestRuns, medians } from './guest-results.js';
 import { median, positive } from './common.js';
 
@@ -44,10 +44,11 @@ const opts = new Command('bench:nvmf')
   .option('--workloads <list>', `workloads (${Object.keys(WORKLOADS).join(',')})`, workloadList, Object.keys(WORKLOADS) as WorkloadId[])
   .option('--smp <n>', 'guest vCPUs', positive, 2)
   .option('--adaptive-too', 'also the project target with --device-completion-mode adaptive (asleep on the device interrupt), in the same boot')
+  .option('--node-sockets-too', 'also the project target with --no-poll-sockets (Node reads and writes every socket), in the same boot')
   .option('--standin', 'the (i) rows against test/vm/nvmf-standin.ts (a TCP forwarder in front of nvmet-tcp), to prove the bench before the target exists')
   .option('--from <file>', 'print the table of a saved results file (bench/build/nvmf-bench-results.json) without booting')
   .parse()
-  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number; standin?: boolean; adaptiveToo?: boolean; from?: string }>();
+  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number; standin?: boolean; adaptiveToo?: boolean; nodeSocketsToo?: boolean; from?: string }>();
 interface Saved {
   date: string;
   opts: typeof opts;
@@ -76,8 +77,8 @@ async function boot(): Promise<{ runs: NvmfBenchRun[]; bootSeconds: number; gues
     smp: opts.smp,
     memMiB: 2048,
     hugepages: 128,
-    script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')}${opts.standin ? ' --standin' : ''}${opts.adaptiveToo ? ' --adaptive-too' : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-    timeoutMs: (180 + opts.reps * (90 + opts.workloads.length * (opts.adaptiveToo ? 3 : 2) * (opts.seconds + 15))) * 1000,
+    script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')}${opts.standin ? ' --standin' : ''}${opts.adaptiveToo ? ' --adaptive-too' : ''}${opts.nodeSocketsToo ? ' --node-sockets-too' : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
+    timeoutMs: (180 + opts.reps * (90 + opts.workloads.length * (2 + (opts.adaptiveToo ? 1 : 0) + (opts.nodeSocketsToo ? 1 : 0)) * (opts.seconds + 15))) * 1000,
     onStdout: (s) => process.stdout.write(s),
     onStderr: (s) => process.stderr.write(s),
   });
@@ -109,13 +110,13 @@ function med(target: TargetId, w: WorkloadId): Med {
 
 const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
 console.log(`\nmedians over ${opts.reps} repetitions of ${opts.seconds} s (boot ${f(bootSeconds)} s, guest run ${f(guestSeconds, 0)} s):`);
-const head = `${'workload'.padEnd(20)} ${'target'.padEnd(31)} ${'IOPS'.padStart(8)} ${'mean us'.padStart(9)} ${'p99 us'.padStart(9)} ${'CPU us/IO'.padStart(10)} ${'IOPS/CPU s'.padStart(11)} ${'tgt proc us/IO'.padStart(15)}  runs`;
+const head = `${'workload'.padEnd(20)} ${'target'.padEnd(40)} ${'IOPS'.padStart(8)} ${'mean us'.padStart(9)} ${'p99 us'.padStart(9)} ${'CPU us/IO'.padStart(10)} ${'IOPS/CPU s'.padStart(11)} ${'tgt proc us/IO'.padStart(15)}  runs`;
 console.log(head);
 for (const w of opts.workloads) {
   for (const t of Object.keys(TARGETS) as TargetId[]) {
     const m = med(t, w);
-    if (t === 'projectAdaptive' && m.n === 0 && !m.error) continue; // not asked for (--adaptive-too)
-    const label = `${WORKLOADS[w].label.padEnd(20)} ${labels[t].padEnd(31)}`;
+    if (VARIANT_ARGS[t] && m.n === 0 && !m.error) continue; // not asked for (--adaptive-too, --node-sockets-too)
+    const label = `${WORKLOADS[w].label.padEnd(20)} ${labels[t].padEnd(40)}`;
     if (m.n === 0) {
       console.log(`${label} ${'-'.padStart(8)} ${'-'.padStart(9)} ${'-'.padStart(9)} ${'-'.padStart(10)} ${'-'.padStart(11)} ${'-'.padStart(15)}  0  (${m.error ?? 'no runs'})`);
       continue;
@@ -137,11 +138,12 @@ for (const w of opts.workloads) {
   const r = (a: number, b: number): string => f(a / b, 2);
   console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  CPU/IO outside fio ${r(p.outsideUs, k.outsideUs)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`);
 }
-if (runs.some((x) => x.target === 'projectAdaptive')) {
-  console.log('\nratios, nvme-wasm adaptive / nvme-wasm poll (the default) (medians):');
+for (const v of Object.keys(VARIANT_ARGS) as TargetId[]) {
+  if (!runs.some((x) => x.target === v)) continue;
+  console.log(`\nratios, ${labels[v]} / ${labels.project} (the defaults) (medians):`);
   const r = (a: number, b: number): string => f(a / b, 2);
   for (const w of opts.workloads) {
-    const a = med('projectAdaptive', w);
+    const a = med(v, w);
     const b = med('project', w);
     if (a.n === 0 || b.n === 0) continue;
     console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(a.iops, b.iops)}  mean latency ${r(a.meanUs, b.meanUs)}  target process CPU/IO ${r(a.processUs, b.processUs)}`);

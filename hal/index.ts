@@ -14,7 +14,7 @@ export {
 } from './pci.js';
 export { VfioDevice, vfioGroupOf, vfioUsers, stealFd, VFIO_PCI_MSIX_IRQ_INDEX } from './vfio.js';
 export { eventfdCreate, eventfdDrain, eventfdSignal, pollReadableAsync } from './eventfd.js';
-export { recvNonBlocking, RECV_NOTHING } from './socket.js';
+export { recvNonBlocking, sendNonBlocking, dupSocket, RECV_NOTHING, SEND_BLOCKED } from './socket.js';
 export { UioDevice } from './uio.js';
 export { physicalPages, physicalAddress, lockMemory, PagemapError } from './pagemap.js';
 export { peerCredentials, socketFd, type PeerCredentials } from './peercred.js';

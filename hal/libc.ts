@@ -35,6 +35,10 @@ export const c = {
   flock: lib.func('int flock(int fd, int operation)'),
   // recv(2) with MSG_DONTWAIT: a polled socket read (host/fabrics/connection.ts, FabricsOptions.poll).
   recv: lib.func('long recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
+  // send(2) with MSG_DONTWAIT: a polled socket write (host/nvmf/target/connection.ts).
+  send: lib.func('long send(int fd, const uint8_t *buf, size_t len, int flags)'),
+  // fcntl(2) is variadic; F_DUPFD_CLOEXEC takes an int (a register on x86-64).
+  fcntlInt: lib.func('int fcntl(int fd, int cmd, int arg)'),
   // posix_fallocate(3): returns the error number itself (0 on success), not -1.
   posixFallocate: lib.func('int posix_fallocate(int fd, int64_t offset, int64_t len)'),
   // eventfd(2), and read/write of its 8-byte counter; poll(2) to sleep on

@@ -36,6 +36,7 @@ interface Opts {
   regionSize?: number;
   quiet?: boolean;
   deviceCompletionMode?: CompletionMode;
+  pollSockets?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -107,12 +108,14 @@ export function nvmfTgtCommand(): Command {
     .option('--max-io-queues <n>', 'I/O queues per host at most (its Number of Queues quota; default 8)', intArg(1, 1024))
     .option('--region-size <mib>', 'MiB of shared region for the target\'s queues and DMA buffers (default 256)', intArg(16, 65536))
     .addOption(new Option('--device-completion-mode <mode>', "how the target waits for its device's completions: 'poll' (the default: spin 1 ms, then a 1 ms timer), 'adaptive' (spin 50 us, then sleep on the device's interrupt where it has one) or 'interrupt'").choices(['adaptive', 'interrupt', 'poll']))
+    .option('--no-poll-sockets', "Node reads and writes every socket (default: the poll group reads an I/O queue's socket while it spins, and answers go straight to the socket)")
     .option('-q, --quiet', 'no log lines on stderr')
     .action(async (o: Opts) => {
       const cfg = configFromFlags({ ...o, listen: o.listen ?? [], allowHost: o.allowHost ?? [], regionSize: o.regionSize !== undefined ? o.regionSize * 1024 * 1024 : undefined });
       if (o.filePrefix !== undefined) for (const d of cfg.devices ?? []) (d as { filePrefix?: string }).filePrefix = o.filePrefix;
       const log = o.quiet ? () => {} : (m: string) => process.stderr.write(`nvmf-tgt: ${m}\n`);
       if (o.deviceCompletionMode !== undefined) cfg.deviceCompletionMode = o.deviceCompletionMode;
+      if (o.pollSockets === false) cfg.pollSockets = false;
       const rt = await startTarget({ ...cfg, log });
       if (process.env.NVME_WASM_NVMF_DEBUG === '1') {
         // An event loop that stops turning is the one failure a log cannot show otherwise.

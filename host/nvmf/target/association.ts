@@ -20,6 +20,7 @@ export interface TargetSettings {
   adminInCapsuleSize: number;
   deviceQueueTimeoutMs: number;
   deviceCompletionMode: CompletionMode;
+  pollSockets: boolean;
 }
 
 /** What the target does for its connections' handlers. */

@@ -3,7 +3,9 @@
 // ICReq, moves command data (in-capsule, or by R2T and H2CData into the
 // command's buffer), hands whole commands to the handlers (dispatch.ts) and
 // sends their answers (C2HData, CapsuleResp) from preallocated headers.
-// Protocol errors end the connection with a C2HTermReq.
+// Protocol errors end the connection with a C2HTermReq. Its bytes move
+// through a TargetSocket (socket-io.ts): Node's reads, or the poll group's
+// while it spins (an I/O queue, pollSockets); writes straight to the socket.
 //
 //   state   'ic'  --ICReq-->  'connect'  --Connect-->  'ready'
 //   any state: protocol error -> C2HTermReq, close; socket gone -> close
@@ -25,6 +27,7 @@ import { crc32c } from '../crc32c.js';
 import { NvmfProtocolError } from '../errors.js';
 import { CommandContext } from './command.js';
 import { DmaCache } from './dma-cache.js';
+import { TargetSocket, type SocketSink } from './socket-io.js';
 import { dispatch } from './dispatch.js';
 import { sf, statusOf } from './status.js';
 import type { FabricsController } from './association.js';
@@ -45,7 +48,7 @@ export interface ConnectionStats {
   bytesOut: number;
 }
 
-export class TcpConnection implements PduSink, QueueConnection {
+export class TcpConnection implements PduSink, SocketSink, QueueConnection {
   qid = -1;
   sqsize = 0;
   ctrl: FabricsController | undefined;
@@ -60,6 +63,10 @@ export class TcpConnection implements PduSink, QueueConnection {
   onClosed: ((c: TcpConnection) => void) | undefined;
   /** Called when a command went to the device (a poll group polls its queue pair). */
   onDeviceWork: (() => void) | undefined;
+  /** Called when Node read bytes of a ready I/O queue (a poll group may read its socket itself from now on: io.goHot). */
+  onSocketData: ((c: TcpConnection) => void) | undefined;
+  /** The socket's reads and writes. */
+  readonly io: TargetSocket;
   private state: State = 'ic';
   private readonly framer: PduFramer;
   private readonly dig: PduDigests = { hdgst: false, ddgst: false, pda: 0 };
@@ -77,17 +84,20 @@ export class TcpConnection implements PduSink, QueueConnection {
   private released = false;
   private dmaCache: DmaCache | undefined;
 
+  /** `socket`: as the listener accepted it (paused: the connection adopts it, socket-io.ts). */
   constructor(
-    readonly socket: net.Socket,
+    socket: net.Socket,
     readonly services: TargetServices,
   ) {
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const s = services.settings;
     this.framer = new PduFramer(this, 'target', { maxCapsuleData: Math.max(ADMIN_INCAPSULE_SIZE, s.adminInCapsuleSize), maxDataPdu: s.maxH2CData });
-    socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
-    socket.on('error', () => this.close('socket error'));
-    socket.on('close', () => this.close('connection closed by the host'));
+    this.io = new TargetSocket(socket, this, s.pollSockets);
+    this.remote = this.io.remote;
+  }
+
+  /** The socket in use. */
+  get socket(): net.Socket {
+    return this.io.socket;
   }
 
   get isClosed(): boolean {
@@ -99,11 +109,18 @@ export class TcpConnection implements PduSink, QueueConnection {
     return this.onDevice;
   }
 
-  private onData(d: Buffer): void {
+  /** Bytes from the socket (SocketSink): Node's read, or a poll group's. */
+  received(buf: Buffer, n: number): void {
     if (this.state === 'closed') return;
-    this.stats.bytesIn += d.length;
+    this.stats.bytesIn += n;
     this.lastData = performance.now();
-    this.framer.push(d);
+    this.framer.push(buf, n);
+    if (!this.io.hot && this.qid > 0 && this.state === 'ready') this.onSocketData?.(this);
+  }
+
+  /** The socket is gone (SocketSink). */
+  gone(reason: string): void {
+    this.close(reason);
   }
 
   /**
@@ -157,7 +174,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     if (this.state === 'closed') return;
     const n = encodeTermReq(this.termBuf, PduType.C2HTermReq, fes, fei, hdr.subarray(0, hdrLen));
     this.protocolError = new NvmfProtocolError(fes, fei, 'sent', `from ${this.remote}`);
-    this.socket.end(Buffer.from(this.termBuf.subarray(0, n)));
+    this.io.end(Buffer.from(this.termBuf.subarray(0, n)));
     this.services.log(`${this.remote}: protocol error ${Fes[fes]} (FEI ${fei}): C2HTermReq sent, closing`);
     this.close(`protocol error ${Fes[fes]}`, false);
   }
@@ -174,8 +191,7 @@ export class TcpConnection implements PduSink, QueueConnection {
     const hdgst = (dgst & DGST_HDGST_ENABLE) !== 0;
     const ddgst = (dgst & DGST_DDGST_ENABLE) !== 0;
     encodeICResp(resp, { cpda: 0, hdgst, ddgst, maxh2cdata: this.services.settings.maxH2CData });
-    this.socket.write(resp);
-    this.stats.bytesOut += 128;
+    this.write(resp);
     this.dig.hdgst = hdgst;
     this.dig.ddgst = ddgst;
     this.dig.pda = hpda;
@@ -400,21 +416,20 @@ export class TcpConnection implements PduSink, QueueConnection {
     }
     const view = len === data.length ? data : data.subarray(0, len);
     encodeC2HData(ctx.c2h, ctx.cid, 0, len, true, false, this.dig);
-    const sock = this.socket;
-    sock.cork();
-    this.write(ctx.c2hView);
-    this.write(view);
+    const corked = this.io.corkIfQueued(); // straight to the socket: MSG_MORE instead
+    this.write(ctx.c2hView, undefined, true);
+    this.write(view, undefined, true);
     if (this.dig.ddgst) {
       writeU32(ctx.dg, 0, crc32c(view));
-      this.write(ctx.dg);
+      this.write(ctx.dg, undefined, true);
     }
     this.complete(ctx, 0);
-    sock.uncork();
+    if (corked) this.io.uncork();
   }
 
-  private write(b: Uint8Array, cb?: () => void): void {
+  private write(b: Uint8Array, cb?: () => void, more = false): void {
     this.stats.bytesOut += b.length;
-    this.socket.write(b, cb);
+    this.io.write(b, cb, more);
   }
 
   /** The socket took the answer (or the connection is gone): free the data buffer, reuse the context. */
@@ -472,8 +487,8 @@ export class TcpConnection implements PduSink, QueueConnection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closeReason = reason;
-    if (DEBUG || reason.includes('stalled') || reason.includes('ICReq')) this.services.log(`${this.remote}: qid ${this.qid}: ${reason}: closed`);
-    if (destroy) this.socket.destroy();
+    if (DEBUG || reason.includes('stalled') || reason.includes('ICReq')) this.services.log(`${this.remote}: qid ${this.qid}: ${reason}: closed${DEBUG ? ` (${JSON.stringify(this.io.counts)})` : ''}`);
+    if (destroy) this.io.destroy();
     const ctrl = this.ctrl;
     if (ctrl) {
       if (this.qid === 0) ctrl.end(reason);
@@ -486,7 +501,7 @@ export class TcpConnection implements PduSink, QueueConnection {
 
   closeGracefully(reason: string): void {
     if (this.state === 'closed') return;
-    this.socket.end();
+    this.io.end();
     this.close(reason, false);
   }
 

@@ -13,7 +13,14 @@
 //     looked at as often as on the timer;
 //   - else on a 1 ms timer, after spinning `spinUs` (1 ms).
 //
-// Not at all while nothing is on the device. New work while asleep ends the
+// Sockets too (pollSockets): an I/O queue whose socket Node read is read by
+// the group from then on (recv on each tick; socket-io.ts), and the group
+// spins while such a socket is hot even with nothing on the device: a QD1
+// host's next command comes a round trip after the last answer. When the
+// spin ends (spinUs without a completion or a byte), every socket goes back
+// to Node's reading, so a sleep or the timer never leaves one unread.
+//
+// Not at all while nothing is on the device and no socket is hot. New work while asleep ends the
 // sleep (cancel) and spins for it. Why sleep: in a QEMU guest a target
 // spinning for its device's completions held one of the two vCPUs, which
 // the device's emulation and the hosts' side needed (bench:nvmf QD1 mean
@@ -21,6 +28,7 @@
 // reads the clock once per CLOCK_EVERY empty polls, not per poll: in a QEMU
 // guest the clock is the HPET and a read costs about 5 us (docs/vm-tests.md).
 import type { TcpConnection } from './connection.js';
+import { TargetSocket } from './socket-io.js';
 import { INTERRUPT_TIMEOUT_MS, ADAPTIVE_SPIN_US, type InterruptSource } from '../../interrupts.js';
 
 /** Empty polls between two clock reads while spinning. */
@@ -53,6 +61,12 @@ export class PollGroup {
   private asleep: InterruptSource | undefined;
   /** Clock reads the poller made (a figure for tests and benchmarks). */
   clockReads = 0;
+  /** Read the sockets of I/O queues while spinning (NvmfTargetOptions.pollSockets). */
+  pollSockets = false;
+  /** Socket reads that brought bytes so far. */
+  socketReads = 0;
+  /** Connections whose sockets the group reads now. */
+  private readonly hot = new Set<TcpConnection>();
 
   /** `clock`: milliseconds, performance.now() (a test may give its own). */
   constructor(private readonly clock: () => number = () => performance.now()) {}
@@ -61,14 +75,19 @@ export class PollGroup {
   add(c: TcpConnection): void {
     this.connections.add(c);
     c.onDeviceWork = this.work;
+    c.onSocketData = this.socketData;
     const prev = c.onClosed;
     c.onClosed = (x) => {
       this.connections.delete(x);
+      this.hot.delete(x);
       prev?.(x);
     };
   }
 
-  /** Reap the device completions of every connection; returns how many. */
+  /**
+   * Reap the device completions of every connection, and read the hot
+   * sockets once each; returns how many completions and reads with bytes.
+   */
   poll(): number {
     this.polls++;
     let n = 0;
@@ -77,7 +96,37 @@ export class PollGroup {
       if (qp && c.deviceOutstanding > 0) n += qp.processCompletions();
     }
     this.completions += n;
+    if (this.hot.size > 0) {
+      const buf = TargetSocket.recvBuffer;
+      for (const c of this.hot) {
+        if (c.isClosed || !c.io.hot) this.hot.delete(c);
+        else if (c.io.pollIn(buf) > 0) {
+          n++;
+          this.socketReads++;
+        }
+      }
+    }
     return n;
+  }
+
+  /** Sockets the group reads now. */
+  get hotSockets(): number {
+    return this.hot.size;
+  }
+
+  /** Node read bytes of `c`'s I/O queue: the group reads its socket from now on, while it spins. */
+  private readonly socketData = (c: TcpConnection): void => {
+    if (!this.running || !this.pollSockets || c.isClosed) return;
+    c.io.goHot();
+    if (!c.io.hot) return;
+    this.hot.add(c);
+    this.work();
+  };
+
+  /** Every socket back to Node's reading (the spin is over). */
+  private cool(): void {
+    for (const c of this.hot) c.io.goCold();
+    this.hot.clear();
   }
 
   /** Commands of the group's connections on the device now. */
@@ -95,6 +144,7 @@ export class PollGroup {
 
   stop(): void {
     this.running = false;
+    this.cool();
     clearTimeout(this.timer);
     this.wakeUp();
     this.scheduled = false;
@@ -195,10 +245,15 @@ export class PollGroup {
     if (!this.running) return;
     const reaped = this.poll() > 0;
     if (reaped) this.idle();
-    if (this.outstanding === 0) return;
+    if (this.outstanding === 0 && this.hot.size === 0) return;
     this.scheduled = true;
     if (!this.lazy && (reaped || !this.spunOut())) {
       setImmediate(this.tick);
+      return;
+    }
+    this.cool(); // Node reads the sockets while the group sleeps or waits on the timer
+    if (this.outstanding === 0) {
+      this.scheduled = false;
       return;
     }
     this.lazy = true; // until the next completion or new work

@@ -46,6 +46,14 @@ export interface NvmfTargetOptions {
    * at 128 KiB (docs/nvmf-target.md), so 'poll' stays the default.
    */
   deviceCompletionMode?: CompletionMode;
+  /**
+   * I/O queue sockets read by the poll group (recv, MSG_DONTWAIT, through the
+   * HAL) while it spins, and by Node when it does not; answers written
+   * straight to the socket while Node holds none of its bytes
+   * (host/nvmf/target/socket-io.ts). false: Node reads and writes every
+   * socket. Default true.
+   */
+  pollSockets?: boolean;
   /** Where messages go (connections, refusals, ends of associations). Default: nowhere. */
   log?: (message: string) => void;
 }
@@ -95,7 +103,9 @@ export class NvmfTarget implements TargetServices {
       adminInCapsuleSize: ADMIN_INCAPSULE_SIZE,
       deviceQueueTimeoutMs: opts.deviceQueueTimeoutMs ?? 30_000,
       deviceCompletionMode: checkCompletionMode('deviceCompletionMode', opts.deviceCompletionMode ?? 'poll'),
+      pollSockets: opts.pollSockets ?? true,
     };
+    if (typeof this.settings.pollSockets !== 'boolean') throw new InvalidArgumentError('pollSockets', 'true or false', this.settings.pollSockets);
     this.logFn = opts.log ?? (() => {});
   }
 
@@ -120,7 +130,8 @@ export class NvmfTarget implements TargetServices {
   listen(address: string, port: number): Promise<Listener> {
     if (net.isIP(address) === 0) return Promise.reject(new InvalidArgumentError('address', 'an IPv4 or IPv6 address', address));
     if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new InvalidArgumentError('port', 'a TCP port (0 to 65535)', port));
-    const server = net.createServer({ noDelay: true }, (sock) => this.arrived(sock));
+    // Paused: the connection adopts the socket's descriptor before anything is read (socket-io.ts).
+    const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (sock) => this.arrived(sock));
     return new Promise((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => reject(new NvmfConfigError(`cannot listen on ${address}:${port}: ${e.code ?? e.message}`, `${address}:${port}`)));
       server.listen({ host: address, port, backlog: 1024 }, () => {
@@ -162,6 +173,7 @@ export class NvmfTarget implements TargetServices {
   /** A poll group connections can be handed to. */
   createPollGroup(): PollGroup {
     const g = new PollGroup();
+    g.pollSockets = this.settings.pollSockets;
     this.pollGroups.push(g);
     return g;
   }

@@ -16,6 +16,14 @@ export const TARGETS = {
   projectAdaptive: 'nvme-wasm nvmf-tgt (vfio, adaptive)',
   /** The same target with --no-poll-sockets (bench:nvmf --node-sockets-too): Node reads and writes every socket. */
   projectNodeSockets: 'nvme-wasm nvmf-tgt (vfio, Node sockets)',
+  /** --poll-wait (bench:nvmf --variants projectPollWait): wait in poll(2) on the hot sockets instead of spinning. */
+  projectPollWait: 'nvme-wasm nvmf-tgt (vfio, poll wait)',
+  /** --device-completion-mode adaptive --poll-wait: wait in poll(2) on the sockets and the device's MSI-X eventfds. */
+  projectAdaptiveWait: 'nvme-wasm nvmf-tgt (vfio, adaptive, poll wait)',
+  /** NVME_WASM_NVMF_GATHER=0 (--variants projectNoGather): one send per PDU, no gathered sendmsg. */
+  projectNoGather: 'nvme-wasm nvmf-tgt (vfio, no gather)',
+  /** The nvmf-tgt of another build, copied to BASELINE_CLI's tree (--variants projectBaseline): an A/B in one boot. */
+  projectBaseline: 'nvme-wasm nvmf-tgt (vfio, baseline build)',
   kernel: 'kernel nvmet-tcp (nvme driver)',
 } as const;
 export type TargetId = keyof typeof TARGETS;
@@ -24,7 +32,27 @@ export type TargetId = keyof typeof TARGETS;
 export const VARIANT_ARGS: Partial<Record<TargetId, string[]>> = {
   projectAdaptive: ['--device-completion-mode', 'adaptive'],
   projectNodeSockets: ['--no-poll-sockets'],
+  projectPollWait: ['--poll-wait'],
+  projectAdaptiveWait: ['--device-completion-mode', 'adaptive', '--poll-wait'],
+  projectNoGather: [],
+  projectBaseline: [],
 };
+
+/**
+ * projectBaseline's program, relative to the project: another build's
+ * dist/ copied to bench/build/baseline/dist (its packages resolve from this
+ * project's node_modules), e.g. `git worktree add ../base REF && (cd ../base
+ * && npm ci && npm run build) && cp -r ../base/dist bench/build/baseline/`.
+ */
+export const BASELINE_CLI = 'bench/build/baseline/dist/host/cli/main.js';
+
+/** Environment of a variant's target process, beside its flags. */
+export const VARIANT_ENV: Partial<Record<TargetId, Record<string, string>>> = {
+  projectNoGather: { NVME_WASM_NVMF_GATHER: '0' },
+};
+
+/** The variants' ids (bench:nvmf --variants). */
+export const VARIANTS = Object.keys(VARIANT_ARGS) as TargetId[];
 
 export interface NvmfBenchRun {
   rep: number;

@@ -23,7 +23,7 @@ import {
   NvmetTarget, NvmfTarget, nvmfTargetAvailable, NVMF_TGT_MODULE, DEFAULT_SUBNQN, connect, disconnect, perfArgs, perfFigures, parseFio,
   start, processCpuTicks, type Connection, type PerfJob,
 } from '../test/vm/nvmf.js';
-import { WORKLOADS, TARGETS, VARIANT_ARGS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANT_ENV, VARIANTS, BASELINE_CLI, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 
 const o = new Command('nvmf-guest')
   .requiredOption('--bdf <addr>', 'controller')
@@ -32,10 +32,13 @@ const o = new Command('nvmf-guest')
   .option('--workloads <list>', 'workloads', Object.keys(WORKLOADS).join(','))
   .option('--adaptive-too', 'run the project target a second time per repetition with --device-completion-mode adaptive (rows "adaptive")')
   .option('--node-sockets-too', 'run the project target once more per repetition with --no-poll-sockets (rows "Node sockets")')
+  .option('--variants <list>', `more project target variants per repetition (${VARIANTS.join(',')})`, '')
   .option('--standin', 'run the (i) rows against test/vm/nvmf-standin.ts (a forwarder in front of nvmet-tcp) instead of nvme-wasm nvmf-tgt: proves the bench, measures nothing of the project')
   .requiredOption('--out <file>', 'results JSON')
   .parse()
-  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean; adaptiveToo?: boolean; nodeSocketsToo?: boolean }>();
+  .opts<{ bdf: string; seconds: string; reps: string; workloads: string; out: string; standin?: boolean; adaptiveToo?: boolean; nodeSocketsToo?: boolean; variants: string }>();
+const variants = [...new Set([...(o.adaptiveToo ? ['projectAdaptive'] : []), ...(o.nodeSocketsToo ? ['projectNodeSockets'] : []), ...o.variants.split(',').filter(Boolean)])] as TargetId[];
+for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`--variants: ${v} is none of ${VARIANTS.join(', ')}`);
 const STANDIN_MODULE = fileURLToPath(new URL('../test/vm/nvmf-standin.js', import.meta.url));
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
@@ -124,9 +127,13 @@ async function kernelRound(rep: number): Promise<void> {
   }
 }
 
-async function projectRound(rep: number, target: 'project' | 'projectAdaptive' | 'projectNodeSockets' = 'project'): Promise<void> {
+async function projectRound(rep: number, target: TargetId = 'project'): Promise<void> {
   if (!nvmfTargetAvailable() && !o.standin) {
     for (const w of workloads) record({ rep, workload: w, target, error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
+    return;
+  }
+  if (target === 'projectBaseline' && !fs.existsSync(BASELINE_CLI)) {
+    for (const w of workloads) record({ rep, workload: w, target, error: `no baseline build: ${BASELINE_CLI} is missing (bench/nvmf-common.ts says how to make one)` });
     return;
   }
   bindDriver(o.bdf, 'vfio-pci');
@@ -134,7 +141,9 @@ async function projectRound(rep: number, target: 'project' | 'projectAdaptive' |
     const tgt = await NvmfTarget.start({
       trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true,
       ...(o.standin ? { command: [process.execPath, STANDIN_MODULE] } : {}),
+      ...(target === 'projectBaseline' ? { command: [process.execPath, BASELINE_CLI, 'nvmf-tgt'] } : {}),
       ...(VARIANT_ARGS[target] ? { extraArgs: VARIANT_ARGS[target] } : {}),
+      ...(VARIANT_ENV[target] ? { env: VARIANT_ENV[target] } : {}),
     });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
@@ -162,11 +171,9 @@ for (let rep = 1; rep <= reps; rep++) {
   if (rep % 2) {
     await kernelRound(rep);
     await projectRound(rep);
-    if (o.adaptiveToo) await projectRound(rep, 'projectAdaptive');
-    if (o.nodeSocketsToo) await projectRound(rep, 'projectNodeSockets');
+    for (const v of variants) await projectRound(rep, v);
   } else {
-    if (o.nodeSocketsToo) await projectRound(rep, 'projectNodeSockets');
-    if (o.adaptiveToo) await projectRound(rep, 'projectAdaptive');
+    for (const v of [...variants].reverse()) await projectRound(rep, v);
     await projectRound(rep);
     await kernelRound(rep);
   }

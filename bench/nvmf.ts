@@ -28,9 +28,15 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
-import { WORKLOADS, TARGETS, VARIANT_ARGS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANTS, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 import { guestRuns, medians } from './guest-results.js';
 import { median, positive } from './common.js';
+
+function variantList(v: string): TargetId[] {
+  const l = v.split(',').map((s) => s.trim()).filter(Boolean) as TargetId[];
+  for (const t of l) if (!VARIANTS.includes(t)) throw new InvalidArgumentError(`variants are ${VARIANTS.join(', ')}; got "${t}"`);
+  return l;
+}
 
 function workloadList(v: string): WorkloadId[] {
   const l = v.split(',').map((s) => s.trim());
@@ -45,10 +51,12 @@ const opts = new Command('bench:nvmf')
   .option('--smp <n>', 'guest vCPUs', positive, 2)
   .option('--adaptive-too', 'also the project target with --device-completion-mode adaptive (asleep on the device interrupt), in the same boot')
   .option('--node-sockets-too', 'also the project target with --no-poll-sockets (Node reads and writes every socket), in the same boot')
+  .option('--variants <list>', `also these project target variants, in the same boot (${VARIANTS.join(',')}; bench/nvmf-common.ts)`, variantList, [] as TargetId[])
   .option('--standin', 'the (i) rows against test/vm/nvmf-standin.ts (a TCP forwarder in front of nvmet-tcp), to prove the bench before the target exists')
   .option('--from <file>', 'print the table of a saved results file (bench/build/nvmf-bench-results.json) without booting')
   .parse()
-  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number; standin?: boolean; adaptiveToo?: boolean; nodeSocketsToo?: boolean; from?: string }>();
+  .opts<{ seconds: number; reps: number; workloads: WorkloadId[]; smp: number; standin?: boolean; adaptiveToo?: boolean; nodeSocketsToo?: boolean; variants: TargetId[]; from?: string }>();
+const variants = [...new Set([...(opts.adaptiveToo ? ['projectAdaptive' as const] : []), ...(opts.nodeSocketsToo ? ['projectNodeSockets' as const] : []), ...opts.variants])];
 interface Saved {
   date: string;
   opts: typeof opts;
@@ -77,8 +85,8 @@ async function boot(): Promise<{ runs: NvmfBenchRun[]; bootSeconds: number; gues
     smp: opts.smp,
     memMiB: 2048,
     hugepages: 128,
-    script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')}${opts.standin ? ' --standin' : ''}${opts.adaptiveToo ? ' --adaptive-too' : ''}${opts.nodeSocketsToo ? ' --node-sockets-too' : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-    timeoutMs: (180 + opts.reps * (90 + opts.workloads.length * (2 + (opts.adaptiveToo ? 1 : 0) + (opts.nodeSocketsToo ? 1 : 0)) * (opts.seconds + 15))) * 1000,
+    script: `exec node dist/bench/nvmf-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --workloads ${opts.workloads.join(',')}${opts.standin ? ' --standin' : ''}${variants.length ? ` --variants ${variants.join(',')}` : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
+    timeoutMs: (180 + opts.reps * (90 + opts.workloads.length * (2 + variants.length) * (opts.seconds + 15))) * 1000,
     onStdout: (s) => process.stdout.write(s),
     onStderr: (s) => process.stderr.write(s),
   });

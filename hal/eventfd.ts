@@ -4,7 +4,7 @@
 // (as futexWaitAsync does with a futex word). Nothing about NVMe.
 import { c, errno, fail } from './libc.js';
 import { HalError } from './errors.js';
-import { EAGAIN } from './errno.js';
+import { EAGAIN, EINTR } from './errno.js';
 
 const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
@@ -53,4 +53,45 @@ export function pollReadableAsync(fd: number, timeoutMs: number): Promise<boolea
       void pfd; // keep the pollfd alive until the call is over
     });
   });
+}
+
+/**
+ * A set of descriptors to wait on at once, on this thread: poll(2) until
+ * one is readable or `timeoutMs` passes. For a poller that would rather
+ * block its thread for a bounded time than spin (host/nvmf/target/
+ * poll-group.ts: its hot sockets and its device's interrupt eventfds): the
+ * CPU idles, and the kernel wakes it, with no thread pool or event loop
+ * in between. The pollfd array is allocated once.
+ */
+export class ReadableSet {
+  /** Descriptors added since the last clear(). */
+  count = 0;
+  private readonly pfds: Buffer;
+  constructor(readonly capacity = 64) {
+    this.pfds = Buffer.alloc(capacity * POLLFD_SIZE);
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+
+  /** Wait for `fd` too; false when the set is full. */
+  add(fd: number): boolean {
+    if (this.count === this.capacity) return false;
+    const o = this.count * POLLFD_SIZE;
+    this.pfds.writeInt32LE(fd, o);
+    this.pfds.writeInt16LE(POLLIN, o + 4);
+    this.pfds.writeInt16LE(0, o + 6);
+    this.count++;
+    return true;
+  }
+
+  /** Block until one is readable (or hung up), at most `timeoutMs` (rounded up to 1 ms): how many are; 0 on timeout or a signal. */
+  wait(timeoutMs: number): number {
+    if (this.count === 0) return 0;
+    const r = c.poll(this.pfds, this.count, Math.max(1, Math.ceil(timeoutMs))) as number;
+    if (r >= 0) return r;
+    if (errno() === EINTR) return 0;
+    throw new HalError('poll', errno(), `${this.count} descriptors`);
+  }
 }

@@ -13,7 +13,8 @@ export {
   PciAccessError, readConfig, writeConfig, enableBusMaster, barSize, mapResource, resourceUsers, fileHolders, commandOf, iommuPresent,
 } from './pci.js';
 export { VfioDevice, vfioGroupOf, vfioUsers, stealFd, VFIO_PCI_MSIX_IRQ_INDEX } from './vfio.js';
-export { eventfdCreate, eventfdDrain, eventfdSignal, pollReadableAsync } from './eventfd.js';
+export { eventfdCreate, eventfdDrain, eventfdSignal, pollReadableAsync, ReadableSet } from './eventfd.js';
+export { Gather, gatherable, GATHER_BLOCKED, IOV_MAX } from './sendmsg.js';
 export { recvNonBlocking, sendNonBlocking, dupSocket, RECV_NOTHING, SEND_BLOCKED } from './socket.js';
 export { UioDevice } from './uio.js';
 export { physicalPages, physicalAddress, lockMemory, PagemapError } from './pagemap.js';

@@ -37,6 +37,8 @@ export const c = {
   recv: lib.func('long recv(int fd, _Out_ uint8_t *buf, size_t len, int flags)'),
   // send(2) with MSG_DONTWAIT: a polled socket write (host/nvmf/target/connection.ts).
   send: lib.func('long send(int fd, const uint8_t *buf, size_t len, int flags)'),
+  // sendmsg(2) with MSG_DONTWAIT: gathered writes of a polled socket (hal/sendmsg.ts).
+  sendmsg: lib.func('long sendmsg(int fd, const uint8_t *msg, int flags)'),
   // fcntl(2) is variadic; F_DUPFD_CLOEXEC takes an int (a register on x86-64).
   fcntlInt: lib.func('int fcntl(int fd, int cmd, int arg)'),
   // posix_fallocate(3): returns the error number itself (0 on success), not -1.

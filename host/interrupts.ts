@@ -41,6 +41,12 @@ export const ADAPTIVE_SPIN_US = 50;
 /** One interrupt vector as a queue pair's poller uses it. */
 export interface InterruptSource {
   readonly vector: number;
+  /**
+   * A descriptor readable once the vector fired after arm() (its eventfd),
+   * for a poller that waits on several at once (a ReadableSet); undefined
+   * when the source has none (the simulator's futex words).
+   */
+  readonly fd?: number;
   /** Before the last poll: from now on a completion wakes wait(token). Returns the token. */
   arm(): number;
   /** Sleep (off the event loop) until the vector fires after arm(), cancel() or `timeoutMs`; true unless it timed out. */
@@ -160,7 +166,7 @@ export function vfioInterrupts(dev: VfioDevice): InterruptProvider {
 class EventfdSource implements InterruptSource {
   private waiting: Promise<boolean> | undefined;
   private closed = false;
-  constructor(readonly vector: number, private readonly fd: number, private readonly release: () => void) {}
+  constructor(readonly vector: number, readonly fd: number, private readonly release: () => void) {}
 
   arm(): number {
     eventfdDrain(this.fd);

@@ -101,6 +101,42 @@ for (const dig of ['', 'hdgst:1 ddgst:1', 'poll:1', 'poll:1 hdgst:1 ddgst:1']) {
     });
   }
 
+  if (dig.includes('poll:1')) {
+    test(`${dig}: the commands a poll rang, and an R2T's answer, go in one sendmsg each, not through Node`, async () => {
+      const ctrl = await Controller.open({ transport: trid(NQN512, dig) });
+      try {
+        const ns = ctrl.namespace(1);
+        const fabric = ctrl.transport.fabric!;
+        const qp = await ctrl.createQueuePair({ depth: 64 });
+        const before = fabric.socketSends;
+        const bufs = Array.from({ length: 32 }, () => ctrl.allocDma(4096));
+        let done = 0;
+        bufs.forEach((b, i) => assert.ok(qp.submitRead(ns, i * 8, b, () => done++)));
+        while (done < bufs.length) {
+          qp.processCompletions();
+          await new Promise((r) => setImmediate(r)); // the target is in this process
+        }
+        const mid = fabric.socketSends;
+        assert.is(mid.throughNode - before.throughNode, 0, `nothing through Node: ${JSON.stringify(mid)}`);
+        assert.is(mid.pieces - before.pieces, 32, 'one piece per command (its capsule)');
+        assert.ok(mid.gathers - before.gathers < 32, `32 commands rung at once in fewer sendmsg calls: ${mid.gathers - before.gathers}`);
+        // 32 KiB: by R2T; the H2CData header, data (and digest) in one sendmsg.
+        const w = ctrl.allocDma(32768);
+        w.bytes.set(pattern(3000, 64, 512, 5));
+        await ns.write(3000, w);
+        const r = ctrl.allocDma(32768);
+        await ns.read(3000, r);
+        assert.ok(Buffer.from(r.bytes).equals(Buffer.from(w.bytes)), 'the R2T write read back');
+        const end = fabric.socketSends;
+        assert.is(end.throughNode - before.throughNode, 0);
+        for (const b of [...bufs, w, r]) b.free();
+        await qp.delete();
+      } finally {
+        await ctrl.close();
+      }
+    });
+  }
+
   test(`zero copy, in-capsule and R2T writes, callback path, two queue pairs${dig ? ` (${dig})` : ''}`, async () => {
     const ctrl = await Controller.open({ transport: trid(NQN512, dig) });
     try {

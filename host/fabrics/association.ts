@@ -57,6 +57,18 @@ export class FabricAssociation implements ConnectionOwner, PropertyPort {
   /** The controller ID the admin Connect returned. */
   cntlid = 0;
   onEvent: (e: FabricEvent) => void = () => {};
+
+  /** How the I/O queues' connections wrote so far: sendmsg calls, the PDU pieces in them, writes through Node (poll:1 gathers; see connection.ts). */
+  get socketSends(): { gathers: number; pieces: number; throughNode: number } {
+    const t = { gathers: 0, pieces: 0, throughNode: 0 };
+    for (const c of this.io.values()) {
+      t.gathers += c.sends.gathers;
+      t.pieces += c.sends.pieces;
+      t.throughNode += c.sends.throughNode;
+    }
+    return t;
+  }
+
   private admin: TcpConnection | undefined;
   private readonly io = new Map<number, TcpConnection>();
   private readonly rings = new Map<number, QueueRing>();

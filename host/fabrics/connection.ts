@@ -9,6 +9,12 @@
 //     view of in-capsule or H2C data and the socket's own.
 //   - its own (control): Connect, Property Get/Set, Keep Alive, Number of
 //     Queues, Get Log Page: Promises, cids from OWN_CID up.
+// A polled queue (FabricsOptions.poll) also writes without Node: the PDUs of
+// one kick (every command the core rang), or of one R2T's answer, go in one
+// sendmsg (hal/sendmsg.ts) whenever Node holds none of the socket's bytes;
+// what the kernel does not take goes through Node's write, in order. The
+// per-slot headers live in a SharedArrayBuffer for it (memory that never
+// moves); the data is in the region.
 import net from 'node:net';
 import {
   PduType, Fes, CH_FLAGS, FLAG_LAST_PDU, FLAG_SUCCESS, ICRESP_PFV, ICRESP_CPDA, ICRESP_DGST, ICRESP_MAXH2CDATA, DGST_HDGST_ENABLE,
@@ -24,7 +30,7 @@ import { crc32c } from '../nvmf/crc32c.js';
 import { NvmfProtocolError } from '../nvmf/errors.js';
 import { NvmfConnectError } from './errors.js';
 import type { QueueRing } from './ring.js';
-import { recvNonBlocking, RECV_NOTHING } from '../../hal/index.js';
+import { recvNonBlocking, RECV_NOTHING, Gather, gatherable } from '../../hal/index.js';
 
 /** Cids the connection's own commands use (host slots stay below). */
 export const OWN_CID = 0xfff0;
@@ -67,6 +73,10 @@ export interface ConnectionOptions {
   poll?: boolean;
 }
 
+/** PDUs one sendmsg carries at most (a polled queue's gathered writes). */
+const GATHER_PIECES = 128;
+const align8 = (n: number) => (n + 7) & ~7;
+
 /** Bytes the socket reads at once into the connection's buffer. */
 const READ_BUFFER = 256 * 1024;
 const DATA_DIR_WRITE = 1; // opcode bits 1:0 = 01b: host to controller
@@ -101,6 +111,12 @@ export class TcpConnection implements PduSink {
   private readonly pollAsked: boolean;
   /** The socket's fd while kick() reads it (FabricsOptions.poll, an I/O queue); -1: Node reads it. */
   private polledFd = -1;
+  /** A polled queue's gathered writes (undefined: Node writes everything). */
+  private gather: Gather | undefined;
+  private readonly pieces: Uint8Array[] = [];
+  private readonly pieceLens: number[] = [];
+  /** sendmsg calls, and PDUs they carried (a figure for tests). */
+  readonly sends = { gathers: 0, pieces: 0, throughNode: 0 };
 
   private constructor(private readonly owner: ConnectionOwner, o: ConnectionOptions) {
     this.address = `${o.host}:${o.port}`;
@@ -207,12 +223,16 @@ export class TcpConnection implements PduSink {
     this.ring = ring;
     if (this.pollAsked && ring.qid > 0) this.startPolling();
     const n = ring.nslots;
-    const capLen = CAPCMD_HLEN + DIGEST_SIZE + 128 + this.inCapsule + DIGEST_SIZE;
-    this.hdrs = Array.from({ length: n }, () => Buffer.alloc(capLen));
+    // Per slot, in one arena that never moves (gathered writes): capsule, H2CData header, data digest.
+    const capLen = align8(CAPCMD_HLEN + DIGEST_SIZE + 128 + this.inCapsule + DIGEST_SIZE);
+    const h2cLen = align8(DATA_HLEN + DIGEST_SIZE + 128);
+    const per = capLen + h2cLen + 8;
+    const arena = new SharedArrayBuffer(n * per);
+    this.hdrs = Array.from({ length: n }, (_, i) => Buffer.from(arena, i * per, capLen));
     const bare = CAPCMD_HLEN + (this.dig.hdgst ? DIGEST_SIZE : 0);
     this.hdrOnly = this.hdrs.map((b) => b.subarray(0, bare));
-    this.h2cHdrs = Array.from({ length: n }, () => Buffer.alloc(DATA_HLEN + DIGEST_SIZE + 128));
-    this.ddgsts = Array.from({ length: n }, () => Buffer.alloc(DIGEST_SIZE));
+    this.h2cHdrs = Array.from({ length: n }, (_, i) => Buffer.from(arena, i * per + capLen, h2cLen));
+    this.ddgsts = Array.from({ length: n }, (_, i) => Buffer.from(arena, i * per + capLen + h2cLen, DIGEST_SIZE));
     this.ddErr = new Uint8Array(n);
   }
 
@@ -226,6 +246,56 @@ export class TcpConnection implements PduSink {
     if (typeof fd !== 'number' || fd < 0) return; // no fd to read (not a TCP handle): Node reads, as without poll
     this.socket.pause();
     this.polledFd = fd;
+    this.gather = new Gather(GATHER_PIECES);
+  }
+
+  /**
+   * Write the first `len` bytes of `b` (kept by the caller until the
+   * command completes): gathered when the socket is written without Node
+   * now, else through Node.
+   */
+  private out(b: Buffer, len: number): void {
+    const g = this.gather;
+    if (g && this.socket.writableLength === 0 && gatherable(b)) {
+      if (g.full) this.flush();
+      if (this.socket.writableLength === 0) {
+        g.add(b, len);
+        this.pieces.push(b);
+        this.pieceLens.push(len);
+        return;
+      }
+    }
+    this.sends.throughNode++;
+    this.socket.write(len === b.length ? b : b.subarray(0, len));
+  }
+
+  /** Send what out() gathered, in one sendmsg; what the kernel does not take goes through Node's write. */
+  private flush(): void {
+    const g = this.gather;
+    if (!g || g.count === 0) return;
+    const k = g.count;
+    let n = 0;
+    try {
+      n = Math.max(g.send(this.polledFd), 0);
+    } catch {
+      n = 0; // broken: Node's write of the rest meets the error and the connection dies
+    }
+    g.clear();
+    this.sends.gathers++;
+    this.sends.pieces += k;
+    const pieces = this.pieces;
+    const lens = this.pieceLens;
+    for (let i = 0; i < k; i++) {
+      const len = lens[i]!;
+      if (n >= len) n -= len;
+      else {
+        this.sends.throughNode++;
+        this.socket.write(pieces[i]!.subarray(n, len));
+        n = 0;
+      }
+    }
+    pieces.length = 0;
+    lens.length = 0;
   }
 
   /**
@@ -246,8 +316,8 @@ export class TcpConnection implements PduSink {
     if (!ring || this.dead || ring.head === ring.tail) return;
     const at = this.sqeAt;
     const u8 = ring.u8;
-    // One command: one write; several: corked into one writev.
-    const corked = (ring.tail - ring.head + ring.qsize) % ring.qsize > 1;
+    // One command: one write; several: corked into one writev (gathered into one sendmsg when polled).
+    const corked = !this.gather && (ring.tail - ring.head + ring.qsize) % ring.qsize > 1;
     if (corked) this.socket.cork();
     while (ring.fetch(at)) {
       const slot = at.slot;
@@ -269,7 +339,7 @@ export class TcpConnection implements PduSink {
       this.ddErr[slot] = 0;
       const pdo = encodeCapsuleCmd(buf, inCap ? len : 0, this.dig);
       if (!inCap) {
-        this.socket.write(this.hdrOnly[slot]!);
+        this.out(this.hdrOnly[slot]!, this.hdrOnly[slot]!.length);
         continue;
       }
       const off = ring.dataOff[slot]!;
@@ -279,8 +349,9 @@ export class TcpConnection implements PduSink {
         writeU32(buf, total, crc32c(buf.subarray(pdo, total)));
         total += DIGEST_SIZE;
       }
-      this.socket.write(buf.subarray(0, total));
+      this.out(buf, total);
     }
+    this.flush();
     if (corked) this.socket.uncork();
   }
 
@@ -440,6 +511,17 @@ export class TcpConnection implements PduSink {
     const data = ring.u8.subarray(off, off + r2tl);
     const last = r2to + r2tl === ring.dataLen[cid]!;
     const pdo = encodeH2CData(h, cid, ttag, r2to, r2tl, last, this.dig);
+    if (this.gather) {
+      this.out(h, pdo);
+      this.out(data as Buffer, data.length);
+      if (this.dig.ddgst) {
+        const d = this.ddgsts[cid]!;
+        writeU32(d, 0, crc32c(data));
+        this.out(d, DIGEST_SIZE);
+      }
+      this.flush();
+      return;
+    }
     this.socket.cork();
     this.socket.write(h.subarray(0, pdo));
     this.socket.write(data);

@@ -46,6 +46,8 @@ export interface NvmfTargetSpec {
   config?: string;
   /** Anything else, appended. */
   extraArgs?: string[];
+  /** Environment variables added to this process's. */
+  env?: Record<string, string>;
   /** Liveness cap on the listening line; default 120 s (node under TCG starts slowly). */
   startCapMs?: number;
   /**
@@ -115,7 +117,7 @@ export class NvmfTarget {
    */
   static start(spec: NvmfTargetSpec = {}): Promise<NvmfTarget> {
     if (!spec.command && !nvmfTargetAvailable()) return Promise.reject(new NvmfTargetError(`${NVMF_TGT_MODULE} is not built`, ''));
-    const child = spawn(spec.command?.[0] ?? process.execPath, targetArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(spec.command?.[0] ?? process.execPath, targetArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'], ...(spec.env ? { env: { ...process.env, ...spec.env } } : {}) });
     const exited = new Promise<TargetExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     return new Promise<NvmfTarget>((resolve, reject) => {
       const out = { stdout: '', stderr: '' };

@@ -21,6 +21,7 @@ export interface TargetSettings {
   deviceQueueTimeoutMs: number;
   deviceCompletionMode: CompletionMode;
   pollSockets: boolean;
+  pollWait: boolean;
 }
 
 /** What the target does for its connections' handlers. */

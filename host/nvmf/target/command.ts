@@ -1,8 +1,23 @@
 // One command in flight on a target connection: its SQE, its data buffer,
 // the R2T state of a write, and the PDU headers its answer goes out in, all
 // preallocated when the context is made and reused command after command.
+//
+// The headers live in an arena of their own, a SharedArrayBuffer, whose
+// memory never moves: the socket can gather them with the data (in the
+// region) into one sendmsg (hal/sendmsg.ts).
+//
+//   arena   0  CapsuleResp (+HDGST)   28
+//          32  C2HData header          PDU_HEADER_MAX (HDGST, padding to PDA)
+//         164  R2T (+HDGST)           28
+//         192  data digest             4
 import type { DmaBuffer, IoCallback } from '../../index.js';
 import { PDU_HEADER_MAX } from '../../../assembly/nvme/tcp.js';
+
+const RESP_AT = 0;
+const C2H_AT = 32;
+const R2T_AT = C2H_AT + PDU_HEADER_MAX;
+const DG_AT = R2T_AT + 28;
+const ARENA_SIZE = DG_AT + 4;
 
 export class CommandContext {
   /** The command (a copy of the capsule's SQE). */
@@ -31,10 +46,11 @@ export class CommandContext {
   pendingStatus = -1;
   /** Answer sent; context waits for the socket to take it. */
   answered = false;
-  readonly resp = Buffer.alloc(28);
-  readonly c2h = Buffer.alloc(PDU_HEADER_MAX);
-  readonly r2t = Buffer.alloc(28);
-  readonly dg = Buffer.alloc(4);
+  private readonly arena = new SharedArrayBuffer(ARENA_SIZE);
+  readonly resp = Buffer.from(this.arena, RESP_AT, 28);
+  readonly c2h = Buffer.from(this.arena, C2H_AT, PDU_HEADER_MAX);
+  readonly r2t = Buffer.from(this.arena, R2T_AT, 28);
+  readonly dg = Buffer.from(this.arena, DG_AT, 4);
   /** Wire-length views of the headers above (made once the connection's digests are known). */
   respView: Buffer;
   c2hView: Buffer;

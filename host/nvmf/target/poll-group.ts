@@ -20,6 +20,18 @@
 // spin ends (spinUs without a completion or a byte), every socket goes back
 // to Node's reading, so a sleep or the timer never leaves one unread.
 //
+// Waiting in poll(2) (pollWait, off by default): once the spin has found
+// nothing in WAIT_AFTER_POLLS polls in a row, the group blocks its thread in one
+// poll(2) on its hot sockets and on the interrupt eventfds of the device
+// queues with commands outstanding (armed first, then one more poll), for
+// what is left of spinUs, and polls again as soon as one is readable. The
+// CPU idles instead of spinning and the kernel wakes the thread, with no
+// event loop or thread pool in between; Node's other work waits at most
+// that long. It blocks only when everything it waits for can wake it: a
+// busy device queue without an eventfd (polled, or the simulator) keeps
+// the plain spin. Why: in a QEMU guest a spinning vCPU takes host CPU from
+// the other vCPU and from the device's emulation.
+//
 // Not at all while nothing is on the device and no socket is hot. New work while asleep ends the
 // sleep (cancel) and spins for it. Why sleep: in a QEMU guest a target
 // spinning for its device's completions held one of the two vCPUs, which
@@ -29,10 +41,18 @@
 // guest the clock is the HPET and a read costs about 5 us (docs/vm-tests.md).
 import type { TcpConnection } from './connection.js';
 import { TargetSocket } from './socket-io.js';
+import { ReadableSet } from '../../../hal/index.js';
 import { INTERRUPT_TIMEOUT_MS, ADAPTIVE_SPIN_US, type InterruptSource } from '../../interrupts.js';
 
 /** Empty polls between two clock reads while spinning. */
 const CLOCK_EVERY = 8;
+/**
+ * pollWait: empty polls in a row before the group waits in poll(2). Counted,
+ * not timed: under TCG a poll takes tens of microseconds and the clock is
+ * read only every CLOCK_EVERY polls, so a timed threshold came after the
+ * spin's whole budget (bench:nvmf 2026-12-02: no waits at QD1).
+ */
+const WAIT_AFTER_POLLS = 2;
 /** The timer's period, and the longest sleep while several connections have device work. */
 const LAZY_POLL_MS = 1;
 
@@ -67,6 +87,14 @@ export class PollGroup {
   socketReads = 0;
   /** Connections whose sockets the group reads now. */
   private readonly hot = new Set<TcpConnection>();
+  /** Wait in poll(2) instead of spinning after sleepSpinUs (NvmfTargetOptions.pollWait). */
+  pollWait = false;
+  /** poll(2) waits so far, and those something ended before their time. */
+  blockedWaits = 0;
+  blockedWakeups = 0;
+  /** Microseconds of the current idle stretch at the last clock read. */
+  private idleUs = 0;
+  private readonly waitSet = new ReadableSet(64);
 
   /** `clock`: milliseconds, performance.now() (a test may give its own). */
   constructor(private readonly clock: () => number = () => performance.now()) {}
@@ -91,19 +119,30 @@ export class PollGroup {
   poll(): number {
     this.polls++;
     let n = 0;
-    for (const c of this.connections) {
-      const qp = c.deviceQp;
-      if (qp && c.deviceOutstanding > 0) n += qp.processCompletions();
+    // The answers of the completions go out together, one sendmsg per socket, before the reads.
+    TargetSocket.beginBatch();
+    try {
+      for (const c of this.connections) {
+        const qp = c.deviceQp;
+        if (qp && c.deviceOutstanding > 0) n += qp.processCompletions();
+      }
+    } finally {
+      TargetSocket.endBatch();
     }
     this.completions += n;
     if (this.hot.size > 0) {
       const buf = TargetSocket.recvBuffer;
-      for (const c of this.hot) {
-        if (c.isClosed || !c.io.hot) this.hot.delete(c);
-        else if (c.io.pollIn(buf) > 0) {
-          n++;
-          this.socketReads++;
+      TargetSocket.beginBatch();
+      try {
+        for (const c of this.hot) {
+          if (c.isClosed || !c.io.hot) this.hot.delete(c);
+          else if (c.io.pollIn(buf) > 0) {
+            n++;
+            this.socketReads++;
+          }
         }
+      } finally {
+        TargetSocket.endBatch();
       }
     }
     return n;
@@ -165,6 +204,7 @@ export class PollGroup {
   private idle(): void {
     this.idlePolls = 0;
     this.idleSince = -1;
+    this.idleUs = 0;
     this.lazy = false;
   }
 
@@ -174,28 +214,71 @@ export class PollGroup {
    * and looks at the connections, every CLOCK_EVERY calls only.
    */
   private spunOut(): boolean {
+    if (this.idleUs >= this.spinUs) return true; // a wait in poll(2) read the clock last
     if (++this.idlePolls % CLOCK_EVERY !== 0) return false;
+    this.readIdle();
+    // An interrupt to sleep on: sleep after sleepSpinUs, unless the group waits in poll(2) on its eventfds until spinUs.
+    const sleepable = this.sleepTarget() !== undefined && !(this.pollWait && this.busyHaveFds);
+    return this.idleUs >= (sleepable ? this.sleepSpinUs : this.spinUs);
+  }
+
+  private readIdle(): void {
     const now = this.clock();
     this.clockReads++;
     if (this.idleSince < 0) this.idleSince = now;
-    return (now - this.idleSince) * 1000 >= (this.sleepTarget() !== undefined ? this.sleepSpinUs : this.spinUs);
+    this.idleUs = (now - this.idleSince) * 1000;
   }
 
-  /** Set by sleepTarget(): more than one connection has commands on the device. */
+  /**
+   * pollWait: block in poll(2) on the hot sockets and the busy device
+   * queues' interrupt eventfds, for what is left of spinUs; poll at once
+   * when one is readable. Not when a busy device queue has no eventfd (its
+   * completion could not end the wait).
+   */
+  private waitReadable(): void {
+    const set = this.waitSet;
+    set.clear();
+    for (const c of this.hot) if (c.io.hot && c.io.fd >= 0 && !set.add(c.io.fd)) return;
+    for (const c of this.connections) {
+      if (c.deviceOutstanding === 0 || !c.deviceQp) continue;
+      const irq = c.deviceQp.interrupt;
+      if (irq?.fd === undefined) return;
+      irq.arm(); // a completion from here on makes the eventfd readable
+      if (!set.add(irq.fd)) return;
+    }
+    if (set.count === 0) return;
+    if (this.poll() > 0) return this.idle(); // what came before the arming
+    this.readIdle();
+    const left = this.spinUs - this.idleUs;
+    if (left <= 0) return;
+    this.blockedWaits++;
+    if (set.wait(left / 1000) > 0) {
+      this.blockedWakeups++;
+      if (this.poll() > 0) return this.idle();
+    }
+    this.readIdle();
+  }
+
+  /** Set by sleepTarget(): more than one connection has commands on the device; every busy one's interrupt has an fd. */
   private severalBusy = false;
+  private busyHaveFds = false;
 
   /** The interrupt to sleep on (the first busy connection's; severalBusy says if others are busy too); undefined: a busy queue has none. */
   private sleepTarget(): InterruptSource | undefined {
     let src: InterruptSource | undefined;
     let busy = 0;
+    let fds = true;
+    this.busyHaveFds = false;
     for (const c of this.connections) {
       if (c.deviceOutstanding === 0 || !c.deviceQp) continue;
       const irq = c.deviceQp.interrupt;
       if (irq === undefined) return undefined;
       src ??= irq;
       busy++;
+      if (irq.fd === undefined) fds = false;
     }
     this.severalBusy = busy > 1;
+    this.busyHaveFds = fds;
     return src;
   }
 
@@ -248,6 +331,7 @@ export class PollGroup {
     if (this.outstanding === 0 && this.hot.size === 0) return;
     this.scheduled = true;
     if (!this.lazy && (reaped || !this.spunOut())) {
+      if (!reaped && this.pollWait && this.idlePolls >= WAIT_AFTER_POLLS) this.waitReadable();
       setImmediate(this.tick);
       return;
     }

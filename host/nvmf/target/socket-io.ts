@@ -10,10 +10,14 @@
 //   Node reads (libuv's        the poll group reads it (recv, MSG_DONTWAIT)
 //   readiness wakes us)        on each tick; Node's reading paused
 //
-// Writes go straight to the socket (send, MSG_DONTWAIT) whenever Node holds
-// none of this socket's bytes; what the kernel does not take at once (a full
-// send buffer) goes to Node's queue, and everything after it too, so the
-// byte order is kept. Why: in a QEMU guest a Node `net` server's round trip
+// Writes go straight to the socket whenever Node holds none of this socket's
+// bytes. Pieces in memory that never moves (the region's data buffers, the
+// contexts' header arenas) are gathered and sent by one sendmsg (hal/
+// sendmsg.ts): at the end of their answer, or, inside a batch (a poll
+// group's poll, a Node read), at the batch's end, every answer of the batch
+// at once. Other pieces flush what is gathered, then go by send(). What the
+// kernel does not take at once (a full send buffer) goes to Node's queue,
+// and everything after it too, so the byte order is kept. Why: in a QEMU guest a Node `net` server's round trip
 // was 400 to 600 us against 120 to 200 us for JavaScript polling the socket
 // through the HAL (bench/socket-rtt, docs/nvmf-target.md), and half the
 // target's JavaScript per I/O was Node's stream machinery.
@@ -21,11 +25,21 @@
 // Without a descriptor to adopt (not a TCP handle) the accepted socket is
 // used as it is: Node's 'data' events, Node's writes.
 import net from 'node:net';
-import { recvNonBlocking, sendNonBlocking, dupSocket, RECV_NOTHING } from '../../../hal/index.js';
+import { recvNonBlocking, sendNonBlocking, dupSocket, RECV_NOTHING, Gather, gatherable } from '../../../hal/index.js';
 
 /** Bytes one read takes at most: what every connection's reads share. */
 export const RECV_BUFFER_SIZE = 256 * 1024;
 const shared = Buffer.alloc(RECV_BUFFER_SIZE);
+/** Pieces one socket gathers before it sends them (a send when full). */
+const GATHER_PIECES = 96;
+/** NVME_WASM_NVMF_GATHER=0: one send per PDU piece, nothing gathered (a benchmark's baseline: bench:nvmf --variants projectNoGather). */
+const GATHER = process.env.NVME_WASM_NVMF_GATHER !== '0';
+
+/** Open batches (beginBatch without endBatch), and the sockets with gathered pieces. */
+let batchDepth = 0;
+const dirty: TargetSocket[] = [];
+
+const EMPTY = new Uint8Array(0);
 
 /** What the socket tells its connection. */
 export interface SocketSink {
@@ -49,7 +63,12 @@ export class TargetSocket {
   /** Writes handed to Node and not yet done. */
   private queued = 0;
   /** Counters: reads by poll, reads by Node, writes straight, writes through Node. */
-  readonly counts = { polledReads: 0, nodeReads: 0, directWrites: 0, queuedWrites: 0 };
+  readonly counts = { polledReads: 0, nodeReads: 0, directWrites: 0, queuedWrites: 0, gathers: 0, gatheredPieces: 0 };
+  /** Pieces waiting for one sendmsg, their callbacks beside them (same index). */
+  private readonly gather: Gather | undefined;
+  private readonly pieces: Uint8Array[] = [];
+  private readonly pieceCbs: Array<(() => void) | undefined> = [];
+  private isDirty = false;
 
   constructor(accepted: net.Socket, private readonly sink: SocketSink, direct: boolean) {
     this.remote = `${accepted.remoteAddress}:${accepted.remotePort}`;
@@ -78,6 +97,7 @@ export class TargetSocket {
       accepted.resume();
     }
     this.direct = direct && this.fd >= 0;
+    if (this.direct && GATHER) this.gather = new Gather(GATHER_PIECES);
     this.socket.setNoDelay(true);
     this.socket.on('error', () => sink.gone('socket error'));
     this.socket.on('close', () => sink.gone('connection closed by the host'));
@@ -85,8 +105,29 @@ export class TargetSocket {
 
   private nodeRead(n: number, buf: Buffer): boolean {
     this.counts.nodeReads++;
-    this.sink.received(buf, n);
+    TargetSocket.beginBatch();
+    try {
+      this.sink.received(buf, n);
+    } finally {
+      TargetSocket.endBatch();
+    }
     return true;
+  }
+
+  /**
+   * Gather the answers written from now on until endBatch (calls nest): each
+   * socket sends what it gathered in one sendmsg then. Whoever begins must
+   * end (try/finally).
+   */
+  static beginBatch(): void {
+    batchDepth++;
+  }
+
+  static endBatch(): void {
+    if (--batchDepth > 0) return;
+    batchDepth = 0;
+    // flush() may run callbacks that write again: they see no batch and flush themselves.
+    while (dirty.length > 0) dirty.pop()!.flush();
   }
 
   /** Read it by pollIn() from now on (no-op without an fd). */
@@ -137,6 +178,19 @@ export class TargetSocket {
    * once. `cb` runs when the kernel has them (at once when written straight).
    */
   write(b: Uint8Array, cb?: () => void, more = false): void {
+    const g = this.gather;
+    if (g && this.queued === 0 && !this.socket.destroyed && gatherable(b)) {
+      g.add(b);
+      this.pieces.push(b);
+      this.pieceCbs.push(cb);
+      if (g.full || (!more && batchDepth === 0)) this.flush();
+      else if (!this.isDirty) {
+        this.isDirty = true;
+        dirty.push(this);
+      }
+      return;
+    }
+    this.flush(); // what was gathered goes first
     if (this.direct && this.queued === 0 && !this.socket.destroyed) {
       let n: number;
       try {
@@ -156,6 +210,50 @@ export class TargetSocket {
     this.queue(b, cb);
   }
 
+  /**
+   * Send what is gathered, in one sendmsg; what the kernel does not take
+   * goes to Node's queue. Then each piece's callback (a piece queued: when
+   * Node has written it).
+   */
+  flush(): void {
+    this.isDirty = false;
+    const g = this.gather;
+    if (!g || g.count === 0) return;
+    const k = g.count;
+    let n = 0;
+    let broken = false;
+    if (!this.socket.destroyed) {
+      try {
+        n = Math.max(g.send(this.fd), 0);
+      } catch {
+        broken = true;
+      }
+    }
+    g.clear();
+    this.counts.gathers++;
+    this.counts.gatheredPieces += k;
+    const pieces = this.pieces;
+    const cbs = this.pieceCbs;
+    for (let i = 0; i < k; i++) {
+      const b = pieces[i]!;
+      const cb = cbs[i];
+      pieces[i] = EMPTY;
+      cbs[i] = undefined;
+      if (n >= b.length) {
+        n -= b.length;
+        cb?.();
+      } else if (broken || this.socket.destroyed) {
+        cb?.();
+      } else {
+        this.queue(n > 0 ? b.subarray(n) : b, cb);
+        n = 0;
+      }
+    }
+    pieces.length = 0;
+    cbs.length = 0;
+    if (broken) this.sink.gone('socket error');
+  }
+
   private queue(b: Uint8Array, cb?: () => void): void {
     this.queued++;
     this.counts.queuedWrites++;
@@ -168,6 +266,7 @@ export class TargetSocket {
   /** Several writes in a row will go to Node's queue: cork it (undefined: they go straight). */
   corkIfQueued(): boolean {
     if (this.direct && this.queued === 0) return false;
+    this.flush();
     this.socket.cork();
     return true;
   }
@@ -178,6 +277,7 @@ export class TargetSocket {
 
   /** Send `last` (after whatever is queued), then FIN. */
   end(last?: Uint8Array): void {
+    this.flush();
     this.hot = false;
     if (last) this.socket.end(last);
     else this.socket.end();
@@ -185,6 +285,7 @@ export class TargetSocket {
 
   destroy(): void {
     this.hot = false;
+    this.flush(); // what was written before goes out first, as it would have unbatched (a Disconnect's answer)
     this.socket.destroy();
   }
 }

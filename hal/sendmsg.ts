@@ -21,9 +21,8 @@ import { EAGAIN, EINTR } from './errno.js';
 import { c, errno } from './libc.js';
 import { HalError } from './errors.js';
 import { addressOf } from './mmap.js';
+import { MSG_DONTWAIT, MSG_NOSIGNAL } from './socket.js';
 
-const MSG_DONTWAIT = 0x40;
-const MSG_NOSIGNAL = 0x4000;
 const MSGHDR_SIZE = 56;
 const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
@@ -51,12 +50,20 @@ export function gatherable(b: Uint8Array): boolean {
   return b.buffer instanceof SharedArrayBuffer && b.length > 0;
 }
 
-/** A msghdr and its iovec array, filled piece by piece and sent at once. */
+const NO_PIECE = new Uint8Array(0);
+
+/**
+ * A msghdr and its iovec array, filled piece by piece and sent at once; it
+ * keeps each piece (and its length) until settle() says what became of it.
+ */
 export class Gather {
-  /** Pieces added since the last clear(). */
+  /** Pieces added since the last settle() or clear(). */
   count = 0;
   /** Their bytes. */
   total = 0;
+  private readonly pieces: Uint8Array[] = [];
+  private readonly lens: number[] = [];
+  private settling = false;
   private readonly mem: SharedArrayBuffer;
   private readonly msg: Uint8Array;
   private readonly words: Uint32Array;
@@ -75,6 +82,9 @@ export class Gather {
 
   /** Add the first `len` bytes of `b` (gatherable(b), not full): sent after the pieces before it. */
   add(b: Uint8Array, len = b.length): void {
+    if (this.settling) throw new Error('Gather.add during settle(): a callback may not write');
+    this.pieces[this.count] = b;
+    this.lens[this.count] = len;
     const w = (MSGHDR_SIZE + this.count * IOVEC_SIZE) / 4;
     setAddress(this.words, w, baseOf(b.buffer as SharedArrayBuffer) + b.byteOffset);
     setAddress(this.words, w + 2, len);
@@ -83,15 +93,41 @@ export class Gather {
   }
 
   clear(): void {
+    for (let i = 0; i < this.count; i++) this.pieces[i] = NO_PIECE;
     this.count = 0;
     this.total = 0;
+  }
+
+  /**
+   * After send() took `n` bytes (0 when it took none or failed): `sent(i)`
+   * for each piece wholly sent and `unsent(rest, i)` for each other one
+   * (`rest`: its bytes not sent, a view), in order; then the Gather is empty.
+   * The callbacks may not add.
+   */
+  settle(n: number, sent: (i: number) => void, unsent: (rest: Uint8Array, i: number) => void): void {
+    this.settling = true;
+    try {
+      for (let i = 0; i < this.count; i++) {
+        const len = this.lens[i]!;
+        if (n >= len) {
+          n -= len;
+          sent(i);
+        } else {
+          unsent(this.pieces[i]!.subarray(n, len), i);
+          n = 0;
+        }
+      }
+    } finally {
+      this.settling = false;
+      this.clear();
+    }
   }
 
   /**
    * Send the pieces on socket `fd` now, as many bytes as its send buffer
    * takes: the byte count (perhaps fewer than total), GATHER_BLOCKED when it
    * takes none; a HalError ('sendmsg', errno) for a broken connection. The
-   * pieces stay added (the caller clears).
+   * pieces stay added (the caller settles).
    */
   send(fd: number): number {
     setAddress(this.words, MSG_IOVLEN / 4, this.count);

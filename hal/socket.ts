@@ -6,10 +6,10 @@ import { EAGAIN, EINTR } from './errno.js';
 import { c, errno, fail } from './libc.js';
 import { HalError } from './errors.js';
 
-const MSG_DONTWAIT = 0x40;
+export const MSG_DONTWAIT = 0x40;
 const MSG_MORE = 0x8000;
 /** A peer gone must be an error (EPIPE), not a SIGPIPE. */
-const MSG_NOSIGNAL = 0x4000;
+export const MSG_NOSIGNAL = 0x4000;
 const F_DUPFD_CLOEXEC = 1030;
 
 /** recvNonBlocking's answer when nothing is there to read (EAGAIN). */

@@ -76,6 +76,7 @@ export interface ConnectionOptions {
 /** PDUs one sendmsg carries at most (a polled queue's gathered writes). */
 const GATHER_PIECES = 128;
 const align8 = (n: number) => (n + 7) & ~7;
+const SENT = (): void => {};
 
 /** Bytes the socket reads at once into the connection's buffer. */
 const READ_BUFFER = 256 * 1024;
@@ -113,8 +114,6 @@ export class TcpConnection implements PduSink {
   private polledFd = -1;
   /** A polled queue's gathered writes (undefined: Node writes everything). */
   private gather: Gather | undefined;
-  private readonly pieces: Uint8Array[] = [];
-  private readonly pieceLens: number[] = [];
   /** sendmsg calls, and PDUs they carried (a figure for tests). */
   readonly sends = { gathers: 0, pieces: 0, throughNode: 0 };
 
@@ -260,8 +259,6 @@ export class TcpConnection implements PduSink {
       if (g.full) this.flush();
       if (this.socket.writableLength === 0) {
         g.add(b, len);
-        this.pieces.push(b);
-        this.pieceLens.push(len);
         return;
       }
     }
@@ -273,30 +270,21 @@ export class TcpConnection implements PduSink {
   private flush(): void {
     const g = this.gather;
     if (!g || g.count === 0) return;
-    const k = g.count;
     let n = 0;
     try {
       n = Math.max(g.send(this.polledFd), 0);
     } catch {
       n = 0; // broken: Node's write of the rest meets the error and the connection dies
     }
-    g.clear();
     this.sends.gathers++;
-    this.sends.pieces += k;
-    const pieces = this.pieces;
-    const lens = this.pieceLens;
-    for (let i = 0; i < k; i++) {
-      const len = lens[i]!;
-      if (n >= len) n -= len;
-      else {
-        this.sends.throughNode++;
-        this.socket.write(pieces[i]!.subarray(n, len));
-        n = 0;
-      }
-    }
-    pieces.length = 0;
-    lens.length = 0;
+    this.sends.pieces += g.count;
+    g.settle(n, SENT, this.writeRest);
   }
+
+  private readonly writeRest = (rest: Uint8Array): void => {
+    this.sends.throughNode++;
+    this.socket.write(rest);
+  };
 
   /**
    * Send what the core rang since the last look; a polled socket is then

@@ -39,8 +39,6 @@ const GATHER = process.env.NVME_WASM_NVMF_GATHER !== '0';
 let batchDepth = 0;
 const dirty: TargetSocket[] = [];
 
-const EMPTY = new Uint8Array(0);
-
 /** What the socket tells its connection. */
 export interface SocketSink {
   /** `n` bytes arrived at the start of `buf` (valid during the call only). */
@@ -64,11 +62,12 @@ export class TargetSocket {
   private queued = 0;
   /** Counters: reads by poll, reads by Node, writes straight, writes through Node. */
   readonly counts = { polledReads: 0, nodeReads: 0, directWrites: 0, queuedWrites: 0, gathers: 0, gatheredPieces: 0 };
-  /** Pieces waiting for one sendmsg, their callbacks beside them (same index). */
+  /** Pieces waiting for one sendmsg, and their callbacks (same index). */
   private readonly gather: Gather | undefined;
-  private readonly pieces: Uint8Array[] = [];
   private readonly pieceCbs: Array<(() => void) | undefined> = [];
   private isDirty = false;
+  /** The last flush's sendmsg failed: the connection is broken. */
+  private broken = false;
 
   constructor(accepted: net.Socket, private readonly sink: SocketSink, direct: boolean) {
     this.remote = `${accepted.remoteAddress}:${accepted.remotePort}`;
@@ -180,9 +179,8 @@ export class TargetSocket {
   write(b: Uint8Array, cb?: () => void, more = false): void {
     const g = this.gather;
     if (g && this.queued === 0 && !this.socket.destroyed && gatherable(b)) {
+      this.pieceCbs[g.count] = cb;
       g.add(b);
-      this.pieces.push(b);
-      this.pieceCbs.push(cb);
       if (g.full || (!more && batchDepth === 0)) this.flush();
       else if (!this.isDirty) {
         this.isDirty = true;
@@ -219,40 +217,35 @@ export class TargetSocket {
     this.isDirty = false;
     const g = this.gather;
     if (!g || g.count === 0) return;
-    const k = g.count;
     let n = 0;
-    let broken = false;
+    this.broken = false;
     if (!this.socket.destroyed) {
       try {
         n = Math.max(g.send(this.fd), 0);
       } catch {
-        broken = true;
+        this.broken = true;
       }
     }
-    g.clear();
     this.counts.gathers++;
-    this.counts.gatheredPieces += k;
-    const pieces = this.pieces;
-    const cbs = this.pieceCbs;
-    for (let i = 0; i < k; i++) {
-      const b = pieces[i]!;
-      const cb = cbs[i];
-      pieces[i] = EMPTY;
-      cbs[i] = undefined;
-      if (n >= b.length) {
-        n -= b.length;
-        cb?.();
-      } else if (broken || this.socket.destroyed) {
-        cb?.();
-      } else {
-        this.queue(n > 0 ? b.subarray(n) : b, cb);
-        n = 0;
-      }
-    }
-    pieces.length = 0;
-    cbs.length = 0;
-    if (broken) this.sink.gone('socket error');
+    this.counts.gatheredPieces += g.count;
+    g.settle(n, this.pieceSent, this.pieceUnsent);
+    if (this.broken) this.sink.gone('socket error');
   }
+
+  /** settle(): piece `i` is the kernel's. */
+  private readonly pieceSent = (i: number): void => {
+    const cb = this.pieceCbs[i];
+    this.pieceCbs[i] = undefined;
+    cb?.();
+  };
+
+  /** settle(): `rest` of piece `i` goes to Node's queue (dropped when the socket is gone). */
+  private readonly pieceUnsent = (rest: Uint8Array, i: number): void => {
+    const cb = this.pieceCbs[i];
+    this.pieceCbs[i] = undefined;
+    if (this.broken || this.socket.destroyed) cb?.();
+    else this.queue(rest, cb);
+  };
 
   private queue(b: Uint8Array, cb?: () => void): void {
     this.queued++;
@@ -266,8 +259,7 @@ export class TargetSocket {
   /** Several writes in a row will go to Node's queue: cork it (undefined: they go straight). */
   corkIfQueued(): boolean {
     if (this.direct && this.queued === 0) return false;
-    this.flush();
-    this.socket.cork();
+    this.socket.cork(); // nothing is gathered: pieces gather only while Node holds none
     return true;
   }
 

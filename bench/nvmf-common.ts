@@ -24,6 +24,8 @@ export const TARGETS = {
   projectNoGather: 'nvme-wasm nvmf-tgt (vfio, no gather)',
   /** The nvmf-tgt of another build, copied to BASELINE_CLI's tree (--variants projectBaseline): an A/B in one boot. */
   projectBaseline: 'nvme-wasm nvmf-tgt (vfio, baseline build)',
+  /** The defaults under V8's sampling profiler (--variants projectProfile): a .cpuprofile per run in bench/build/nvmf-prof/; its figures carry the profiler's cost. */
+  projectProfile: 'nvme-wasm nvmf-tgt (vfio, --cpu-prof)',
   kernel: 'kernel nvmet-tcp (nvme driver)',
 } as const;
 export type TargetId = keyof typeof TARGETS;
@@ -36,6 +38,7 @@ export const VARIANT_ARGS: Partial<Record<TargetId, string[]>> = {
   projectAdaptiveWait: ['--device-completion-mode', 'adaptive', '--poll-wait'],
   projectNoGather: [],
   projectBaseline: [],
+  projectProfile: [],
 };
 
 /**
@@ -46,9 +49,14 @@ export const VARIANT_ARGS: Partial<Record<TargetId, string[]>> = {
  */
 export const BASELINE_CLI = 'bench/build/baseline/dist/host/cli/main.js';
 
-/** Environment of a variant's target process, beside its flags. */
+/** The guest folder (under NVME_WASM_VM_SHARED) projectProfile's target writes its profiles to; bench:nvmf copies them to bench/build/nvmf-prof/. */
+export const PROFILE_DIR = 'nvmf-prof';
+
+/** Environment of a variant's target process, beside its flags; `$SHARED` stands for the guest's NVME_WASM_VM_SHARED. */
 export const VARIANT_ENV: Partial<Record<TargetId, Record<string, string>>> = {
   projectNoGather: { NVME_WASM_NVMF_GATHER: '0' },
+  // 100 us sampling: under TCG the default 1 ms would give a few hundred samples per run.
+  projectProfile: { NODE_OPTIONS: `--cpu-prof --cpu-prof-interval=100 --cpu-prof-dir=$SHARED/${PROFILE_DIR}` },
 };
 
 /** The variants' ids (bench:nvmf --variants). */

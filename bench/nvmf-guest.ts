@@ -127,6 +127,13 @@ async function kernelRound(rep: number): Promise<void> {
   }
 }
 
+/** A variant's environment with `$SHARED` made the guest's shared folder. */
+function variantEnv(env: Record<string, string>): Record<string, string> {
+  const shared = process.env.NVME_WASM_VM_SHARED;
+  if (!shared) throw new Error('NVME_WASM_VM_SHARED is not set: not run by test/vm/guest.ts');
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll('$SHARED', shared)]));
+}
+
 async function projectRound(rep: number, target: TargetId = 'project'): Promise<void> {
   if (!nvmfTargetAvailable() && !o.standin) {
     for (const w of workloads) record({ rep, workload: w, target, error: `${NVMF_TGT_MODULE} is not built (issue 13)` });
@@ -143,7 +150,7 @@ async function projectRound(rep: number, target: TargetId = 'project'): Promise<
       ...(o.standin ? { command: [process.execPath, STANDIN_MODULE] } : {}),
       ...(target === 'projectBaseline' ? { command: [process.execPath, BASELINE_CLI, 'nvmf-tgt'] } : {}),
       ...(VARIANT_ARGS[target] ? { extraArgs: VARIANT_ARGS[target] } : {}),
-      ...(VARIANT_ENV[target] ? { env: VARIANT_ENV[target] } : {}),
+      ...(VARIANT_ENV[target] ? { env: variantEnv(VARIANT_ENV[target]) } : {}),
     });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });

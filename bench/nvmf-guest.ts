@@ -20,10 +20,10 @@ import { Command } from 'commander';
 import { bindDriver, rebindDefault } from '../hal/pci-bind.js';
 import { kernelReady } from '../test/vm/kernel.js';
 import {
-  NvmetTarget, NvmfTarget, nvmfTargetAvailable, NVMF_TGT_MODULE, DEFAULT_SUBNQN, connect, disconnect, perfArgs, perfFigures, parseFio,
+  CLI_MAIN, NvmetTarget, NvmfTarget, nvmfTargetAvailable, NVMF_TGT_MODULE, DEFAULT_SUBNQN, connect, disconnect, perfArgs, perfFigures, parseFio,
   start, processCpuTicks, type Connection, type PerfJob,
 } from '../test/vm/nvmf.js';
-import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANT_ENV, VARIANTS, BASELINE_CLI, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANT_ENV, VARIANT_NODE_ARGS, VARIANTS, BASELINE_CLI, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 
 const o = new Command('nvmf-guest')
   .requiredOption('--bdf <addr>', 'controller')
@@ -127,12 +127,13 @@ async function kernelRound(rep: number): Promise<void> {
   }
 }
 
-/** A variant's environment with `$SHARED` made the guest's shared folder. */
-function variantEnv(env: Record<string, string>): Record<string, string> {
+/** `v` with `$SHARED` made the guest's shared folder (VARIANT_ENV, VARIANT_NODE_ARGS). */
+function withShared(v: string): string {
   const shared = process.env.NVME_WASM_VM_SHARED;
   if (!shared) throw new Error('NVME_WASM_VM_SHARED is not set: not run by test/vm/guest.ts');
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll('$SHARED', shared)]));
+  return v.replaceAll('$SHARED', shared);
 }
+const variantEnv = (env: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(env).map(([k, v]) => [k, withShared(v)]));
 
 async function projectRound(rep: number, target: TargetId = 'project'): Promise<void> {
   if (!nvmfTargetAvailable() && !o.standin) {
@@ -151,6 +152,7 @@ async function projectRound(rep: number, target: TargetId = 'project'): Promise<
       ...(target === 'projectBaseline' ? { command: [process.execPath, BASELINE_CLI, 'nvmf-tgt'] } : {}),
       ...(VARIANT_ARGS[target] ? { extraArgs: VARIANT_ARGS[target] } : {}),
       ...(VARIANT_ENV[target] ? { env: variantEnv(VARIANT_ENV[target]) } : {}),
+      ...(VARIANT_NODE_ARGS[target] ? { command: [process.execPath, ...VARIANT_NODE_ARGS[target].map(withShared), CLI_MAIN, 'nvmf-tgt'] } : {}),
     });
     try {
       const c = await connect({ nqn: DEFAULT_SUBNQN, port: PORT });
@@ -166,6 +168,7 @@ async function projectRound(rep: number, target: TargetId = 'project'): Promise<
       await tgt.stop('SIGTERM');
     }
   } catch (e) {
+    console.error(`${target}, rep ${rep}: ${(e as Error).message}`); // the whole message: a target's output follows its first line
     for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === target)) record({ rep, workload: w, target, error: (e as Error).message.split('\n')[0]! });
   } finally {
     rebindDefault(o.bdf);

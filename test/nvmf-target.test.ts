@@ -196,6 +196,26 @@ test('Keep Alive: an association without commands for KATO ends (its queues clos
   assert.is(dev().ioQueuePairs.length, before);
 });
 
+test('Keep Alive: I/O commands keep an association alive without Keep Alive commands (traffic based); silence ends it within 2 x KATO', async () => {
+  const kato = 300;
+  const { admin, cntlid } = await adminAssociation(port, NQN, { kato });
+  const q = await ioQueue(port, NQN, cntlid, 1);
+  let closedAt = 0;
+  void admin.closed.then(() => (closedAt = performance.now()));
+  const until = performance.now() + 4 * kato;
+  let lastCommand = 0;
+  while (performance.now() < until) {
+    const ended = q.closed.then(() => assert.unreachable(`the association ended after ${(performance.now() + 4 * kato - until).toFixed(0)} ms of reads`));
+    assert.is((await Promise.race([q.rw(false, 1, 0, 1), ended]))!.status, 0, 'read');
+    lastCommand = performance.now(); // its answer came: the target saw it before
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.is(closedAt, 0, 'alive after 4 x KATO of reads alone');
+  await Promise.all([admin.closed, q.closed]);
+  const quiet = closedAt - lastCommand;
+  assert.ok(quiet >= kato - 20 && quiet <= 2 * kato + 250, `ended ${quiet.toFixed(0)} ms after the last command (KATO ${kato} ms)`);
+});
+
 test('hostile: a PDU other than ICReq first is a PDU Sequence Error TermReq', async () => {
   const c = await RawNvmfClient.open(port);
   const b = Buffer.alloc(72);

@@ -47,9 +47,9 @@ function answer(conn: QueueConnection, ctx: CommandContext, p: Promise<Uint8Arra
 
 export function adminCommand(conn: QueueConnection, ctx: CommandContext): void {
   const ctrl = conn.ctrl!;
-  ctrl.keepAlive();
   switch (ctx.opcode) {
     case AdminOpc.KeepAlive:
+      ctrl.keepAlive();
       return conn.complete(ctx, 0);
     case AdminOpc.AsyncEventRequest:
       return; // held: this target relays no asynchronous events; ends with the association

@@ -258,7 +258,7 @@ export class TcpConnection implements PduSink, SocketSink, QueueConnection {
     ctx.opcode = s[SQE_OPC]!;
     ctx.cid = readU16(s, SQE_CID);
     ctx.nsid = readU32(s, SQE_NSID);
-    this.ctrl?.keepAlive();
+    this.ctrl?.sawCommand();
     if (DEBUG && this.qid <= 0) this.services.log(`${this.remote}: qid ${this.qid} cid ${ctx.cid} opcode 0x${ctx.opcode.toString(16)}${ctx.opcode === FABRICS_OPC ? ` fctype ${s[FAB_FCTYPE]}` : ''} cdw10 0x${readU32(s, 40).toString(16)}`);
     if (this.byCid.has(ctx.cid)) {
       // The host reused a command ID still in flight.

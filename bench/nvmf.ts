@@ -31,7 +31,7 @@ import { provision } from '../test/vm/provision.js';
 import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANTS, PROFILE_DIR, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 import { guestRuns, medians } from './guest-results.js';
 import { median, positive } from './common.js';
-import { profileTop, type CpuProfile } from './cpuprofile-top.js';
+import { keepProfiles } from './cpuprofile-top.js';
 
 function variantList(v: string): TargetId[] {
   const l = v.split(',').map((s) => s.trim()).filter(Boolean) as TargetId[];
@@ -92,21 +92,8 @@ async function boot(): Promise<{ runs: NvmfBenchRun[]; bootSeconds: number; gues
     onStderr: (s) => process.stderr.write(s),
   });
   const runs = guestRuns<NvmfBenchRun>(result, outFile, { opts, bootSeconds: result.bootSeconds, guestSeconds: result.seconds });
-  keepProfiles(result.files);
+  keepProfiles(result.files, PROFILE_DIR, 'capsule');
   return { runs, bootSeconds: result.bootSeconds, guestSeconds: result.seconds, consoleLog: result.consoleLog };
-}
-
-/** projectProfile's .cpuprofile files, to bench/build/nvmf-prof/, each summed up (bench/cpuprofile-top.ts). */
-function keepProfiles(files: Map<string, Buffer>): void {
-  const dir = path.join(PROJECT_DIR, 'bench/build', PROFILE_DIR);
-  for (const [rel, data] of files) {
-    if (!rel.startsWith(`${PROFILE_DIR}/`)) continue;
-    fs.mkdirSync(dir, { recursive: true });
-    const to = path.join(dir, path.basename(rel));
-    fs.writeFileSync(to, data);
-    console.log(`\nprofile of one projectProfile target: ${path.relative(process.cwd(), to)}`);
-    console.log(profileTop(JSON.parse(data.toString()) as CpuProfile, 25));
-  }
 }
 
 interface Med {

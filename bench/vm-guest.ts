@@ -35,9 +35,10 @@ const program = new Command('vm-guest')
   .option('--route <r>', 'nvme-wasm route: vfio or uio', 'vfio')
   .option('--base <dir>', "another checkout whose perf runs next to this one's")
   .option('--no-kernel', 'no fio runs on the kernel driver')
+  .option('--profile <dir>', 'after the repetitions, nvme-wasm perf once more per QD under node --cpu-prof, its profiles written to DIR (not in the results)')
   .requiredOption('--out <file>', 'results JSON')
   .parse();
-const o = program.opts<{ bdf: string; nsid: string; seconds: string; reps: string; qd: string; route: VmRoute; out: string; base?: string; kernel: boolean }>();
+const o = program.opts<{ bdf: string; nsid: string; seconds: string; reps: string; qd: string; route: VmRoute; out: string; base?: string; kernel: boolean; profile?: string }>();
 const BASE_CLI = o.base ? `${o.base}/dist/host/cli/main.js` : undefined;
 const seconds = Number(o.seconds);
 const reps = Number(o.reps);
@@ -99,8 +100,8 @@ function cDriver(qd: number): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
 }
 
 /** nvme-wasm perf on the controller through the PCIe transport. */
-function wasmPerf(qd: number, cli = CLI): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
-  const args = [cli, 'perf', '-r', `trtype:PCIe traddr:${o.bdf}`, '-q', String(qd), '-o', '4096', '-w', 'randread', '-t', String(seconds), '-L', '--json'];
+function wasmPerf(qd: number, cli = CLI, nodeArgs: string[] = []): Omit<BenchRun, 'rep' | 'qd' | 'driver'> {
+  const args = [...nodeArgs, cli, 'perf', '-r', `trtype:PCIe traddr:${o.bdf}`, '-q', String(qd), '-o', '4096', '-w', 'randread', '-t', String(seconds), '-L', '--json'];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.status !== 0) return { error: `perf exited ${r.status}: ${(r.stderr || r.stdout).trim().split('\n').slice(-1).join('')}` };
   const doc = JSON.parse(r.stdout) as { namespaces: Array<{ nsid: number; iops: number; latencyUs: { average: number }; percentilesUs?: Record<string, number> }> };
@@ -148,5 +149,17 @@ for (let rep = 1; rep <= reps; rep++) {
     rebindDefault(o.bdf);
   }
   // ---------------------------------------------------------------------
+}
+if (o.profile) {
+  // 100 us sampling: under TCG the default 1 ms would give a few thousand samples per run.
+  bindDriver(o.bdf, ROUTE_DRIVER[o.route]);
+  try {
+    for (const qd of qds) {
+      const r = wasmPerf(qd, CLI, ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${o.profile}`, `--cpu-prof-name=perf-qd${qd}.cpuprofile`]);
+      console.log(`profiled perf QD${qd}: ${r.error ?? `${r.iops!.toFixed(0)} IOPS, mean ${r.meanUs!.toFixed(1)} us (with the profiler's cost)`}`);
+    }
+  } finally {
+    rebindDefault(o.bdf);
+  }
 }
 await kernelReady(device);

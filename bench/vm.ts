@@ -25,6 +25,10 @@ import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
 import { DRIVERS, type BenchRun } from './vm-common.js';
 import { guestRuns, medians } from './guest-results.js';
+import { keepProfiles } from './cpuprofile-top.js';
+
+/** The guest folder (under NVME_WASM_VM_SHARED) and bench/build/ folder of --profile's profiles. */
+const PROFILE_DIR = 'vm-prof';
 import { positive } from './common.js';
 import { writeBarChart } from './svg-chart.js';
 
@@ -46,8 +50,9 @@ const opts = new Command('bench:vm')
   .option('--smp <n>', 'guest vCPUs', positive, 2)
   .option('--base <dir>', "another checkout (built) whose perf runs next to this one's, alternating")
   .option('--no-kernel', 'leave out the fio runs on the kernel driver')
+  .option('--profile', 'then nvme-wasm perf once more per QD under node --cpu-prof: profiles in bench/build/vm-prof/, summed up here')
   .parse()
-  .opts<{ seconds: number; reps: number; qd: number[]; route: string; smp: number; base?: string; kernel: boolean }>();
+  .opts<{ seconds: number; reps: number; qd: number[]; route: string; smp: number; base?: string; kernel: boolean; profile?: boolean }>();
 const base = opts.base ? path.resolve(opts.base) : undefined;
 if (base && !fs.existsSync(path.join(base, 'dist/host/cli/main.js'))) {
   console.error(`bench:vm: error: --base ${base}: no dist/host/cli/main.js there (build that checkout first)`);
@@ -68,13 +73,14 @@ const result = await runInGuest({
   memMiB: 2048,
   hugepages: 128,
   kernelArgs: [`nvme.poll_queues=${opts.smp}`],
-  script: `exec node dist/bench/vm-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --qd ${opts.qd.join(',')} --route ${opts.route}${base ? ` --base '${base}'` : ''}${opts.kernel ? '' : ' --no-kernel'} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-  timeoutMs: (120 + opts.reps * opts.qd.length * ((opts.kernel ? 2 : 0) + 2 + (base ? 1 : 0)) * (opts.seconds + 30)) * 1000,
+  script: `exec node dist/bench/vm-guest.js --bdf ${bdf} --seconds ${opts.seconds} --reps ${opts.reps} --qd ${opts.qd.join(',')} --route ${opts.route}${base ? ` --base '${base}'` : ''}${opts.kernel ? '' : ' --no-kernel'}${opts.profile ? ` --profile "$NVME_WASM_VM_SHARED/${PROFILE_DIR}"` : ''} --out "$NVME_WASM_VM_SHARED/bench.json"`,
+  timeoutMs: (120 + (opts.reps * ((opts.kernel ? 2 : 0) + 2 + (base ? 1 : 0)) + (opts.profile ? 1 : 0)) * opts.qd.length * (opts.seconds + 30)) * 1000,
   onStdout: (s) => process.stdout.write(s),
   onStderr: (s) => process.stderr.write(s),
 });
 const outFile = path.join(PROJECT_DIR, 'bench/build/vm-bench-results.json');
 const runs = guestRuns<BenchRun>(result, outFile, { opts });
+keepProfiles(result.files, PROFILE_DIR, 'processCompletions');
 
 interface Med {
   iops: number;

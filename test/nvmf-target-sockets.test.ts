@@ -19,11 +19,12 @@ import { cli } from './helpers/cli.js';
 const NQN = 'nqn.2026-12.io.nvme-wasm:sockets';
 const BLOCKS = 32768; // 16 MiB of 512-byte blocks
 
-function target(pollSockets?: boolean, pollWait?: boolean): Promise<RunningTarget> {
+function target(pollSockets?: boolean, pollWait?: boolean, spinYield?: boolean): Promise<RunningTarget> {
   return startTarget({
     listen: ['127.0.0.1:0'],
     ...(pollSockets === undefined ? {} : { pollSockets }),
     ...(pollWait === undefined ? {} : { pollWait }),
+    ...(spinYield === undefined ? {} : { spinYield }),
     devices: [{ name: 'sim', regionSize: 96 * 1024 * 1024, sim: { namespaces: [{ lbaSize: 512, blocks: BLOCKS }] } }],
     subsystems: [{ nqn: NQN, allowAnyHost: true }],
   });
@@ -151,6 +152,24 @@ for (const pollWait of [true, false]) {
   });
 }
 
+// The host in another process, as above: the yields are what let it run on a shared CPU.
+for (const spinYield of [undefined, false]) {
+  test(`spinYield ${spinYield ?? 'by default'}: ${spinYield === false ? 'the spin never yields' : 'the spin yields its CPU after each empty poll'}`, async () => {
+    const rt = await target(undefined, undefined, spinYield);
+    try {
+      const port = rt.listeners[0]!.port;
+      const r = await cli('perf', '-r', `trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:${port} subnqn:${NQN}`, '-q', '1', '-o', '4096', '-w', 'randrw', '-t', '1', '-V');
+      assert.is(r.code, 0, r.err);
+      assert.match(r.out, /: 0 mismatches/, r.out);
+      const g = rt.pollGroup;
+      if (spinYield === false) assert.is(g.yields, 0);
+      else assert.ok(g.yields > 100 && g.yields < g.polls, `yields ${g.yields}, polls ${g.polls}`);
+    } finally {
+      await rt.stop();
+    }
+  });
+}
+
 test('pollSockets false: Node reads and writes every socket', async () => {
   const rt = await target(false);
   const { admin, q, conn } = await hostOf(rt);
@@ -168,9 +187,10 @@ test('pollSockets false: Node reads and writes every socket', async () => {
   }
 });
 
-test('pollSockets and pollWait must be booleans', () => {
+test('pollSockets, pollWait and spinYield must be booleans', () => {
   assert.throws(() => checkConfig({ subsystems: [{ nqn: NQN }], pollSockets: 'yes' }), (e: unknown) => e instanceof InvalidArgumentError && /pollSockets/.test((e as Error).message));
   assert.throws(() => checkConfig({ subsystems: [{ nqn: NQN }], pollWait: 1 }), (e: unknown) => e instanceof InvalidArgumentError && /pollWait/.test((e as Error).message));
+  assert.throws(() => checkConfig({ subsystems: [{ nqn: NQN }], spinYield: 'no' }), (e: unknown) => e instanceof InvalidArgumentError && /spinYield/.test((e as Error).message));
 });
 
 test.run();

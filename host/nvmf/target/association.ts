@@ -22,6 +22,7 @@ export interface TargetSettings {
   deviceCompletionMode: CompletionMode;
   pollSockets: boolean;
   pollWait: boolean;
+  spinYield: boolean;
 }
 
 /** What the target does for its connections' handlers. */

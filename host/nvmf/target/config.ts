@@ -104,7 +104,7 @@ function fail(arg: string, expected: string, v: unknown): never {
 export function checkConfig(c: unknown, where = 'config'): TargetConfig {
   if (typeof c !== 'object' || c === null || Array.isArray(c)) fail(where, 'a JSON object', c);
   const o = c as Record<string, unknown>;
-  const known = new Set(['devices', 'listen', 'subsystems', 'maxH2CData', 'stallTimeoutMs', 'icTimeoutMs', 'deviceQueueTimeoutMs', 'deviceCompletionMode', 'pollSockets', 'pollWait', 'log']);
+  const known = new Set(['devices', 'listen', 'subsystems', 'maxH2CData', 'stallTimeoutMs', 'icTimeoutMs', 'deviceQueueTimeoutMs', 'deviceCompletionMode', 'pollSockets', 'pollWait', 'spinYield', 'log']);
   for (const k of Object.keys(o)) if (!known.has(k)) fail(`${where}.${k}`, `one of ${[...known].join(', ')}`, k);
   if (!Array.isArray(o.subsystems) || o.subsystems.length === 0) fail(`${where}.subsystems`, 'a non-empty array', o.subsystems);
   if (o.devices !== undefined && !Array.isArray(o.devices)) fail(`${where}.devices`, 'an array', o.devices);
@@ -112,6 +112,7 @@ export function checkConfig(c: unknown, where = 'config'): TargetConfig {
   (o.listen as unknown[] | undefined)?.forEach((l, i) => parseListen(`${where}.listen[${i}]`, l));
   if (o.pollSockets !== undefined && typeof o.pollSockets !== 'boolean') fail(`${where}.pollSockets`, 'true or false', o.pollSockets);
   if (o.pollWait !== undefined && typeof o.pollWait !== 'boolean') fail(`${where}.pollWait`, 'true or false', o.pollWait);
+  if (o.spinYield !== undefined && typeof o.spinYield !== 'boolean') fail(`${where}.spinYield`, 'true or false', o.spinYield);
   const names = new Set<string>();
   (o.devices as unknown[] | undefined)?.forEach((d, i) => {
     const w = `${where}.devices[${i}]`;

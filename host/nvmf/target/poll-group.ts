@@ -41,7 +41,7 @@
 // guest the clock is the HPET and a read costs about 5 us (docs/vm-tests.md).
 import type { TcpConnection } from './connection.js';
 import { TargetSocket } from './socket-io.js';
-import { ReadableSet } from '../../../hal/index.js';
+import { ReadableSet, yieldCpu } from '../../../hal/index.js';
 import { INTERRUPT_TIMEOUT_MS, ADAPTIVE_SPIN_US, type InterruptSource } from '../../interrupts.js';
 
 /** Empty polls between two clock reads while spinning. */
@@ -323,14 +323,44 @@ export class PollGroup {
     return true;
   }
 
+  /**
+   * Polls per setImmediate turn while spinning (NVME_WASM_NVMF_POLLS_PER_TURN,
+   * default 32): Node's event loop waits for that many polls, and its turn
+   * (a clock read and an epoll_wait, each a system call) is saved between
+   * them. A turn ends early when a poll finds nothing and the spin is over.
+   */
+  pollsPerTurn = Math.max(1, Number(process.env.NVME_WASM_NVMF_POLLS_PER_TURN ?? 32) | 0);
+  /**
+   * sched_yield(2) after each empty poll while spinning
+   * (NvmfTargetOptions.spinYield; NVME_WASM_NVMF_YIELD=0 or 1 overrides):
+   * another runnable thread on this CPU runs first instead of waiting for
+   * the spinner's time slice to end.
+   */
+  spinYield = true;
+  /** sched_yield calls so far (a figure for tests). */
+  yields = 0;
+  private readonly yieldEnv = process.env.NVME_WASM_NVMF_YIELD;
+
   private readonly tick = (): void => {
     this.scheduled = false;
     if (!this.running) return;
-    const reaped = this.poll() > 0;
-    if (reaped) this.idle();
+    let reaped = false;
+    let out = false; // spun out (or on the timer / asleep): no more spinning
+    for (let i = 1; ; i++) {
+      reaped = this.poll() > 0;
+      if (reaped) this.idle();
+      else {
+        out = this.lazy || this.spunOut();
+        if (!out && (this.yieldEnv === undefined ? this.spinYield : this.yieldEnv === '1')) {
+          yieldCpu();
+          this.yields++;
+        }
+      }
+      if (out || i >= this.pollsPerTurn || (!reaped && this.pollWait)) break; // pollWait: its wait comes between turns
+    }
     if (this.outstanding === 0 && this.hot.size === 0) return;
     this.scheduled = true;
-    if (!this.lazy && (reaped || !this.spunOut())) {
+    if (!out) {
       if (!reaped && this.pollWait && this.idlePolls >= WAIT_AFTER_POLLS) this.waitReadable();
       setImmediate(this.tick);
       return;

@@ -66,6 +66,16 @@ export interface NvmfTargetOptions {
    * default's; QD1 IOPS 0.82 times. Default false.
    */
   pollWait?: boolean;
+  /**
+   * While the poll group spins, sched_yield(2) after each poll that found
+   * nothing: a runnable thread on the same CPU (the hosts' side of a
+   * loopback, a kernel work item, the device's emulation in a guest) runs
+   * at once instead of after the spinner's time slice. bench:nvmf in a TCG
+   * guest (2026-12-02, with 32 polls per event-loop turn): QD1 IOPS 1.13
+   * times and QD32 1.11 times the plain spin's, and no repetition at a
+   * fifth of the others' IOPS (the plain spin had one). Default true.
+   */
+  spinYield?: boolean;
   /** Where messages go (connections, refusals, ends of associations). Default: nowhere. */
   log?: (message: string) => void;
 }
@@ -117,7 +127,9 @@ export class NvmfTarget implements TargetServices {
       deviceCompletionMode: checkCompletionMode('deviceCompletionMode', opts.deviceCompletionMode ?? 'poll'),
       pollSockets: opts.pollSockets ?? true,
       pollWait: opts.pollWait ?? false,
+      spinYield: opts.spinYield ?? true,
     };
+    if (typeof this.settings.spinYield !== 'boolean') throw new InvalidArgumentError('spinYield', 'true or false', this.settings.spinYield);
     if (typeof this.settings.pollSockets !== 'boolean') throw new InvalidArgumentError('pollSockets', 'true or false', this.settings.pollSockets);
     if (typeof this.settings.pollWait !== 'boolean') throw new InvalidArgumentError('pollWait', 'true or false', this.settings.pollWait);
     this.logFn = opts.log ?? (() => {});
@@ -189,6 +201,7 @@ export class NvmfTarget implements TargetServices {
     const g = new PollGroup();
     g.pollSockets = this.settings.pollSockets;
     g.pollWait = this.settings.pollWait;
+    g.spinYield = this.settings.spinYield;
     this.pollGroups.push(g);
     return g;
   }

@@ -24,10 +24,10 @@ export const TARGETS = {
   projectNoGather: 'nvme-wasm nvmf-tgt (vfio, no gather)',
   /** The nvmf-tgt of another build, copied to BASELINE_CLI's tree (--variants projectBaseline): an A/B in one boot. */
   projectBaseline: 'nvme-wasm nvmf-tgt (vfio, baseline build)',
-  /** NVME_WASM_NVMF_YIELD=0 (--variants projectNoYield): the spin without sched_yield (--no-spin-yield). */
-  projectNoYield: 'nvme-wasm nvmf-tgt (vfio, no yield)',
-  /** NVME_WASM_NVMF_POLLS_PER_TURN=1 (--variants projectTurn1): one poll per event-loop turn, as before 2026-12-02 evening. */
-  projectTurn1: 'nvme-wasm nvmf-tgt (vfio, 1 poll per turn)',
+  /** --spin-yield (--variants projectYield): sched_yield after each empty poll while spinning. */
+  projectYield: 'nvme-wasm nvmf-tgt (vfio, --spin-yield)',
+  /** NVME_WASM_NVMF_POLLS_PER_TURN=32 (--variants projectTurn32): 32 polls per event-loop turn while spinning. */
+  projectTurn32: 'nvme-wasm nvmf-tgt (vfio, 32 polls per turn)',
   /** The defaults under V8's sampling profiler (--variants projectProfile): a .cpuprofile per run in bench/build/nvmf-prof/; its figures carry the profiler's cost. */
   projectProfile: 'nvme-wasm nvmf-tgt (vfio, --cpu-prof)',
   kernel: 'kernel nvmet-tcp (nvme driver)',
@@ -42,8 +42,8 @@ export const VARIANT_ARGS: Partial<Record<TargetId, string[]>> = {
   projectAdaptiveWait: ['--device-completion-mode', 'adaptive', '--poll-wait'],
   projectNoGather: [],
   projectBaseline: [],
-  projectNoYield: [],
-  projectTurn1: [],
+  projectYield: ['--spin-yield'],
+  projectTurn32: [],
   projectProfile: [],
 };
 
@@ -61,8 +61,7 @@ export const PROFILE_DIR = 'nvmf-prof';
 /** Environment of a variant's target process, beside its flags; `$SHARED` stands for the guest's NVME_WASM_VM_SHARED. */
 export const VARIANT_ENV: Partial<Record<TargetId, Record<string, string>>> = {
   projectNoGather: { NVME_WASM_NVMF_GATHER: '0' },
-  projectNoYield: { NVME_WASM_NVMF_YIELD: '0' },
-  projectTurn1: { NVME_WASM_NVMF_POLLS_PER_TURN: '1' },
+  projectTurn32: { NVME_WASM_NVMF_POLLS_PER_TURN: '32' },
 };
 
 /** Node's own flags for a variant's target process (Node 20 refuses --cpu-prof in NODE_OPTIONS); `$SHARED` as in VARIANT_ENV. */

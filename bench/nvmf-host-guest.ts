@@ -27,7 +27,7 @@ const TRID = `trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:${PORT} subnqn:${N
 export interface HostBenchRun {
   rep: number;
   qd: number;
-  initiator: 'project' | 'polled' | 'kernel';
+  initiator: 'project' | 'polled' | 'polledYield' | 'kernel';
   iops?: number;
   meanUs?: number;
   p99Us?: number;
@@ -46,12 +46,13 @@ run('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=512', 'conv=notrunc'], 
 const target = NvmetTarget.create({ port: { id: 1, trsvcid: PORT }, subsystems: [{ nqn: NQN, namespaces: [{ nsid: 1, devicePath: file }] }] });
 try {
   for (let rep = 1; rep <= reps; rep++) {
-    const order: Array<'project' | 'polled' | 'kernel'> = rep % 2 === 1 ? ['project', 'polled', 'kernel'] : ['kernel', 'polled', 'project'];
+    const order: Array<HostBenchRun['initiator']> = rep % 2 === 1 ? ['project', 'polled', 'polledYield', 'kernel'] : ['kernel', 'polledYield', 'polled', 'project'];
     for (const qd of [1, 32]) {
       for (const who of order) {
         if (who !== 'kernel') {
-          const trid = who === 'polled' ? `${TRID} poll:1` : TRID;
-          const r = spawnSync(process.execPath, ['dist/bench/nvmf-host-worker.js', '--trid', trid, '--qd', String(qd), '--seconds', String(seconds)], { encoding: 'utf8', timeout: (seconds + 60) * 1000 });
+          const trid = who !== 'project' ? `${TRID} poll:1` : TRID;
+          const env = who === 'polledYield' ? { ...process.env, NVME_WASM_FABRICS_YIELD: '1' } : process.env;
+          const r = spawnSync(process.execPath, ['dist/bench/nvmf-host-worker.js', '--trid', trid, '--qd', String(qd), '--seconds', String(seconds)], { encoding: 'utf8', env, timeout: (seconds + 60) * 1000 });
           const line = r.stdout.trim().split('\n').pop() ?? '';
           try {
             const f = JSON.parse(line) as { iops: number; meanUs: number; p99Us: number; errors: number };

@@ -111,7 +111,7 @@ export function nvmfTgtCommand(): Command {
     .option('--region-size <mib>', 'MiB of shared region for the target\'s queues and DMA buffers (default 256)', intArg(16, 65536))
     .addOption(new Option('--device-completion-mode <mode>', "how the target waits for its device's completions: 'poll' (the default: spin 1 ms, then a 1 ms timer), 'adaptive' (spin 50 us, then sleep on the device's interrupt where it has one) or 'interrupt'").choices(['adaptive', 'interrupt', 'poll']))
     .option('--no-poll-sockets', "Node reads and writes every socket (default: the poll group reads an I/O queue's socket while it spins, and answers go straight to the socket)")
-    .option('--no-spin-yield', 'spin without sched_yield(2) after each empty poll (default: yield, so another thread on the CPU runs first)')
+    .option('--spin-yield', 'sched_yield(2) after each empty poll while spinning, so another thread waiting for the CPU runs first (default off: no gain measured, docs/nvmf-target.md)')
     .option('--poll-wait', "after two empty polls, wait in poll(2) on the hot sockets and the busy device queues' interrupt eventfds (with --device-completion-mode adaptive) for the rest of the 1 ms spin, instead of spinning: less CPU, slower at QD1 (docs/nvmf-target.md)")
     .option('-q, --quiet', 'no log lines on stderr')
     .action(async (o: Opts) => {
@@ -121,7 +121,7 @@ export function nvmfTgtCommand(): Command {
       if (o.deviceCompletionMode !== undefined) cfg.deviceCompletionMode = o.deviceCompletionMode;
       if (o.pollSockets === false) cfg.pollSockets = false;
       if (o.pollWait === true) cfg.pollWait = true;
-      if (o.spinYield === false) cfg.spinYield = false;
+      if (o.spinYield === true) cfg.spinYield = true;
       const rt = await startTarget({ ...cfg, log });
       if (process.env.NVME_WASM_NVMF_DEBUG === '1') {
         // An event loop that stops turning is the one failure a log cannot show otherwise.

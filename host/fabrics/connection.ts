@@ -30,7 +30,13 @@ import { crc32c } from '../nvmf/crc32c.js';
 import { NvmfProtocolError } from '../nvmf/errors.js';
 import { NvmfConnectError } from './errors.js';
 import type { QueueRing } from './ring.js';
-import { recvNonBlocking, RECV_NOTHING, Gather, gatherable } from '../../hal/index.js';
+
+/**
+ * poll:1: sched_yield(2) after a read that found nothing (NVME_WASM_FABRICS_YIELD=1;
+ * an experiment for bench:nvmf-host, off by default).
+ */
+const SPIN_YIELD = process.env.NVME_WASM_FABRICS_YIELD === '1';
+import { recvNonBlocking, RECV_NOTHING, Gather, gatherable, yieldCpu } from '../../hal/index.js';
 
 /** Cids the connection's own commands use (host slots stay below). */
 export const OWN_CID = 0xfff0;
@@ -193,7 +199,10 @@ export class TcpConnection implements PduSink {
     } catch (e) {
       return this.die(new NvmfConnectError(`${this.address}: connection lost: ${(e as Error).message}`, 'closed', this.address));
     }
-    if (n === RECV_NOTHING) return;
+    if (n === RECV_NOTHING) {
+      if (SPIN_YIELD) yieldCpu(); // the target's side may be waiting for this CPU
+      return;
+    }
     if (n === 0) return this.die(new NvmfConnectError(`${this.address}: connection closed by the peer`, 'closed', this.address));
     this.received(this.readBuf, n);
   }

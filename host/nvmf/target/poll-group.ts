@@ -325,21 +325,22 @@ export class PollGroup {
 
   /**
    * Polls per setImmediate turn while spinning (NVME_WASM_NVMF_POLLS_PER_TURN,
-   * default 32): Node's event loop waits for that many polls, and its turn
-   * (a clock read and an epoll_wait, each a system call) is saved between
-   * them. A turn ends early when a poll finds nothing and the spin is over.
+   * default 1): with more, Node's event loop waits for that many polls, and
+   * its turn (a clock read and an epoll_wait, each a system call) is saved
+   * between them. A turn ends early when a poll finds nothing and the spin
+   * is over. bench:nvmf (2026-12-02 evening): 32 against 1 within the
+   * guest's spread (QD1 IOPS 1.02 and 0.98 in two boots), so 1 stays.
    */
-  pollsPerTurn = Math.max(1, Number(process.env.NVME_WASM_NVMF_POLLS_PER_TURN ?? 32) | 0);
+  pollsPerTurn = Math.max(1, Number(process.env.NVME_WASM_NVMF_POLLS_PER_TURN ?? 1) | 0);
   /**
    * sched_yield(2) after each empty poll while spinning
-   * (NvmfTargetOptions.spinYield; NVME_WASM_NVMF_YIELD=0 or 1 overrides):
+   * (NvmfTargetOptions.spinYield):
    * another runnable thread on this CPU runs first instead of waiting for
    * the spinner's time slice to end.
    */
-  spinYield = true;
+  spinYield = false;
   /** sched_yield calls so far (a figure for tests). */
   yields = 0;
-  private readonly yieldEnv = process.env.NVME_WASM_NVMF_YIELD;
 
   private readonly tick = (): void => {
     this.scheduled = false;
@@ -351,7 +352,7 @@ export class PollGroup {
       if (reaped) this.idle();
       else {
         out = this.lazy || this.spunOut();
-        if (!out && (this.yieldEnv === undefined ? this.spinYield : this.yieldEnv === '1')) {
+        if (!out && this.spinYield) {
           yieldCpu();
           this.yields++;
         }

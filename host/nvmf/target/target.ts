@@ -71,9 +71,9 @@ export interface NvmfTargetOptions {
    * nothing: a runnable thread on the same CPU (the hosts' side of a
    * loopback, a kernel work item, the device's emulation in a guest) runs
    * at once instead of after the spinner's time slice. bench:nvmf in a TCG
-   * guest (2026-12-02, with 32 polls per event-loop turn): QD1 IOPS 1.13
-   * times and QD32 1.11 times the plain spin's, and no repetition at a
-   * fifth of the others' IOPS (the plain spin had one). Default true.
+   * guest (2026-12-02 evening, two boots): QD1 IOPS 1.11 and 0.98 times
+   * the plain spin's, QD32 0.98 and 0.83: within the guest's spread, so
+   * off by default. Default false.
    */
   spinYield?: boolean;
   /** Where messages go (connections, refusals, ends of associations). Default: nowhere. */
@@ -127,7 +127,7 @@ export class NvmfTarget implements TargetServices {
       deviceCompletionMode: checkCompletionMode('deviceCompletionMode', opts.deviceCompletionMode ?? 'poll'),
       pollSockets: opts.pollSockets ?? true,
       pollWait: opts.pollWait ?? false,
-      spinYield: opts.spinYield ?? true,
+      spinYield: opts.spinYield ?? false,
     };
     if (typeof this.settings.spinYield !== 'boolean') throw new InvalidArgumentError('spinYield', 'true or false', this.settings.spinYield);
     if (typeof this.settings.pollSockets !== 'boolean') throw new InvalidArgumentError('pollSockets', 'true or false', this.settings.pollSockets);

@@ -1,6 +1,6 @@
 // A queue pair as the host drives it: the core posts entries and reaps
 // completions; this class ties the core to what only JavaScript can hold per
-// command (command-table.ts), deadlines (timeouts.ts), sampled latency
+// command (command-table.ts), deadlines (qpair-timeouts.ts), sampled latency
 // (latency-sampler.ts) and the Promise path's poller (promise-poller.ts).
 //
 // Two ways in:
@@ -18,12 +18,13 @@ import { OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_M
 import { SF_ABORT_REQUESTED, sfCode } from '../assembly/nvme/status.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
-import { NvmeTimeoutError, ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
+import { ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
 import { CidKeys } from './cid-keys.js';
 import { CommandTable, PROMISE_CB, capture, captured, type IoCallback, type Cleanup } from './command-table.js';
 import { LatencySampler } from './latency-sampler.js';
 import { PromisePoller, PollMode, type PollTarget, type PollerCounters } from './promise-poller.js';
-import { POLLS_PER_TIMEOUT_CHECK, TIMEOUT_SCAN_MS, scanDeadlines, endOutstanding } from './timeouts.js';
+import { POLLS_PER_TIMEOUT_CHECK } from './timeouts.js';
+import { QueuePairDeadlines } from './qpair-timeouts.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
 import type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
@@ -78,7 +79,6 @@ export class QueuePair implements PollTarget {
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
   private readonly bErr: Array<Error | null> = new Array(OUT_MAX).fill(null);
   private readonly checkAlive: (() => void) | undefined;
-  private readonly onTimeout: QueuePairInit['onTimeout'];
   /** The transport's side of the rings (NVMe/TCP), undefined on PCIe and the simulator. */
   protected readonly wire: QueuePairInit['wire'];
   /** Controller reset under way: submissions wait, nothing is polled. */
@@ -89,7 +89,8 @@ export class QueuePair implements PollTarget {
   onBogus: ((b: BogusCompletion) => void) | undefined;
   protected inPoll = false;
   private waiters: Array<() => boolean> = [];
-  private lastTimeoutScan = 0;
+  /** Deadlines, timeouts and ending every outstanding command (qpair-timeouts.ts). */
+  private readonly expiry: QueuePairDeadlines;
   private closedError: Error | undefined;
 
   constructor(init: QueuePairInit) {
@@ -113,13 +114,17 @@ export class QueuePair implements PollTarget {
     this.deadlines = this.table.deadlines;
     this.limits = this.table.limits;
     this.timedOut = this.table.timedOut;
-    this.onTimeout = init.onTimeout;
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
     this.wire = init.wire;
     // A wire that notifies (NVMe/TCP's socket reads) wakes the poller; a polled one is polled like PCIe.
     this.poller = new PromisePoller(this, this.wire !== undefined && !this.wire.polled, init.sleep);
     if (this.wire) this.wire.notify = this.poller.wake;
+    const cids = this.cids;
+    this.expiry = new QueuePairDeadlines({
+      queue: this, qid: this.qid, table: this.table, sampler: this.sampler, keyByCid: this.keyByCid, wire: this.wire, onTimeout: init.onTimeout,
+      cidOf: cids ? (k) => cids.cidOf(k) : (k) => this.core.slotCid(this.desc, k),
+    });
   }
 
   /** Counters the core keeps in the queue pair's descriptor. */
@@ -310,7 +315,7 @@ export class QueuePair implements PollTarget {
     if (t.timedOut[k]) {
       t.timedOut[k] = 0;
       // Aborted after its deadline: the caller sees the timeout, not the abort.
-      if (sfCode(sf) === SF_ABORT_REQUESTED) err = this.timeoutError(k, cid, 'aborted');
+      if (sfCode(sf) === SF_ABORT_REQUESTED) err = this.expiry.timeoutError(k, cid, 'aborted');
     }
     return err;
   }
@@ -519,7 +524,7 @@ export class QueuePair implements PollTarget {
     }
     if (!scan) return n;
     const now = performance.now();
-    if (now - this.lastTimeoutScan >= TIMEOUT_SCAN_MS) {
+    if (this.expiry.due(now)) {
       try {
         this.checkAlive?.();
       } catch (e) {
@@ -552,58 +557,15 @@ export class QueuePair implements PollTarget {
 
   // ---- deadlines, failure, reset ----
 
-  /** Scan for commands past their deadline (at most every TIMEOUT_SCAN_MS). */
+  /** Scan for commands past their deadline (at most every TIMEOUT_SCAN_MS; qpair-timeouts.ts). */
   checkTimeouts(now: number): void {
     this.pollsSinceScan = 0;
-    if (now - this.lastTimeoutScan < TIMEOUT_SCAN_MS || this.suspended) return;
-    this.lastTimeoutScan = now;
-    scanDeadlines(this.table, now, this.expired);
+    if (!this.suspended) this.expiry.scan(now);
   }
 
-  /**
-   * Command `k` passed its deadline. With an owner's handler, recovery
-   * starts (Abort, then a reset) and the command ends when recovery does:
-   * its buffers are never handed back while the device may still use them.
-   * Without one, a Promise-path command fails now and its slot stays
-   * outstanding (its cid is not reused) until the completion comes.
-   */
-  private readonly expired = (k: number): void => {
-    const t = this.table;
-    const cid = this.keyOf(k);
-    this.sampler.countTimeout();
-    t.timedOut[k] = 1; // once: the slot stays outstanding
-    if (this.onTimeout) {
-      this.onTimeout(this, cid, t.opcodes[k]!, t.limits[k]!);
-      return;
-    }
-    // A Promise-path command fails now; its slot stays taken until the completion comes.
-    if (t.resolves[k] !== undefined) {
-      if (!this.keyByCid) this.wire?.detachRead?.(k); // its late data must not reach the caller's buffer
-      t.settle(k, this.timeoutError(k, cid, undefined), 0);
-    }
-  };
-
-  /** The cid of key `k`. */
-  private keyOf(k: number): number {
-    return this.cids ? this.cids.cidOf(k) : this.core.slotCid(this.desc, k);
-  }
-
-  private timeoutError(k: number, cid: number, recovery: TimeoutRecovery | undefined): NvmeTimeoutError {
-    const opcode = this.table.opcodes[k]!;
-    return new NvmeTimeoutError(`${this.qid === 0 ? 'admin' : 'I/O'} command (qid ${this.qid} cid ${cid})`, this.table.limits[k]!, opcode, cid, this.qid, recovery);
-  }
-
-  /**
-   * End every outstanding command with `err`, or, for commands already
-   * past their deadline, with an NvmeTimeoutError naming `recovery`.
-   */
+  /** End every outstanding command with `err` (past-deadline ones with a timeout error naming `recovery`). */
   private failOutstanding(err: Error, recovery: TimeoutRecovery): void {
-    this.sampler.dropInFlight(); // their latency would be the recovery's, not the device's
-    const wire = this.keyByCid ? undefined : this.wire;
-    endOutstanding(this.table, (k, timedOut) => {
-      wire?.detachRead?.(k); // the caller gets its buffer back now: nothing may land in it later
-      return timedOut ? this.timeoutError(k, this.keyOf(k), recovery) : err;
-    });
+    this.expiry.failOutstanding(err, recovery);
   }
 
   /**

@@ -17,7 +17,13 @@
 // other round only. For a closer look: NVME_WASM_VM_LOOP_ENTRY (the CLI file
 // that runs, relative to dist/, default host/cli/nvme-wasm.cjs, the command;
 // host/cli/main.js runs the ES modules directly) and
-// NVME_WASM_VM_LOOP_NODE_ARGS (node's own flags before it, space-separated).
+// NVME_WASM_VM_LOOP_NODE_ARGS (node's own flags before it, space-separated);
+// NVME_WASM_VM_LOOP_NODE_ARGS_B (flags for every even round's perf instead:
+// an A/B in one boot, counted apart at the end);
+// NVME_WASM_VM_LOOP_GDB=1 runs each perf under gdb, which stops at the first
+// SIGSEGV (the one V8's trap handler would take for a Wasm out-of-bounds
+// access, before V8 turns it into a trap) and prints its faulting address,
+// registers, code and the mappings, then lets V8 go on.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fs from 'node:fs';
@@ -36,6 +42,15 @@ const OTHER_EVERY_ROUND = process.env.NVME_WASM_VM_LOOP_OTHER !== 'alternate';
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 const ENTRY = process.env.NVME_WASM_VM_LOOP_ENTRY ? `${DIST}${process.env.NVME_WASM_VM_LOOP_ENTRY}` : MAIN;
 const NODE_ARGS = (process.env.NVME_WASM_VM_LOOP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+/** An A/B in one boot: with NVME_WASM_VM_LOOP_NODE_ARGS_B set, every even round's perf runs under these flags instead. */
+const NODE_ARGS_B = process.env.NVME_WASM_VM_LOOP_NODE_ARGS_B === undefined ? undefined : process.env.NVME_WASM_VM_LOOP_NODE_ARGS_B.split(' ').filter(Boolean);
+const GDB = process.env.NVME_WASM_VM_LOOP_GDB === '1';
+/** gdb's commands around perf: stop at the first SIGSEGV, say where it fell, then let V8 handle it. */
+const GDB_CMDS = [
+  'set pagination off', 'handle SIGSEGV stop print nopass', 'handle SIGBUS stop print nopass', 'handle SIGPIPE nostop noprint pass', 'handle SIGUSR1 nostop noprint pass',
+  'run', 'print $_siginfo.si_signo', 'print $_siginfo._sifields._sigfault.si_addr', 'info registers', 'x/12i $pc-32', 'x/4i $pc', 'bt 16', 'info proc mappings',
+  'handle SIGSEGV stop print pass', 'continue', 'bt 24', 'kill',
+];
 const C_SOURCE = fileURLToPath(new URL('../../bench/native/nvme-vfio.c', import.meta.url));
 const C_BIN = '/tmp/nvme-vfio';
 
@@ -54,8 +69,11 @@ function progress(line: string): void {
   }
 }
 /** The CLI, bounded in time (a hang is a failure too), with core dumps on (ulimit -c unlimited). */
-function cliBounded(args: string[], timeoutMs: number) {
-  return spawnSync('sh', ['-c', 'ulimit -c unlimited && exec "$0" "$@"', process.execPath, ...NODE_ARGS, ENTRY, ...args], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' });
+function cliBounded(args: string[], timeoutMs: number, underGdb = false, nodeArgs = NODE_ARGS) {
+  if (underGdb) {
+    return spawnSync('gdb', ['-q', '-batch', ...GDB_CMDS.flatMap((c) => ['-ex', c]), '--args', process.execPath, ...nodeArgs, ENTRY, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' });
+  }
+  return spawnSync('sh', ['-c', 'ulimit -c unlimited && exec "$0" "$@"', process.execPath, ...nodeArgs, ENTRY, ...args], { encoding: 'utf8', maxBuffer: 16 << 20, timeout: timeoutMs, killSignal: 'SIGKILL' });
 }
 
 // A crash leaves a core in the guest's tmpfs, and gdb (a provisioned package)
@@ -122,21 +140,38 @@ t(`bind, another VFIO driver (${OTHER_EVERY_ROUND ? 'every round' : 'every other
       if (other.status !== 0) problems.push(`round ${round}: the other driver ended by ${other.signal ?? `exit ${other.status}`}: ${tail(other.stderr)}`);
       progress(`round ${round}: other driver ${other.status === 0 ? 'ok' : `failed (${other.signal ?? other.status})`}`);
     }
-    const p = cliBounded(['perf', '-r', tridOf(dev!), '-q', '1', '-o', '4096', '-w', 'randread', '-t', String(SECONDS), '--json'], 120_000);
+    const p = cliBounded(['perf', '-r', tridOf(dev!), '-q', '1', '-o', '4096', '-w', 'randread', '-t', String(SECONDS), '--json'], 300_000, GDB, NODE_ARGS_B && round % 2 === 0 ? NODE_ARGS_B : NODE_ARGS);
+    const variant = NODE_ARGS_B ? (round % 2 === 0 ? ' [B]' : ' [A]') : '';
+    if (GDB) {
+      // Under gdb: a signal is told by gdb's own lines; the JSON is somewhere in its output.
+      const out = `${p.stdout}\n${p.stderr}`;
+      const sig = /Program received signal (SIG[A-Z]+)/.exec(out);
+      if (sig) {
+        problems.push(`round ${round}: perf under gdb got ${sig[1]}:\n${out.slice(out.indexOf('Program received signal') - 2000)}`);
+        progress(`round ${round}: perf got ${sig[1]} under gdb:\n${out.slice(out.indexOf('Program received signal'), out.indexOf('Program received signal') + 6000)}`);
+      } else {
+        const m = /"iops":\s*([0-9.]+)/.exec(out);
+        if (!m) problems.push(`round ${round}: perf under gdb printed no IOPS: ${tail(out, 6)}`);
+        ios += m ? Number(m[1]) : 0;
+        progress(`round ${round}: perf under gdb ok, ${m ? m[1] : '?'} IOPS`);
+      }
+      continue;
+    }
     if (p.signal !== null || p.status !== 0) {
       const bt = backtraces();
-      problems.push(`round ${round}${round % 2 === 0 || OTHER_EVERY_ROUND ? ' (after the other driver)' : ''}: perf ended by ${p.signal ?? `exit ${p.status}`}: ${tail(p.stderr, 24)} ${tail(p.stdout, 2)}${bt ? `\n${bt}` : ''}`);
-      progress(`round ${round}: perf ended by ${p.signal ?? `exit ${p.status}`}${bt ? `\n${bt}` : ''}`);
+      problems.push(`round ${round}${variant}${round % 2 === 0 || OTHER_EVERY_ROUND ? ' (after the other driver)' : ''}: perf ended by ${p.signal ?? `exit ${p.status}`}: ${tail(p.stderr, 24)} ${tail(p.stdout, 2)}${bt ? `\n${bt}` : ''}`);
+      progress(`round ${round}${variant}: perf ended by ${p.signal ?? `exit ${p.status}`}${bt ? `\n${bt}` : ''}`);
       continue;
     }
     try {
       const doc = JSON.parse(p.stdout) as { total: { iops: number } };
       ios += doc.total.iops;
-      progress(`round ${round}: perf ok, ${doc.total.iops.toFixed(0)} IOPS`);
+      progress(`round ${round}${variant}: perf ok, ${doc.total.iops.toFixed(0)} IOPS`);
     } catch (e) {
-      problems.push(`round ${round}: perf exited 0 without JSON (${(e as Error).message}): ${tail(p.stdout, 3)}`);
+      problems.push(`round ${round}${variant}: perf exited 0 without JSON (${(e as Error).message}): ${tail(p.stdout, 3)}`);
     }
   }
+  if (NODE_ARGS_B) console.log(`  A/B: [A] ${problems.filter((x) => x.includes(' [A]')).length} problems in ${Math.ceil(ROUNDS / 2)} rounds (${NODE_ARGS.join(' ') || 'no flags'}), [B] ${problems.filter((x) => x.includes(' [B]')).length} in ${Math.floor(ROUNDS / 2)} (${NODE_ARGS_B.join(' ') || 'no flags'})`);
   console.log(`  ${ROUNDS} rounds, ${problems.length} problems, mean ${(ios / ROUNDS).toFixed(0)} IOPS`);
   assert.equal(problems, []);
 });

@@ -19,8 +19,8 @@
 // optimising compile. NVME_WASM_INLINE_WASM_CALLS=1 leaves V8's default.
 //
 // --wasm-enforce-bounds-checks (2026-12-03): the crash came back with the
-// flag above, about 1 perf run in 10 to 40 (a CI run and its rehearsal, each
-// of 20 rounds; round 55 of an 80-round A/B). The core's memory accesses are
+// flag above: in a CI run and its rehearsal of 20 rounds each (2 crashes in
+// the rehearsal), and at round 55 of an 80-round A/B. The core's memory accesses are
 // then checked by compare and branch instead of by V8's trap handler (a
 // SIGSEGV in the guard region turned into a trap). In the same boot, perf
 // alternating between the two (vm-driver-loop, NVME_WASM_VM_LOOP_NODE_ARGS_B):
@@ -33,7 +33,7 @@ import v8 = require('node:v8');
 
 /** The flags, as v8.setFlagsFromString takes them. */
 export const V8_FLAGS = '--no-turbo-inline-js-wasm-calls';
-/** The bounds-check flag, apart so that bench and experiments can leave it out. */
+/** The bounds-check flag: apart from V8_FLAGS because its own variable turns it off. */
 export const V8_BOUNDS_FLAGS = '--wasm-enforce-bounds-checks';
 
 let applied = false;

@@ -147,11 +147,11 @@ t(`bind, another VFIO driver (${OTHER_EVERY_ROUND ? 'every round' : 'every other
       const out = `${p.stdout}\n${p.stderr}`;
       const sig = /Program received signal (SIG[A-Z]+)/.exec(out);
       if (sig) {
-        problems.push(`round ${round}: perf under gdb got ${sig[1]}:\n${out.slice(out.indexOf('Program received signal') - 2000)}`);
+        problems.push(`round ${round}${variant}: perf under gdb got ${sig[1]}:\n${out.slice(out.indexOf('Program received signal') - 2000)}`);
         progress(`round ${round}: perf got ${sig[1]} under gdb:\n${out.slice(out.indexOf('Program received signal'), out.indexOf('Program received signal') + 6000)}`);
       } else {
         const m = /"iops":\s*([0-9.]+)/.exec(out);
-        if (!m) problems.push(`round ${round}: perf under gdb printed no IOPS: ${tail(out, 6)}`);
+        if (!m) problems.push(`round ${round}${variant}: perf under gdb printed no IOPS: ${tail(out, 6)}`);
         ios += m ? Number(m[1]) : 0;
         progress(`round ${round}: perf under gdb ok, ${m ? m[1] : '?'} IOPS`);
       }

@@ -1,8 +1,13 @@
 // The shapes a queue pair is made from and reports: what its owner gives it
-// (QueuePairInit), its counters (QueuePairStats), and a malformed completion
-// it consumed (BogusCompletion).
+// (QueuePairInit), its counters (QueuePairStats), a malformed completion
+// it consumed (BogusCompletion), and the core's results that mean a full
+// queue (QUEUE_FULL).
+import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
 import type { SleepPolicy } from './promise-poller.js';
+
+/** Submission results that mean the queue is full (no SQ entry or no slot free): try again later, not an error. */
+export const QUEUE_FULL: ReadonlySet<number> = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
 
 /** What a timeout handler may ask of the queue pair whose command timed out. */
 export interface TimedOutQueue {

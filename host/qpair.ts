@@ -1,7 +1,10 @@
 // A queue pair as the host drives it: the core posts entries and reaps
 // completions; this class ties the core to what only JavaScript can hold per
 // command (command-table.ts), deadlines (qpair-timeouts.ts), sampled latency
-// (latency-sampler.ts) and the Promise path's poller (promise-poller.ts).
+// (latency-sampler.ts) and the Promise path (qpair-promise.ts, its poller
+// promise-poller.ts). What is here is the submit/complete cycle (track,
+// ring, processCompletions, deliver) and the state it runs on, and what a
+// reset or a failure does to it (suspend, resume, failAll).
 //
 // Two ways in:
 // - low overhead: submit with a callback, then processCompletions(max) from
@@ -18,26 +21,21 @@ import { OUT_SLOT, OUT_SLOT_AEN, OUT_STATUS, OUT_DW0, OUT_CID, OUT_STRIDE, OUT_M
 import { SF_ABORT_REQUESTED, sfCode } from '../assembly/nvme/status.js';
 import { CoreStatus } from '../assembly/abi/status.js';
 import type { CoreExports } from './core.js';
-import { ControllerError, statusError, coreError, type TimeoutRecovery } from './errors.js';
+import { statusError, coreError, type TimeoutRecovery } from './errors.js';
 import { CidKeys } from './cid-keys.js';
-import { CommandTable, PROMISE_CB, capture, captured, type IoCallback, type Cleanup } from './command-table.js';
+import { CommandTable, PROMISE_CB, type IoCallback, type Cleanup } from './command-table.js';
 import { LatencySampler } from './latency-sampler.js';
-import { PromisePoller, PollMode, type PollTarget, type PollerCounters } from './promise-poller.js';
+import type { PollTarget, PollerCounters } from './promise-poller.js';
 import { POLLS_PER_TIMEOUT_CHECK } from './timeouts.js';
 import { QueuePairDeadlines } from './qpair-timeouts.js';
+import { QueuePairPromises } from './qpair-promise.js';
 import { QpDescriptor } from './layout/qp-descriptor.js';
 import { statsWords } from './layout/stats-block.js';
-import type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
-import { runBatch, type BatchQueue } from './batch.js';
+import { QUEUE_FULL, type QueuePairInit, type QueuePairStats, type BogusCompletion } from './qpair-types.js';
 import type { InterruptSource } from './interrupts.js';
 
 export type { IoCallback } from './command-table.js';
 export type { QueuePairInit, QueuePairStats, BogusCompletion } from './qpair-types.js';
-
-const FULL = new Set<number>([CoreStatus.SqFull, CoreStatus.NoSlot]);
-
-/** An already settled promise: `await RESOLVED` / `RESOLVED.then(f)` is the cheapest way into the next microtask. */
-const RESOLVED = Promise.resolve();
 
 // What pass 1 of deliver() found for each record of a batch.
 const KIND_CB = 0; // a callback-path command: pass 2 calls its callback
@@ -71,14 +69,12 @@ export class QueuePair implements PollTarget {
   private readonly limits: Float64Array;
   private readonly timedOut: Uint8Array;
   private readonly sampler: LatencySampler;
-  private readonly poller: PromisePoller;
   private readonly descriptor: QpDescriptor;
   // One batch's records as pass 1 of deliver() leaves them for pass 2.
   private readonly bKind = new Uint8Array(OUT_MAX);
   private readonly bDw0 = new Uint32Array(OUT_MAX);
   private readonly bCb: Array<IoCallback | undefined> = new Array(OUT_MAX).fill(undefined);
   private readonly bErr: Array<Error | null> = new Array(OUT_MAX).fill(null);
-  private readonly checkAlive: (() => void) | undefined;
   /** The transport's side of the rings (NVMe/TCP), undefined on PCIe and the simulator. */
   protected readonly wire: QueuePairInit['wire'];
   /** Controller reset under way: submissions wait, nothing is polled. */
@@ -88,9 +84,10 @@ export class QueuePair implements PollTarget {
   /** Called after a poll that met malformed completions. */
   onBogus: ((b: BogusCompletion) => void) | undefined;
   protected inPoll = false;
-  private waiters: Array<() => boolean> = [];
   /** Deadlines, timeouts and ending every outstanding command (qpair-timeouts.ts). */
   private readonly expiry: QueuePairDeadlines;
+  /** The Promise path: run, runRw, runBatch, parked submissions and the poller (qpair-promise.ts). */
+  private readonly promises: QueuePairPromises;
   private closedError: Error | undefined;
 
   constructor(init: QueuePairInit) {
@@ -101,7 +98,6 @@ export class QueuePair implements PollTarget {
     this.desc = init.desc;
     this.maxTransfer = init.maxTransfer;
     this.timeoutMs = init.timeoutMs;
-    this.checkAlive = init.checkAlive;
     this.out = new Uint32Array(init.region.buffer, init.core.outPtr(), OUT_MAX * OUT_STRIDE);
     this.descriptor = new QpDescriptor(init.region, init.desc);
     this.slotBits = this.descriptor.slotBits;
@@ -117,13 +113,28 @@ export class QueuePair implements PollTarget {
     const words = init.statsOff !== undefined ? statsWords(init.region, init.statsOff) : undefined;
     this.sampler = new LatencySampler(words, this.table.size, init.latencySampling ?? 'auto', init.qid);
     this.wire = init.wire;
-    // A wire that notifies (NVMe/TCP's socket reads) wakes the poller; a polled one is polled like PCIe.
-    this.poller = new PromisePoller(this, this.wire !== undefined && !this.wire.polled, init.sleep);
-    if (this.wire) this.wire.notify = this.poller.wake;
     const cids = this.cids;
     this.expiry = new QueuePairDeadlines({
       queue: this, qid: this.qid, table: this.table, sampler: this.sampler, keyByCid: this.keyByCid, wire: this.wire, onTimeout: init.onTimeout,
       cidOf: cids ? (k) => cids.cidOf(k) : (k) => this.core.slotCid(this.desc, k),
+    });
+    this.promises = new QueuePairPromises({
+      target: this, core: this.core, desc: this.desc, table: this.table, sampler: this.sampler, cids, expiry: this.expiry,
+      checkAlive: init.checkAlive, wire: this.wire, sleep: init.sleep,
+      // Made once; each call reads the field, or looks the method up (subclasses override some, a benchmark may replace processCompletions).
+      queue: {
+        timeoutMs: () => this.timeoutMs,
+        closedError: () => this.closedError,
+        suspended: () => this.suspended,
+        inPoll: () => this.inPoll,
+        lastCid: () => this.lastCid,
+        guard: (submit) => this.guard(submit),
+        track: (r, opcode, cb, what) => this.track(r, opcode, cb, what),
+        ringNow: () => this.ringNow(),
+        processCompletions: () => this.processCompletions(),
+        failAll: (err) => this.failAll(err),
+        checkTimeouts: (now) => this.checkTimeouts(now),
+      },
     });
   }
 
@@ -164,7 +175,7 @@ export class QueuePair implements PollTarget {
       if (--s.countdown === 0) s.sample(k, opcode); // the JavaScript side of statistics, per unsampled command: one decrement
       return true;
     }
-    if (FULL.has(r)) return false;
+    if (QUEUE_FULL.has(r)) return false;
     throw coreError(r, what);
   }
 
@@ -209,7 +220,7 @@ export class QueuePair implements PollTarget {
       this.wire?.kick();
       this.sampler.newBatch();
     }
-    if (this.waiters.length > 0) this.drainWaiters();
+    if (this.promises.parked > 0) this.drainWaiters();
     this.checkBogus();
     if (firstThrow !== undefined) throw firstThrow;
     return total;
@@ -341,7 +352,7 @@ export class QueuePair implements PollTarget {
     this.wire?.kick();
   }
 
-  // ---- Promise path ----
+  // ---- Promise path (qpair-promise.ts) ----
 
   /**
    * Submit through `submit` (which calls the core and returns its result)
@@ -353,56 +364,7 @@ export class QueuePair implements PollTarget {
    * caller's), unless it has to park.
    */
   run(opcode: number, what: string, submit: () => number, cleanup?: Cleanup, opts?: { timeoutMs?: number; background?: boolean }): Promise<number> {
-    if (this.closedError) {
-      cleanup?.(this.closedError);
-      return Promise.reject(this.closedError);
-    }
-    const timeoutMs = opts?.timeoutMs ?? this.timeoutMs;
-    const bg = opts?.background === true;
-    const p = new Promise<number>(capture);
-    const resolve = captured.resolve!;
-    const reject = captured.reject!;
-    if (bg) this.table.backgroundPending++;
-    else this.table.pending++;
-    if (this.waiters.length > 0 || !this.attempt(opcode, what, submit, cleanup, timeoutMs, bg, resolve, reject)) {
-      this.waiters.push(() => this.attempt(opcode, what, submit, cleanup, timeoutMs, bg, resolve, reject));
-    }
-    this.poller.ensure();
-    return p;
-  }
-
-  /**
-   * Post a Promise-path command and record it: true when done with (posted,
-   * or failed and settled), false when the queue is full (park it).
-   */
-  private attempt(opcode: number, what: string, submit: () => number, cleanup: Cleanup | undefined, timeoutMs: number, bg: boolean, resolve: (dw0: number) => void, reject: (err: Error) => void): boolean {
-    const t = this.table;
-    let err: Error | undefined = this.closedError;
-    if (err === undefined) {
-      try {
-        const r = this.guard(submit);
-        if (this.track(r, opcode, PROMISE_CB, what)) {
-          const k = this.cids ? this.cids.postedKey(this.lastCid) : r;
-          t.resolves[k] = resolve;
-          t.rejects[k] = reject;
-          t.cleanups[k] = cleanup;
-          t.background[k] = bg ? 1 : 0;
-          t.limits[k] = timeoutMs;
-          t.deadlines[k] = timeoutMs > 0 ? performance.now() + timeoutMs : 0;
-          this.ringSoon();
-          return true;
-        }
-        return false;
-      } catch (e) {
-        err = e as Error;
-      }
-    }
-    // Not posted: it never was a command of the table.
-    cleanup?.(err);
-    if (bg) t.backgroundPending--;
-    else t.pending--;
-    reject(err);
-    return true;
+    return this.promises.run(opcode, what, submit, cleanup, opts);
   }
 
   /**
@@ -414,93 +376,27 @@ export class QueuePair implements PollTarget {
    * never early.
    */
   protected runRw(opc: number, what: string, nsid: number, lba: number, blocks: number, at: number, len: number, flags: number, timeoutMs: number | undefined): Promise<number> {
-    if (this.closedError !== undefined || this.suspended || this.waiters.length > 0 || this.keyByCid) {
-      return this.run(opc, what, () => this.core.submitRw(this.desc, opc, nsid, lba, blocks, at, len, flags), undefined, { timeoutMs });
-    }
-    const r = this.core.submitRw(this.desc, opc, nsid, lba, blocks, at, len, flags);
-    if (r < 0) {
-      if (FULL.has(r)) return this.run(opc, what, () => this.core.submitRw(this.desc, opc, nsid, lba, blocks, at, len, flags), undefined, { timeoutMs });
-      return Promise.reject(coreError(r, what));
-    }
-    const t = this.table;
-    const p = new Promise<number>(capture);
-    this.cbs[r] = PROMISE_CB;
-    this.opcodes[r] = opc;
-    this.deadlines[r] = 0;
-    this.limits[r] = timeoutMs ?? this.timeoutMs;
-    this.timedOut[r] = 0;
-    t.resolves[r] = captured.resolve;
-    t.rejects[r] = captured.reject;
-    t.background[r] = 0;
-    t.pending++;
-    const s = this.sampler;
-    if (--s.countdown === 0) s.sample(r, opc);
-    this.poller.ensure();
-    this.ringSoon();
-    return p;
+    return this.promises.runRw(opc, what, nsid, lba, blocks, at, len, flags, timeoutMs);
   }
 
   /** A batch of `count` commands behind one promise (host/batch.ts): `post(i)` posts command i. */
   protected runBatch(count: number, opcode: number, what: string, post: (i: number) => number): Promise<void> {
-    return runBatch(this.batchQueue, count, opcode, what, post);
+    return this.promises.runBatch(count, opcode, what, post);
   }
 
-  /** This queue pair as a batch sees it. */
-  private readonly batchQueue: BatchQueue = this.asBatchQueue();
-
-  private asBatchQueue(): BatchQueue {
-    const qp = this; // the getters below have their own `this`
-    return {
-      get closedError() {
-        return qp.closedError;
-      },
-      get isSuspended() {
-        return qp.suspended;
-      },
-      get hasParked() {
-        return qp.waiters.length > 0;
-      },
-      track: (r, opcode, cb, what) => qp.track(r, opcode, cb, what),
-      ringSoon: () => qp.ringSoon(),
-      park: (attempt) => void qp.waiters.push(attempt),
-      pending: (delta) => void (qp.table.pending += delta),
-      ensurePolling: () => qp.poller.ensure(),
-    };
-  }
-
+  /** Post parked submissions, oldest first, until one finds the queue full (not from inside a poll). */
   protected drainWaiters(): void {
-    while (this.waiters.length > 0 && !this.inPoll) {
-      if (!this.waiters[0]!()) break;
-      this.waiters.shift();
-    }
+    this.promises.drainWaiters();
   }
-
-  private ringScheduled = false;
-
-  /**
-   * The SQ doorbell for what was just posted: the hot poller's next poll
-   * (a microtask away) rings first thing; otherwise one microtask rings
-   * for everything posted meanwhile.
-   */
-  private ringSoon(): void {
-    if (this.ringScheduled || this.poller.pollMode === PollMode.Hot) return;
-    this.ringScheduled = true;
-    void RESOLVED.then(this.ringTask);
-  }
-
-  private readonly ringTask = (): void => {
-    this.ringScheduled = false;
-    this.ringNow();
-  };
 
   // ---- PollTarget: what the Promise poller asks ----
 
   get hasWaiters(): boolean {
-    return this.table.pending > 0 || this.waiters.length > 0;
+    return this.promises.hasWaiters;
   }
 
   get hasBackground(): boolean {
-    return this.table.backgroundPending > 0;
+    return this.promises.hasBackground;
   }
 
   /**
@@ -509,36 +405,12 @@ export class QueuePair implements PollTarget {
    * TIMEOUT_SCAN_MS liveness and deadlines.
    */
   pollOnce(scan: boolean): number {
-    let n = 0;
-    try {
-      n = this.processCompletions();
-    } catch (e) {
-      if (e instanceof ControllerError) {
-        this.failAll(e);
-        return -1;
-      }
-      // A user callback threw: report it like an unhandled exception, keep polling.
-      queueMicrotask(() => {
-        throw e;
-      });
-    }
-    if (!scan) return n;
-    const now = performance.now();
-    if (this.expiry.due(now)) {
-      try {
-        this.checkAlive?.();
-      } catch (e) {
-        this.failAll(e as Error); // the controller fails its other queue pairs too
-        return -1;
-      }
-      this.checkTimeouts(now);
-    }
-    return n;
+    return this.promises.pollOnce(scan);
   }
 
   /** What the Promise path's poller did: polls, sleeps on the interrupt, interrupt wake-ups. */
   get completionWaits(): PollerCounters {
-    return { ...this.poller.counters };
+    return this.promises.completionWaits;
   }
 
   /**
@@ -552,7 +424,7 @@ export class QueuePair implements PollTarget {
    * the same source. Undefined: poll.
    */
   get interrupt(): InterruptSource | undefined {
-    return this.poller.sleepSource;
+    return this.promises.interrupt;
   }
 
   // ---- deadlines, failure, reset ----
@@ -576,11 +448,9 @@ export class QueuePair implements PollTarget {
   failAll(err: Error): void {
     this.closedError = err;
     this.suspended = false;
-    this.poller.closeSleep(); // ends a sleep too: the loop sees closedError
+    this.promises.poller.closeSleep(); // ends a sleep too: the loop sees closedError
     this.failOutstanding(err, 'failed');
-    const w = this.waiters;
-    this.waiters = [];
-    for (const attempt of w) attempt(); // each fails fast: closedError is set
+    this.promises.failParked(); // each fails fast: closedError is set
   }
 
   /**
@@ -592,7 +462,7 @@ export class QueuePair implements PollTarget {
   suspend(err: Error): void {
     if (this.closedError) return;
     this.suspended = true;
-    this.poller.cancelSleep(); // the loop sees isSuspended and goes to the slow pace
+    this.promises.poller.cancelSleep(); // the loop sees isSuspended and goes to the slow pace
     this.failOutstanding(err, 'reset');
   }
 
@@ -601,7 +471,7 @@ export class QueuePair implements PollTarget {
     if (!this.suspended) return;
     this.suspended = false;
     this.drainWaiters();
-    this.poller.resumed();
+    this.promises.poller.resumed();
   }
 
   /** Command `cid` is still outstanding here (not completed, not failed). */
@@ -617,7 +487,7 @@ export class QueuePair implements PollTarget {
 
   /** Submissions parked, waiting for slots (or, on the shared admin queue, for the lock). */
   protected get parked(): number {
-    return this.waiters.length;
+    return this.promises.parked;
   }
 
   /** Waiting for a lock another process holds (the shared admin queue): the poller goes slow meanwhile. */
@@ -627,7 +497,7 @@ export class QueuePair implements PollTarget {
 
   /** Back to polling at the normal pace (after a wait the poller slowed down for). */
   protected pollAgain(): void {
-    this.poller.resumed();
+    this.promises.poller.resumed();
   }
 
   get isClosed(): boolean {

@@ -66,6 +66,8 @@ test('bad input: each a clear error naming its flag, exit 1', async () => {
     [['--config', badField, '-r', 'trtype:sim name:x'], /-r.*not together with --config/],
     [['--allow-any-host', '-r', 'trtype:tcp'], /trtype/],
     [['--allow-any-host', '-i', '-1'], /shm-id/],
+    [['--allow-any-host', '-c', '0x0'], /core-mask.*names no CPU/],
+    [['--allow-any-host', '-c', '[1000]'], /-c, --core-mask.*a mask naming a CPU this process can run on/],
   ];
   for (const [args, re] of cases) {
     const r = await cli('nvmf-tgt', ...args);
@@ -78,8 +80,18 @@ test('bad input: each a clear error naming its flag, exit 1', async () => {
 
 test('the listening line, I/O through the process, SIGINT and SIGTERM: exit 0', async () => {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    const t = await startTgt(['--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--allow-any-host', '--sim-config', SIM]);
+    // -c on one of the two: the polling (main) thread bound, I/O served all the same.
+    const mask = sig === 'SIGINT' ? ['-c', '[0]'] : [];
+    const t = await startTgt(['--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0', '--allow-any-host', '--sim-config', SIM, ...mask]);
     assert.is(t.ports.length, 2, 'both listeners on the line');
+    const cpusOf = (pid: number | 'self') => /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    const allowed = cpusOf(t.child.pid!);
+    if (mask.length > 0) {
+      assert.is(allowed, '0', 'the main thread bound to CPU 0');
+      assert.match(t.err(), /core mask 0x1: polling thread bound to CPU 0/);
+    } else {
+      assert.is(allowed, cpusOf('self'), 'without -c, the CPUs it was started with');
+    }
     const { admin, cntlid } = await adminAssociation(t.ports[1]!, 'nqn.2026-12.io.nvme-wasm:sim');
     const q = await ioQueue(t.ports[1]!, 'nqn.2026-12.io.nvme-wasm:sim', cntlid, 1);
     const data = pattern(8, 8, 512, 3);

@@ -43,11 +43,17 @@ export function maskString(cpus: number[]): string {
  * available (offline, or outside the process's cpuset).
  */
 export function applyCoreMask(cpus: number[]): number[] {
+  const use = usableCores(cpus);
+  setThreadAffinity(use);
+  return use;
+}
+
+/** The CPUs of `cpus` this process may use; throws (naming -c) when there are none. Binds nothing. */
+export function usableCores(cpus: number[]): number[] {
   const allowed = new Set(threadAffinity());
   const use = cpus.filter((c) => allowed.has(c));
   if (use.length === 0) {
     throw new InvalidArgumentError('-c, --core-mask', `a mask naming a CPU this process can run on (${[...allowed].join(',')})`, maskString(cpus));
   }
-  setThreadAffinity(use);
   return use;
 }

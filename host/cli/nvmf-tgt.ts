@@ -15,6 +15,8 @@ import { intArg, jsonObjectArg, oneTransport } from './options.js';
 import { startTarget, checkConfig, parseListen, type TargetConfig } from '../nvmf/target/config.js';
 import type { CompletionMode } from '../interrupts.js';
 import { checkNqn } from '../nvmf/target/subsystem.js';
+import { parseCoreMask, usableCores, maskString } from './core-mask.js';
+import { setThreadAffinity } from '../../hal/affinity.js';
 
 /** The subsystem NQN when --subnqn is not given. */
 export const DEFAULT_SUBNQN = 'nqn.2026-12.io.nvme-wasm:sim';
@@ -39,6 +41,7 @@ interface Opts {
   pollSockets?: boolean;
   pollWait?: boolean;
   spinYield?: boolean;
+  coreMask?: number[];
 }
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
@@ -113,6 +116,7 @@ export function nvmfTgtCommand(): Command {
     .option('--no-poll-sockets', "Node reads and writes every socket (default: the poll group reads an I/O queue's socket while it spins, and answers go straight to the socket)")
     .option('--spin-yield', 'sched_yield(2) after each empty poll while spinning, so another thread waiting for the CPU runs first (default off: no gain measured, docs/nvmf-target.md)')
     .option('--poll-wait', "after two empty polls, wait in poll(2) on the hot sockets and the busy device queues' interrupt eventfds (with --device-completion-mode adaptive) for the rest of the 1 ms spin, instead of spinning: less CPU, slower at QD1 (docs/nvmf-target.md)")
+    .option('-c, --core-mask <mask>', "CPUs for the polling thread (like SPDK's -m): a hex mask like 0x2 or a list like '[1]'; on a loopback, keep it off the CPUs the peer's TCP work runs on (docs/nvmf-target.md)", parseCoreMask)
     .option('-q, --quiet', 'no log lines on stderr')
     .action(async (o: Opts) => {
       const cfg = configFromFlags({ ...o, listen: o.listen ?? [], allowHost: o.allowHost ?? [], regionSize: o.regionSize !== undefined ? o.regionSize * 1024 * 1024 : undefined });
@@ -122,7 +126,13 @@ export function nvmfTgtCommand(): Command {
       if (o.pollSockets === false) cfg.pollSockets = false;
       if (o.pollWait === true) cfg.pollWait = true;
       if (o.spinYield === true) cfg.spinYield = true;
+      const cores = o.coreMask ? usableCores(o.coreMask) : undefined; // a bad mask fails before the device opens
       const rt = await startTarget({ ...cfg, log });
+      if (cores) {
+        // After the device opened, as perf does: threads it started (an embedded simulator's) keep every CPU.
+        setThreadAffinity(cores);
+        log(`core mask ${maskString(cores)}: polling thread bound to CPU ${cores.join(',')}`);
+      }
       if (process.env.NVME_WASM_NVMF_DEBUG === '1') {
         // An event loop that stops turning is the one failure a log cannot show otherwise.
         let last = performance.now();

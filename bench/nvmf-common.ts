@@ -30,7 +30,15 @@ export const TARGETS = {
   projectTurn32: 'nvme-wasm nvmf-tgt (vfio, 32 polls per turn)',
   /** The defaults under V8's sampling profiler (--variants projectProfile): a .cpuprofile per run in bench/build/nvmf-prof/; its figures carry the profiler's cost. */
   projectProfile: 'nvme-wasm nvmf-tgt (vfio, --cpu-prof)',
+  /** -c 0x2 (--variants projectCore1): the poll group bound to CPU 1, off CPU 0 where the kernel initiator's I/O queue works (nvme-tcp's io_cpu of queue 1). */
+  projectCore1: 'nvme-wasm nvmf-tgt (vfio, -c 0x2)',
+  /** -c 0x1 (--variants projectCore0): bound to CPU 0, the kernel initiator's io_cpu: the contrast to projectCore1. */
+  projectCore0: 'nvme-wasm nvmf-tgt (vfio, -c 0x1)',
+  /** -c 0x2 with the loopback's receive work steered to CPU 0 (--variants projectRps,kernelRps; bench/loopback-rps.ts). */
+  projectRps: 'nvme-wasm nvmf-tgt (vfio, -c 0x2, lo RPS 0x1)',
   kernel: 'kernel nvmet-tcp (nvme driver)',
+  /** nvmet-tcp with the same loopback steering as projectRps: its comparison. */
+  kernelRps: 'kernel nvmet-tcp (nvme driver, lo RPS 0x1)',
 } as const;
 export type TargetId = keyof typeof TARGETS;
 
@@ -45,7 +53,17 @@ export const VARIANT_ARGS: Partial<Record<TargetId, string[]>> = {
   projectYield: ['--spin-yield'],
   projectTurn32: [],
   projectProfile: [],
+  projectCore1: ['-c', '0x2'],
+  projectCore0: ['-c', '0x1'],
+  projectRps: ['-c', '0x2'],
+  kernelRps: [],
 };
+
+/** The loopback's RPS mask while a variant runs (bench/loopback-rps.ts); the others run with it off. */
+export const VARIANT_LOOPBACK_RPS: Partial<Record<TargetId, string>> = { projectRps: '1', kernelRps: '1' };
+
+/** nvmet-tcp rows (kernel, kernelRps): run by the kernel round, no target process of ours. */
+export const isKernelTarget = (t: TargetId): boolean => t === 'kernel' || t === 'kernelRps';
 
 /**
  * projectBaseline's program, relative to the project: another build's

@@ -19,11 +19,12 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { bindDriver, rebindDefault } from '../hal/pci-bind.js';
 import { kernelReady } from '../test/vm/kernel.js';
+import { setLoopbackRps } from './loopback-rps.js';
 import {
   CLI_MAIN, NvmetTarget, NvmfTarget, nvmfTargetAvailable, NVMF_TGT_MODULE, DEFAULT_SUBNQN, connect, disconnect, perfArgs, perfFigures, parseFio,
   start, processCpuTicks, type Connection, type PerfJob,
 } from '../test/vm/nvmf.js';
-import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANT_ENV, VARIANT_NODE_ARGS, VARIANTS, BASELINE_CLI, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANT_ENV, VARIANT_NODE_ARGS, VARIANTS, BASELINE_CLI, VARIANT_LOOPBACK_RPS, isKernelTarget, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 
 const o = new Command('nvmf-guest')
   .requiredOption('--bdf <addr>', 'controller')
@@ -111,19 +112,21 @@ async function measure(c: Connection, w: WorkloadId, target: TargetId, rep: numb
   }
 }
 
-async function kernelRound(rep: number): Promise<void> {
+async function kernelRound(rep: number, target: TargetId = 'kernel'): Promise<void> {
   const { ns } = await kernelReady(device);
+  setLoopbackRps(VARIANT_LOOPBACK_RPS[target] ?? '0');
   const nvmet = NvmetTarget.create({ port: { id: 1, trsvcid: PORT }, subsystems: [{ nqn: KERNEL_NQN, namespaces: [{ nsid: 1, devicePath: `/dev/${ns.get(1)!}` }] }] });
   try {
     const c = await connect({ nqn: KERNEL_NQN, port: PORT });
-    if (rep === 1) console.log(`kernel: nvmet-tcp exports /dev/${ns.get(1)!} as ${KERNEL_NQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
+    if (rep === 1) console.log(`${target}: nvmet-tcp exports /dev/${ns.get(1)!} as ${KERNEL_NQN}; the initiator sees /dev/${c.blockDevice} (${c.ctrl})`);
     try {
-      for (const w of workloads) await measure(c, w, 'kernel', rep);
+      for (const w of workloads) await measure(c, w, target, rep);
     } finally {
       await disconnect(c.ctrl);
     }
   } finally {
     nvmet.teardown();
+    setLoopbackRps('0');
   }
 }
 
@@ -145,6 +148,7 @@ async function projectRound(rep: number, target: TargetId = 'project'): Promise<
     return;
   }
   bindDriver(o.bdf, 'vfio-pci');
+  setLoopbackRps(VARIANT_LOOPBACK_RPS[target] ?? '0');
   try {
     const tgt = await NvmfTarget.start({
       trid: `trtype:PCIe traddr:${o.bdf}`, listen: [`127.0.0.1:${PORT}`], allowAnyHost: true,
@@ -171,9 +175,12 @@ async function projectRound(rep: number, target: TargetId = 'project'): Promise<
     console.error(`${target}, rep ${rep}: ${(e as Error).message}`); // the whole message: a target's output follows its first line
     for (const w of workloads) if (!runs.some((r) => r.rep === rep && r.workload === w && r.target === target)) record({ rep, workload: w, target, error: (e as Error).message.split('\n')[0]! });
   } finally {
+    setLoopbackRps('0');
     rebindDefault(o.bdf);
   }
 }
+
+const round = (rep: number, v: TargetId): Promise<void> => (isKernelTarget(v) ? kernelRound(rep, v) : projectRound(rep, v));
 
 console.log(`CPU: busy time from ${BUSY_SOURCE}; the target process from /proc/PID/stat`);
 for (let rep = 1; rep <= reps; rep++) {
@@ -181,9 +188,9 @@ for (let rep = 1; rep <= reps; rep++) {
   if (rep % 2) {
     await kernelRound(rep);
     await projectRound(rep);
-    for (const v of variants) await projectRound(rep, v);
+    for (const v of variants) await round(rep, v);
   } else {
-    for (const v of [...variants].reverse()) await projectRound(rep, v);
+    for (const v of [...variants].reverse()) await round(rep, v);
     await projectRound(rep);
     await kernelRound(rep);
   }

@@ -6,10 +6,14 @@
 //   project: node dist/bench/nvmf-host-worker.js (this driver over NVMe/TCP,
 //            the callback path, every I/O timed)
 //   kernel:  nvme connect (nvme-tcp), fio io_uring O_DIRECT on the block device
+//   polledRps, kernelRps: poll:1 bound to CPU 1 (--core-mask 0x2), and the
+//            kernel, both with the loopback's receive work steered to CPU 0
+//            (bench/loopback-rps.ts); off for the other rows
 // Usage: node dist/bench/nvmf-host-guest.js --seconds 5 --reps 3 --out FILE
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
+import { setLoopbackRps } from './loopback-rps.js';
 import { NvmetTarget, backingFile, connect, disconnect, perfArgs, perfFigures, run, type PerfJob } from '../test/vm/nvmf.js';
 
 const o = new Command('nvmf-host-guest')
@@ -27,7 +31,7 @@ const TRID = `trtype:TCP adrfam:IPv4 traddr:127.0.0.1 trsvcid:${PORT} subnqn:${N
 export interface HostBenchRun {
   rep: number;
   qd: number;
-  initiator: 'project' | 'polled' | 'polledYield' | 'kernel';
+  initiator: 'project' | 'polled' | 'polledYield' | 'kernel' | 'polledRps' | 'kernelRps';
   iops?: number;
   meanUs?: number;
   p99Us?: number;
@@ -46,13 +50,16 @@ run('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=512', 'conv=notrunc'], 
 const target = NvmetTarget.create({ port: { id: 1, trsvcid: PORT }, subsystems: [{ nqn: NQN, namespaces: [{ nsid: 1, devicePath: file }] }] });
 try {
   for (let rep = 1; rep <= reps; rep++) {
-    const order: Array<HostBenchRun['initiator']> = rep % 2 === 1 ? ['project', 'polled', 'polledYield', 'kernel'] : ['kernel', 'polledYield', 'polled', 'project'];
+    const all: Array<HostBenchRun['initiator']> = ['project', 'polled', 'polledYield', 'kernel', 'polledRps', 'kernelRps'];
+    const order = rep % 2 === 1 ? all : [...all].reverse();
     for (const qd of [1, 32]) {
       for (const who of order) {
-        if (who !== 'kernel') {
+        setLoopbackRps(who.endsWith('Rps') ? '1' : '0');
+        if (who !== 'kernel' && who !== 'kernelRps') {
           const trid = who !== 'project' ? `${TRID} poll:1` : TRID;
           const env = who === 'polledYield' ? { ...process.env, NVME_WASM_FABRICS_YIELD: '1' } : process.env;
-          const r = spawnSync(process.execPath, ['dist/bench/nvmf-host-worker.js', '--trid', trid, '--qd', String(qd), '--seconds', String(seconds)], { encoding: 'utf8', env, timeout: (seconds + 60) * 1000 });
+          const bind = who === 'polledRps' ? ['--core-mask', '0x2'] : [];
+          const r = spawnSync(process.execPath, ['dist/bench/nvmf-host-worker.js', '--trid', trid, '--qd', String(qd), '--seconds', String(seconds), ...bind], { encoding: 'utf8', env, timeout: (seconds + 60) * 1000 });
           const line = r.stdout.trim().split('\n').pop() ?? '';
           try {
             const f = JSON.parse(line) as { iops: number; meanUs: number; p99Us: number; errors: number };
@@ -76,5 +83,6 @@ try {
     }
   }
 } finally {
+  setLoopbackRps('0');
   target.teardown();
 }

@@ -5,10 +5,15 @@
 // in the TRID (FabricsOptions.poll: the queue's socket is read by
 // processCompletions), it spins processCompletions instead, an event-loop
 // turn every 256 polls. Prints one JSON line: { iops, meanUs, p99Us, ios, errors }.
-//   node dist/bench/nvmf-host-worker.js --trid '...' --qd 32 --seconds 5 [--bs 4096]
+// --cpu-prof FILE: V8's sampling profiler (100 us) over the measured phase
+// only (not the start-up, the warm-up or the drain), written as a .cpuprofile.
+//   node dist/bench/nvmf-host-worker.js --trid '...' --qd 32 --seconds 5 [--bs 4096] [--core-mask 0x2] [--cpu-prof FILE]
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { Command } from 'commander';
 import { Controller } from '../host/index.js';
 import { parseTransportId } from '../host/trid.js';
+import { parseCoreMask, applyCoreMask } from '../host/cli/core-mask.js';
 
 const o = new Command('nvmf-host-worker')
   .requiredOption('--trid <trid>', 'NVMe/TCP transport ID')
@@ -16,8 +21,10 @@ const o = new Command('nvmf-host-worker')
   .option('--seconds <s>', 'run time', '5')
   .option('--bs <bytes>', 'I/O size', '4096')
   .option('--warmup <s>', 'seconds of QD 32 reads first, not counted (lets V8 optimise the I/O path: under TCG a QD1 run alone never gets there)', '2')
+  .option('--core-mask <mask>', "bind the polling thread, as perf's -c (a hex mask like 0x2 or a list like '[1]'), once the queue pair is up", parseCoreMask)
+  .option('--cpu-prof <file>', 'profile the measured phase (V8 sampling profiler, 100 us) into this .cpuprofile')
   .parse()
-  .opts<{ trid: string; qd: string; seconds: string; bs: string; warmup: string }>();
+  .opts<{ trid: string; qd: string; seconds: string; bs: string; warmup: string; coreMask?: number[]; cpuProf?: string }>();
 const qd = Number(o.qd);
 const bs = Number(o.bs);
 const seconds = Number(o.seconds);
@@ -28,6 +35,7 @@ const depth = Math.max(qd, WARM_QD) + 1;
 const ctrl = await Controller.open({ transport: o.trid, ioQueueDepth: depth });
 const ns = ctrl.namespace(1);
 const qp = await ctrl.createQueuePair({ depth });
+if (o.coreMask) applyCoreMask(o.coreMask);
 const units = Math.floor((ns.blocks * ns.blockSize) / bs);
 const bufs = Array.from({ length: Math.max(qd, WARM_QD) }, () => ctrl.allocDma(bs));
 const start = new Float64Array(bufs.length);
@@ -93,11 +101,23 @@ if (warmupMs > 0) {
 }
 launch(qd);
 await wait(500);
+const prof = o.cpuProf === undefined ? undefined : new Session();
+if (prof) {
+  prof.connect();
+  await prof.post('Profiler.setSamplingInterval', { interval: 100 });
+  await prof.post('Profiler.enable');
+  await prof.post('Profiler.start');
+}
 counting = true;
 const t0 = performance.now();
 await wait(seconds * 1000);
 counting = false;
 const elapsed = (performance.now() - t0) / 1000;
+if (prof) {
+  const { profile } = await prof.post('Profiler.stop');
+  fs.writeFileSync(o.cpuProf!, JSON.stringify(profile));
+  prof.disconnect();
+}
 await drain();
 const l = lat.subarray(0, n).sort();
 let sum = 0;

@@ -36,7 +36,7 @@ const result = await runInGuest({
   memMiB: 2048,
   hugepages: 128,
   script: `exec node dist/bench/nvmf-host-guest.js --seconds ${opts.seconds} --reps ${opts.reps} --out "$NVME_WASM_VM_SHARED/bench.json"`,
-  timeoutMs: (240 + opts.reps * 8 * (opts.seconds + 30)) * 1000,
+  timeoutMs: (240 + opts.reps * 12 * (opts.seconds + 30)) * 1000,
   onStdout: (s) => process.stdout.write(s),
   onStderr: (s) => process.stderr.write(s),
 });
@@ -50,9 +50,12 @@ const med = (who: HostBenchRun['initiator'], qd: number) => {
 };
 console.log(`\nmedians over ${opts.reps} repetitions (boot ${result.bootSeconds}s, guest run ${result.seconds.toFixed(0)} s), 4 KiB random read, nvmet-tcp file namespace:`);
 console.log(`${'QD'.padEnd(4)} ${'initiator'.padEnd(36)} ${'IOPS'.padStart(8)} ${'mean us'.padStart(9)} ${'p99 us'.padStart(9)}  runs`);
-const names = { project: 'nvme-wasm (this driver, callback path)', polled: 'nvme-wasm, poll:1 (socket polled)', polledYield: 'nvme-wasm, poll:1, sched_yield', kernel: 'kernel nvme-tcp + fio io_uring' } as const;
+const names = {
+  project: 'nvme-wasm (this driver, callback path)', polled: 'nvme-wasm, poll:1 (socket polled)', polledYield: 'nvme-wasm, poll:1, sched_yield', kernel: 'kernel nvme-tcp + fio io_uring',
+  polledRps: 'nvme-wasm, poll:1, CPU 1, lo RPS 0x1', kernelRps: 'kernel nvme-tcp + fio, lo RPS 0x1',
+} as const;
 for (const qd of [1, 32]) {
-  for (const who of ['project', 'polled', 'polledYield', 'kernel'] as const) {
+  for (const who of ['project', 'polled', 'polledYield', 'kernel', 'polledRps', 'kernelRps'] as const) {
     const m = med(who, qd);
     console.log(`${String(qd).padEnd(4)} ${names[who].padEnd(36)} ${f(m.iops, 0).padStart(8)} ${f(m.meanUs).padStart(9)} ${f(m.p99Us).padStart(9)}  ${m.n}`);
   }
@@ -64,6 +67,12 @@ for (const who of ['project', 'polled', 'polledYield'] as const) {
     const k = med('kernel', qd);
     console.log(`  ${who === 'polled' ? 'poll:1 ' : who === 'polledYield' ? 'poll:1 + yield ' : ''}QD${qd}: IOPS ${f(p.iops / k.iops, 2)}  mean latency ${f(p.meanUs / k.meanUs, 2)}  p99 ${f(p.p99Us / k.p99Us, 2)}`);
   }
+}
+console.log('\nratios with the loopback\'s receive work on CPU 0 (bench/loopback-rps.ts), poll:1 bound to CPU 1 / kernel (medians):');
+for (const qd of [1, 32]) {
+  const p = med('polledRps', qd);
+  const k = med('kernelRps', qd);
+  console.log(`  QD${qd}: IOPS ${f(p.iops / k.iops, 2)}  mean latency ${f(p.meanUs / k.meanUs, 2)}  p99 ${f(p.p99Us / k.p99Us, 2)}`);
 }
 const errs = runs.filter((r) => r.error);
 if (errs.length) console.log(`\nruns not counted: ${errs.map((r) => `rep ${r.rep} QD${r.qd} ${r.initiator}: ${r.error}`).join('; ')}`);

@@ -28,7 +28,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runInGuest, PROJECT_DIR, bdfOf } from '../test/vm/guest.js';
 import { provision } from '../test/vm/provision.js';
-import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANTS, PROFILE_DIR, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
+import { WORKLOADS, TARGETS, VARIANT_ARGS, VARIANTS, PROFILE_DIR, isKernelTarget, type NvmfBenchRun, type TargetId, type WorkloadId } from './nvmf-common.js';
 import { guestRuns, medians } from './guest-results.js';
 import { median, positive } from './common.js';
 import { keepProfiles } from './cpuprofile-top.js';
@@ -113,7 +113,7 @@ function med(target: TargetId, w: WorkloadId): Med {
   const m = (f: (r: NvmfBenchRun) => number): number => median(ok.map(f));
   return {
     ...medians(ok), outsideUs: m((r) => r.outsideFioUsPerIo!),
-    processUs: target !== 'kernel' ? m((r) => r.targetProcessUsPerIo!) : NaN,
+    processUs: !isKernelTarget(target) ? m((r) => r.targetProcessUsPerIo!) : NaN,
     ...(ok.length === 0 && err ? { error: err } : {}),
   };
 }
@@ -148,8 +148,18 @@ for (const w of opts.workloads) {
   const r = (a: number, b: number): string => f(a / b, 2);
   console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  CPU/IO outside fio ${r(p.outsideUs, k.outsideUs)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`);
 }
+if (runs.some((x) => x.target === 'projectRps') && runs.some((x) => x.target === 'kernelRps')) {
+  console.log(`\nratios, ${labels.projectRps} / ${labels.kernelRps} (both with the loopback's receive work on CPU 0) (medians):`);
+  for (const w of opts.workloads) {
+    const p = med('projectRps', w);
+    const k = med('kernelRps', w);
+    if (p.n === 0 || k.n === 0) continue;
+    const r = (a: number, b: number): string => f(a / b, 2);
+    console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`);
+  }
+}
 for (const v of Object.keys(VARIANT_ARGS) as TargetId[]) {
-  if (!runs.some((x) => x.target === v)) continue;
+  if (!runs.some((x) => x.target === v) || isKernelTarget(v)) continue;
   console.log(`\nratios, ${labels[v]} / ${labels.project} (the defaults) (medians):`);
   const r = (a: number, b: number): string => f(a / b, 2);
   for (const w of opts.workloads) {

@@ -11,6 +11,11 @@ import fs from 'node:fs';
 
 const QUEUES = '/sys/class/net/lo/queues';
 
+/** The "lo RPS" rows: the loopback's receive work on CPU 0 ... */
+export const RPS_MASK = '1';
+/** ... and the polling side (this project's target or initiator) bound to CPU 1, as -c takes it. */
+export const POLLER_CORE_MASK = '0x2';
+
 /** Steer the loopback's receive work to the CPUs of hex mask `mask` ('0': off). */
 export function setLoopbackRps(mask: string): void {
   if (!/^[0-9a-f]+$/i.test(mask)) throw new RangeError(`an RPS mask is hex, like 1 or 3: got "${mask}"`);

@@ -2,6 +2,8 @@
 // workloads of `npm run bench:nvmf`, the two targets, one run's record.
 
 /** The fio workloads, kernel initiator, io_uring, O_DIRECT. */
+import { RPS_MASK, POLLER_CORE_MASK } from './loopback-rps.js';
+
 export const WORKLOADS = {
   rr4kQd1: { label: '4k randread QD1', rw: 'randread', bs: '4k', iodepth: 1 },
   rr4kQd32: { label: '4k randread QD32', rw: 'randread', bs: '4k', iodepth: 32 },
@@ -55,12 +57,12 @@ export const VARIANT_ARGS: Partial<Record<TargetId, string[]>> = {
   projectProfile: [],
   projectCore1: ['-c', '0x2'],
   projectCore0: ['-c', '0x1'],
-  projectRps: ['-c', '0x2'],
+  projectRps: ['-c', POLLER_CORE_MASK],
   kernelRps: [],
 };
 
 /** The loopback's RPS mask while a variant runs (bench/loopback-rps.ts); the others run with it off. */
-export const VARIANT_LOOPBACK_RPS: Partial<Record<TargetId, string>> = { projectRps: '1', kernelRps: '1' };
+export const VARIANT_LOOPBACK_RPS: Partial<Record<TargetId, string>> = { projectRps: RPS_MASK, kernelRps: RPS_MASK };
 
 /** nvmet-tcp rows (kernel, kernelRps): run by the kernel round, no target process of ours. */
 export const isKernelTarget = (t: TargetId): boolean => t === 'kernel' || t === 'kernelRps';

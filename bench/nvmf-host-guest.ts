@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
-import { setLoopbackRps } from './loopback-rps.js';
+import { setLoopbackRps, RPS_MASK, POLLER_CORE_MASK } from './loopback-rps.js';
 import { NvmetTarget, backingFile, connect, disconnect, perfArgs, perfFigures, run, type PerfJob } from '../test/vm/nvmf.js';
 
 const o = new Command('nvmf-host-guest')
@@ -54,11 +54,11 @@ try {
     const order = rep % 2 === 1 ? all : [...all].reverse();
     for (const qd of [1, 32]) {
       for (const who of order) {
-        setLoopbackRps(who.endsWith('Rps') ? '1' : '0');
+        setLoopbackRps(who === 'polledRps' || who === 'kernelRps' ? RPS_MASK : '0');
         if (who !== 'kernel' && who !== 'kernelRps') {
           const trid = who !== 'project' ? `${TRID} poll:1` : TRID;
           const env = who === 'polledYield' ? { ...process.env, NVME_WASM_FABRICS_YIELD: '1' } : process.env;
-          const bind = who === 'polledRps' ? ['--core-mask', '0x2'] : [];
+          const bind = who === 'polledRps' ? ['--core-mask', POLLER_CORE_MASK] : [];
           const r = spawnSync(process.execPath, ['dist/bench/nvmf-host-worker.js', '--trid', trid, '--qd', String(qd), '--seconds', String(seconds), ...bind], { encoding: 'utf8', env, timeout: (seconds + 60) * 1000 });
           const line = r.stdout.trim().split('\n').pop() ?? '';
           try {

@@ -137,6 +137,11 @@ for (const w of opts.workloads) {
 console.log('\n  CPU us/IO: guest CPU outside fio per I/O (the target, the initiator\'s work items, the loopback stack), the same measure for both targets;');
 console.log('  IOPS/CPU s: I/Os per second of that CPU; tgt proc: the nvme-wasm target process alone (nvmet-tcp runs in kworkers shared with the initiator)');
 if (opts.standin) console.log('\n  --standin: the first row of each workload is the stand-in (nvmet-tcp behind a node TCP forwarder), not nvme-wasm: its figures prove the bench only');
+/** One workload's ratios of `p` (a project target) to `k` (an nvmet-tcp row), medians. */
+function ratioLine(w: WorkloadId, p: Med, k: Med): string {
+  const r = (a: number, b: number): string => f(a / b, 2);
+  return `  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  CPU/IO outside fio ${r(p.outsideUs, k.outsideUs)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`;
+}
 console.log(`\nratios, ${opts.standin ? 'stand-in' : 'nvme-wasm'} / kernel nvmet-tcp (medians):`);
 for (const w of opts.workloads) {
   const p = med('project', w);
@@ -145,8 +150,7 @@ for (const w of opts.workloads) {
     console.log(`  ${WORKLOADS[w].label.padEnd(20)} no ratio: ${p.n === 0 ? `nvme-wasm not run (${p.error ?? 'no runs'})` : `nvmet-tcp not run (${k.error ?? 'no runs'})`}`);
     continue;
   }
-  const r = (a: number, b: number): string => f(a / b, 2);
-  console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  CPU/IO outside fio ${r(p.outsideUs, k.outsideUs)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`);
+  console.log(ratioLine(w, p, k));
 }
 if (runs.some((x) => x.target === 'projectRps') && runs.some((x) => x.target === 'kernelRps')) {
   console.log(`\nratios, ${labels.projectRps} / ${labels.kernelRps} (both with the loopback's receive work on CPU 0) (medians):`);
@@ -154,8 +158,7 @@ if (runs.some((x) => x.target === 'projectRps') && runs.some((x) => x.target ===
     const p = med('projectRps', w);
     const k = med('kernelRps', w);
     if (p.n === 0 || k.n === 0) continue;
-    const r = (a: number, b: number): string => f(a / b, 2);
-    console.log(`  ${WORKLOADS[w].label.padEnd(20)} IOPS ${r(p.iops, k.iops)}  mean latency ${r(p.meanUs, k.meanUs)}  p99 ${r(p.p99Us, k.p99Us)}  IOPS per CPU s ${r(k.outsideUs, p.outsideUs)}`);
+    console.log(ratioLine(w, p, k));
   }
 }
 for (const v of Object.keys(VARIANT_ARGS) as TargetId[]) {

@@ -116,7 +116,7 @@ export function nvmfTgtCommand(): Command {
     .option('--no-poll-sockets', "Node reads and writes every socket (default: the poll group reads an I/O queue's socket while it spins, and answers go straight to the socket)")
     .option('--spin-yield', 'sched_yield(2) after each empty poll while spinning, so another thread waiting for the CPU runs first (default off: no gain measured, docs/nvmf-target.md)')
     .option('--poll-wait', "after two empty polls, wait in poll(2) on the hot sockets and the busy device queues' interrupt eventfds (with --device-completion-mode adaptive) for the rest of the 1 ms spin, instead of spinning: less CPU, slower at QD1 (docs/nvmf-target.md)")
-    .option('-c, --core-mask <mask>', "CPUs for the polling thread (like SPDK's -m): a hex mask like 0x2 or a list like '[1]'; on a loopback, keep it off the CPUs the peer's TCP work runs on (docs/nvmf-target.md)", parseCoreMask)
+    .option('-c, --core-mask <mask>', "CPUs for the polling thread (like SPDK's -m): a hex mask like 0x2 or a list like '[1]', bound once the devices are open", parseCoreMask)
     .option('-q, --quiet', 'no log lines on stderr')
     .action(async (o: Opts) => {
       const cfg = configFromFlags({ ...o, listen: o.listen ?? [], allowHost: o.allowHost ?? [], regionSize: o.regionSize !== undefined ? o.regionSize * 1024 * 1024 : undefined });
